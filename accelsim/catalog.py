@@ -1,0 +1,464 @@
+"""Finding, reading and resolving catalog files (devices, workloads, price books).
+
+A *catalog root* is a folder laid out like the built-in one: ``devices/{cards,servers,fabrics}``,
+``workloads/{models,scenarios,traffic,validation}``, ``tco/{pricebooks,facilities}``. The built-in
+root is the repository itself in a clone (editable install) and ``accelsim/_catalog`` inside an
+installed wheel. User roots (``--catalog DIR`` or ``ACCELSIM_CATALOG=DIR1:DIR2``) are read after it;
+a user file with the name of a built-in one replaces it, a new name extends the catalog.
+
+Resolution of one entry, in order:
+
+1. read the YAML file (errors name the file and line);
+2. ``extends: parent`` deep-merges the parent's resolved fields under the child's (cycles and
+   unknown parents are errors);
+3. what-if overrides (``--set device.ascend-910b2.hbm_bandwidth=3.2TB/s``) replace fields; each is
+   recorded in ``provenance`` with confidence ``O`` and the value it replaced;
+4. sourced values are split into value + provenance (see ``accelsim.schema``);
+5. the schema validates it; a failure names the file, the field and what was expected.
+
+Entries are validated lazily, so one broken user file only stops the commands that use it, and
+then with a message naming it; ``Catalog.check()`` validates everything.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from accelsim.devices import Card, Fabric, Server
+from accelsim.errors import AccelsimError, CatalogError, suggest
+from accelsim.pricebook import FacilityProfile, PriceBook
+from accelsim.schema import CatalogEntry, Provenance
+from accelsim.workloads import ModelArch
+
+__all__ = [
+    "KINDS",
+    "Catalog",
+    "Override",
+    "builtin_root",
+    "format_validation_error",
+    "load_catalog",
+    "parse_override",
+    "read_yaml",
+]
+
+_PROVENANCE_KEYS = {"conf", "src", "note", "alternatives"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of catalog entry: where its files live and which schema validates them."""
+
+    key: str
+    folder: str
+    schema: type[CatalogEntry]
+    label: str
+
+
+KINDS: dict[str, Kind] = {
+    k.key: k
+    for k in (
+        Kind("device", "devices/cards", Card, "device"),
+        Kind("server", "devices/servers", Server, "server"),
+        Kind("fabric", "devices/fabrics", Fabric, "fabric"),
+        Kind("model", "workloads/models", ModelArch, "model"),
+        Kind("prices", "tco/pricebooks", PriceBook, "price book"),
+        Kind("facility", "tco/facilities", FacilityProfile, "facility profile"),
+    )
+}
+_ALIASES = {"card": "device", "devices": "device", "cards": "device", "servers": "server",
+            "fabrics": "fabric", "models": "model", "pricebook": "prices", "price": "prices",
+            "facilities": "facility"}
+
+
+def kind_key(text: str) -> str:
+    """Canonical kind key for user text (``cards`` -> ``device``)."""
+    key = _ALIASES.get(text, text)
+    if key not in KINDS:
+        raise suggest(text, list(KINDS) + list(_ALIASES), "catalog kind")
+    return key
+
+
+def builtin_root() -> Path:
+    """The built-in catalog root: inside an installed wheel, or the repository of a clone."""
+    pkg = Path(__file__).resolve().parent
+    shipped = pkg / "_catalog"
+    if (shipped / "devices").is_dir():
+        return shipped
+    return pkg.parent
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file; syntax errors become a ``CatalogError`` naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{path}:{where}: malformed YAML ({problem})") from None
+
+
+def format_validation_error(where: str, exc: ValidationError) -> str:
+    """One line per problem: ``file: field a.b: what was expected``."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = "unknown field"
+        elif kind == "missing":
+            msg = "missing required field"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            if "input" in err and kind not in ("model_type",) and not isinstance(
+                err["input"], dict | list
+            ):
+                msg += f" (got {err['input']!r})"
+        parts.append(f"field {loc}: {msg}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def _is_sourced(value: Any) -> bool:
+    return isinstance(value, dict) and "value" in value and set(value) - {"value"} <= _PROVENANCE_KEYS
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+def split_provenance(
+    data: Any, default: dict[str, Any] | None, prefix: str = ""
+) -> tuple[Any, dict[str, Provenance]]:
+    """Separate sourced values into bare values and a ``path -> Provenance`` map."""
+    found: dict[str, Provenance] = {}
+    if _is_sourced(data):
+        prov = Provenance(
+            conf=data.get("conf", (default or {}).get("conf", "A")),
+            src=_as_tuple(data.get("src", (default or {}).get("src"))),
+            note=data.get("note"),
+            alternatives=_as_tuple(data.get("alternatives")),
+        )
+        inner, deeper = split_provenance(data["value"], default, prefix)
+        found[prefix] = prov
+        found.update(deeper)
+        return inner, found
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out[key], deeper = split_provenance(value, default, path)
+            found.update(deeper)
+        return out, found
+    return data, found
+
+
+def iter_numbers(data: Any, prefix: str = "") -> Iterator[str]:
+    """Dotted paths of every number (or number-with-unit text) in raw catalog data."""
+    if _is_sourced(data):
+        yield from iter_numbers(data["value"], prefix)
+        return
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("sources", "provenance_default", "name", "description", "extends"):
+                continue
+            yield from iter_numbers(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from iter_numbers(value, f"{prefix}.{i}")
+    elif isinstance(data, bool):
+        return
+    elif isinstance(data, int | float) or (
+        isinstance(data, str) and data[:1].isdigit() and any(c.isdigit() for c in data)
+    ):
+        yield prefix
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if (
+            isinstance(value, dict)
+            and isinstance(out.get(key), dict)
+            and not _is_sourced(value)
+            and not _is_sourced(out[key])
+        ):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass(frozen=True)
+class Override:
+    """One what-if override: ``KIND.NAME.FIELD=VALUE``."""
+
+    kind: str
+    name: str | None
+    field: str
+    value: str
+
+    def __str__(self) -> str:
+        target = f"{self.kind}.{self.name}" if self.name else self.kind
+        return f"{target}.{self.field}={self.value}"
+
+
+def parse_override(text: str, known_names: dict[str, list[str]] | None = None) -> Override:
+    """Parse ``device.ascend-910b2.hbm_bandwidth=3.2TB/s`` (names may contain dots).
+
+    ``scenario.FIELD=VALUE`` has no name. With ``known_names`` the longest known name that
+    prefixes the rest is taken, so ``model.llama-3.3-70b.vocab_size=1`` works.
+    """
+    target, sep, value = text.partition("=")
+    if not sep or not target.strip() or not value.strip():
+        raise AccelsimError(f"--set {text!r}: expected KIND.NAME.FIELD=VALUE")
+    kind_text, _, rest = target.strip().partition(".")
+    if kind_text == "scenario":
+        if not rest:
+            raise AccelsimError(f"--set {text!r}: expected scenario.FIELD=VALUE")
+        return Override("scenario", None, rest, value.strip())
+    kind = kind_key(kind_text)
+    names = sorted((known_names or {}).get(kind, []), key=len, reverse=True)
+    for name in names:
+        if rest.startswith(name + "."):
+            return Override(kind, name, rest[len(name) + 1 :], value.strip())
+    name, _, fld = rest.partition(".")
+    if not name or not fld:
+        raise AccelsimError(f"--set {text!r}: expected KIND.NAME.FIELD=VALUE")
+    if known_names is not None:
+        raise suggest(name, (known_names or {}).get(kind, []), KINDS[kind].label)
+    return Override(kind, name, fld, value.strip())
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> Any:
+    """Set ``a.b.c`` in nested dicts; return the value replaced (bare, without provenance)."""
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if _is_sourced(child):
+            child = child["value"]
+            node[key] = child
+        if child is None:
+            child = {}
+            node[key] = child
+        if not isinstance(child, dict):
+            raise AccelsimError(f"--set: field {path!r}: {key!r} is not a group of fields")
+        node = child
+    old = node.get(keys[-1])
+    if _is_sourced(old):
+        old = old["value"]
+    node[keys[-1]] = value
+    return old
+
+
+@dataclass
+class _Raw:
+    data: dict[str, Any]
+    path: Path
+
+
+T = TypeVar("T", bound=CatalogEntry)
+
+
+@dataclass
+class _Table(Generic[T]):
+    kind: Kind
+    raw: dict[str, _Raw] = field(default_factory=dict)
+    cache: dict[str, T] = field(default_factory=dict)
+
+
+class Catalog:
+    """The merged built-in and user catalogs, with what-if overrides applied.
+
+    Use ``load_catalog()`` to build one. Lookups (``device``, ``model``, ...) return validated,
+    frozen schema objects and raise ``UnknownNameError`` with close-name suggestions.
+    """
+
+    def __init__(self, roots: list[Path], overrides: tuple[Override, ...] = ()) -> None:
+        self.roots = roots
+        self.overrides = tuple(o for o in overrides if o.kind != "scenario")
+        self.scenario_overrides = tuple(o for o in overrides if o.kind == "scenario")
+        self._tables: dict[str, _Table[Any]] = {k: _Table(kind) for k, kind in KINDS.items()}
+        for root in roots:
+            for key, kind in KINDS.items():
+                folder = root / kind.folder
+                if not folder.is_dir():
+                    continue
+                for path in sorted(folder.glob("*.yaml")):
+                    data = read_yaml(path)
+                    if not isinstance(data, dict):
+                        raise CatalogError(f"{path}: expected a mapping of fields at top level")
+                    name = data.get("name", path.stem)
+                    if name != path.stem:
+                        raise CatalogError(
+                            f"{path}: field name: {name!r} must match the file name {path.stem!r}"
+                        )
+                    self._tables[key].raw[path.stem] = _Raw(data, path)
+        for o in self.overrides:
+            assert o.name is not None
+            if o.name not in self._tables[o.kind].raw:
+                raise suggest(o.name, self.names(o.kind), KINDS[o.kind].label)
+
+    # ---- lookups -------------------------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        """Sorted names of every entry of ``kind``."""
+        return sorted(self._tables[kind_key(kind)].raw)
+
+    def known_names(self) -> dict[str, list[str]]:
+        return {k: self.names(k) for k in KINDS}
+
+    def get(self, kind: str, name: str) -> Any:
+        """The validated entry ``name`` of ``kind``."""
+        key = kind_key(kind)
+        table = self._tables[key]
+        if name not in table.cache:
+            if name not in table.raw:
+                raise suggest(name, self.names(key), table.kind.label)
+            table.cache[name] = self._build(key, name)
+        return table.cache[name]
+
+    def all(self, kind: str) -> list[Any]:
+        return [self.get(kind, n) for n in self.names(kind)]
+
+    def device(self, name: str) -> Card:
+        return self.get("device", name)
+
+    def server(self, name: str) -> Server:
+        return self.get("server", name)
+
+    def fabric(self, name: str) -> Fabric:
+        return self.get("fabric", name)
+
+    def model(self, name: str) -> ModelArch:
+        return self.get("model", name)
+
+    def prices(self, name: str) -> PriceBook:
+        return self.get("prices", name)
+
+    def facility(self, name: str) -> FacilityProfile:
+        return self.get("facility", name)
+
+    def server_for(self, card: Card) -> Server:
+        """The server a card is normally deployed in (the card's ``default_server``)."""
+        if card.default_server is None:
+            raise AccelsimError(f"device {card.name!r} names no default_server")
+        return self.server(card.default_server)
+
+    def check(self) -> list[Any]:
+        """Validate every entry; raises on the first broken file."""
+        return [self.get(k, n) for k in KINDS for n in self.names(k)]
+
+    def raw(self, kind: str, name: str) -> tuple[dict[str, Any], Path]:
+        """The resolved raw data (extends merged, overrides not applied) and its file."""
+        key = kind_key(kind)
+        return self._resolved_raw(key, name, ()), self._tables[key].raw[name].path
+
+    def folder_files(self, subfolder: str) -> dict[str, Path]:
+        """``stem -> path`` of YAML files in ``subfolder`` over all roots (later roots win)."""
+        out: dict[str, Path] = {}
+        for root in self.roots:
+            folder = root / subfolder
+            if folder.is_dir():
+                for path in sorted(folder.glob("*.yaml")):
+                    out[path.stem] = path
+        return out
+
+    # ---- resolution ----------------------------------------------------------------------
+    def _resolved_raw(self, key: str, name: str, chain: tuple[str, ...]) -> dict[str, Any]:
+        table = self._tables[key]
+        entry = table.raw[name]
+        if name in chain:
+            cycle = " -> ".join((*chain, name))
+            raise CatalogError(f"{entry.path}: field extends: cycle {cycle}")
+        parent = entry.data.get("extends")
+        if parent is None:
+            return copy.deepcopy(entry.data)
+        if parent not in table.raw:
+            err = suggest(parent, self.names(key), table.kind.label)
+            raise CatalogError(f"{entry.path}: field extends: {err}")
+        base = self._resolved_raw(key, parent, (*chain, name))
+        base.pop("hypothetical", None)
+        base.pop("description", None)
+        merged = _deep_merge(base, entry.data)
+        merged["name"] = name
+        merged["extends"] = parent
+        return merged
+
+    def _build(self, key: str, name: str) -> Any:
+        table = self._tables[key]
+        path = table.raw[name].path
+        data = self._resolved_raw(key, name, ())
+        overrides_here = [o for o in self.overrides if o.kind == key and o.name == name]
+        replaced: dict[str, Any] = {}
+        for o in overrides_here:
+            replaced[o.field] = _set_path(data, o.field, o.value)
+        default = data.pop("provenance_default", None)
+        data.setdefault("name", name)
+        values, prov = split_provenance(data, default)
+        for fld, old in replaced.items():
+            prov[fld] = Provenance(conf="O", note="what-if override", override_of=str(old))
+        values["provenance"] = prov
+        values["file"] = str(path)
+        try:
+            return table.kind.schema.model_validate(values)
+        except ValidationError as exc:
+            if overrides_here:
+                names = ", ".join(str(o) for o in overrides_here)
+                raise AccelsimError(
+                    format_validation_error(f"--set {names} (on {path.name})", exc)
+                ) from None
+            raise CatalogError(format_validation_error(str(path), exc)) from None
+
+
+def user_roots(catalog_dirs: list[str] | None = None) -> list[Path]:
+    """User catalog roots from arguments, else from ``ACCELSIM_CATALOG`` (``:``-separated)."""
+    dirs = list(catalog_dirs or [])
+    if not dirs and os.environ.get("ACCELSIM_CATALOG"):
+        dirs = [d for d in os.environ["ACCELSIM_CATALOG"].split(os.pathsep) if d]
+    roots = []
+    for d in dirs:
+        p = Path(d).expanduser()
+        if not p.is_dir():
+            raise AccelsimError(f"catalog folder {d!r} does not exist")
+        roots.append(p)
+    return roots
+
+
+def load_catalog(
+    catalog_dirs: list[str] | None = None, overrides: list[str] | dict[str, Any] | None = None
+) -> Catalog:
+    """The built-in catalog plus user folders, with what-if ``overrides`` applied.
+
+    ``overrides`` is a list of ``KIND.NAME.FIELD=VALUE`` strings or a dict of the same keys
+    to values (the notebook form: ``{"device.ascend-910b2.hbm_bandwidth": "3.2 TB/s"}``).
+    """
+    roots = [builtin_root(), *user_roots(catalog_dirs)]
+    plain = Catalog(roots)
+    if not overrides:
+        return plain
+    items = (
+        [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, dict) else overrides
+    )
+    known = plain.known_names()
+    parsed = tuple(parse_override(t, known) for t in items)
+    return Catalog(roots, parsed)
+
+
+def model_fields_of(schema: type[BaseModel]) -> list[str]:
+    return list(schema.model_fields)

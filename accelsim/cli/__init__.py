@@ -1,0 +1,109 @@
+"""The ``accelsim`` command line: parse, call the public API, render with rich.
+
+Command modules (``catalog_cmds``, ``perf_cmds``, ...) register their commands on ``app``. Every
+command that reads the catalog takes ``--catalog DIR`` and ``--set KIND.NAME.FIELD=VALUE`` through
+``CommonOptions``; every command that prints takes ``--json``. Errors from bad input
+(``AccelsimError``) print one red line and exit with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from accelsim.catalog import Catalog, load_catalog
+from accelsim.errors import AccelsimError
+
+__all__ = ["CatalogOpt", "JsonOpt", "SetOpt", "app", "console", "emit_json", "main", "open_catalog"]
+
+app = typer.Typer(
+    name="accelsim",
+    help="Simulate and cost AI accelerator clusters serving sparse MoE LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+CatalogOpt = Annotated[
+    list[str] | None,
+    typer.Option("--catalog", help="Extra catalog folder (devices/, workloads/, tco/); repeatable. "
+                 "Default: $ACCELSIM_CATALOG."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="What-if override KIND.NAME.FIELD=VALUE, e.g. "
+                 "device.ascend-910b2.hbm_bandwidth=3.2TB/s; repeatable."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def open_catalog(catalog: list[str] | None, overrides: list[str] | None) -> Catalog:
+    """The catalog for a command: built-in + user folders + what-if overrides."""
+    return load_catalog(catalog, overrides)
+
+
+def _default(o: Any) -> Any:
+    if hasattr(o, "as_dict"):
+        return o.as_dict()
+    if hasattr(o, "model_dump"):
+        return o.model_dump()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def emit_json(payload: Any) -> None:
+    """Print ``payload`` as JSON on stdout (sorted keys, stable for diffs)."""
+    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=_default) + "\n")
+
+
+_COMMAND_MODULES = (
+    "accelsim.cli.catalog_cmds",
+    "accelsim.cli.perf_cmds",
+    "accelsim.cli.run_cmds",
+    "accelsim.cli.tco_cmds",
+    "accelsim.cli.report_cmds",
+    "accelsim.cli.sweep_cmds",
+)
+
+
+def _register() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the app, turning ``AccelsimError`` into exit 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except AccelsimError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,122 @@
+"""Schema of ``devices/``: accelerator cards, servers (nodes) and fabrics.
+
+One YAML file per item (``devices/cards/ascend-910b2.yaml`` ...), every number with a source and
+a confidence mark (see ``accelsim.schema``). Peak rates are *dense* (no 2:4 sparsity) and keyed by
+dtype; a dtype the hardware cannot run is simply absent (no ``fp8`` on Ascend 910B).
+
+The *efficiency profile* of a card turns peaks into achievable rates for the timing model:
+
+- ``gemm_fraction``: best achievable fraction of the dense peak for large GEMMs (a "MAMF"
+  measurement, e.g. 271.2/312 = 0.869 on A100 SXM, stas00/ml-engineering);
+- ``gemm_m_half``: rows (tokens) at which a GEMM reaches half of that — small-M GEMMs (decode,
+  few tokens per expert) run far below peak; efficiency(M) = gemm_fraction * M / (M + m_half);
+- ``hbm_fraction``: achievable fraction of HBM peak bandwidth for streaming reads;
+- ``collective_fraction``: achievable NCCL/HCCL bus bandwidth over the fabric's link peak;
+- ``kernel_launch``: fixed cost per kernel (launch + tail), charged per op per layer;
+- ``iteration_overhead``: fixed host-side cost per forward iteration (scheduling, sampling,
+  graph replay bubble).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from accelsim.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
+
+__all__ = ["DTYPES", "Card", "EfficiencyProfile", "Fabric", "Server"]
+
+#: Compute dtypes a card may list a dense peak for.
+DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+
+DType = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+
+
+class EfficiencyProfile(Frozen):
+    """Achievable fractions of peak and fixed overheads of one card (see module docstring)."""
+
+    gemm_fraction: float = Field(gt=0, le=1)
+    gemm_m_half: float = Field(ge=0)
+    hbm_fraction: float = Field(gt=0, le=1)
+    collective_fraction: float = Field(gt=0, le=1)
+    kernel_launch: Time
+    iteration_overhead: Time
+    attention_fraction: float | None = Field(default=None, gt=0, le=1)
+
+
+class Card(CatalogEntry):
+    """One accelerator package (a 910C package holds two dies)."""
+
+    vendor: str
+    display_name: str
+    dies: int = Field(default=1, ge=1)
+    compute_units: int = Field(gt=0)
+    compute_unit_kind: str = "SM"
+    peak_flops: dict[DType, FlopRate]
+    hbm_capacity: Bytes
+    hbm_bandwidth: Bandwidth
+    l2_cache: Bytes | None = None
+    tdp: Power
+    idle_power: Power
+    efficiency: EfficiencyProfile
+    default_server: str | None = None
+    release_year: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Card:
+        if not self.peak_flops:
+            raise ValueError("peak_flops must list at least one dtype")
+        if self.idle_power > self.tdp:
+            raise ValueError("idle_power cannot exceed tdp")
+        return self
+
+    def supports(self, dtype: str) -> bool:
+        """Whether the card has a dense peak for compute dtype ``dtype``."""
+        return dtype in self.peak_flops
+
+    def peak(self, dtype: str) -> float:
+        """Dense peak FLOP/s for ``dtype``; raises ``UnsupportedDtype`` when absent."""
+        from accelsim.dtypes import UnsupportedDtypeError
+
+        try:
+            return self.peak_flops[dtype]  # type: ignore[index]
+        except KeyError:
+            have = ", ".join(self.peak_flops)
+            raise UnsupportedDtypeError(
+                f"device {self.name!r} cannot compute in {dtype} (it supports: {have})"
+            ) from None
+
+
+class Server(CatalogEntry):
+    """A node: N cards, a scale-up fabric inside it, NICs to the scale-out fabric."""
+
+    vendor: str
+    display_name: str
+    card: str
+    cards_per_node: int = Field(gt=0)
+    scale_up_fabric: str
+    scale_out_fabric: str
+    scale_up_domain_cards: int = Field(gt=0)
+    nics_per_card: float = Field(ge=0)
+    host_power: Power
+    max_power: Power | None = None
+
+
+class Fabric(CatalogEntry):
+    """A link technology between cards.
+
+    ``bandwidth_per_card`` is the peak one card can send in one direction over this fabric
+    (NVLink 3 on A100: 300 GB/s; a 200 Gb/s RoCE NIC: 25 GB/s). ``topology`` tells the
+    collective model how traffic spreads: ``switch`` (NVSwitch, any pattern at full per-card
+    bandwidth), ``full_mesh`` (HCCS: one link per peer, so a pattern that uses fewer peers uses
+    fewer links), ``supernode`` (UB), ``network`` (RoCE/InfiniBand through switches).
+    """
+
+    display_name: str
+    tier: Literal["scale_up", "scale_out"]
+    topology: Literal["switch", "full_mesh", "supernode", "network", "pcie"]
+    bandwidth_per_card: Bandwidth
+    link_bandwidth: Bandwidth | None = None
+    links_per_card: int | None = Field(default=None, gt=0)
+    latency: Time

@@ -1,0 +1,340 @@
+"""Parallel plans and the memory-fit check.
+
+A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` cards:
+
+- attention (and dense FFN, shared experts, embedding/LM head) is split ``tp`` ways and
+  replicated over ``dp`` attention-data-parallel groups (DeepSeek/SGLang "DP attention"); each
+  group serves its own sequences, so it holds its own KV cache;
+- routed experts are spread over ``ep`` expert-parallel ranks drawn from the same ``tp * dp``
+  cards, each expert further split ``moe_tp = tp * dp / ep`` ways (``ep = tp * dp`` is the usual
+  wide-EP deployment, ``ep = 1`` is plain tensor parallelism of the experts);
+- ``pp`` pipeline stages split the layers; the fit below charges the heaviest stage
+  (``ceil(L / pp)`` layers plus the embedding and LM head);
+- ``redundant_experts`` extra expert slots per replica (EPLB) hold copies of hot experts;
+- ``replicas`` independent copies make up the deployment.
+
+Memory per card = weights + activation workspace + KV cache + a framework reserve. Assumptions
+(each a documented default, changeable per call):
+
+- ``reserve_fraction`` = 0.10 of HBM for the runtime, allocator fragmentation and graphs — vLLM's
+  default ``gpu_memory_utilization`` is 0.9;
+- the embedding and LM head stay in 16-bit whatever the weight dtype (DeepSeek-V3's FP8
+  checkpoint keeps them BF16, README_WEIGHTS.md), so they cost ``max(weight_bytes, 2)``;
+- activation workspace for a forward pass of ``max_batched_tokens`` tokens: ``T * (8H + 3 I) *
+  2 B`` for the hidden states, residuals and the widest local FFN intermediate (``I``), plus FP32
+  logits for ``max_seqs`` rows over ``V / tp`` vocabulary entries;
+- an MLA latent cache is replicated over the ``tp`` ranks of a group (one latent "head"); a GQA
+  cache splits over ``min(tp, n_kv_heads)`` ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+from accelsim.devices import Card
+from accelsim.dtypes import Precision
+from accelsim.errors import AccelsimError
+from accelsim.workloads import ModelArch
+
+__all__ = [
+    "MemoryFit",
+    "ParallelPlan",
+    "candidate_plans",
+    "fit",
+    "fit_best",
+    "minimum_cards",
+    "parse_plan",
+]
+
+RESERVE_FRACTION = 0.10
+MAX_BATCHED_TOKENS = 8192
+MAX_SEQS = 256
+
+
+@dataclass(frozen=True)
+class ParallelPlan:
+    """How one replica is laid over cards, and how many replicas there are."""
+
+    tp: int = 1
+    dp: int = 1
+    pp: int = 1
+    ep: int = 1
+    replicas: int = 1
+    redundant_experts: int = 0
+    micro_batch_overlap: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "dp", "pp", "ep", "replicas"):
+            if getattr(self, name) < 1:
+                raise AccelsimError(f"plan: {name} must be a positive integer")
+        if self.redundant_experts < 0:
+            raise AccelsimError("plan: redundant_experts cannot be negative")
+        if (self.tp * self.dp) % self.ep:
+            raise AccelsimError(
+                f"plan: ep={self.ep} must divide tp*dp={self.tp * self.dp} "
+                "(expert ranks are drawn from the attention ranks)"
+            )
+
+    @property
+    def cards_per_replica(self) -> int:
+        return self.tp * self.dp * self.pp
+
+    @property
+    def cards(self) -> int:
+        return self.cards_per_replica * self.replicas
+
+    @property
+    def moe_tp(self) -> int:
+        """Tensor-parallel split of each expert: ``tp * dp / ep``."""
+        return self.tp * self.dp // self.ep
+
+    def label(self) -> str:
+        parts = [f"tp={self.tp}", f"ep={self.ep}"]
+        if self.dp > 1:
+            parts.append(f"dp={self.dp}")
+        if self.pp > 1:
+            parts.append(f"pp={self.pp}")
+        if self.replicas > 1:
+            parts.append(f"replicas={self.replicas}")
+        if self.redundant_experts:
+            parts.append(f"redundant={self.redundant_experts}")
+        return ",".join(parts)
+
+
+_PLAN_KEYS = {"tp", "dp", "pp", "ep", "replicas", "redundant_experts", "redundant"}
+
+
+def parse_plan(text: str, cards: int | None = None) -> ParallelPlan:
+    """Read ``"tp=8,ep=8"`` (missing sizes default to 1; ``replicas`` fills the card count).
+
+    With ``cards`` the plan must use them all: ``replicas`` defaults to
+    ``cards / (tp*dp*pp)``, and a plan whose sizes do not divide ``cards`` is an error.
+    """
+    values: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = part.partition("=")
+        key = key.strip()
+        if not sep or key not in _PLAN_KEYS:
+            raise AccelsimError(
+                f"--plan {text!r}: cannot read {part!r} (use tp=, ep=, dp=, pp=, replicas=)"
+            )
+        try:
+            values["redundant_experts" if key == "redundant" else key] = int(raw)
+        except ValueError:
+            raise AccelsimError(f"--plan {text!r}: {key} must be an integer") from None
+    plan = ParallelPlan(**values)
+    if cards is not None:
+        per = plan.cards_per_replica
+        if "replicas" not in values:
+            if cards % per:
+                raise AccelsimError(
+                    f"--plan {text!r}: tp*dp*pp={per} does not divide --cards {cards}"
+                )
+            plan = replace(plan, replicas=cards // per)
+        elif plan.cards != cards:
+            raise AccelsimError(
+                f"--plan {text!r}: uses {plan.cards} cards but --cards is {cards}"
+            )
+    return plan
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Per-card memory budget of one plan (bytes), and what it leaves for the KV cache."""
+
+    model: str
+    device: str
+    plan: ParallelPlan
+    precision: str
+    context: int
+    hbm_capacity: float
+    reserve: float
+    weights_attention: float
+    weights_dense_ffn: float
+    weights_shared: float
+    weights_routed: float
+    weights_embedding: float
+    weights_mtp: float
+    activations: float
+    kv_bytes_per_token: float  # per card, per token of its group
+    kv_capacity: float  # per card
+    max_kv_tokens: int  # per replica
+    max_batch_at_context: int  # per replica
+
+    @property
+    def weights(self) -> float:
+        return (
+            self.weights_attention
+            + self.weights_dense_ffn
+            + self.weights_shared
+            + self.weights_routed
+            + self.weights_embedding
+            + self.weights_mtp
+        )
+
+    @property
+    def used(self) -> float:
+        return self.reserve + self.weights + self.activations + max(self.kv_capacity, 0.0)
+
+    @property
+    def fits(self) -> bool:
+        """Weights and workspace fit, with KV room for at least one sequence of ``context``."""
+        return self.kv_capacity > 0 and self.max_batch_at_context >= 1
+
+    @property
+    def shortfall(self) -> float:
+        """Bytes per card missing for one sequence of ``context`` (0 when it fits)."""
+        if self.fits:
+            return 0.0
+        need = self.context * self.kv_bytes_per_token / max(self.plan.dp, 1)
+        return max(need - self.kv_capacity, 0.0)
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["plan"] = self.plan.label()
+        d.update(weights=self.weights, fits=self.fits, shortfall=self.shortfall)
+        return d
+
+
+def _layers_on_stage(n: int, pp: int) -> int:
+    return math.ceil(n / pp) if n else 0
+
+
+def fit(
+    model: ModelArch,
+    card: Card,
+    plan: ParallelPlan,
+    prec: Precision,
+    context: int = 4096,
+    *,
+    reserve_fraction: float = RESERVE_FRACTION,
+    max_batched_tokens: int = MAX_BATCHED_TOKENS,
+    max_seqs: int = MAX_SEQS,
+    include_mtp: bool = False,
+) -> MemoryFit:
+    """Memory budget of ``model`` on ``card`` under ``plan`` (heaviest pipeline stage)."""
+    if context < 1:
+        raise AccelsimError("context must be at least 1 token")
+    card.peak(prec.compute)  # unsupported compute dtype -> clear error naming card and dtype
+    wb = prec.weight_bytes
+    eb = max(wb, 2.0)
+    tp, pp = plan.tp, plan.pp
+    layers = _layers_on_stage(model.num_layers, pp)
+    dense = min(_layers_on_stage(model.dense_layers, pp), layers)
+    moe_layers = min(_layers_on_stage(model.moe_layers, pp), layers)
+
+    attention = layers * model.attention_params_per_layer / tp * wb
+    dense_ffn = dense * model.dense_ffn_params / tp * wb
+    shared = moe_layers * (model.shared_expert_params / tp + model.router_params) * wb
+    if model.moe:
+        slots = math.ceil((model.moe.num_experts + plan.redundant_experts) / plan.ep)
+        routed = moe_layers * slots * model.expert_params / plan.moe_tp * wb
+    else:
+        routed = 0.0
+    embedding = (model.embedding_params + model.lm_head_params) / tp * eb
+    mtp = model.mtp_params / tp * wb if include_mtp else 0.0
+
+    widest = max(
+        (model.dense_intermediate or 0) / tp,
+        (model.moe.shared_width / tp + model.moe.top_k * model.moe.expert_intermediate)
+        if model.moe
+        else 0,
+    )
+    activations = max_batched_tokens * (8 * model.hidden_size + 3 * widest) * 2.0 + (
+        max_seqs * model.vocab_size / tp * 4.0
+    )
+    reserve = card.hbm_capacity * reserve_fraction
+    kv_capacity = card.hbm_capacity - reserve - attention - dense_ffn - shared - routed
+    kv_capacity -= embedding + mtp + activations
+
+    a = model.attention
+    if a.kind == "mla":
+        kv_split = 1
+    else:
+        kv_split = min(tp, a.num_kv_heads)
+    kv_per_token = model.kv_elements_per_token_per_layer * layers * prec.kv_bytes / kv_split
+    per_group = int(kv_capacity // kv_per_token) if kv_capacity > 0 else 0
+    max_tokens = per_group * plan.dp
+    return MemoryFit(
+        model=model.name,
+        device=card.name,
+        plan=plan,
+        precision=prec.label,
+        context=context,
+        hbm_capacity=card.hbm_capacity,
+        reserve=reserve,
+        weights_attention=attention,
+        weights_dense_ffn=dense_ffn,
+        weights_shared=shared,
+        weights_routed=routed,
+        weights_embedding=embedding,
+        weights_mtp=mtp,
+        activations=activations,
+        kv_bytes_per_token=kv_per_token,
+        kv_capacity=kv_capacity,
+        max_kv_tokens=max_tokens,
+        max_batch_at_context=(per_group // context) * plan.dp,
+    )
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def candidate_plans(model: ModelArch, cards: int, scale_up_cards: int) -> list[ParallelPlan]:
+    """The small set of single-replica plans the planner considers for ``cards`` cards.
+
+    MoE: attention ``tp`` in the divisors of ``cards`` that fit in one scale-up domain, the rest
+    as DP attention, experts over all cards (``ep = cards``). Dense: ``tp`` within the scale-up
+    domain, pipeline stages for the rest.
+    """
+    plans = []
+    for tp in _divisors(cards):
+        if tp > scale_up_cards:
+            continue
+        if model.is_moe:
+            plans.append(ParallelPlan(tp=tp, dp=cards // tp, ep=cards))
+        else:
+            plans.append(ParallelPlan(tp=tp, pp=cards // tp))
+    return plans
+
+
+def fit_best(
+    model: ModelArch,
+    card: Card,
+    cards: int,
+    prec: Precision,
+    context: int,
+    scale_up_cards: int,
+    **kwargs: object,
+) -> MemoryFit:
+    """The candidate plan with the most KV-cache tokens (ties: the smaller ``tp``)."""
+    fits = [
+        fit(model, card, p, prec, context, **kwargs)  # type: ignore[arg-type]
+        for p in candidate_plans(model, cards, scale_up_cards)
+    ]
+    return max(fits, key=lambda f: (f.max_kv_tokens, f.kv_capacity, -f.plan.tp))
+
+
+def minimum_cards(
+    model: ModelArch,
+    card: Card,
+    prec: Precision,
+    context: int,
+    node_cards: int,
+    scale_up_cards: int,
+    *,
+    min_batch: int = 1,
+    max_cards: int = 8192,
+    **kwargs: object,
+) -> MemoryFit | None:
+    """The smallest whole-node card count whose best plan holds ``min_batch`` sequences of
+    ``context`` tokens; ``None`` when nothing up to ``max_cards`` does."""
+    cards = node_cards
+    while cards <= max_cards:
+        best = fit_best(model, card, cards, prec, context, scale_up_cards, **kwargs)
+        if best.fits and best.max_batch_at_context >= min_batch:
+            return best
+        cards += node_cards
+    return None

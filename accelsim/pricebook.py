@@ -1,0 +1,145 @@
+"""Schema of ``tco/``: price books and facility profiles (the cost math lives in ``tco.py``).
+
+Money is explicit: every book and profile names its ``currency``; a book not in USD must state
+``fx_per_usd`` (units of its currency per US dollar, e.g. 7.2 CNY/USD), and amounts written in
+another currency inside a book (``"USD 199,000"`` in a CNY book) are converted with that rate at
+load time. Amounts keep their unit in the field name when it is not SI (``power_price_per_kwh``,
+``colocation_per_kw_month``, ``rental_per_card_hour``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from accelsim.schema import CatalogEntry, Frozen
+from accelsim.units import parse_money
+
+__all__ = ["FacilityProfile", "NetworkPrices", "PriceBook"]
+
+Currency = Literal["USD", "CNY", "EUR"]
+
+
+def _convert_money(value: Any, currency: str, fx_per_usd: float | None, where: str) -> Any:
+    """A money text or number in the book's currency, converted via USD if written otherwise."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    money = parse_money(value, default_currency=currency)
+    if money.currency == currency:
+        return money.amount
+    rates = {currency: fx_per_usd, "USD": 1.0}
+    if rates.get(money.currency) is None or rates.get(currency) is None:
+        raise ValueError(
+            f"{where}: {value!r} is in {money.currency} but the book is in {currency} "
+            "with no fx_per_usd to convert it"
+        )
+    return money.amount / rates[money.currency] * rates[currency]
+
+
+def _money_fields(data: dict[str, Any], fields: tuple[str, ...], maps: tuple[str, ...]) -> None:
+    currency = data.get("currency", "USD")
+    fx = data.get("fx_per_usd")
+    if currency != "USD" and fx is None:
+        raise ValueError(f"a book in {currency} needs fx_per_usd (units of {currency} per USD)")
+    for name in fields:
+        if name in data:
+            data[name] = _convert_money(data[name], currency, fx, name)
+    for name in maps:
+        if isinstance(data.get(name), dict):
+            data[name] = {
+                k: _convert_money(v, currency, fx, f"{name}.{k}") for k, v in data[name].items()
+            }
+
+
+class NetworkPrices(Frozen):
+    """Scale-out network prices: NICs, switches (with their radix), optics and cables."""
+
+    nic_per_port: dict[str, float] = Field(default_factory=dict)
+    switch: dict[str, float] = Field(default_factory=dict)
+    switch_radix: dict[str, int] = Field(default_factory=dict)
+    optics_per_port: float = Field(default=0.0, ge=0)
+    cable_per_port: float = Field(default=0.0, ge=0)
+
+
+class PriceBook(CatalogEntry):
+    """Purchase and rental prices in one currency, as of one date."""
+
+    currency: Currency
+    as_of: str
+    fx_per_usd: float | None = Field(default=None, gt=0)
+    cards: dict[str, float] = Field(default_factory=dict)
+    servers: dict[str, float] = Field(default_factory=dict)
+    rental_per_card_hour: dict[str, float] = Field(default_factory=dict)
+    network: NetworkPrices = Field(default_factory=NetworkPrices)
+    storage_per_node: float = Field(default=0.0, ge=0)
+    installation_fraction: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _money(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            _money_fields(
+                data, ("storage_per_node",), ("cards", "servers", "rental_per_card_hour")
+            )
+            net = data.get("network")
+            if isinstance(net, dict):
+                net = dict(net)
+                sub = {**net, "currency": data.get("currency", "USD"),
+                       "fx_per_usd": data.get("fx_per_usd")}
+                _money_fields(sub, ("optics_per_port", "cable_per_port"),
+                              ("nic_per_port", "switch"))
+                sub.pop("currency")
+                sub.pop("fx_per_usd")
+                data["network"] = sub
+        return data
+
+    @model_validator(mode="after")
+    def _positive(self) -> PriceBook:
+        for group in ("cards", "servers", "rental_per_card_hour"):
+            for key, value in getattr(self, group).items():
+                if value < 0:
+                    raise ValueError(f"{group}.{key}: a price cannot be negative")
+        return self
+
+    def to_usd(self, amount: float) -> float:
+        """An amount of this book's currency in USD."""
+        return amount if self.currency == "USD" else amount / (self.fx_per_usd or 1.0)
+
+
+class FacilityProfile(CatalogEntry):
+    """Where the cluster runs: power price, PUE, colocation, depreciation, upkeep."""
+
+    currency: Currency
+    fx_per_usd: float | None = Field(default=None, gt=0)
+    power_price_per_kwh: float = Field(ge=0)
+    pue: float = Field(ge=1.0, le=3.0)
+    colocation_per_kw_month: float = Field(default=0.0, ge=0)
+    depreciation_years: float = Field(gt=0)
+    residual_fraction: float = Field(default=0.0, ge=0, le=1)
+    maintenance_fraction_per_year: float = Field(default=0.0, ge=0, le=1)
+    staff_per_node_year: float = Field(default=0.0, ge=0)
+    cost_of_capital: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _money(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for name, unit in (("power_price_per_kwh", "kWh"),
+                               ("colocation_per_kw_month", "kW-month")):
+                value = data.get(name)
+                if isinstance(value, str) and "/" in value:
+                    amount, _, per = value.rpartition("/")
+                    if per.strip().replace(" ", "") != unit:
+                        raise ValueError(f"{name}: expected a price per {unit}, got {value!r}")
+                    data[name] = amount
+            _money_fields(data, ("power_price_per_kwh", "colocation_per_kw_month",
+                                 "staff_per_node_year"), ())
+        return data
+
+    def to_usd(self, amount: float) -> float:
+        return amount if self.currency == "USD" else amount / (self.fx_per_usd or 1.0)

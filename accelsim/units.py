@@ -1,0 +1,222 @@
+"""The one place where text such as ``"1.6 TB/s"`` or ``"64 GiB"`` becomes an SI float.
+
+Conventions (see ``design.md``): inside accelsim every quantity is a plain float in SI units —
+seconds, bytes, FLOP/s, watts, joules — and money is a plain float in a named currency. Catalog
+files, scenario files and command-line overrides may write quantities with units; they are
+converted here, once, at load time, with pint. A bare number is taken to be already in SI units.
+
+Decimal prefixes are decimal (``TB/s`` = 1e12 B/s, ``TFLOP/s`` = 1e12 FLOP/s); binary prefixes
+are binary (``GiB`` = 2**30 B). Vendor "TFLOPS" are decimal, so ``"989 TFLOPS"`` is 9.89e14.
+
+Money is kept outside pint's unit algebra on purpose (exchange rates belong to a price book, not
+to a global registry; see pint's own currency advice): ``parse_money`` splits a currency code off
+the front or back of the text and converts the rest (``"0.05 USD/kWh"`` -> 0.05 USD per kWh ->
+1.39e-8 USD per joule).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import pint
+
+from accelsim.errors import AccelsimError
+
+__all__ = [
+    "CURRENCIES",
+    "DIMENSIONS",
+    "HOURS_PER_YEAR",
+    "UnitError",
+    "format_quantity",
+    "parse_money",
+    "parse_quantity",
+]
+
+#: Hours in a year (365.25 days), the convention of ``reference/tco.md``.
+HOURS_PER_YEAR = 8766.0
+#: Currency codes understood by ``parse_money``.
+CURRENCIES = ("USD", "CNY", "EUR")
+
+
+class UnitError(AccelsimError, ValueError):
+    """A text could not be read as a quantity of the expected dimension."""
+
+
+@functools.cache
+def _registry() -> pint.UnitRegistry:
+    ureg = pint.UnitRegistry(on_redefinition="ignore")
+    ureg.define("FLOP = [flop] = flop = FLOPs")
+    ureg.define("OP = FLOP = op = OPS_unit")
+    ureg.define("token = [token] = tok = tokens")
+    ureg.define("request = [request] = req = requests")
+    ureg.define("card = [] = cards")
+    return ureg
+
+
+#: Named dimensions and their SI base unit (what ``parse_quantity`` returns magnitudes in).
+DIMENSIONS: dict[str, str] = {
+    "bytes": "byte",
+    "bandwidth": "byte / second",
+    "flop_rate": "FLOP / second",
+    "flops": "FLOP",
+    "time": "second",
+    "power": "watt",
+    "energy": "joule",
+    "frequency": "hertz",
+    "rate": "1 / second",
+    "token_rate": "token / second",
+    "bit_rate": "bit / second",
+    "dimensionless": "dimensionless",
+}
+
+_SHORTHAND = [
+    (re.compile(r"\bTFLOPS\b"), "TFLOP/s"),
+    (re.compile(r"\bPFLOPS\b"), "PFLOP/s"),
+    (re.compile(r"\bGFLOPS\b"), "GFLOP/s"),
+    (re.compile(r"\bTOPS\b"), "TFLOP/s"),
+    (re.compile(r"\bFLOPS\b"), "FLOP/s"),
+    (re.compile(r"\bGbps\b"), "Gbit/s"),
+    (re.compile(r"\bGb/s\b"), "Gbit/s"),
+    (re.compile(r"\bMbps\b"), "Mbit/s"),
+    (re.compile(r"\bTbps\b"), "Tbit/s"),
+    (re.compile(r"\bus\b"), "microsecond"),
+    (re.compile(r"µs"), "microsecond"),
+    (re.compile(r"%"), " percent"),
+]
+
+
+def _normalise(text: str) -> str:
+    out = text.strip().replace(",", "")
+    for pattern, repl in _SHORTHAND:
+        out = pattern.sub(repl, out)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str, dimension: str) -> float:
+    ureg = _registry()
+    try:
+        q = ureg.Quantity(_normalise(text))
+    except Exception as exc:  # pint raises several unrelated exception types
+        raise UnitError(f"cannot read {text!r} as a quantity ({exc})") from None
+    target = DIMENSIONS[dimension]
+    if not isinstance(q, pint.Quantity):
+        q = ureg.Quantity(float(q), "dimensionless")
+    if dimension == "bit_rate" and q.check("[]/[time]"):
+        q = q * ureg.bit
+    try:
+        value = q.to(target).magnitude
+    except pint.DimensionalityError:
+        raise UnitError(
+            f"{text!r} is not a {dimension.replace('_', ' ')} (expected units like {target!r})"
+        ) from None
+    return float(value)
+
+
+def parse_quantity(value: object, dimension: str) -> float:
+    """Convert ``value`` (number or text with units) to an SI float of ``dimension``.
+
+    ``dimension`` is a key of ``DIMENSIONS``. Numbers are returned unchanged (assumed SI).
+    Raises ``UnitError`` with the offending text when the unit does not parse or has the
+    wrong dimension (``"1.6 TB"`` where a bandwidth is expected).
+    """
+    if dimension not in DIMENSIONS:
+        raise KeyError(dimension)
+    if isinstance(value, bool):
+        raise UnitError(f"{value!r} is not a quantity")
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a number or a quantity text")
+    stripped = value.strip()
+    try:
+        return float(stripped.replace(",", ""))
+    except ValueError:
+        pass
+    return _parse(stripped, dimension)
+
+
+_MONEY = re.compile(
+    r"^\s*(?:(?P<pre>[A-Z]{3})\s*)?(?P<num>[-+]?[0-9][0-9,]*\.?[0-9]*(?:[eE][-+]?\d+)?)"
+    r"\s*(?P<post>[A-Z]{3})?\s*(?:/\s*(?P<per>.+?))?\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in a currency, optionally per some SI quantity (per joule, per second, ...)."""
+
+    amount: float
+    currency: str
+
+
+def parse_money(value: object, per: str | None = None, default_currency: str | None = None) -> Money:
+    """Read ``"0.05 USD/kWh"``, ``"USD 199,000"`` or ``"120k CNY"``-free plain forms.
+
+    ``per`` names the dimension of the denominator (``"energy"``, ``"time"``, ``"power_time"``
+    for ``kW-month`` style colocation prices), and the amount is returned per SI unit of it
+    (USD/kWh -> USD/J). Without ``per`` no denominator is allowed. A bare number takes
+    ``default_currency``.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if default_currency is None:
+            raise UnitError(f"{value!r} has no currency (write e.g. '{value} USD')")
+        return Money(float(value), default_currency)
+    if not isinstance(value, str):
+        raise UnitError(f"{value!r} is not a money amount")
+    m = _MONEY.match(value)
+    if not m:
+        raise UnitError(f"cannot read {value!r} as money (expected e.g. '0.05 USD/kWh')")
+    currency = m.group("pre") or m.group("post") or default_currency
+    if currency is None:
+        raise UnitError(f"{value!r} has no currency (write e.g. 'USD 199000' or '0.05 USD/kWh')")
+    if currency not in CURRENCIES:
+        raise UnitError(f"unknown currency {currency!r} in {value!r} (known: {', '.join(CURRENCIES)})")
+    amount = float(m.group("num").replace(",", ""))
+    per_text = m.group("per")
+    if per_text and per is None:
+        raise UnitError(f"{value!r}: expected a plain amount, not a price per {per_text!r}")
+    if per is not None:
+        if not per_text:
+            raise UnitError(f"{value!r}: expected a price per {per.replace('_', ' ')}")
+        if per == "power_time":
+            denom = _power_time(per_text)
+        else:
+            denom = parse_quantity("1 " + per_text.strip(), per)
+        amount = amount / denom
+    return Money(amount, currency)
+
+
+def _power_time(text: str) -> float:
+    """``kW-month`` or ``kW*month`` -> joules (a month is 730.5 h, tco.md's convention)."""
+    cleaned = text.replace("-", "*").replace("month", "(730.5 * hour)")
+    return parse_quantity("1 " + cleaned, "energy")
+
+
+def format_quantity(value: float, dimension: str, digits: int = 3) -> str:
+    """Render an SI float for people: 1.6e12 bandwidth -> ``"1.6 TB/s"``."""
+    unit = {
+        "bytes": "B",
+        "bandwidth": "B/s",
+        "flop_rate": "FLOP/s",
+        "flops": "FLOP",
+        "time": "s",
+        "power": "W",
+        "energy": "J",
+        "frequency": "Hz",
+        "rate": "/s",
+        "token_rate": "tok/s",
+        "bit_rate": "bit/s",
+    }.get(dimension, "")
+    if value == 0:
+        return f"0 {unit}".strip()
+    if dimension == "time" and abs(value) < 1:
+        for factor, prefix in ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
+            if abs(value) >= factor:
+                return f"{value / factor:.{digits}g} {prefix}s"
+    for factor, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}".strip()
