@@ -73,9 +73,17 @@ KINDS: dict[str, Kind] = {
         Kind("facility", "tco/facilities", FacilityProfile, "facility profile"),
     )
 }
-_ALIASES = {"card": "device", "devices": "device", "cards": "device", "servers": "server",
-            "fabrics": "fabric", "models": "model", "pricebook": "prices", "price": "prices",
-            "facilities": "facility"}
+_ALIASES = {
+    "card": "device",
+    "devices": "device",
+    "cards": "device",
+    "servers": "server",
+    "fabrics": "fabric",
+    "models": "model",
+    "pricebook": "prices",
+    "price": "prices",
+    "facilities": "facility",
+}
 
 
 def kind_key(text: str) -> str:
@@ -122,8 +130,10 @@ def format_validation_error(where: str, exc: ValidationError) -> str:
             msg = "missing required field"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            if "input" in err and kind not in ("model_type",) and not isinstance(
-                err["input"], dict | list
+            if (
+                "input" in err
+                and kind not in ("model_type",)
+                and not isinstance(err["input"], dict | list)
             ):
                 msg += f" (got {err['input']!r})"
         parts.append(f"field {loc}: {msg}")
@@ -131,7 +141,9 @@ def format_validation_error(where: str, exc: ValidationError) -> str:
 
 
 def _is_sourced(value: Any) -> bool:
-    return isinstance(value, dict) and "value" in value and set(value) - {"value"} <= _PROVENANCE_KEYS
+    return (
+        isinstance(value, dict) and "value" in value and set(value) - {"value"} <= _PROVENANCE_KEYS
+    )
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -452,9 +464,7 @@ def load_catalog(
     plain = Catalog(roots)
     if not overrides:
         return plain
-    items = (
-        [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, dict) else overrides
-    )
+    items = [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, dict) else overrides
     known = plain.known_names()
     parsed = tuple(parse_override(t, known) for t in items)
     return Catalog(roots, parsed)

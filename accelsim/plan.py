@@ -133,9 +133,7 @@ def parse_plan(text: str, cards: int | None = None) -> ParallelPlan:
                 )
             plan = replace(plan, replicas=cards // per)
         elif plan.cards != cards:
-            raise AccelsimError(
-                f"--plan {text!r}: uses {plan.cards} cards but --cards is {cards}"
-            )
+            raise AccelsimError(f"--plan {text!r}: uses {plan.cards} cards but --cards is {cards}")
     return plan
 
 
@@ -249,10 +247,7 @@ def fit(
     kv_capacity -= embedding + mtp + activations
 
     a = model.attention
-    if a.kind == "mla":
-        kv_split = 1
-    else:
-        kv_split = min(tp, a.num_kv_heads)
+    kv_split = 1 if a.kind == "mla" else min(tp, a.num_kv_heads)
     kv_per_token = model.kv_elements_per_token_per_layer * layers * prec.kv_bytes / kv_split
     per_group = int(kv_capacity // kv_per_token) if kv_capacity > 0 else 0
     max_tokens = per_group * plan.dp

@@ -82,16 +82,18 @@ class PriceBook(CatalogEntry):
     def _money(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            _money_fields(
-                data, ("storage_per_node",), ("cards", "servers", "rental_per_card_hour")
-            )
+            _money_fields(data, ("storage_per_node",), ("cards", "servers", "rental_per_card_hour"))
             net = data.get("network")
             if isinstance(net, dict):
                 net = dict(net)
-                sub = {**net, "currency": data.get("currency", "USD"),
-                       "fx_per_usd": data.get("fx_per_usd")}
-                _money_fields(sub, ("optics_per_port", "cable_per_port"),
-                              ("nic_per_port", "switch"))
+                sub = {
+                    **net,
+                    "currency": data.get("currency", "USD"),
+                    "fx_per_usd": data.get("fx_per_usd"),
+                }
+                _money_fields(
+                    sub, ("optics_per_port", "cable_per_port"), ("nic_per_port", "switch")
+                )
                 sub.pop("currency")
                 sub.pop("fx_per_usd")
                 data["network"] = sub
@@ -129,16 +131,19 @@ class FacilityProfile(CatalogEntry):
     def _money(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            for name, unit in (("power_price_per_kwh", "kWh"),
-                               ("colocation_per_kw_month", "kW-month")):
+            for name, unit in (
+                ("power_price_per_kwh", "kWh"),
+                ("colocation_per_kw_month", "kW-month"),
+            ):
                 value = data.get(name)
                 if isinstance(value, str) and "/" in value:
                     amount, _, per = value.rpartition("/")
                     if per.strip().replace(" ", "") != unit:
                         raise ValueError(f"{name}: expected a price per {unit}, got {value!r}")
                     data[name] = amount
-            _money_fields(data, ("power_price_per_kwh", "colocation_per_kw_month",
-                                 "staff_per_node_year"), ())
+            _money_fields(
+                data, ("power_price_per_kwh", "colocation_per_kw_month", "staff_per_node_year"), ()
+            )
         return data
 
     def to_usd(self, amount: float) -> float:

@@ -152,7 +152,9 @@ class Money:
     currency: str
 
 
-def parse_money(value: object, per: str | None = None, default_currency: str | None = None) -> Money:
+def parse_money(
+    value: object, per: str | None = None, default_currency: str | None = None
+) -> Money:
     """Read ``"0.05 USD/kWh"``, ``"USD 199,000"`` or ``"120k CNY"``-free plain forms.
 
     ``per`` names the dimension of the denominator (``"energy"``, ``"time"``, ``"power_time"``
@@ -173,7 +175,9 @@ def parse_money(value: object, per: str | None = None, default_currency: str | N
     if currency is None:
         raise UnitError(f"{value!r} has no currency (write e.g. 'USD 199000' or '0.05 USD/kWh')")
     if currency not in CURRENCIES:
-        raise UnitError(f"unknown currency {currency!r} in {value!r} (known: {', '.join(CURRENCIES)})")
+        raise UnitError(
+            f"unknown currency {currency!r} in {value!r} (known: {', '.join(CURRENCIES)})"
+        )
     amount = float(m.group("num").replace(",", ""))
     per_text = m.group("per")
     if per_text and per is None:
@@ -216,7 +220,14 @@ def format_quantity(value: float, dimension: str, digits: int = 3) -> str:
         for factor, prefix in ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
             if abs(value) >= factor:
                 return f"{value / factor:.{digits}g} {prefix}s"
-    for factor, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    for factor, prefix in (
+        (1e18, "E"),
+        (1e15, "P"),
+        (1e12, "T"),
+        (1e9, "G"),
+        (1e6, "M"),
+        (1e3, "k"),
+    ):
         if abs(value) >= factor:
             return f"{value / factor:.{digits}g} {prefix}{unit}"
     return f"{value:.{digits}g} {unit}".strip()

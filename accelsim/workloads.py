@@ -22,14 +22,13 @@ MoE kind plus a ``2H x H`` projection and two norms, sharing embedding and LM he
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from accelsim.schema import CatalogEntry, Frozen
 
-__all__ = ["AttentionSpec", "ModelArch", "MoESpec"]
+__all__ = ["AttentionSpec", "MoESpec", "ModelArch"]
 
 
 class AttentionSpec(Frozen):
@@ -133,7 +132,7 @@ class ModelArch(CatalogEntry):
         return self.num_layers - self.dense_layers
 
     # ---- parameters by part (counts, not bytes) -------------------------------------------
-    @cached_property
+    @property
     def attention_params_per_layer(self) -> int:
         """Projection weights of one attention block plus its norms (two RMSNorms per layer)."""
         a, h = self.attention, self.hidden_size
@@ -158,39 +157,39 @@ class ModelArch(CatalogEntry):
             + norms
         )
 
-    @cached_property
+    @property
     def dense_ffn_params(self) -> int:
         """One dense SwiGLU FFN."""
         return 3 * self.hidden_size * (self.dense_intermediate or 0)
 
-    @cached_property
+    @property
     def expert_params(self) -> int:
         """One routed expert (SwiGLU of width ``expert_intermediate``)."""
         return 3 * self.hidden_size * self.moe.expert_intermediate if self.moe else 0
 
-    @cached_property
+    @property
     def shared_expert_params(self) -> int:
         """All shared experts of one MoE layer together."""
         return 3 * self.hidden_size * self.moe.shared_width if self.moe else 0
 
-    @cached_property
+    @property
     def router_params(self) -> int:
         return self.moe.num_experts * self.hidden_size if self.moe else 0
 
-    @cached_property
+    @property
     def embedding_params(self) -> int:
         return self.vocab_size * self.hidden_size
 
-    @cached_property
+    @property
     def lm_head_params(self) -> int:
         return 0 if self.tied_embeddings else self.vocab_size * self.hidden_size
 
-    @cached_property
+    @property
     def routed_params(self) -> int:
         """Routed-expert weights over all MoE layers (what expert parallelism splits)."""
         return self.moe_layers * self.moe.num_experts * self.expert_params if self.moe else 0
 
-    @cached_property
+    @property
     def mtp_params(self) -> int:
         """Multi-token-prediction modules (not part of ``total_params``)."""
         if not self.mtp_modules:
@@ -205,13 +204,13 @@ class ModelArch(CatalogEntry):
         h = self.hidden_size
         return self.mtp_modules * (self.attention_params_per_layer + ffn + 2 * h * h + 3 * h)
 
-    @cached_property
+    @property
     def nonrouted_params(self) -> int:
         """Everything except routed experts: attention, dense FFNs, shared experts, router,
         embedding, LM head, final norm."""
         return self.total_params - self.routed_params
 
-    @cached_property
+    @property
     def total_params(self) -> int:
         moe_layer = self.shared_expert_params + self.router_params
         return (
@@ -224,7 +223,7 @@ class ModelArch(CatalogEntry):
             + self.hidden_size
         )
 
-    @cached_property
+    @property
     def active_params(self) -> int:
         """Parameters touched per token, including the embedding row and the LM head."""
         k = self.moe.top_k if self.moe else 0
@@ -243,7 +242,7 @@ class ModelArch(CatalogEntry):
         """All weights (``total_params``) stored at ``bytes_per_param``."""
         return self.total_params * bytes_per_param
 
-    @cached_property
+    @property
     def kv_elements_per_token_per_layer(self) -> int:
         """Cached elements per token per layer: MLA latent (kv_lora + rope) or 2 x nkv x hd."""
         a = self.attention
@@ -255,7 +254,7 @@ class ModelArch(CatalogEntry):
         """KV-cache bytes one token occupies across all layers."""
         return self.kv_elements_per_token_per_layer * self.num_layers * bytes_per_elem
 
-    @cached_property
+    @property
     def linear_flops_per_token(self) -> float:
         """Matmul FLOPs per token excluding attention scores: 2 x active params without the
         input embedding (a lookup, not a matmul)."""

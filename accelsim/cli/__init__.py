@@ -33,13 +33,19 @@ err_console = Console(stderr=True)
 
 CatalogOpt = Annotated[
     list[str] | None,
-    typer.Option("--catalog", help="Extra catalog folder (devices/, workloads/, tco/); repeatable. "
-                 "Default: $ACCELSIM_CATALOG."),
+    typer.Option(
+        "--catalog",
+        help="Extra catalog folder (devices/, workloads/, tco/); repeatable. "
+        "Default: $ACCELSIM_CATALOG.",
+    ),
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", help="What-if override KIND.NAME.FIELD=VALUE, e.g. "
-                 "device.ascend-910b2.hbm_bandwidth=3.2TB/s; repeatable."),
+    typer.Option(
+        "--set",
+        help="What-if override KIND.NAME.FIELD=VALUE, e.g. "
+        "device.ascend-910b2.hbm_bandwidth=3.2TB/s; repeatable.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

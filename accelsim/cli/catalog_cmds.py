@@ -1,0 +1,420 @@
+"""``accelsim catalog``, ``accelsim show`` and ``accelsim fit``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from accelsim.catalog import KINDS, Catalog, kind_key
+from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.dtypes import PRESETS, precision
+from accelsim.errors import AccelsimError
+from accelsim.plan import MemoryFit, fit, fit_best, minimum_cards, parse_plan
+from accelsim.units import format_quantity
+
+GB = 1e9
+
+
+def _gb(x: float) -> str:
+    return f"{x / GB:,.1f}"
+
+
+def _mark(entry: Any, field: str) -> str:
+    prov = entry.source_of(field)
+    return " [yellow](what-if)[/]" if prov is not None and prov.conf == "O" else ""
+
+
+def _device_rows(cat: Catalog) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
+    cols = [
+        "name",
+        "vendor",
+        "bf16 TFLOP/s",
+        "fp8",
+        "int8 TOP/s",
+        "HBM GB",
+        "HBM TB/s",
+        "TDP W",
+        "server",
+    ]
+    rows, data = [], []
+    for d in cat.all("device"):
+        pf = d.peak_flops
+        rows.append(
+            [
+                d.name + (" [dim](hypothetical)[/]" if d.hypothetical else ""),
+                d.vendor,
+                f"{pf['bf16'] / 1e12:,.1f}" if "bf16" in pf else "-",
+                f"{pf['fp8'] / 1e12:,.0f}" if "fp8" in pf else "-",
+                f"{pf['int8'] / 1e12:,.0f}" if "int8" in pf else "-",
+                _gb(d.hbm_capacity) + _mark(d, "hbm_capacity"),
+                f"{d.hbm_bandwidth / 1e12:.2f}" + _mark(d, "hbm_bandwidth"),
+                f"{d.tdp:.0f}",
+                d.default_server or "-",
+            ]
+        )
+        data.append(
+            {
+                "name": d.name,
+                "vendor": d.vendor,
+                "hypothetical": d.hypothetical,
+                "peak_flops": dict(pf),
+                "hbm_capacity": d.hbm_capacity,
+                "hbm_bandwidth": d.hbm_bandwidth,
+                "tdp": d.tdp,
+                "idle_power": d.idle_power,
+                "default_server": d.default_server,
+                "overridden": sorted(d.overridden()),
+            }
+        )
+    return cols, rows, data
+
+
+def _model_rows(cat: Catalog) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
+    cols = [
+        "name",
+        "attention",
+        "layers",
+        "experts (top-k)",
+        "total B",
+        "active B",
+        "KV KiB/token (bf16)",
+    ]
+    rows, data = [], []
+    for m in cat.all("model"):
+        moe = (
+            f"{m.moe.num_experts}+{m.moe.num_shared_experts}s ({m.moe.top_k})" if m.moe else "dense"
+        )
+        rows.append(
+            [
+                m.name + (" [dim](hypothetical)[/]" if m.hypothetical else ""),
+                m.attention.kind.upper(),
+                str(m.num_layers),
+                moe,
+                f"{m.total_params / 1e9:,.1f}",
+                f"{m.active_params / 1e9:,.1f}",
+                f"{m.kv_bytes_per_token(2) / 1024:,.1f}",
+            ]
+        )
+        data.append(
+            {
+                "name": m.name,
+                "hypothetical": m.hypothetical,
+                "attention": m.attention.kind,
+                "layers": m.num_layers,
+                "total_params": m.total_params,
+                "active_params": m.active_params,
+                "kv_bytes_per_token_bf16": m.kv_bytes_per_token(2),
+                "experts": m.moe.num_experts if m.moe else 0,
+                "top_k": m.moe.top_k if m.moe else 0,
+            }
+        )
+    return cols, rows, data
+
+
+def _generic_rows(
+    cat: Catalog, kind: str
+) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
+    entries = cat.all(kind)
+    if kind == "server":
+        cols = ["name", "card", "cards/node", "scale-up", "scale-out", "NICs/card", "host W"]
+        rows = [
+            [
+                s.name,
+                s.card,
+                str(s.cards_per_node),
+                s.scale_up_fabric,
+                s.scale_out_fabric,
+                f"{s.nics_per_card:g}",
+                f"{s.host_power:.0f}",
+            ]
+            for s in entries
+        ]
+    elif kind == "fabric":
+        cols = ["name", "tier", "topology", "GB/s per card (1 dir)", "latency"]
+        rows = [
+            [
+                f.name,
+                f.tier,
+                f.topology,
+                f"{f.bandwidth_per_card / 1e9:,.1f}",
+                format_quantity(f.latency, "time"),
+            ]
+            for f in entries
+        ]
+    elif kind == "prices":
+        cols = ["name", "currency", "as of", "cards", "servers", "rentals"]
+        rows = [
+            [
+                p.name,
+                p.currency,
+                p.as_of,
+                str(len(p.cards)),
+                str(len(p.servers)),
+                str(len(p.rental_per_card_hour)),
+            ]
+            for p in entries
+        ]
+    else:
+        cols = ["name", "currency", "power /kWh", "PUE", "colo /kW-month", "years"]
+        rows = [
+            [
+                f.name,
+                f.currency,
+                f"{f.power_price_per_kwh:.4g}",
+                f"{f.pue:g}",
+                f"{f.colocation_per_kw_month:g}",
+                f"{f.depreciation_years:g}",
+            ]
+            for f in entries
+        ]
+    data = [e.model_dump(exclude={"sources", "provenance"}) for e in entries]
+    return cols, rows, data
+
+
+@app.command()
+def catalog(
+    kind: Annotated[
+        str, typer.Argument(help="devices | servers | fabrics | models | prices | facilities")
+    ] = "devices",
+    catalog_dirs: CatalogOpt = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the catalog's devices, servers, fabrics, models, price books or facilities."""
+    cat = open_catalog(catalog_dirs, overrides)
+    key = kind_key(kind)
+    if key == "device":
+        cols, rows, data = _device_rows(cat)
+    elif key == "model":
+        cols, rows, data = _model_rows(cat)
+    else:
+        cols, rows, data = _generic_rows(cat, key)
+    if as_json:
+        emit_json(data)
+        return
+    table = Table(title=f"accelsim catalog: {KINDS[key].label}s")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("name", "vendor", "card") else "right")
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        out: list[tuple[str, Any]] = []
+        for k, v in data.items():
+            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return [(prefix, data)]
+
+
+@app.command()
+def show(
+    kind: Annotated[
+        str, typer.Argument(help="device | server | fabric | model | prices | facility")
+    ],
+    name: Annotated[str, typer.Argument(help="Entry name, e.g. ascend-910b2")],
+    catalog_dirs: CatalogOpt = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every field of one catalog entry with its source and confidence."""
+    cat = open_catalog(catalog_dirs, overrides)
+    entry = cat.get(kind, name)
+    values = entry.model_dump(exclude={"sources", "provenance", "file"})
+    rows = []
+    for path, value in _flatten(values):
+        prov = entry.source_of(path)
+        rows.append(
+            {
+                "field": path,
+                "value": value,
+                "conf": prov.conf if prov else None,
+                "src": list(prov.src) if prov else [],
+                "note": prov.note if prov else None,
+                "alternatives": list(prov.alternatives) if prov else [],
+                "override_of": prov.override_of if prov else None,
+            }
+        )
+    derived = _derived(entry)
+    if as_json:
+        emit_json(
+            {
+                "kind": kind_key(kind),
+                "name": entry.name,
+                "file": entry.file,
+                "fields": rows,
+                "derived": derived,
+                "sources": {k: s.model_dump() for k, s in entry.sources.items()},
+            }
+        )
+        return
+    table = Table(title=f"{KINDS[kind_key(kind)].label} {entry.name}  ({entry.file})")
+    for c in ("field", "value", "conf", "source", "note"):
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        note = r["note"] or ""
+        if r["alternatives"]:
+            note += ("; " if note else "") + "alternatives: " + "; ".join(r["alternatives"])
+        if r["override_of"] is not None:
+            note = f"[yellow]what-if override (catalog value: {r['override_of']})[/]"
+        table.add_row(
+            r["field"],
+            _fmt_value(r["field"], r["value"]),
+            r["conf"] or "",
+            ", ".join(r["src"]),
+            note,
+        )
+    for k, v in derived.items():
+        table.add_row(f"[dim]{k}[/]", f"{v:,.6g}", "D", "computed", "derived in code")
+    console.print(table)
+    if entry.sources:
+        src = Table(title="sources")
+        src.add_column("id")
+        src.add_column("title", overflow="fold")
+        src.add_column("where", overflow="fold")
+        src.add_column("date")
+        for key, s in entry.sources.items():
+            src.add_row(key, s.title, s.url or s.document or "", s.date or "")
+        console.print(src)
+
+
+def _fmt_value(field: str, value: Any) -> str:
+    if isinstance(value, float):
+        leaf = field.rsplit(".", 1)[-1]
+        if "bandwidth" in leaf:
+            return format_quantity(value, "bandwidth")
+        if field.startswith("peak_flops"):
+            return format_quantity(value, "flop_rate")
+        if leaf in ("hbm_capacity", "l2_cache"):
+            return format_quantity(value, "bytes")
+        if leaf in ("tdp", "idle_power", "host_power", "max_power"):
+            return format_quantity(value, "power")
+        if leaf in ("latency", "kernel_launch", "iteration_overhead"):
+            return format_quantity(value, "time")
+        return f"{value:,.6g}"
+    return str(value)
+
+
+def _derived(entry: Any) -> dict[str, float]:
+    if not hasattr(entry, "total_params"):
+        return {}
+    return {
+        "total_params": float(entry.total_params),
+        "active_params": float(entry.active_params),
+        "routed_params": float(entry.routed_params),
+        "mtp_params": float(entry.mtp_params),
+        "kv_bytes_per_token_bf16": entry.kv_bytes_per_token(2),
+        "linear_flops_per_token": entry.linear_flops_per_token,
+    }
+
+
+@app.command("fit")
+def fit_cmd(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. deepseek-v3")],
+    device: Annotated[str, typer.Option("--device", "-d", help="Card, e.g. ascend-910b2")],
+    cards: Annotated[int, typer.Option("--cards", "-n", help="Cards for one replica")] = 8,
+    dtype: Annotated[str, typer.Option("--dtype", help="|".join(PRESETS))] = "bf16",
+    kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV-cache dtype")] = None,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="e.g. tp=8,ep=8 (default: best of the candidate plans)"),
+    ] = None,
+    context: Annotated[int, typer.Option("--context", help="Tokens per sequence")] = 4096,
+    mtp: Annotated[bool, typer.Option("--mtp/--no-mtp", help="Also hold the MTP module")] = False,
+    catalog_dirs: CatalogOpt = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Does MODEL fit on CARDS cards of DEVICE? Weights, KV capacity, max batch, min cards."""
+    if cards < 1:
+        raise AccelsimError("--cards must be at least 1")
+    cat = open_catalog(catalog_dirs, overrides)
+    m = cat.model(model)
+    card = cat.device(device)
+    server = cat.server_for(card)
+    prec = precision(dtype, kv_dtype)
+    if plan:
+        result = fit(m, card, parse_plan(plan, cards), prec, context, include_mtp=mtp)
+    else:
+        result = fit_best(
+            m, card, cards, prec, context, server.scale_up_domain_cards, include_mtp=mtp
+        )
+    minimum = None
+    if not result.fits:
+        minimum = minimum_cards(
+            m,
+            card,
+            prec,
+            context,
+            server.cards_per_node,
+            server.scale_up_domain_cards,
+            include_mtp=mtp,
+        )
+    payload = {
+        **result.as_dict(),
+        "cards": cards,
+        "node_cards": server.cards_per_node,
+        "server": server.name,
+        "weights_total_model": m.weight_bytes(prec.weight_bytes),
+        "minimum_cards": minimum.plan.cards if minimum else None,
+        "minimum_plan": minimum.plan.label() if minimum else None,
+        "overridden": {
+            f"device.{card.name}.{k}": p.override_of for k, p in card.overridden().items()
+        }
+        | {f"model.{m.name}.{k}": p.override_of for k, p in m.overridden().items()},
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    _render_fit(result, cards, server.cards_per_node, minimum, payload["overridden"])
+
+
+def _render_fit(
+    r: MemoryFit,
+    cards: int,
+    node_cards: int,
+    minimum: MemoryFit | None,
+    overridden: dict[str, Any],
+) -> None:
+    title = f"{r.model} on {cards} x {r.device} ({r.precision}, plan {r.plan.label()})"
+    table = Table(title=title, show_header=True)
+    table.add_column("per card", justify="left")
+    table.add_column("GB", justify="right")
+    for label, value in (
+        ("HBM capacity", r.hbm_capacity),
+        ("framework reserve", r.reserve),
+        ("weights: attention", r.weights_attention),
+        ("weights: dense FFN", r.weights_dense_ffn),
+        ("weights: shared experts + router", r.weights_shared),
+        ("weights: routed experts", r.weights_routed),
+        ("weights: embedding + LM head", r.weights_embedding),
+        ("weights: MTP module", r.weights_mtp),
+        ("activation workspace", r.activations),
+        ("KV cache capacity", r.kv_capacity),
+    ):
+        table.add_row(label, _gb(value))
+    console.print(table)
+    for key, old in overridden.items():
+        console.print(f"[yellow]what-if:[/] {key} overridden (catalog value {old})")
+    if r.fits:
+        console.print(
+            f"[bold green]fits[/]: KV cache holds {r.max_kv_tokens:,} tokens per replica "
+            f"({r.kv_bytes_per_token / 1024:,.1f} KiB per token per card) -> max batch "
+            f"{r.max_batch_at_context:,} sequences at {r.context:,} tokens"
+        )
+        return
+    console.print(
+        f"[bold red]does not fit[/]: short by {r.shortfall / GB:,.1f} GB per card "
+        f"for one {r.context:,}-token sequence"
+    )
+    if minimum is None:
+        console.print("no whole-node card count up to 8192 cards fits")
+    else:
+        console.print(
+            f"minimum: {minimum.plan.cards} cards ({minimum.plan.cards // node_cards} nodes of "
+            f"{node_cards}), plan {minimum.plan.label()}, KV {minimum.max_kv_tokens:,} tokens"
+        )

@@ -1,0 +1,340 @@
+"""Expert-routing model: how a batch's token-to-expert assignments spread over EP ranks.
+
+The timing model needs two numbers per MoE layer and EP rank: how many (token, expert)
+assignments land on the rank (its *load*, which sets its grouped-GEMM FLOPs and its share of the
+all-to-all) and how many of its local experts are touched at all (whose weights it must read).
+The slowest rank sets the layer time, so the model returns per-rank vectors, not averages.
+
+Popularity (``kind``), one distribution per MoE layer, ``layers`` independent draws averaged:
+
+- ``uniform``: every expert equally likely (the "perfect EPLB" idealisation of the sources is
+  random routing, i.e. this);
+- ``zipf``: expert ``i`` of a per-layer random permutation has weight ``1 / i**skew``
+  (``skew = 0`` is uniform; ~1 is a hot-expert regime);
+- ``dirichlet``: weights drawn from ``Dirichlet(alpha = 1/skew)`` per layer (``skew = 0`` is
+  uniform; larger skew, more concentration);
+- ``counts``: measured per-expert token counts (one layer of ``E`` values, or ``n*E`` values
+  for ``n`` layers), normalised.
+
+From the popularity ``p`` the per-token selection probability of expert ``i`` is
+``q_i = min(1, c * p_i)`` with ``c`` chosen so that ``sum(q) = top_k`` (top-k picks distinct
+experts). A batch of ``T`` tokens then puts ``T * q_i`` expected assignments on expert ``i`` and
+touches it with probability ``1 - (1 - q_i)**T``.
+
+Placement: without redundant experts, expert ``i`` lives on rank ``i // ceil(E/ep)`` (static
+contiguous placement, as in vLLM/SGLang without EPLB). With ``plan.redundant_experts = R > 0``
+an EPLB-style balancer gives ``R`` extra copies to the experts with the highest load per copy,
+splits each expert's tokens evenly over its copies, and packs copies onto ranks greedily
+(largest first onto the least-loaded rank with a free slot) — DeepSeek's EPLB heuristic.
+
+Group-limited routing (DeepSeek ``n_group``/``topk_group``) changes which *nodes* a token reaches
+(the dispatch volume, see ``accelsim.perf``) but is treated like plain top-k for per-expert
+load. MoGE (Pangu) picks exactly ``top_k / n_group`` experts in every group, so a rank holding
+whole groups gets a deterministic load; within a group the load varies hypergeometrically.
+
+Statistical spread: rank ``r``'s load is a sum over tokens of a bounded count with mean ``m_r``
+per token; its variance is approximated hypergeometrically, ``m_r (1 - m_r/k) (E-k)/(E-1)`` per
+token. The expected maximum over ``n`` ranks is ``max_r(T m_r + sd_r * g(n))`` with
+``g(n) = Phi^-1((n - 0.375) / (n + 0.25))`` (Blom's expected maximum of ``n`` normals) — an
+analytic approximation, checked against ``sample_rank_loads`` (Monte Carlo with a passed-in
+``numpy.random.Generator``) in the tests.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from accelsim.errors import AccelsimError
+from accelsim.workloads import ModelArch, MoESpec
+
+__all__ = ["ROUTING_KINDS", "RankLoads", "RoutingModel", "expected_max_normal"]
+
+ROUTING_KINDS = ("uniform", "zipf", "dirichlet", "counts")
+
+
+def expected_max_normal(n: int) -> float:
+    """Expected maximum of ``n`` independent standard normals (Blom's approximation)."""
+    if n <= 1:
+        return 0.0
+    return float(ndtri((n - 0.375) / (n + 0.25)))
+
+
+def _selection_probs(p: np.ndarray, k: int) -> np.ndarray:
+    """Per-token probability of selecting each expert: ``min(1, c p)`` summing to ``k``."""
+    q = np.zeros_like(p)
+    free = np.ones(p.shape, dtype=bool)
+    budget = float(k)
+    for _ in range(p.size + 1):
+        mass = p[free].sum()
+        if mass <= 0:
+            break
+        scaled = p * (budget / mass)
+        over = free & (scaled >= 1.0)
+        if not over.any():
+            q[free] = scaled[free]
+            break
+        q[over] = 1.0
+        free &= ~over
+        budget = k - float(q[~free].sum())
+    return q
+
+
+@dataclass(frozen=True)
+class RankLoads:
+    """Per-rank routing statistics of one batch, averaged over popularity draws.
+
+    ``load`` / ``touched`` have shape ``(draws, ep)``: expected (token, expert) assignments
+    including the statistical spread term (see module docstring), and expected distinct local
+    experts touched. ``slots`` is the expert slots per rank.
+    """
+
+    load: np.ndarray
+    touched: np.ndarray
+    slots: int
+
+    @property
+    def max_load(self) -> float:
+        """Assignments on the busiest rank, averaged over draws."""
+        return float(self.load.max(axis=1).mean())
+
+
+@dataclass(frozen=True)
+class RoutingModel:
+    """Expert popularity and placement (see the module docstring); deterministic for ``seed``."""
+
+    kind: str = "uniform"
+    skew: float = 0.0
+    counts: tuple[float, ...] | None = None
+    seed: int = 0
+    layers: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind not in ROUTING_KINDS:
+            raise AccelsimError(
+                f"routing kind {self.kind!r} unknown (choose from {', '.join(ROUTING_KINDS)})"
+            )
+        if self.skew < 0:
+            raise AccelsimError("routing skew cannot be negative")
+        if self.kind == "counts" and not self.counts:
+            raise AccelsimError("routing kind 'counts' needs counts")
+        if self.layers < 1:
+            raise AccelsimError("routing layers must be at least 1")
+
+    @property
+    def label(self) -> str:
+        if self.kind in ("zipf", "dirichlet"):
+            return f"{self.kind}(skew={self.skew:g})"
+        return self.kind
+
+    # ---- popularity ---------------------------------------------------------------------
+    def popularity(self, num_experts: int) -> np.ndarray:
+        """Expert popularity per draw, shape ``(draws, E)``, rows summing to 1."""
+        return _popularity(self, num_experts)
+
+    def selection(self, moe: MoESpec) -> np.ndarray:
+        """Per-token selection probabilities ``q`` per draw, shape ``(draws, E)``."""
+        return _selection(self, moe)
+
+    # ---- statistics the timing model uses -----------------------------------------------
+    def expected_touched_experts(self, model: ModelArch | MoESpec, tokens: float) -> float:
+        """Expected distinct experts (of one MoE layer) a batch of ``tokens`` touches.
+
+        Uniform: ``E * (1 - (1 - k/E)**T)``.
+        """
+        moe = _moe(model)
+        if tokens <= 0:
+            return 0.0
+        q = self.selection(moe)
+        return float((1.0 - (1.0 - q) ** tokens).sum(axis=1).mean())
+
+    def rank_loads(self, model: ModelArch | MoESpec, ep: int, redundant: int, tokens: float) -> RankLoads:
+        """Per-rank load and touched experts for ``tokens`` tokens over ``ep`` ranks."""
+        return _rank_loads(self, _moe(model), int(ep), int(redundant), float(tokens))
+
+    def max_rank_load(self, model: ModelArch | MoESpec, plan, tokens: float) -> float:
+        """Expected (token, expert) assignments on the busiest EP rank of ``plan``."""
+        return self.rank_loads(model, plan.ep, plan.redundant_experts, tokens).max_load
+
+    def sample_rank_loads(
+        self,
+        model: ModelArch | MoESpec,
+        ep: int,
+        redundant: int,
+        tokens: int,
+        rng: np.random.Generator,
+        trials: int = 16,
+    ) -> np.ndarray:
+        """Monte Carlo: sampled busiest-rank load per trial (each trial one popularity draw,
+        ``tokens`` tokens each choosing ``top_k`` distinct experts). For checking the analytic
+        approximation; plain top-k (group limits ignored), MoGE honoured."""
+        moe = _moe(model)
+        slot_q, slot_expert, slot_share = _placement(self, moe, ep, redundant)
+        draws = slot_q.shape[0]
+        e = moe.num_experts
+        out = np.empty(trials)
+        p_all = self.popularity(e)
+        for t in range(trials):
+            d = t % draws
+            p = p_all[d]
+            if moe.routing == "moge":
+                g = moe.n_group
+                per = e // g
+                kg = moe.top_k // g
+                keys = rng.gumbel(size=(tokens, g, per)) + np.log(
+                    np.maximum(p.reshape(g, per), 1e-300)
+                )
+                top = np.argsort(-keys, axis=2)[:, :, :kg]
+                chosen = (top + (np.arange(g) * per)[None, :, None]).reshape(tokens, -1)
+            else:
+                keys = rng.gumbel(size=(tokens, e)) + np.log(np.maximum(p, 1e-300))
+                chosen = np.argpartition(-keys, moe.top_k - 1, axis=1)[:, : moe.top_k]
+            per_expert = np.bincount(chosen.ravel(), minlength=e).astype(float)
+            # split each expert's tokens over its copies as the placement does
+            rank_load = (per_expert[slot_expert[d]] * slot_share[d]).sum(axis=1)
+            out[t] = rank_load.max()
+        return out
+
+
+def _moe(model: ModelArch | MoESpec) -> MoESpec:
+    moe = model.moe if isinstance(model, ModelArch) else model
+    if moe is None:
+        raise AccelsimError(f"model {getattr(model, 'name', '?')!r} has no experts to route")
+    return moe
+
+
+@functools.lru_cache(maxsize=256)
+def _popularity(r: RoutingModel, e: int) -> np.ndarray:
+    rng = np.random.default_rng(r.seed)
+    if r.kind == "uniform" or (r.kind in ("zipf", "dirichlet") and r.skew == 0):
+        return np.full((1, e), 1.0 / e)
+    if r.kind == "zipf":
+        base = 1.0 / np.arange(1, e + 1) ** r.skew
+        rows = np.stack([base[rng.permutation(e)] for _ in range(r.layers)])
+    elif r.kind == "dirichlet":
+        rows = rng.dirichlet(np.full(e, 1.0 / r.skew), size=r.layers)
+        rows = np.maximum(rows, 1e-12)
+    else:  # counts
+        c = np.asarray(r.counts, dtype=float)
+        if c.size % e or np.any(c < 0) or c.sum() <= 0:
+            raise AccelsimError(
+                f"routing counts: {c.size} values do not form rows of {e} non-negative counts"
+            )
+        rows = c.reshape(-1, e) + 1e-12
+    rows = rows / rows.sum(axis=1, keepdims=True)
+    rows.setflags(write=False)
+    return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _selection(r: RoutingModel, moe: MoESpec) -> np.ndarray:
+    p = _popularity(r, moe.num_experts)
+    if moe.routing == "moge":
+        g = moe.n_group
+        per = moe.num_experts // g
+        kg = moe.top_k // g
+        q = np.stack(
+            [
+                np.concatenate(
+                    [
+                        _selection_probs(row[i * per : (i + 1) * per] / row[i * per : (i + 1) * per].sum(), kg)
+                        for i in range(g)
+                    ]
+                )
+                for row in p
+            ]
+        )
+    else:
+        q = np.stack([_selection_probs(row, moe.top_k) for row in p])
+    q.setflags(write=False)
+    return q
+
+
+@functools.lru_cache(maxsize=256)
+def _placement(
+    r: RoutingModel, moe: MoESpec, ep: int, redundant: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slots per rank: ``(slot_q, slot_expert, slot_share)``, each ``(draws, ep, slots)``.
+
+    ``slot_q`` is the per-token probability that the slot's copy receives the token,
+    ``slot_share`` the fraction of its expert's tokens it receives (0 for empty slots).
+    """
+    e = moe.num_experts
+    q = _selection(r, moe)
+    slots = max(1, math.ceil((e + redundant) / ep))
+    draws = q.shape[0]
+    slot_expert = np.zeros((draws, ep, slots), dtype=np.int64)
+    slot_share = np.zeros((draws, ep, slots))
+    for d in range(draws):
+        if redundant <= 0:
+            for i in range(e):
+                rank, s = divmod(i, slots) if ep <= e else (i, 0)
+                slot_expert[d, rank, s] = i
+                slot_share[d, rank, s] = 1.0
+            continue
+        copies = np.ones(e, dtype=np.int64)
+        load = q[d]
+        heap = [(-load[i], i) for i in range(e)]
+        heapq.heapify(heap)
+        for _ in range(min(redundant, ep * slots - e)):
+            _, i = heapq.heappop(heap)
+            copies[i] += 1
+            heapq.heappush(heap, (-load[i] / copies[i], i))
+        items = sorted(
+            ((load[i] / copies[i], i) for i in range(e) for _ in range(copies[i])), reverse=True
+        )
+        rank_load = np.zeros(ep)
+        used = np.zeros(ep, dtype=np.int64)
+        for w, i in items:
+            open_ranks = np.flatnonzero(used < slots)
+            rank = int(open_ranks[np.argmin(rank_load[open_ranks])])
+            slot_expert[d, rank, used[rank]] = i
+            slot_share[d, rank, used[rank]] = 1.0 / copies[i]
+            used[rank] += 1
+            rank_load[rank] += w
+    slot_q = q[np.arange(draws)[:, None, None], slot_expert] * slot_share
+    for arr in (slot_q, slot_expert, slot_share):
+        arr.setflags(write=False)
+    return slot_q, slot_expert, slot_share
+
+
+def _per_token_variance(moe: MoESpec, slot_q: np.ndarray, slot_share: np.ndarray) -> np.ndarray:
+    """Variance of one token's assignment count on each rank, shape ``(draws, ep)``."""
+    m = slot_q.sum(axis=2)
+    if moe.routing == "moge":
+        g = moe.n_group
+        per = moe.num_experts // g
+        kg = moe.top_k // g
+        if per <= 1:
+            return np.zeros_like(m)
+        # a rank holding whole groups has a deterministic count; approximate each rank by the
+        # fraction f of one group it holds (f >= 1 -> whole groups -> 0 variance)
+        f = np.minimum(slot_share.sum(axis=2) / per, 1.0)
+        return np.maximum(kg * f * (1.0 - f) * (per - kg) / (per - 1), 0.0)
+    e, k = moe.num_experts, moe.top_k
+    if e <= 1:
+        return np.zeros_like(m)
+    return np.maximum(m * (1.0 - m / k) * (e - k) / (e - 1), 0.0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rank_loads(r: RoutingModel, moe: MoESpec, ep: int, redundant: int, tokens: float) -> RankLoads:
+    slot_q, _, slot_share = _placement(r, moe, ep, redundant)
+    if tokens <= 0:
+        zeros = np.zeros(slot_q.shape[:2])
+        return RankLoads(zeros, zeros, slot_q.shape[2])
+    mean = tokens * slot_q.sum(axis=2)
+    sd = np.sqrt(tokens * _per_token_variance(moe, slot_q, slot_share))
+    load = mean + sd * expected_max_normal(ep)
+    # the spread term cannot put more than one assignment per token per local slot
+    load = np.minimum(load, tokens * (slot_share > 0).sum(axis=2))
+    touched = (1.0 - (1.0 - slot_q) ** tokens).sum(axis=2) * 1.0
+    touched = np.where(slot_share.sum(axis=2) > 0, touched, 0.0)
+    load.setflags(write=False)
+    touched.setflags(write=False)
+    return RankLoads(load, touched, slot_q.shape[2])

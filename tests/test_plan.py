@@ -1,0 +1,197 @@
+"""Memory fit: hand-computed budgets, plan parsing, and invariants (hypothesis)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.devices import Card
+from accelsim.dtypes import UnsupportedDtypeError, precision
+from accelsim.errors import AccelsimError
+from accelsim.plan import ParallelPlan, fit, fit_best, minimum_cards, parse_plan
+from accelsim.workloads import ModelArch
+
+TINY_CARD = Card.model_validate(
+    {
+        "name": "tiny-card",
+        "vendor": "test",
+        "display_name": "Tiny",
+        "compute_units": 10,
+        "peak_flops": {"bf16": "100 TFLOPS", "int8": "200 TOPS"},
+        "hbm_capacity": 16e9,
+        "hbm_bandwidth": "1 TB/s",
+        "tdp": "300 W",
+        "idle_power": "50 W",
+        "efficiency": {
+            "gemm_fraction": 0.8,
+            "gemm_m_half": 64,
+            "hbm_fraction": 0.8,
+            "collective_fraction": 0.7,
+            "kernel_launch": "5 us",
+            "iteration_overhead": "1 ms",
+        },
+    }
+)
+
+TINY_GQA = ModelArch.model_validate(
+    {
+        "name": "tiny-gqa",
+        "family": "test",
+        "hidden_size": 1024,
+        "num_layers": 4,
+        "dense_layers": 4,
+        "dense_intermediate": 4096,
+        "vocab_size": 1000,
+        "max_context": 8192,
+        "attention": {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 128},
+    }
+)
+
+
+def test_tiny_gqa_parameter_count():
+    """attention/layer = H*nh*hd + 2*H*nkv*hd + nh*hd*H + 2H
+    = 1,048,576 + 524,288 + 1,048,576 + 2,048 = 2,623,488; FFN = 3*1024*4096 = 12,582,912;
+    total = 4*(2,623,488 + 12,582,912) + 2*1,024,000 (embedding + untied head) + 1,024 (final
+    norm) = 62,874,624."""
+    assert TINY_GQA.attention_params_per_layer == 2_623_488
+    assert TINY_GQA.dense_ffn_params == 12_582_912
+    assert TINY_GQA.total_params == 62_874_624
+
+
+def test_hand_computed_fit():
+    """tp=2, bf16, 16e9 B card, 1,024 batched tokens, 8 sequences:
+    attention 4*2,623,488/2*2 = 10,493,952 B; FFN 4*12,582,912/2*2 = 50,331,648 B;
+    embedding+head 2,048,000/2*2 = 2,048,000 B;
+    activations 1024*(8*1024 + 3*4096/2)*2 + 8*1000/2*4 = 29,360,128 + 16,000 = 29,376,128 B;
+    reserve 0.1*16e9 = 1.6e9 B; KV = 16e9 - 1.6e9 - 92,249,728 = 14,307,750,272 B.
+    KV per token per card: 2*2*128 elems * 4 layers * 2 B / min(tp, nkv)=2 -> 2,048 B, so
+    14,307,750,272 // 2,048 = 6,986,206 tokens; at 4,096 tokens that is 1,705 sequences."""
+    f = fit(
+        TINY_GQA,
+        TINY_CARD,
+        ParallelPlan(tp=2),
+        precision("bf16"),
+        4096,
+        max_batched_tokens=1024,
+        max_seqs=8,
+    )
+    assert f.weights_attention == 10_493_952
+    assert f.weights_dense_ffn == 50_331_648
+    assert f.weights_embedding == 2_048_000
+    assert f.activations == 29_376_128
+    assert f.kv_capacity == pytest.approx(14_307_750_272)
+    assert f.kv_bytes_per_token == 2048
+    assert f.max_kv_tokens == 6_986_206
+    assert f.max_batch_at_context == 1705
+    assert f.fits and f.shortfall == 0
+
+
+def test_weight_only_int4_halves_int8_weights_but_keeps_embedding_16bit():
+    w8 = fit(TINY_GQA, TINY_CARD, ParallelPlan(), precision("w8a16"))
+    w4 = fit(TINY_GQA, TINY_CARD, ParallelPlan(), precision("w4a16"))
+    assert w4.weights_dense_ffn == pytest.approx(w8.weights_dense_ffn / 2)
+    assert w4.weights_embedding == w8.weights_embedding == 2 * 2_048_000
+
+
+def test_unsupported_compute_dtype_names_card_and_dtype():
+    with pytest.raises(UnsupportedDtypeError, match="tiny-card.*fp8"):
+        fit(TINY_GQA, TINY_CARD, ParallelPlan(), precision("fp8"))
+
+
+@pytest.mark.parametrize(
+    ("text", "cards", "expected"),
+    [
+        ("tp=8,ep=8", 8, ParallelPlan(tp=8, ep=8)),
+        ("tp=8", 16, ParallelPlan(tp=8, replicas=2)),
+        ("tp=2,dp=4,ep=8", 8, ParallelPlan(tp=2, dp=4, ep=8)),
+        ("tp=4,pp=2,replicas=1", 8, ParallelPlan(tp=4, pp=2)),
+    ],
+)
+def test_parse_plan(text, cards, expected):
+    assert parse_plan(text, cards) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "cards", "message"),
+    [
+        ("tp=8", 12, "does not divide"),
+        ("tp=8,replicas=2", 8, "uses 16 cards"),
+        ("tp=2,ep=4", 2, "must divide"),
+        ("tq=2", 2, "cannot read"),
+        ("tp=x", 2, "integer"),
+        ("tp=0", 2, "positive"),
+    ],
+)
+def test_bad_plans(text, cards, message):
+    with pytest.raises(AccelsimError, match=message):
+        parse_plan(text, cards)
+
+
+moe_models = st.builds(
+    lambda experts, topk, width, layers, hidden: ModelArch.model_validate(
+        {
+            "name": "prop-moe",
+            "family": "test",
+            "hidden_size": hidden,
+            "num_layers": layers,
+            "dense_layers": 1,
+            "dense_intermediate": 4 * hidden,
+            "vocab_size": 32000,
+            "max_context": 32768,
+            "attention": {"kind": "gqa", "num_heads": 16, "num_kv_heads": 4, "head_dim": 128},
+            "moe": {
+                "num_experts": experts,
+                "top_k": topk,
+                "expert_intermediate": width,
+                "num_shared_experts": 1,
+            },
+        }
+    ),
+    st.sampled_from([8, 16, 64, 128, 256]),
+    st.integers(1, 8),
+    st.sampled_from([512, 1024, 2048, 4096]),
+    st.integers(4, 64),
+    st.sampled_from([1024, 2048, 4096, 7168]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model=moe_models,
+    nodes=st.integers(1, 16),
+    context=st.sampled_from([1024, 4096, 32768]),
+    dtype=st.sampled_from(["bf16", "int8", "w4a16"]),
+)
+def test_fitting_plans_never_exceed_capacity(model, nodes, context, dtype):
+    f = fit_best(model, TINY_CARD, 8 * nodes, precision(dtype), context, 8)
+    if f.fits:
+        assert f.used <= f.hbm_capacity * (1 + 1e-12)
+        assert f.max_batch_at_context * context <= f.max_kv_tokens
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model=moe_models,
+    nodes=st.integers(1, 15),
+    context=st.sampled_from([1024, 4096, 32768]),
+    dtype=st.sampled_from(["bf16", "int8"]),
+)
+def test_more_cards_never_turn_a_fit_into_a_non_fit(model, nodes, context, dtype):
+    prec = precision(dtype)
+    small = fit_best(model, TINY_CARD, 8 * nodes, prec, context, 8)
+    big = fit_best(model, TINY_CARD, 8 * (nodes + 1), prec, context, 8)
+    if small.fits:
+        assert big.fits
+        assert big.max_kv_tokens >= small.max_kv_tokens
+
+
+def test_minimum_cards_is_the_first_fitting_node_multiple():
+    big = ModelArch.model_validate(
+        {**TINY_GQA.model_dump(exclude={"provenance"}), "num_layers": 400, "dense_layers": 400}
+    )
+    m = minimum_cards(big, TINY_CARD, precision("bf16"), 4096, 8, 8)
+    assert m is not None and m.fits
+    if m.plan.cards > 8:
+        below = fit_best(big, TINY_CARD, m.plan.cards - 8, precision("bf16"), 4096, 8)
+        assert not below.fits
