@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 _PROVENANCE_KEYS = {"conf", "src", "note", "alternatives"}
+_NUMBERISH = re.compile(r"^\s*(?:[A-Z]{3}\s*)?[-+]?\.?\d")
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,13 @@ def split_provenance(
             out[key], deeper = split_provenance(value, default, path)
             found.update(deeper)
         return out, found
+    numeric = isinstance(data, int | float) and not isinstance(data, bool)
+    if default and prefix and (numeric or (isinstance(data, str) and _NUMBERISH.match(data))):
+        found[prefix] = Provenance(
+            conf=default.get("conf", "A"),
+            src=_as_tuple(default.get("src")),
+            note=default.get("note"),
+        )
     return data, found
 
 
@@ -187,7 +196,7 @@ def iter_numbers(data: Any, prefix: str = "") -> Iterator[str]:
         return
     if isinstance(data, dict):
         for key, value in data.items():
-            if key in ("sources", "provenance_default", "name", "description", "extends"):
+            if key in ("sources", "provenance_default", "name", "description", "extends", "as_of"):
                 continue
             yield from iter_numbers(value, f"{prefix}.{key}" if prefix else str(key))
     elif isinstance(data, list):
@@ -195,9 +204,7 @@ def iter_numbers(data: Any, prefix: str = "") -> Iterator[str]:
             yield from iter_numbers(value, f"{prefix}.{i}")
     elif isinstance(data, bool):
         return
-    elif isinstance(data, int | float) or (
-        isinstance(data, str) and data[:1].isdigit() and any(c.isdigit() for c in data)
-    ):
+    elif isinstance(data, int | float) or (isinstance(data, str) and _NUMBERISH.match(data)):
         yield prefix
 
 

@@ -70,7 +70,7 @@ def test_broken_user_file_is_named(tmp_path):
         ("extends: ascend-910b2\nhbm_bandwidth: 1.6 TB\n", "field hbm_bandwidth"),
         ("extends: ascend-910b2\nhbm_bandwidth: -5\n", "field hbm_bandwidth"),
         ("vendor: x\n", "missing required field"),
-        ("extends: ascend-910x\n", "did you mean ascend-910b"),
+        ("extends: ascend-910x\n", "did you mean"),
     ],
 )
 def test_bad_fields_name_file_and_field(tmp_path, body, message):
