@@ -169,8 +169,8 @@ def split_provenance(
             alternatives=_as_tuple(data.get("alternatives")),
         )
         inner, deeper = split_provenance(data["value"], default, prefix)
-        found[prefix] = prov
         found.update(deeper)
+        found[prefix] = prov
         return inner, found
     if isinstance(data, dict):
         out = {}

@@ -113,6 +113,7 @@ class RoutingModel:
     counts: tuple[float, ...] | None = None
     seed: int = 0
     layers: int = 8
+    drift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in ROUTING_KINDS:
@@ -125,12 +126,17 @@ class RoutingModel:
             raise AccelsimError("routing kind 'counts' needs counts")
         if self.layers < 1:
             raise AccelsimError("routing layers must be at least 1")
+        if self.drift < 0:
+            raise AccelsimError("routing drift cannot be negative")
 
     @property
     def label(self) -> str:
+        out = self.kind
         if self.kind in ("zipf", "dirichlet"):
-            return f"{self.kind}(skew={self.skew:g})"
-        return self.kind
+            out = f"{self.kind}(skew={self.skew:g})"
+        if self.drift:
+            out += f"+drift {self.drift:g}"
+        return out
 
     # ---- popularity ---------------------------------------------------------------------
     def popularity(self, num_experts: int) -> np.ndarray:
@@ -178,7 +184,7 @@ class RoutingModel:
         draws = slot_q.shape[0]
         e = moe.num_experts
         out = np.empty(trials)
-        p_all = self.popularity(e)
+        p_all = _batch_popularity(self, e)
         for t in range(trials):
             d = t % draws
             p = p_all[d]
@@ -234,25 +240,47 @@ def _popularity(r: RoutingModel, e: int) -> np.ndarray:
 @functools.lru_cache(maxsize=256)
 def _selection(r: RoutingModel, moe: MoESpec) -> np.ndarray:
     p = _popularity(r, moe.num_experts)
+    q = np.stack([_row_selection(row, moe) for row in p])
+    q.setflags(write=False)
+    return q
+
+
+@functools.lru_cache(maxsize=256)
+def _batch_popularity(r: RoutingModel, e: int) -> np.ndarray:
+    """Popularity of the batches being priced: the long-run rows, each expert's weight
+    multiplied by ``exp(drift * Z)`` (``Z`` standard normal, seeded) when ``drift > 0`` — the
+    part of a batch's popularity that an EPLB placement built on history does not see."""
+    p = _popularity(r, e)
+    if r.drift <= 0:
+        return p
+    rng = np.random.default_rng(r.seed + 7919)
+    draws = max(p.shape[0], r.layers)
+    rows = np.stack(
+        [p[d % p.shape[0]] * np.exp(r.drift * rng.standard_normal(e)) for d in range(draws)]
+    )
+    rows = rows / rows.sum(axis=1, keepdims=True)
+    rows.setflags(write=False)
+    return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _batch_selection(r: RoutingModel, moe: MoESpec) -> np.ndarray:
+    """Per-token selection probabilities of the priced batches, shape ``(draws, E)``."""
+    if r.drift <= 0:
+        return _selection(r, moe)
+    out = np.stack([_row_selection(row, moe) for row in _batch_popularity(r, moe.num_experts)])
+    out.setflags(write=False)
+    return out
+
+
+def _row_selection(row: np.ndarray, moe: MoESpec) -> np.ndarray:
     if moe.routing == "moge":
         g = moe.n_group
         per = moe.num_experts // g
         kg = moe.top_k // g
-        q = np.stack(
-            [
-                np.concatenate(
-                    [
-                        _selection_probs(row[i * per : (i + 1) * per] / row[i * per : (i + 1) * per].sum(), kg)
-                        for i in range(g)
-                    ]
-                )
-                for row in p
-            ]
-        )
-    else:
-        q = np.stack([_selection_probs(row, moe.top_k) for row in p])
-    q.setflags(write=False)
-    return q
+        parts = [row[i * per : (i + 1) * per] for i in range(g)]
+        return np.concatenate([_selection_probs(x / x.sum(), kg) for x in parts])
+    return _selection_probs(row, moe.top_k)
 
 
 @functools.lru_cache(maxsize=256)
@@ -297,7 +325,13 @@ def _placement(
             slot_share[d, rank, used[rank]] = 1.0 / copies[i]
             used[rank] += 1
             rank_load[rank] += w
-    slot_q = q[np.arange(draws)[:, None, None], slot_expert] * slot_share
+    qb = _batch_selection(r, moe)
+    if qb.shape[0] != draws:  # drift draws more batches than there are layer distributions
+        reps = qb.shape[0] // draws
+        slot_expert = np.tile(slot_expert, (reps, 1, 1))
+        slot_share = np.tile(slot_share, (reps, 1, 1))
+        draws = qb.shape[0]
+    slot_q = qb[np.arange(draws)[:, None, None], slot_expert] * slot_share
     for arr in (slot_q, slot_expert, slot_share):
         arr.setflags(write=False)
     return slot_q, slot_expert, slot_share
