@@ -1,0 +1,704 @@
+"""Cost model: hand-computed expectations (derivations in each docstring), properties, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.cli import main
+from accelsim.errors import AccelsimError
+from accelsim.pricebook import FacilityProfile, PriceBook
+from accelsim.tco import (
+    HOURS_PER_YEAR,
+    CostInputs,
+    Dist,
+    alternative_numbers,
+    evaluate,
+    monte_carlo,
+    parse_dist,
+    read_run_summary,
+    rental_cost,
+    sensitivity,
+    size_network,
+)
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _bare(**kw: object) -> CostInputs:
+    """One 8-card node priced at $80k of cards, nothing else unless given."""
+    base = dict(cards=8, cards_per_node=8, card_price=10_000.0, nics_per_card=0.0, years=4.0)
+    base.update(kw)
+    return CostInputs(**base)  # type: ignore[arg-type]
+
+
+# ---- amortization --------------------------------------------------------------------------
+
+
+def test_straight_line_amortization():
+    """8 cards x $10,000 = $80,000 over 4 years, no residual: $20,000/yr.
+    Per card-hour: 20,000 / (8 x 8,766) = $0.28519."""
+    r = evaluate(_bare())
+    assert r.capex_usd == 80_000
+    assert r.breakdown["amortization_compute"] == pytest.approx(20_000)
+    assert r.per_year_usd == pytest.approx(20_000)
+    assert r.per_card_hour_usd == pytest.approx(20_000 / (8 * 8766))
+
+
+def test_straight_line_with_residual():
+    """Residual 25%: (80,000 - 20,000) / 4 = $15,000/yr."""
+    assert evaluate(_bare(residual_fraction=0.25)).per_year_usd == pytest.approx(15_000)
+
+
+def test_annuity_amortization():
+    """Annuity at r = 8% over 4 y: CRF = 0.08 / (1 - 1.08^-4) = 0.3019208;
+    80,000 x 0.3019208 = $24,153.66/yr. With residual 25% ($20,000 back after 4 years):
+    (80,000 - 20,000 x 1.08^-4) x CRF = 65,299.40 x 0.3019208 = $19,715.25/yr."""
+    r = evaluate(_bare(amortization="annuity", cost_of_capital=0.08))
+    assert r.per_year_usd == pytest.approx(24_153.66, abs=0.01)
+    r2 = evaluate(_bare(amortization="annuity", cost_of_capital=0.08, residual_fraction=0.25))
+    assert r2.per_year_usd == pytest.approx(19_715.25, abs=0.01)
+
+
+def test_annuity_at_zero_rate_is_straight_line():
+    """r = 0: the level payment is C / Y = 80,000 / 4 = $20,000 (no division by zero)."""
+    r = evaluate(_bare(amortization="annuity", cost_of_capital=0.0))
+    assert r.per_year_usd == pytest.approx(20_000, rel=1e-9)
+
+
+# ---- energy, colocation, maintenance ----------------------------------------------------------
+
+
+def test_energy_with_utilization():
+    """8 cards, idle 100 W, TDP 700 W, utilization 0.5: 100 + 0.5 x 600 = 400 W per card;
+    + host 2,000 W -> IT 5,200 W; x PUE 1.25 = 6,500 W; x 8,766 h = 56,979 kWh/yr;
+    x $0.10 = $5,697.90/yr. Tokens per joule at 5,200 tok/s: 1.0."""
+    r = evaluate(
+        _bare(
+            card_price=0.0,
+            idle_power_w=100,
+            tdp_w=700,
+            host_power_w=2000,
+            utilization=0.5,
+            pue=1.25,
+            power_price_per_kwh=0.10,
+            output_tokens_per_s=5200.0,
+        )
+    )
+    assert r.values["it_power_w"] == pytest.approx(5200)
+    assert r.breakdown["energy"] == pytest.approx(5697.9)
+    assert r.tokens_per_joule == pytest.approx(1.0)
+
+
+def test_colocation_on_provisioned_power():
+    """Colocation bills provisioned IT power, not the average draw: 8 x 700 W + 2,000 W = 7.6 kW
+    (at any utilization); x $184.06/kW-month x 12 = $16,786.27/yr."""
+    for u in (0.0, 0.5, 1.0):
+        r = evaluate(
+            _bare(
+                card_price=0.0,
+                idle_power_w=100,
+                tdp_w=700,
+                host_power_w=2000,
+                utilization=u,
+                colocation_per_kw_month=184.06,
+            )
+        )
+        assert r.breakdown["colocation"] == pytest.approx(7.6 * 184.06 * 12)
+
+
+def test_maintenance_and_staff():
+    """Maintenance 5%/yr of $80,000 hardware = $4,000; staff $3,000 per node-year x 1 node."""
+    r = evaluate(_bare(maintenance_fraction_per_year=0.05, staff_per_node_year=3000))
+    assert r.breakdown["maintenance"] == pytest.approx(4000)
+    assert r.breakdown["staff"] == pytest.approx(3000)
+    assert sum(r.breakdown.values()) == pytest.approx(r.per_year_usd)
+
+
+# ---- network ---------------------------------------------------------------------------------
+
+
+def test_network_128_nodes_two_tiers():
+    """128 nodes x 8 NICs, 64-port switches (reference/tco.md, T9's 1,024-H100 sheet): rail-
+    optimized, 8 planes of 128 endpoints; 128 > 64 needs 2 tiers (<= 64 x 32 = 2,048);
+    per plane 128/32 = 4 leaves + 128/64 = 2 spines = 6; x 8 = 48 switches (T9: 48).
+    Links: 2 tiers x 128 x 8 = 2,048; optics at both ends = 4,096 transceivers."""
+    net = size_network(128, 8, 64)
+    assert (net.tiers, net.switches, net.links) == (2, 48, 2048)
+
+
+def test_network_small_and_large():
+    """1 node: no fabric. 2 nodes: back to back, 8 links. 4 nodes x 8 = 32 ports <= 64: one
+    switch. 64 nodes: 8 rail planes of one switch. 2,049 nodes: > 2,048, 3 tiers:
+    per plane 2 x ceil(2049/32) + ceil(2049/64) = 2 x 65 + 33 = 163; x 8 = 1,304."""
+    assert size_network(1, 8, 64).switches == 0
+    two = size_network(2, 8, 64)
+    assert (two.switches, two.links) == (0, 8)
+    assert (size_network(4, 8, 64).tiers, size_network(4, 8, 64).switches) == (1, 1)
+    assert (size_network(64, 8, 64).tiers, size_network(64, 8, 64).switches) == (1, 8)
+    big = size_network(2049, 8, 64)
+    assert (big.tiers, big.switches) == (3, 1304)
+
+
+def test_network_cost_matches_t9_sheet():
+    """T9 prices 48 switches at $36k = $1.728M; optics at $640 per link end x 4,096 ends =
+    $2.621M; total $4.349M, NICs inside the $310k node price (not charged)."""
+    r = evaluate(
+        CostInputs(
+            cards=1024,
+            cards_per_node=8,
+            server_price=310_000.0,
+            nic_price=999.0,
+            switch_price=36_000.0,
+            optics_per_port=640.0,
+        )
+    )
+    assert r.values["capex_network"] == pytest.approx(1_728_000 + 2_621_440)
+    assert r.values["capex_compute"] == pytest.approx(128 * 310_000)
+
+
+def test_bare_cards_pay_for_nics():
+    """Bare cards: NICs are charged, 16 cards x 1 NIC x $1,000 = $16,000 (2 nodes back to back,
+    8 links, cable $50 each = $400)."""
+    r = evaluate(_bare(cards=16, nics_per_card=1.0, nic_price=1000.0, cable_per_port=50.0))
+    assert r.values["capex_network"] == pytest.approx(16_000 + 400)
+
+
+def test_installation_and_storage():
+    """Storage $2,500 per node; installation 10% of (80,000 + 2,500) = $8,250."""
+    r = evaluate(_bare(storage_per_node=2500.0, installation_fraction=0.1))
+    assert r.values["capex_installation"] == pytest.approx(8250)
+    assert r.capex_usd == pytest.approx(90_750)
+
+
+# ---- tokens ---------------------------------------------------------------------------------
+
+
+def test_per_million_tokens_rules():
+    """$20,000/yr over 8,766 h = $2.28154/h. At 1,000 output tok/s (3.6M tok/h): $0.63376/M
+    output; at 3,000 input tok/s: $0.21125/M input; over 4,000 tok/s: $0.15844/M blended.
+    Each charges all cost to the tokens it names. 0.5 requests/s: $0.00063376/request."""
+    r = evaluate(_bare(output_tokens_per_s=1000.0, input_tokens_per_s=3000.0, requests_per_s=0.5))
+    per_h = 20_000 / 8766
+    assert r.usd_per_mtok_output == pytest.approx(per_h / 3.6)
+    assert r.usd_per_mtok_input == pytest.approx(per_h / 10.8)
+    assert r.usd_per_mtok_blended == pytest.approx(per_h / 14.4)
+    assert r.usd_per_request == pytest.approx(per_h / 1800)
+    assert math.isnan(evaluate(_bare()).usd_per_mtok_output)
+
+
+# ---- DeepSeek day 6 ---------------------------------------------------------------------------
+
+
+def test_deepseek_day6_daily_cost():
+    """DeepSeek day 6 (reference/tco.md section 7): 226.75 nodes x 8 H800 x 24 h x $2/GPU-h =
+    $87,072/day. 168B output tokens/day = 1,944,444 tok/s -> 87,072 / 168,000 M = $0.5183/M."""
+    rent = rental_cost(2.0, 226.75 * 8, hours=24, output_tokens_per_s=168e9 / 86400)
+    assert rent.total_usd == pytest.approx(87_072)
+    assert rent.usd_per_mtok_output == pytest.approx(0.518, abs=0.001)
+
+
+def test_deepseek_decode_node():
+    """Decode node: 8 x $2 = $16/node-h at 14.8k output tok/s: 16 / (14,800 x 3,600) x 1e6 =
+    $0.3003/M. Prefill node at 73.7k input tok/s: 16 / (73,700 x 3,600) x 1e6 = $0.0603/M."""
+    decode = rental_cost(2.0, 8, output_tokens_per_s=14_800)
+    assert decode.per_hour_usd == 16
+    assert decode.usd_per_mtok_output == pytest.approx(0.300, abs=0.001)
+    prefill = rental_cost(2.0, 8, input_tokens_per_s=73_700)
+    assert prefill.usd_per_mtok_input == pytest.approx(0.060, abs=0.001)
+
+
+def test_deepseek_with_price_book(catalog):
+    """The same $87,072/day from the price book's h800 rental rate ($2, DeepSeek's own)."""
+    from accelsim.tco import rental_rate
+
+    if "h800" not in catalog.names("device"):
+        pytest.skip("no h800 card in the catalog")
+    rate = rental_rate(catalog, "h800", "international-2025")
+    assert rate == pytest.approx(2.0)
+    assert rental_cost(rate, 226.75 * 8).total_usd == pytest.approx(87_072)
+    # the CNY book states "USD 2.00", stored as 14.4 CNY, back to $2 with its own rate
+    assert rental_rate(catalog, "h800", "china-2025") == pytest.approx(2.0)
+
+
+def test_deepseek_cli_json(capsys):
+    """`accelsim tco --rental --rental-rate 2 --cards 1814 --tokens-per-s 1944444.4`."""
+    code = _run(
+        [
+            "tco",
+            "--rental",
+            "--rental-rate",
+            "2",
+            "--cards",
+            "1814",
+            "--tokens-per-s",
+            str(168e9 / 86400),
+            "--json",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)["rental"]
+    assert data["total"] == pytest.approx(87_072)
+    assert data["usd_per_mtok_output"] == pytest.approx(0.5183, abs=1e-4)
+
+
+# ---- FX -------------------------------------------------------------------------------------
+
+
+def test_fx_conversion_of_books():
+    """A CNY book at 7.2 CNY/USD: 120,000 CNY -> $16,666.67; "USD 43,000" written in it is
+    stored as 309,600 CNY. A CNY facility at 0.63 CNY/kWh -> $0.0875/kWh."""
+    book = PriceBook.model_validate(
+        {
+            "name": "t",
+            "currency": "CNY",
+            "fx_per_usd": 7.2,
+            "as_of": "2024",
+            "cards": {"x": 120_000},
+            "network": {"switch": {"ib": "USD 43,000"}},
+        }
+    )
+    assert book.to_usd(book.cards["x"]) == pytest.approx(16_666.67, abs=0.01)
+    assert book.network.switch["ib"] == pytest.approx(309_600)
+    fac = FacilityProfile.model_validate(
+        {
+            "name": "f",
+            "currency": "CNY",
+            "fx_per_usd": 7.2,
+            "power_price_per_kwh": "0.63 CNY/kWh",
+            "pue": 1.25,
+            "depreciation_years": 4,
+        }
+    )
+    assert fac.to_usd(fac.power_price_per_kwh) == pytest.approx(0.0875)
+
+
+def test_cny_book_without_fx_is_rejected():
+    with pytest.raises(ValueError, match="fx_per_usd"):
+        PriceBook.model_validate({"name": "t", "currency": "CNY", "as_of": "2024"})
+
+
+def test_output_currency(catalog):
+    """China book prices in CNY; the result in CNY is the USD result x 7.2."""
+    from accelsim.tco import estimate_tco
+
+    usd = estimate_tco(
+        catalog, "ascend-910b2", 64, utilization=0.5, prices="china-2025", facility="china-2025"
+    )
+    cny = estimate_tco(
+        catalog,
+        "ascend-910b2",
+        64,
+        utilization=0.5,
+        prices="china-2025",
+        facility="china-2025",
+        currency="CNY",
+    )
+    assert cny.value("per_year") == pytest.approx(usd.per_year_usd * 7.2)
+    assert cny.per_year_usd == pytest.approx(usd.per_year_usd)
+    with pytest.raises(AccelsimError, match="EUR"):
+        estimate_tco(
+            catalog,
+            "ascend-910b2",
+            64,
+            utilization=0.5,
+            prices="china-2025",
+            facility="china-2025",
+            currency="EUR",
+        )
+
+
+# ---- the catalog path ---------------------------------------------------------------------------
+
+
+def test_estimate_tco_from_catalog(catalog):
+    """A100 80GB in dgx-a100 servers: 16 cards = 2 servers x $199,000 = $398,000. Two nodes are
+    cabled back to back (no switch): 8 links x 2 optics x $750 = $12,000. Storage 2 x $2,500.
+    Installation 10%: capex = 1.1 x (398,000 + 12,000 + 5,000) = $456,500."""
+    from accelsim.tco import estimate_tco
+
+    r = estimate_tco(catalog, "a100-sxm4-80gb", 16, utilization=0.5, throughput=5000.0)
+    assert r.values["capex_compute"] == pytest.approx(398_000)
+    assert r.capex_usd == pytest.approx(456_500)
+    assert r.usd_per_mtok_output > 0
+    frame = r.to_frame()
+    assert set(frame.columns) == {"output", "label", "value", "unit"}
+    assert r.as_dict()["cards"] == 16
+    assert "years" in r.inputs.ranges  # from us-2025's depreciation alternatives
+
+
+# ---- uncertainty ------------------------------------------------------------------------------
+
+
+def _ranged() -> CostInputs:
+    return _bare(
+        idle_power_w=100,
+        tdp_w=700,
+        host_power_w=2000,
+        utilization=0.6,
+        pue=1.3,
+        power_price_per_kwh=0.08,
+        colocation_per_kw_month=184,
+        output_tokens_per_s=10_000.0,
+    )
+
+
+def test_monte_carlo_deterministic_for_a_seed():
+    a = monte_carlo(_ranged(), 2000, seed=7)
+    b = monte_carlo(_ranged(), 2000, seed=7)
+    c = monte_carlo(_ranged(), 2000, seed=8)
+    assert a.quantiles == b.quantiles
+    assert a.quantiles != c.quantiles
+    assert np.array_equal(a.samples["per_year"], b.samples["per_year"])
+
+
+def test_monte_carlo_stream_per_input():
+    """Adding a range for one input leaves the other inputs' draws unchanged."""
+    one = {"card_price": Dist.triangular(8000, 10_000, 14_000)}
+    two = {**one, "pue": Dist.uniform(1.1, 1.5)}
+    a = monte_carlo(_ranged(), 500, 3, one)
+    b = monte_carlo(_ranged(), 500, 3, two)
+    assert np.array_equal(a.samples["capex"], b.samples["capex"])
+
+
+def test_monte_carlo_fixed_ranges_equal_point():
+    """With no spread, every percentile is the point estimate."""
+    inp = _ranged()
+    mc = monte_carlo(inp, 100, 0, {"pue": Dist.fixed(1.3)})
+    p = evaluate(inp).per_year_usd
+    assert mc.p10["per_year"] == pytest.approx(p) and mc.p90["per_year"] == pytest.approx(p)
+
+
+def test_sensitivity_ranks_by_swing():
+    """Life 3..6 y moves $/M output tokens more than PUE 1.2..1.4 when capex dominates."""
+    rows = sensitivity(
+        _ranged(), ranges={"years": Dist.triangular(3, 4, 6), "pue": Dist.triangular(1.2, 1.3, 1.4)}
+    )
+    assert [r.input for r in rows] == ["years", "pue"]
+    assert rows[0].low_output > rows[0].base_output > rows[0].high_output
+    assert rows[0].swing >= rows[1].swing
+
+
+def test_scipy_and_lognormal_distributions():
+    """A scipy.stats frozen triangular and a lognormal sample inside their support."""
+    from scipy import stats
+
+    dists = {
+        "card_price": Dist.from_scipy(stats.triang(0.5, loc=8000, scale=4000)),
+        "utilization": Dist.lognormal(0.6, 0.5),
+    }
+    mc = monte_carlo(_ranged(), 1000, 1, dists)
+    assert 8 * 8000 <= mc.p10["capex"] <= mc.p90["capex"] <= 8 * 12_000
+    assert dists["utilization"].low < 0.6 < dists["utilization"].high
+
+
+def test_parse_dist_forms():
+    assert parse_dist("0.06:0.08:0.12") == Dist.triangular(0.06, 0.08, 0.12)
+    assert parse_dist("uniform:1:2").kind == "uniform"
+    assert parse_dist("lognormal:10:0.2").sigma == 0.2
+    d = parse_dist("±20%", base=100.0)
+    assert (d.low, d.base, d.high) == pytest.approx((80, 100, 120))
+    for bad in ("1:2", "lognormal:-1:0.2", "uniform:3:1", "0.3:0.1:0.2", "nonsense", "20%"):
+        with pytest.raises(AccelsimError):
+            parse_dist(bad)
+
+
+def test_alternative_numbers():
+    """Catalog alternatives as numbers: ranges, '~', 'k', and USD inside a CNY book."""
+    assert alternative_numbers("10000-15000 (T23)") == [10_000, 15_000]
+    assert alternative_numbers("~30000 MSRP (T23, R)") == [30_000]
+    assert alternative_numbers("USD 12,000-15,000 (T3)", "CNY", 7.2) == [86_400, 108_000]
+    assert alternative_numbers("~110k CNY from distributors", "USD", None) == []
+    assert alternative_numbers("T9 example sheet: ...") == []
+
+
+# ---- properties -----------------------------------------------------------------------------
+
+
+_money = st.floats(0, 1e6, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    u1=st.floats(0, 1),
+    u2=st.floats(0, 1),
+    idle=st.floats(0, 500),
+    extra=st.floats(0, 1000),
+    price=st.floats(0, 1),
+    pue=st.floats(1, 3),
+)
+def test_higher_utilization_never_lowers_energy(u1, u2, idle, extra, price, pue):
+    lo, hi = sorted((u1, u2))
+    kw = dict(
+        idle_power_w=idle,
+        tdp_w=idle + extra,
+        power_price_per_kwh=price,
+        pue=pue,
+        host_power_w=1000.0,
+    )
+    assert (
+        evaluate(_bare(utilization=hi, **kw)).breakdown["energy"]
+        >= evaluate(_bare(utilization=lo, **kw)).breakdown["energy"]
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n1=st.integers(1, 5000),
+    n2=st.integers(1, 5000),
+    card=_money,
+    server=_money,
+    switch=_money,
+    optics=_money,
+    use_server=st.booleans(),
+    radix=st.sampled_from([16, 32, 64]),
+)
+def test_more_cards_never_lowers_capex(n1, n2, card, server, switch, optics, use_server, radix):
+    lo, hi = sorted((n1, n2))
+    kw = dict(
+        cards_per_node=8,
+        card_price=card,
+        server_price=server if use_server else None,
+        nics_per_card=1.0,
+        nic_price=100.0,
+        switch_price=switch,
+        optics_per_port=optics,
+        switch_radix=radix,
+        storage_per_node=10.0,
+        installation_fraction=0.1,
+    )
+    assert (
+        evaluate(CostInputs(cards=hi, **kw)).capex_usd
+        >= evaluate(CostInputs(cards=lo, **kw)).capex_usd - 1e-6
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), spread=st.floats(0.01, 0.9))
+def test_percentiles_ordered(seed, spread):
+    inp = _ranged()
+    ranges = {
+        "card_price": Dist.relative(10_000, spread),
+        "utilization": Dist.relative(0.6, min(spread, 0.99), 0.5),
+        "power_price_per_kwh": Dist.lognormal(0.08, spread),
+    }
+    mc = monte_carlo(inp, 200, seed, {k: v for k, v in ranges.items()})
+    for key, (p10, p50, p90) in mc.quantiles.items():
+        if not math.isnan(p50):
+            assert p10 <= p50 <= p90, key
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"card_price": -1.0}, "negative"),
+        ({"years": -3.0}, "positive"),
+        ({"years": 0.0}, "positive"),
+        ({"utilization": 1.2}, "between 0 and 1"),
+        ({"utilization": -0.1}, "negative"),
+        ({"pue": 0.9}, "at least 1"),
+        ({"amortization": "declining"}, "amortization"),
+        ({"cards": 0}, "positive whole"),
+        ({"ranges": {"bogus": Dist.fixed(1.0)}}, "unknown input"),
+        ({"ranges": {"card_price": Dist.triangular(-5, 1, 2)}}, "negative"),
+    ],
+)
+def test_bad_inputs_raise(kw, match):
+    with pytest.raises(AccelsimError, match=match):
+        _bare(**kw)
+
+
+def test_bad_rental_inputs():
+    with pytest.raises(AccelsimError):
+        rental_cost(-2.0, 8)
+    with pytest.raises(AccelsimError):
+        rental_cost(2.0, 8, output_tokens_per_s=-1.0)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8", "--utilization", "1.5"],
+        [
+            "tco",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "8",
+            "--utilization",
+            "0.5",
+            "--years",
+            "-1",
+        ],
+        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8.5", "--utilization", "0.5"],
+        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8", "-u", "0.5", "--currency", "EUR"],
+        [
+            "tco",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "8",
+            "-u",
+            "0.5",
+            "--range",
+            "pue=lognormal:-1:0.2",
+        ],
+        [
+            "tco",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "8",
+            "-u",
+            "0.5",
+            "--range",
+            "pue=1.5:1.3:1.2",
+        ],
+        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8", "-u", "0.5", "--range", "nope=1:2:3"],
+        [
+            "tco",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "8",
+            "-u",
+            "0.5",
+            "--set",
+            "prices.international-2025.servers.dgx-a100=-5",
+        ],
+        ["tco", "--device", "nonexistent-card", "--cards", "8", "-u", "0.5"],
+        ["tco", "--rental", "--rental-rate", "-2", "--cards", "8"],
+        ["tco", "--rental", "--cards", "8"],
+        ["tco", "--cards", "8"],
+        ["tco", "--from", "/nonexistent/summary.json"],
+        ["cluster-cost", "--claim", "ascend-910b2=cheap"],
+    ],
+)
+def test_cli_bad_input_exits_2(argv, capsys):
+    assert _run(argv) == 2
+    err = capsys.readouterr().err
+    assert "error" in err.lower()
+    assert "Traceback" not in err
+
+
+def test_cli_cny_book_without_fx_exits_2(tmp_path, capsys):
+    """A user price book in CNY with no fx_per_usd: one line, exit 2."""
+    book = tmp_path / "tco" / "pricebooks"
+    book.mkdir(parents=True)
+    (book / "nofx.yaml").write_text(
+        "name: nofx\ncurrency: CNY\nas_of: '2024'\ncards: {a100-sxm4-80gb: 90000}\n"
+    )
+    code = _run(
+        [
+            "tco",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "8",
+            "-u",
+            "0.5",
+            "--prices",
+            "nofx",
+            "--catalog",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    assert "fx_per_usd" in capsys.readouterr().err
+
+
+# ---- CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_tco_json_with_monte_carlo(capsys):
+    code = _run(
+        [
+            "tco",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "64",
+            "-u",
+            "0.6",
+            "--tokens-per-s",
+            "40000",
+            "--monte-carlo",
+            "500",
+            "--seed",
+            "3",
+            "--json",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    pct = data["monte_carlo"]["percentiles"]["usd_per_mtok_output"]
+    assert pct["p10"] <= pct["p50"] <= pct["p90"]
+    rows = data["sensitivity"]["rows"]
+    swings = [r["swing"] for r in rows]
+    assert swings == sorted(swings, reverse=True)
+    assert data["tco"]["outputs"]["per_card_hour"] > 0
+
+
+def test_cli_tco_tables(capsys):
+    code = _run(
+        [
+            "tco",
+            "--device",
+            "ascend-910b2",
+            "--cards",
+            "16",
+            "-u",
+            "0.5",
+            "--prices",
+            "china-2025",
+            "--facility",
+            "china-2025",
+            "--currency",
+            "CNY",
+            "--tokens-per-s",
+            "9000",
+            "--sensitivity",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "cost per card-hour" in out and "CNY" in out and "Sensitivity" in out
+
+
+def test_cli_from_result(tmp_path, capsys):
+    """--from reads device, cards, busy_fraction and tokens/s from a run summary."""
+    summary = {
+        "device": "a100-sxm4-80gb",
+        "cards": 16,
+        "metrics": {
+            "busy_fraction": 0.4,
+            "output_tokens_per_s": 8000.0,
+            "input_tokens_per_s": 20000.0,
+        },
+    }
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    figures = read_run_summary(tmp_path)
+    assert (figures.cards, figures.utilization, figures.input_tokens_per_s) == (16, 0.4, 20000.0)
+    assert _run(["tco", "--from", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["tco"]
+    assert data["inputs"]["utilization"] == 0.4
+    assert data["outputs"]["usd_per_mtok_output"] > 0
+
+
+def test_hours_per_year_convention():
+    assert HOURS_PER_YEAR == 8766.0
