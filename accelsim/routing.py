@@ -159,7 +159,9 @@ class RoutingModel:
         q = self.selection(moe)
         return float((1.0 - (1.0 - q) ** tokens).sum(axis=1).mean())
 
-    def rank_loads(self, model: ModelArch | MoESpec, ep: int, redundant: int, tokens: float) -> RankLoads:
+    def rank_loads(
+        self, model: ModelArch | MoESpec, ep: int, redundant: int, tokens: float
+    ) -> RankLoads:
         """Per-rank load and touched experts for ``tokens`` tokens over ``ep`` ranks."""
         return _rank_loads(self, _moe(model), int(ep), int(redundant), float(tokens))
 

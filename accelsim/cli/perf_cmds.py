@@ -1,0 +1,214 @@
+"""``accelsim step`` (one iteration's breakdown) and ``accelsim validate`` (error table)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from accelsim.batch import BatchStats
+from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.dtypes import precision
+from accelsim.errors import AccelsimError
+from accelsim.perf import OP_CLASSES, SpecDecode, perf_model_from_catalog
+from accelsim.plan import parse_plan
+from accelsim.routing import ROUTING_KINDS, RoutingModel
+from accelsim.units import format_quantity
+from accelsim.validate import ROUTING_PROFILES, run_validation
+
+
+@app.command()
+def step(
+    model: Annotated[str, typer.Argument(help="Model name (see `accelsim catalog models`).")],
+    device: Annotated[str, typer.Option("--device", "-d", help="Card name.")],
+    cards: Annotated[int | None, typer.Option("--cards", help="Cards (packages) in use.")] = None,
+    plan: Annotated[
+        str, typer.Option("--plan", help="e.g. tp=1,dp=32,ep=32 (ranks; dies on multi-die cards).")
+    ] = "tp=1",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="Precision preset: bf16, fp8, int8, w8a16, w4a16, ...")
+    ] = "bf16",
+    kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV-cache dtype.")] = None,
+    decode_batch: Annotated[
+        int | None, typer.Option("--decode-batch", help="Decode sequences per replica.")
+    ] = None,
+    context: Annotated[
+        int,
+        typer.Option(
+            "--context", help="KV context per decode sequence (prior context of a prefill chunk)."
+        ),
+    ] = 0,
+    prefill_tokens: Annotated[
+        int | None, typer.Option("--prefill-tokens", help="New tokens per prefill sequence.")
+    ] = None,
+    prefill_seqs: Annotated[
+        int, typer.Option("--prefill-seqs", help="Prefill sequences per replica.")
+    ] = 1,
+    mtp: Annotated[int, typer.Option("--mtp", help="Draft tokens per step (0: none).")] = 0,
+    accept: Annotated[float, typer.Option("--accept", help="Per-draft acceptance rate.")] = 0.7,
+    spec_method: Annotated[str, typer.Option("--spec-method", help="mtp or eagle3.")] = "mtp",
+    routing: Annotated[
+        str,
+        typer.Option(
+            "--routing", help="uniform, zipf, dirichlet or a validation profile (production)."
+        ),
+    ] = "uniform",
+    skew: Annotated[float, typer.Option("--skew", help="Routing skew (zipf/dirichlet).")] = 0.0,
+    overlap: Annotated[
+        bool,
+        typer.Option("--overlap", help="Two micro-batches overlap communication with compute."),
+    ] = False,
+    server: Annotated[
+        str | None, typer.Option("--server", help="Server (default: the card's).")
+    ] = None,
+    catalog: CatalogOpt = None,
+    set_: SetOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Price one forward iteration: time per op class, share, bound, tokens/s per card."""
+    cat = open_catalog(catalog, set_)
+    card = cat.device(device)
+    ranks = cards * card.dies if cards is not None else None
+    p = parse_plan(plan, ranks)
+    if overlap:
+        from dataclasses import replace
+
+        p = replace(p, micro_batch_overlap=True)
+    if (decode_batch is None) == (prefill_tokens is None):
+        raise AccelsimError("give exactly one of --decode-batch B or --prefill-tokens T")
+    if routing in ROUTING_KINDS and routing != "counts":
+        rm = RoutingModel(kind=routing, skew=skew)
+    elif routing in ROUTING_PROFILES:
+        rm = ROUTING_PROFILES[routing]
+    else:
+        raise AccelsimError(f"--routing {routing!r}: choose uniform, zipf, dirichlet or production")
+    spec = SpecDecode(spec_method, mtp, accept) if mtp > 0 else None
+    pm = perf_model_from_catalog(
+        cat, model, device, p, precision(dtype, kv_dtype), routing=rm, spec=spec, server=server
+    )
+    if decode_batch is not None:
+        batch = BatchStats.decode(decode_batch, context)
+    else:
+        one = BatchStats.prefill_chunk(prefill_tokens or 0, context)
+        batch = BatchStats(
+            prefill_seqs=prefill_seqs,
+            prefill_tokens=prefill_seqs * (prefill_tokens or 0),
+            prefill_attention_pairs=prefill_seqs * one.prefill_attention_pairs,
+            prefill_context_tokens=prefill_seqs * one.prefill_context_tokens,
+        )
+    st = pm.step(batch)
+    if json_out:
+        payload = st.as_dict()
+        payload.update(
+            model=model,
+            device=device,
+            plan=p.label(),
+            dtype=dtype,
+            routing=rm.label,
+            tokens_per_decode_step=pm.tokens_per_decode_step,
+        )
+        emit_json(payload)
+        return
+    table = Table(title=f"{model} on {device} ({p.label()}, {dtype}) — one iteration")
+    for col, just in (
+        ("op", "left"),
+        ("time", "right"),
+        ("share", "right"),
+        ("bound", "left"),
+        ("FLOPs/rank", "right"),
+        ("HBM bytes/rank", "right"),
+    ):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for c in OP_CLASSES:
+        t = st.times[c]
+        if t == 0.0:
+            continue
+        table.add_row(
+            c,
+            format_quantity(t, "time"),
+            f"{st.share(c):.1%}",
+            st.bounds[c],
+            format_quantity(st.flops[c], "flops"),
+            format_quantity(st.hbm_bytes[c], "bytes"),
+        )
+    table.add_row(
+        "total", format_quantity(st.total_s, "time"), "100%", st.bound, "", "", style="bold"
+    )
+    console.print(table)
+    console.print(
+        f"tokens/iteration {st.tokens:,.0f} on {st.cards:g} cards -> "
+        f"[bold]{st.tokens_per_s_per_card:,.1f} tokens/s per card[/]"
+        + (
+            f"; TPOT {format_quantity(st.total_s / pm.tokens_per_decode_step, 'time')}"
+            if batch.decode_seqs
+            else ""
+        )
+        + (
+            f"; {format_quantity(st.hidden_comm_s, 'time')} communication hidden by overlap"
+            if st.hidden_comm_s
+            else ""
+        )
+    )
+
+
+@app.command()
+def validate(
+    file: Annotated[
+        str | None, typer.Argument(help="Case file (default: every workloads/validation/*.yaml).")
+    ] = None,
+    catalog: CatalogOpt = None,
+    set_: SetOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict every published validation case and print the signed errors."""
+    cat = open_catalog(catalog, set_)
+    rep = run_validation(cat, file)
+    if json_out:
+        emit_json(rep.as_dict())
+        return
+    table = Table(title="accelsim validation: predicted vs measured")
+    for col in ("case", "split", "device", "metric", "measured", "predicted", "error"):
+        table.add_column(
+            col, justify="right" if col in ("measured", "predicted", "error") else "left"
+        )
+    for r in rep.results:
+        c = r.case
+        err = r.error_pct
+        style = "green" if abs(err) <= 15 else "yellow" if abs(err) <= 50 else "red"
+        table.add_row(
+            c.id,
+            c.split,
+            c.device,
+            f"{c.metric} [{c.unit}]",
+            f"{c.measured:.4g}",
+            f"{r.predicted:.4g}",
+            f"[{style}]{err:+.1f}%[/]",
+        )
+    console.print(table)
+    agg = Table(title="aggregate (absolute error)")
+    for col in ("group", "cases", "median", "max"):
+        agg.add_column(col, justify="left" if col == "group" else "right")
+    agg.add_row(
+        "all",
+        str(len(rep.results)),
+        f"{rep.median_abs_error_pct:.1f}%",
+        f"{rep.max_abs_error_pct:.1f}%",
+        style="bold",
+    )
+    for title, groups in (("split", rep.by("split")), ("device", rep.by("device"))):
+        for k, v in groups.items():
+            agg.add_row(
+                f"{title} {k}",
+                str(v["n"]),
+                f"{v['median_abs_error_pct']:.1f}%",
+                f"{v['max_abs_error_pct']:.1f}%",
+            )
+    console.print(agg)
+    if rep.pending:
+        console.print(
+            f"[bold]pending[/] ({len(rep.pending)}, need the serving simulator): "
+            + ", ".join(c.id for c in rep.pending)
+        )
+    for c in rep.skipped:
+        console.print(f"[dim]skipped {c.id}: {c.reason}[/]")

@@ -1,0 +1,738 @@
+"""The timing model: one forward iteration of one replica -> a ``StepTime`` breakdown.
+
+Pure functions of (card, fabrics, model, plan, precision, batch); no simpy. Every op is a
+roofline, ``max(FLOPs / achievable FLOP/s, HBM bytes / achievable bandwidth)`` plus a fixed
+per-kernel cost, with the card's efficiency profile (``accelsim.perf.roofline``); every
+collective an alpha-beta cost per fabric level (``accelsim.perf.collectives``).
+
+What one iteration contains, per layer (computed once per layer *kind* — dense or MoE — and
+multiplied by the layer count):
+
+- **attention** — projections as GEMMs over the group's tokens (split ``tp`` ways); the core:
+  decode reads each sequence's whole KV cache (MLA latent cache replicated over the ``tp`` ranks
+  of a group, GQA split over ``min(tp, kv_heads)``) and runs the absorbed-latent (MLA) or
+  per-head (GQA/MHA) math; prefill runs the expanded form over the causal (query, key) pairs
+  and, with cached prior context, re-expands the MLA latent of that context;
+- **dense FFN** / **shared experts** — SwiGLU GEMMs split ``tp`` ways;
+- **router** — ``E x H`` GEMM, replicated;
+- **routed experts** — grouped GEMM per EP rank: FLOPs from the rank's (token, expert)
+  assignments, weight bytes from the local experts the batch touches (each read once), GEMM
+  efficiency at the mean tokens per touched expert; the slowest rank (``accelsim.routing``) sets
+  the time;
+- **TP collectives** — two all-reduces per layer when ``tp > 1`` (after attention and after the
+  FFN/MoE); with ``dp > 1`` and ``ep = 1`` the MoE gathers tokens over all ``tp*dp`` ranks and
+  reduce-scatters them back;
+- **EP dispatch / combine** — all-to-all when ``ep > 1``: each rank sends its tokens to the
+  distinct ranks their experts live on; traffic to ranks outside the scale-up domain crosses the
+  scale-out fabric, deduplicated per destination domain for prefill tokens (DeepEP "normal"
+  mode, Ascend hierarchical dispatch) and not for decode tokens (DeepEP "low-latency" mode);
+  the busiest receiving rank stretches it by its load over the mean load; dispatch payload is
+  1 B/element for FP8/INT8 compute, 2 B otherwise, combine is BF16;
+- per iteration: **PP transfer** (``pp - 1`` hops of the group's activations), **embedding /
+  LM head** (logits for every decode query and the last token of each prefill chunk),
+  **sampling** (read the FP32 logits), **draft** (speculative decoding), and the card's fixed
+  **overhead** per iteration.
+
+Plan conventions (see ``accelsim.plan``): a ``BatchStats`` describes the whole replica; its
+sequences are split evenly over the ``dp`` attention groups, so per-card attention work is
+``1/dp`` of it (then ``1/tp`` within a group). Ranks are dies on multi-die cards (910C), with
+the card's rates divided by ``card.dies``; per-card throughput multiplies back. Pipeline stages
+run one batch in sequence (no inter-batch pipelining: the returned time is the batch latency).
+
+Micro-batch overlap (``plan.micro_batch_overlap``): the batch is split in two halves; each
+half's compute hides the other's communication: ``C_h + M_h + max(C_h, M_h)`` per layer, with
+both halves reading the weights. The breakdown then shows the exposed part of communication;
+``hidden_comm_s`` says how much was hidden.
+
+Speculative decoding (``SpecDecode``): each decode sequence verifies ``draft_tokens + 1``
+tokens per iteration (attention over its context for each) and emits ``tokens_per_step`` on
+average; the draft costs ``draft_tokens`` sequential passes of one extra layer — an MTP module
+(one MoE layer of the model plus a ``2H x H`` projection) or, for EAGLE-style drafts, one dense
+layer of the model's width in BF16 — plus the LM head.
+
+Ignored (named so nobody is surprised): fused-kernel savings beyond the launch term, norms and
+elementwise ops other than through kernel counts, activation memory traffic beyond GEMM
+inputs/outputs, KV-cache writes, host/device overlap, congestion between ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from accelsim.batch import BatchStats
+from accelsim.devices import Card, Fabric
+from accelsim.dtypes import Precision
+from accelsim.errors import AccelsimError
+from accelsim.perf.collectives import Link, all_gather, all_reduce, all_to_all, p2p
+from accelsim.perf.roofline import Rates
+from accelsim.plan import ParallelPlan
+from accelsim.routing import RoutingModel
+from accelsim.workloads import ModelArch
+
+if TYPE_CHECKING:
+    from accelsim.catalog import Catalog
+
+__all__ = [
+    "COMM_CLASSES",
+    "OP_CLASSES",
+    "PerfModel",
+    "SpecDecode",
+    "StepTime",
+    "perf_model_from_catalog",
+]
+
+OP_CLASSES = (
+    "attention",
+    "dense_ffn",
+    "shared_experts",
+    "routed_experts",
+    "router",
+    "tp_collectives",
+    "ep_dispatch",
+    "ep_combine",
+    "pp_transfer",
+    "embedding_lm_head",
+    "sampling",
+    "draft",
+    "overhead",
+)
+COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer")
+BOUNDS = ("compute", "memory", "network", "overhead")
+
+# Kernels per op and layer (norms, rope, cache writes and activations folded in).
+_K_ATTN = 6
+_K_FFN = 3
+_K_ROUTED = 5
+_K_ROUTER = 2
+_K_COLL = 1
+_K_LM = 2
+_K_SAMPLE = 2
+
+
+@dataclass(frozen=True)
+class SpecDecode:
+    """Speculative decoding: ``draft_tokens`` proposals per step, each accepted with
+    probability ``accept_rate`` given the previous ones were (``method``: ``mtp`` for a
+    DeepSeek-style MTP module, ``eagle``/``eagle3`` for a one-layer dense draft)."""
+
+    method: str = "mtp"
+    draft_tokens: int = 1
+    accept_rate: float = 0.7
+
+    def __post_init__(self) -> None:
+        if self.draft_tokens < 0:
+            raise AccelsimError("speculative draft_tokens cannot be negative")
+        if not 0.0 <= self.accept_rate <= 1.0:
+            raise AccelsimError("speculative accept_rate must be in [0, 1]")
+
+    @property
+    def tokens_per_step(self) -> float:
+        """Expected tokens emitted per verify step: ``sum_{i=0..k} a**i``."""
+        return float(sum(self.accept_rate**i for i in range(self.draft_tokens + 1)))
+
+    @staticmethod
+    def from_accept_length(method: str, draft_tokens: int, accept_length: float) -> SpecDecode:
+        """The ``SpecDecode`` whose ``tokens_per_step`` equals a published accept length."""
+        lo, hi = 0.0, 1.0
+        if accept_length >= draft_tokens + 1:
+            return SpecDecode(method, draft_tokens, 1.0)
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if SpecDecode(method, draft_tokens, mid).tokens_per_step < accept_length:
+                lo = mid
+            else:
+                hi = mid
+        return SpecDecode(method, draft_tokens, (lo + hi) / 2)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds per op class for one iteration of one replica, with FLOPs and bytes.
+
+    ``times`` (seconds), ``flops`` and ``hbm_bytes`` (per rank on the critical path: the
+    busiest EP rank, summed over pipeline stages), ``net_bytes`` (sent per rank) and ``bounds``
+    (``compute``/``memory``/``network``/``overhead``) are keyed by ``OP_CLASSES``.
+    """
+
+    times: dict[str, float]
+    flops: dict[str, float]
+    hbm_bytes: dict[str, float]
+    net_bytes: dict[str, float]
+    bounds: dict[str, str]
+    decode_tokens: float  # tokens emitted by decode sequences (after speculative acceptance)
+    prefill_tokens: float
+    cards: float  # cards (packages) in the replica
+    hidden_comm_s: float = 0.0
+    launch_s: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total_s(self) -> float:
+        return float(sum(self.times.values()))
+
+    @property
+    def tokens(self) -> float:
+        """Tokens this iteration produces: decode tokens emitted plus prefill tokens."""
+        return self.decode_tokens + self.prefill_tokens
+
+    @property
+    def tokens_per_s_per_card(self) -> float:
+        t = self.total_s
+        return self.tokens / t / self.cards if t > 0 else 0.0
+
+    @property
+    def bound(self) -> str:
+        """The bound of the op class with the largest time."""
+        cls = max(self.times, key=self.times.__getitem__)
+        return self.bounds[cls]
+
+    def share(self, cls: str) -> float:
+        t = self.total_s
+        return self.times[cls] / t if t > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_s": self.total_s,
+            "tokens": self.tokens,
+            "decode_tokens": self.decode_tokens,
+            "prefill_tokens": self.prefill_tokens,
+            "cards": self.cards,
+            "tokens_per_s_per_card": self.tokens_per_s_per_card,
+            "hidden_comm_s": self.hidden_comm_s,
+            "launch_s": self.launch_s,
+            "ops": {
+                c: {
+                    "time_s": self.times[c],
+                    "share": self.share(c),
+                    "bound": self.bounds[c],
+                    "flops": self.flops[c],
+                    "hbm_bytes": self.hbm_bytes[c],
+                    "net_bytes": self.net_bytes[c],
+                }
+                for c in OP_CLASSES
+            },
+            "notes": list(self.notes),
+        }
+
+
+class _Ops:
+    """Accumulates op costs per class: time, FLOPs, bytes and time per bound."""
+
+    __slots__ = ("b", "bt", "f", "launch", "n", "t")
+
+    def __init__(self) -> None:
+        self.t = dict.fromkeys(OP_CLASSES, 0.0)
+        self.f = dict.fromkeys(OP_CLASSES, 0.0)
+        self.b = dict.fromkeys(OP_CLASSES, 0.0)
+        self.n = dict.fromkeys(OP_CLASSES, 0.0)
+        self.bt: dict[str, dict[str, float]] = {c: {} for c in OP_CLASSES}
+        self.launch = 0.0
+
+    def add(
+        self,
+        cls: str,
+        compute_s: float = 0.0,
+        memory_s: float = 0.0,
+        network_s: float = 0.0,
+        kernels: float = 0.0,
+        launch_s: float = 0.0,
+        flops: float = 0.0,
+        hbm: float = 0.0,
+        net: float = 0.0,
+    ) -> None:
+        fixed = kernels * launch_s
+        body = max(compute_s, memory_s, network_s)
+        if fixed > body:
+            bound = "overhead"
+        elif body == network_s and network_s > 0:
+            bound = "network"
+        elif compute_s >= memory_s:
+            bound = "compute"
+        else:
+            bound = "memory"
+        t = body + fixed
+        self.t[cls] += t
+        self.f[cls] += flops
+        self.b[cls] += hbm
+        self.n[cls] += net
+        self.launch += fixed
+        bt = self.bt[cls]
+        bt[bound] = bt.get(bound, 0.0) + t
+
+    def merge(self, other: _Ops, mult: float = 1.0, into: str | None = None) -> None:
+        for c in OP_CLASSES:
+            if other.t[c] == 0.0 and other.f[c] == 0.0 and other.b[c] == 0.0:
+                continue
+            dst = into or c
+            self.t[dst] += other.t[c] * mult
+            self.f[dst] += other.f[c] * mult
+            self.b[dst] += other.b[c] * mult
+            self.n[dst] += other.n[c] * mult
+            for k, v in other.bt[c].items():
+                self.bt[dst][k] = self.bt[dst].get(k, 0.0) + v * mult
+        self.launch += other.launch * mult
+
+    def comm_time(self) -> float:
+        return sum(self.t[c] for c in COMM_CLASSES)
+
+    def compute_time(self) -> float:
+        return sum(self.t[c] for c in OP_CLASSES) - self.comm_time()
+
+    def scale_comm(self, factor: float) -> None:
+        for c in COMM_CLASSES:
+            self.t[c] *= factor
+            self.bt[c] = {k: v * factor for k, v in self.bt[c].items()}
+
+    def bounds(self) -> dict[str, str]:
+        out = {}
+        for c in OP_CLASSES:
+            bt = self.bt[c]
+            out[c] = max(bt, key=bt.__getitem__) if bt else "-"
+        return out
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The work of one attention-DP group in one iteration (or one micro-batch of it)."""
+
+    tokens: float  # tokens through the layers
+    dec_seqs: float
+    dec_ctx: float  # sum of decode context tokens
+    q_per_seq: float  # query tokens per decode sequence (1 + draft tokens)
+    pre_tokens: float
+    pre_pairs: float
+    pre_ctx: float
+    pre_seqs: float
+
+    @property
+    def logit_rows(self) -> float:
+        return self.dec_seqs * self.q_per_seq + self.pre_seqs
+
+    def half(self) -> _Group:
+        """One of two equal micro-batches."""
+        return _Group(
+            self.tokens / 2,
+            self.dec_seqs / 2,
+            self.dec_ctx / 2,
+            self.q_per_seq,
+            self.pre_tokens / 2,
+            self.pre_pairs / 2,
+            self.pre_ctx / 2,
+            self.pre_seqs / 2,
+        )
+
+
+class PerfModel:
+    """Roofline timing model of one replica (implements ``accelsim.batch.IterationModel``).
+
+    ``scale_up``/``scale_out`` are the fabrics inside and between scale-up domains;
+    ``node_cards`` the cards per server and ``scale_up_cards`` the cards one scale-up fabric
+    joins (a CloudMatrix384 supernode: 384; default ``node_cards``). ``routing`` defaults to
+    uniform; ``spec`` to no speculative decoding.
+    """
+
+    def __init__(
+        self,
+        card: Card,
+        model: ModelArch,
+        plan: ParallelPlan,
+        prec: Precision,
+        *,
+        scale_up: Fabric,
+        scale_out: Fabric,
+        node_cards: int,
+        scale_up_cards: int | None = None,
+        routing: RoutingModel | None = None,
+        spec: SpecDecode | None = None,
+    ) -> None:
+        self.card, self.model, self.plan, self.prec = card, model, plan, prec
+        self.rates = Rates.of(card, prec)
+        self.routing = routing or RoutingModel()
+        self.spec = spec if spec is not None and spec.draft_tokens > 0 else None
+        self.tokens_per_decode_step = self.spec.tokens_per_step if self.spec else 1.0
+        dies = card.dies
+        frac = card.efficiency.collective_fraction
+        self.up = Link.of(scale_up, dies, frac)
+        self.out = Link.of(scale_out, dies, frac)
+        self.node_ranks = node_cards * dies
+        self.domain_ranks = (scale_up_cards or node_cards) * dies
+        self.cards = plan.cards_per_replica / dies
+        if plan.pp > model.num_layers:
+            raise AccelsimError(f"plan pp={plan.pp} exceeds the model's {model.num_layers} layers")
+        self._routed_cache: dict[tuple[float, int], tuple[float, float, float, float]] = {}
+        self._iter_cache: dict[tuple[float, ...], float] = {}
+        self._setup_constants()
+
+    # ---- constants of the model on this plan ---------------------------------------------
+    def _setup_constants(self) -> None:
+        m, a, p = self.model, self.model.attention, self.prec
+        self.h = m.hidden_size
+        self.wb = p.weight_bytes
+        self.eb = max(p.weight_bytes, 2.0)  # embedding / LM head / router stay 16-bit
+        self.act = 2.0  # activations between ops in BF16/FP16
+        self.dispatch_b = 1.0 if p.compute in ("fp8", "int8") else 2.0
+        self.attn_params = m.attention_params_per_layer
+        self.kv_elems = m.kv_elements_per_token_per_layer
+        self.kv_split = 1 if a.kind == "mla" else min(self.plan.tp, a.num_kv_heads)
+        self.f_dec = m.attention_flops_per_context_token("decode") / m.num_layers
+        self.f_pre = m.attention_flops_per_context_token("prefill") / m.num_layers
+        if a.kind == "mla":
+            self.f_expand = 2.0 * a.kv_lora_rank * a.num_heads * (a.qk_nope_head_dim + a.v_head_dim)
+        else:
+            self.f_expand = 0.0
+        moe = m.moe
+        if moe is not None:
+            self.e_params = m.expert_params
+            self.shared_params = m.shared_expert_params
+            self.router_params = m.router_params
+            e, k = moe.num_experts, moe.top_k
+            ep = self.plan.ep
+            per_rank = e / ep
+            self.n_dest = float(k if ep >= e else ep * (1 - (1 - k / e) ** per_rank))
+            domain = min(ep, self.domain_ranks)
+            self.ep_domain = domain
+            self.ep_domains = max(1, math.ceil(ep / domain))
+            nn = self.ep_domains
+            nodes = nn * (1 - (1 - k / e) ** (e / nn)) if nn > 1 else 1.0
+            if moe.routing == "group_limited" and moe.n_group >= nn:
+                nodes = min(nodes, float(moe.topk_group))
+            self.dest_domains = nodes
+        if self.spec is not None and self.spec.method != "mtp":
+            moe = m.moe
+            width = m.dense_intermediate or 0
+            if moe is not None:
+                width = max(width, moe.shared_width + moe.top_k * moe.expert_intermediate)
+            self.draft_ffn_params = 3 * self.h * width
+
+    # ---- public API ------------------------------------------------------------------------
+    def step(self, batch: BatchStats) -> StepTime:
+        """The breakdown of one iteration of ``batch`` (replica-level aggregates)."""
+        plan, r = self.plan, self.rates
+        dp = plan.dp
+        qps = 1.0 + (self.spec.draft_tokens if self.spec else 0)
+        g = _Group(
+            tokens=(batch.decode_seqs * qps + batch.prefill_tokens) / dp,
+            dec_seqs=batch.decode_seqs / dp,
+            dec_ctx=batch.decode_context_tokens / dp,
+            q_per_seq=qps,
+            pre_tokens=batch.prefill_tokens / dp,
+            pre_pairs=batch.prefill_attention_pairs / dp,
+            pre_ctx=batch.prefill_context_tokens / dp,
+            pre_seqs=batch.prefill_seqs / dp,
+        )
+        total = _Ops()
+        hidden = 0.0
+        notes: list[str] = []
+        if g.tokens > 0:
+            kinds = ((self.model.dense_layers, False), (self.model.moe_layers, True))
+            for count, is_moe in kinds:
+                if count == 0:
+                    continue
+                if plan.micro_batch_overlap and g.tokens >= 2:
+                    half = self._layer(g.half(), is_moe)
+                    c_h, m_h = half.compute_time(), half.comm_time()
+                    layer = _Ops()
+                    layer.merge(half, 2.0)
+                    exposed = c_h + m_h + max(c_h, m_h) - 2.0 * c_h
+                    if m_h > 0:
+                        layer.scale_comm(exposed / (2.0 * m_h))
+                    hidden += count * (2.0 * m_h - exposed)
+                else:
+                    layer = self._layer(g, is_moe)
+                total.merge(layer, float(count))
+            self._per_iteration(total, g)
+            if self.spec is not None and g.dec_seqs > 0:
+                self._draft(total, g)
+        total.add("overhead", kernels=1.0, launch_s=r.iteration_s)
+        total.launch -= r.iteration_s
+        if plan.micro_batch_overlap:
+            notes.append("two micro-batches overlap communication with compute")
+        emitted = batch.decode_seqs * self.tokens_per_decode_step
+        return StepTime(
+            times=dict(total.t),
+            flops=dict(total.f),
+            hbm_bytes=dict(total.b),
+            net_bytes=dict(total.n),
+            bounds=total.bounds(),
+            decode_tokens=float(emitted),
+            prefill_tokens=float(batch.prefill_tokens),
+            cards=self.cards,
+            hidden_comm_s=hidden,
+            launch_s=total.launch,
+            notes=tuple(notes),
+        )
+
+    def iteration_time(self, batch: BatchStats) -> float:
+        """Seconds for one iteration; cached on the batch rounded to 3 significant digits
+        (the serving engine's fast path)."""
+        key = (
+            batch.decode_seqs,
+            _sig3(batch.decode_context_tokens),
+            batch.prefill_seqs,
+            _sig3(batch.prefill_tokens),
+            _sig3(batch.prefill_attention_pairs),
+            _sig3(batch.prefill_context_tokens),
+        )
+        t = self._iter_cache.get(key)
+        if t is None:
+            rounded = BatchStats(key[0], key[1], key[2], int(key[3]), key[4], key[5])
+            t = self.step(rounded).total_s
+            if len(self._iter_cache) > 200_000:
+                self._iter_cache.clear()
+            self._iter_cache[key] = t
+        return t
+
+    # ---- one layer -------------------------------------------------------------------------
+    def _layer(self, g: _Group, is_moe: bool) -> _Ops:
+        ops = _Ops()
+        self._attention(ops, g)
+        plan, r = self.plan, self.rates
+        tp = plan.tp
+        if is_moe:
+            self._moe(ops, g)
+        else:
+            self._gemm(ops, "dense_ffn", self.model.dense_ffn_params / tp, g.tokens, _K_FFN)
+        if tp > 1:
+            size = g.tokens * self.h * self.act
+            t = all_reduce(self._link(tp), size, tp)
+            ops.add(
+                "tp_collectives",
+                network_s=2 * t,
+                kernels=2 * _K_COLL,
+                launch_s=r.launch_s,
+                net=2 * 2 * size * (tp - 1) / tp,
+            )
+        return ops
+
+    def _gemm(
+        self,
+        ops: _Ops,
+        cls: str,
+        params: float,
+        m: float,
+        kernels: int,
+        wbytes: float | None = None,
+    ) -> None:
+        """A weight GEMM of ``params`` weights (this rank's share) over ``m`` tokens."""
+        r = self.rates
+        flops = 2.0 * params * m
+        hbm = params * (self.wb if wbytes is None else wbytes) + 2.0 * m * self.h * self.act
+        ops.add(
+            cls,
+            compute_s=flops / r.gemm_rate(m),
+            memory_s=hbm / r.hbm,
+            kernels=kernels,
+            launch_s=r.launch_s,
+            flops=flops,
+            hbm=hbm,
+        )
+
+    def _attention(self, ops: _Ops, g: _Group) -> None:
+        r, tp = self.rates, self.plan.tp
+        params = self.attn_params / tp
+        flops = 2.0 * params * g.tokens
+        hbm = params * self.wb + 2.0 * g.tokens * self.h * self.act
+        compute = flops / r.gemm_rate(g.tokens)
+        kv_b = self.prec.kv_bytes
+        core_f = (
+            self.f_dec * g.dec_ctx * g.q_per_seq
+            + self.f_pre * g.pre_pairs
+            + self.f_expand * g.pre_ctx
+        ) / tp
+        core_b = self.kv_elems * kv_b * (g.dec_ctx + g.pre_tokens + g.pre_ctx) / self.kv_split
+        compute += core_f / r.attn_flops
+        ops.add(
+            "attention",
+            compute_s=compute,
+            memory_s=(hbm + core_b) / r.hbm,
+            kernels=_K_ATTN,
+            launch_s=r.launch_s,
+            flops=flops + core_f,
+            hbm=hbm + core_b,
+        )
+
+    def _moe(self, ops: _Ops, g: _Group) -> None:
+        plan, r = self.plan, self.rates
+        tp, dp, ep = plan.tp, plan.dp, plan.ep
+        moe = self.model.moe
+        assert moe is not None
+        m = g.tokens
+        self._gemm(ops, "router", self.router_params, m, _K_ROUTER, wbytes=self.eb)
+        if self.shared_params:
+            self._gemm(ops, "shared_experts", self.shared_params / tp, m, _K_FFN)
+        t_all = m * dp
+        compute_s, memory_s, flops, hbm, max_load = self._routed(t_all)
+        ops.add(
+            "routed_experts",
+            compute_s=compute_s,
+            memory_s=memory_s,
+            kernels=_K_ROUTED,
+            launch_s=r.launch_s,
+            flops=flops,
+            hbm=hbm,
+        )
+        if ep > 1:
+            mean_load = t_all * moe.top_k / ep
+            imb = max_load / mean_load if mean_load > 0 else 1.0
+            per_rank = m / tp
+            dec_share = (g.dec_seqs * g.q_per_seq) / m if m > 0 else 0.0
+            for cls, b in (("ep_dispatch", self.dispatch_b), ("ep_combine", 2.0)):
+                t, sent = self._all_to_all(per_rank, dec_share, b, imb)
+                ops.add(cls, network_s=t, kernels=_K_COLL, launch_s=r.launch_s, net=sent)
+        elif dp > 1:
+            n = tp * dp
+            size = t_all * self.h * self.act
+            t = all_gather(self._link(n), size, n) * 2.0
+            ops.add(
+                "ep_dispatch",
+                network_s=t,
+                kernels=2 * _K_COLL,
+                launch_s=r.launch_s,
+                net=2 * size * (n - 1) / n,
+            )
+
+    def _routed(self, t_all: float) -> tuple[float, float, float, float, float]:
+        """Busiest EP rank's grouped-GEMM time terms for ``t_all`` replica tokens."""
+        key = round(t_all, 3)
+        hit = self._routed_cache.get(key)
+        if hit is not None:
+            return hit
+        plan, r = self.plan, self.rates
+        loads = self.routing.rank_loads(self.model, plan.ep, plan.redundant_experts, t_all)
+        split = plan.moe_tp
+        params = self.e_params / split
+        load, touched = loads.load, loads.touched
+        flops = 2.0 * params * load
+        m = np.divide(load, touched, out=np.zeros_like(load), where=touched > 0)
+        rate = r.gemm_flops * m / (m + r.m_half)
+        compute = np.divide(flops, rate, out=np.zeros_like(flops), where=rate > 0)
+        hbm = touched * params * self.wb + load * (2.0 * self.h + 3.0 * params / self.h) * self.act
+        memory = hbm / r.hbm
+        t = np.maximum(compute, memory)
+        idx = t.argmax(axis=1)
+        rows = np.arange(t.shape[0])
+        out = (
+            float(compute[rows, idx].mean()),
+            float(memory[rows, idx].mean()),
+            float(flops[rows, idx].mean()),
+            float(hbm[rows, idx].mean()),
+            loads.max_load,
+        )
+        if len(self._routed_cache) > 100_000:
+            self._routed_cache.clear()
+        self._routed_cache[key] = out
+        return out
+
+    def _link(self, n: int) -> Link:
+        """The fabric ``n`` consecutive ranks talk over (scale-up when they fit its domain)."""
+        return self.up if n <= self.domain_ranks else self.out
+
+    def _all_to_all(
+        self, tokens: float, dec_share: float, b: float, imb: float
+    ) -> tuple[float, float]:
+        """Seconds and bytes sent by one rank dispatching ``tokens`` tokens of ``b`` B/elem."""
+        ep = self.plan.ep
+        row = self.h * b
+        dom = self.ep_domain
+        intra = tokens * self.n_dest * (dom - 1) / ep * row
+        t = all_to_all(self.up, intra * imb, dom - 1)
+        sent = intra
+        if self.ep_domains > 1:
+            nn = self.ep_domains
+            dedup = tokens * self.dest_domains * (nn - 1) / nn * row
+            direct = tokens * self.n_dest * (ep - dom) / ep * row
+            inter = dec_share * direct + (1.0 - dec_share) * dedup
+            t = max(t, all_to_all(self.out, inter * imb, ep - dom))
+            sent += inter
+        return t, sent
+
+    # ---- per iteration ---------------------------------------------------------------------
+    def _per_iteration(self, ops: _Ops, g: _Group, pipeline: bool = True) -> None:
+        plan, r, m = self.plan, self.rates, self.model
+        tp = plan.tp
+        rows = g.logit_rows
+        lm = m.vocab_size * self.h / tp
+        flops = 2.0 * lm * rows
+        hbm = lm * self.eb + g.tokens * self.h * self.act
+        ops.add(
+            "embedding_lm_head",
+            compute_s=flops / r.gemm_rate(rows),
+            memory_s=hbm / r.hbm,
+            kernels=_K_LM,
+            launch_s=r.launch_s,
+            flops=flops,
+            hbm=hbm,
+        )
+        logits = rows * m.vocab_size / tp * 4.0
+        ops.add(
+            "sampling", memory_s=logits / r.hbm, kernels=_K_SAMPLE, launch_s=r.launch_s, hbm=logits
+        )
+        if pipeline and plan.pp > 1:
+            size = g.tokens * self.h * self.act / tp
+            link = self._link(plan.cards_per_replica)
+            ops.add(
+                "pp_transfer",
+                network_s=(plan.pp - 1) * p2p(link, size),
+                kernels=(plan.pp - 1) * _K_COLL,
+                launch_s=r.launch_s,
+                net=(plan.pp - 1) * size,
+            )
+
+    def _draft(self, ops: _Ops, g: _Group) -> None:
+        """``draft_tokens`` sequential draft passes over the decode sequences."""
+        spec = self.spec
+        assert spec is not None
+        d = _Group(g.dec_seqs, g.dec_seqs, g.dec_ctx, 1.0, 0.0, 0.0, 0.0, 0.0)
+        one = _Ops()
+        if spec.method == "mtp" and self.model.is_moe:
+            one.merge(self._layer(d, True))
+            self._gemm(one, "draft", 2.0 * self.h * self.h / self.plan.tp, d.tokens, 1)
+        else:
+            self._attention(one, d)
+            self._gemm(
+                one, "dense_ffn", self.draft_ffn_params / self.plan.tp, d.tokens, _K_FFN, wbytes=2.0
+            )
+        lm = _Ops()
+        self._per_iteration(lm, d, pipeline=False)
+        one.merge(lm)
+        ops.merge(one, float(spec.draft_tokens), into="draft")
+
+
+def _sig3(x: float) -> float:
+    if x == 0:
+        return 0.0
+    return float(f"{x:.3g}")
+
+
+def perf_model_from_catalog(
+    catalog: Catalog,
+    model: str,
+    device: str,
+    plan: ParallelPlan,
+    prec: Precision,
+    *,
+    routing: RoutingModel | None = None,
+    spec: SpecDecode | None = None,
+    server: str | None = None,
+) -> PerfModel:
+    """A ``PerfModel`` with the card, its server (default: the card's ``default_server``) and
+    that server's scale-up and scale-out fabrics looked up in ``catalog``."""
+    card = catalog.device(device)
+    arch = catalog.model(model)
+    srv = catalog.server(server) if server else catalog.server_for(card)
+    return PerfModel(
+        card,
+        arch,
+        plan,
+        prec,
+        scale_up=catalog.fabric(srv.scale_up_fabric),
+        scale_out=catalog.fabric(srv.scale_out_fabric),
+        node_cards=srv.cards_per_node,
+        scale_up_cards=srv.scale_up_domain_cards,
+        routing=routing,
+        spec=spec,
+    )

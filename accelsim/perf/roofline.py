@@ -1,0 +1,69 @@
+"""Achievable rates of one rank and the roofline of one op.
+
+A *rank* is what a plan degree counts: one card, or one die of a multi-die package (an Ascend
+910C package holds two dies, and its published plans count dies). Per-rank peak FLOP/s, HBM
+bandwidth and link bandwidth are the card's divided by ``card.dies``.
+
+Roofline of one op: ``max(FLOPs / achievable FLOP/s, bytes / achievable HBM bandwidth)``, then
+``kernels * kernel_launch`` on top. Achievable FLOP/s of a GEMM with ``M`` rows (tokens):
+``peak * gemm_fraction * M / (M + gemm_m_half)`` — large GEMMs reach the card's measured
+best ("MAMF") fraction, small-M GEMMs (decode, few tokens per expert) far less. Attention
+kernels use ``attention_fraction`` when the card gives one, else ``gemm_fraction``, without the
+small-M term (their M is heads x queries, not tokens). HBM streams at ``hbm_fraction`` of peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelsim.devices import Card
+from accelsim.dtypes import Precision
+
+__all__ = ["Rates", "attention_dtype"]
+
+
+def attention_dtype(card: Card, prec: Precision) -> str:
+    """The dtype attention math runs in: FP8 when the KV cache is FP8 and the card has FP8
+    (FlashMLA/FA3 FP8), FP16 for an FP16 deployment, else BF16 (INT8/INT4 KV is dequantised)."""
+    if prec.kv == "fp8" and card.supports("fp8"):
+        return "fp8"
+    if prec.compute == "fp16" or prec.kv == "fp16":
+        return "fp16" if card.supports("fp16") else "bf16"
+    return "bf16" if card.supports("bf16") else prec.compute
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Achievable per-rank rates (SI floats) of one card under one precision."""
+
+    gemm_flops: float  # peak x gemm_fraction in the compute dtype, per rank
+    m_half: float
+    attn_flops: float  # attention math rate per rank
+    hbm: float  # achievable bytes/s per rank
+    launch_s: float
+    iteration_s: float
+    collective_fraction: float
+    dies: int
+
+    @staticmethod
+    def of(card: Card, prec: Precision) -> Rates:
+        eff = card.efficiency
+        d = card.dies
+        peak = card.peak(prec.compute) / d  # raises UnsupportedDtypeError naming card + dtype
+        attn_frac = eff.attention_fraction or eff.gemm_fraction
+        return Rates(
+            gemm_flops=peak * eff.gemm_fraction,
+            m_half=eff.gemm_m_half,
+            attn_flops=card.peak(attention_dtype(card, prec)) / d * attn_frac,
+            hbm=card.hbm_bandwidth / d * eff.hbm_fraction,
+            launch_s=eff.kernel_launch,
+            iteration_s=eff.iteration_overhead,
+            collective_fraction=eff.collective_fraction,
+            dies=d,
+        )
+
+    def gemm_rate(self, m: float) -> float:
+        """Achievable FLOP/s of a GEMM with ``m`` rows."""
+        if m <= 0:
+            return self.gemm_flops
+        return self.gemm_flops * m / (m + self.m_half)

@@ -1,0 +1,385 @@
+"""Timing model: hand-computed rooflines, monotonicity properties, the DeepSeek-V3 golden step."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.batch import BatchStats
+from accelsim.catalog import load_catalog
+from accelsim.devices import Card, Fabric
+from accelsim.dtypes import UnsupportedDtypeError, precision
+from accelsim.perf import OP_CLASSES, PerfModel, SpecDecode, StepTime
+from accelsim.perf.collectives import Link, all_reduce, all_to_all
+from accelsim.perf.roofline import Rates
+from accelsim.plan import ParallelPlan
+from accelsim.routing import RoutingModel
+from accelsim.workloads import ModelArch
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def make_card(**changes) -> Card:
+    data = {
+        "name": "toy",
+        "vendor": "test",
+        "display_name": "Toy card",
+        "compute_units": 1,
+        "peak_flops": {"bf16": 1e14, "fp16": 1e14, "int8": 2e14},
+        "hbm_capacity": 80e9,
+        "hbm_bandwidth": 1e12,
+        "tdp": 400.0,
+        "idle_power": 50.0,
+        "efficiency": {
+            "gemm_fraction": 1.0,
+            "gemm_m_half": 0.0,
+            "hbm_fraction": 1.0,
+            "collective_fraction": 1.0,
+            "kernel_launch": 0.0,
+            "iteration_overhead": 0.0,
+        },
+    }
+    eff = changes.pop("efficiency", {})
+    data["efficiency"].update(eff)
+    data.update(changes)
+    return Card.model_validate(data)
+
+
+def make_fabric(name="up", tier="scale_up", topology="switch", bw=100e9, latency=0.0) -> Fabric:
+    return Fabric.model_validate(
+        {
+            "name": name,
+            "display_name": name,
+            "tier": tier,
+            "topology": topology,
+            "bandwidth_per_card": bw,
+            "latency": latency,
+        }
+    )
+
+
+DENSE = ModelArch.model_validate(
+    {
+        "name": "toy-dense",
+        "family": "toy",
+        "hidden_size": 1024,
+        "num_layers": 2,
+        "dense_layers": 2,
+        "dense_intermediate": 4096,
+        "vocab_size": 1000,
+        "max_context": 4096,
+        "attention": {"kind": "mha", "num_heads": 8, "num_kv_heads": 8, "head_dim": 128},
+    }
+)
+MOE = ModelArch.model_validate(
+    {
+        "name": "toy-moe",
+        "family": "toy",
+        "hidden_size": 512,
+        "num_layers": 4,
+        "dense_layers": 0,
+        "vocab_size": 1000,
+        "max_context": 4096,
+        "attention": {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 64},
+        "moe": {"num_experts": 16, "top_k": 2, "expert_intermediate": 256},
+    }
+)
+
+
+def model_for(card=None, model=DENSE, plan=None, prec="bf16", **kw) -> PerfModel:
+    return PerfModel(
+        card or make_card(),
+        model,
+        plan or ParallelPlan(),
+        precision(prec),
+        scale_up=make_fabric(),
+        scale_out=make_fabric("out", "scale_out", "network", 10e9),
+        node_cards=8,
+        **kw,
+    )
+
+
+# ---- rates and single ops -------------------------------------------------------------------
+def test_gemm_rate_falls_at_small_m():
+    card = make_card(efficiency={"gemm_fraction": 0.8, "gemm_m_half": 64})
+    r = Rates.of(card, precision("bf16"))
+    assert r.gemm_rate(64) == pytest.approx(1e14 * 0.8 * 0.5)
+    assert r.gemm_rate(1) == pytest.approx(1e14 * 0.8 / 65)
+    assert r.gemm_rate(1e9) == pytest.approx(1e14 * 0.8, rel=1e-6)
+
+
+def test_single_gemm_roofline_to_the_flop_and_byte():
+    """One 4096x4096 weight GEMM over 256 tokens on the toy card (100 TFLOP/s, 1 TB/s)."""
+    pm = model_for(card=make_card(efficiency={"kernel_launch": 5e-6}))
+    from accelsim.perf import _Ops
+
+    ops = _Ops()
+    params, m = 4096 * 4096, 256
+    pm._gemm(ops, "dense_ffn", params, m, kernels=1)
+    flops = 2 * params * m
+    hbm = params * 2 + 2 * m * 1024 * 2  # weights in BF16 + activations in and out (H=1024)
+    assert ops.f["dense_ffn"] == flops
+    assert ops.b["dense_ffn"] == hbm
+    assert ops.t["dense_ffn"] == pytest.approx(max(flops / 1e14, hbm / 1e12) + 5e-6)
+    assert ops.bounds()["dense_ffn"] == "compute"  # 8.6 GFLOP at 100 T vs 34 MB at 1 TB/s
+
+
+def test_small_dense_decode_step_by_hand():
+    """Decode of 4 sequences with 100 tokens of context each through the 2-layer toy model."""
+    pm = model_for()
+    st = pm.step(BatchStats.decode(4, 100))
+    h, layers, b = 1024, 2, 4
+    attn_params = 4 * h * h + 2 * h  # q, k, v, o (MHA) + two norms
+    attn_flops = 2 * attn_params * b + 4 * 8 * 128 * 400  # projections + QK/AV over 400 ctx
+    attn_bytes = attn_params * 2 + 2 * b * h * 2 + 2 * 8 * 128 * 2 * 400  # weights, acts, KV
+    ffn_params = 3 * h * 4096
+    ffn_flops, ffn_bytes = 2 * ffn_params * b, ffn_params * 2 + 2 * b * h * 2
+    assert st.flops["attention"] == layers * attn_flops
+    assert st.hbm_bytes["attention"] == layers * attn_bytes
+    assert st.flops["dense_ffn"] == layers * ffn_flops
+    assert st.hbm_bytes["dense_ffn"] == layers * ffn_bytes
+    lm_flops, lm_bytes = 2 * 1000 * h * b, 1000 * h * 2 + b * h * 2
+    assert st.flops["embedding_lm_head"] == lm_flops
+    assert st.hbm_bytes["embedding_lm_head"] == lm_bytes
+    assert st.hbm_bytes["sampling"] == b * 1000 * 4
+    expect = (
+        layers * max(attn_flops / 1e14, attn_bytes / 1e12)
+        + layers * max(ffn_flops / 1e14, ffn_bytes / 1e12)
+        + max(lm_flops / 1e14, lm_bytes / 1e12)
+        + b * 1000 * 4 / 1e12
+    )
+    assert st.total_s == pytest.approx(expect, rel=1e-12)
+    assert st.bounds["attention"] == "memory"
+    assert st.tokens == 4 and st.cards == 1
+    assert st.tokens_per_s_per_card == pytest.approx(4 / expect)
+
+
+def test_prefill_attention_counts_causal_pairs():
+    pm = model_for()
+    st = pm.step(BatchStats.prefill_chunk(512))
+    pairs = 512 * 513 / 2
+    attn_params = 4 * 1024 * 1024 + 2048
+    assert st.flops["attention"] == pytest.approx(2 * (2 * attn_params * 512 + 4 * 8 * 128 * pairs))
+
+
+def test_collectives_alpha_beta():
+    link = Link.of(make_fabric(bw=100e9, latency=2e-6), dies=1, fraction=0.5)
+    assert all_reduce(link, 1e6, 8) == pytest.approx(2 * 7 / 8 * 1e6 / 50e9 + 6 * 2e-6)
+    assert all_reduce(link, 1e6, 1) == 0.0
+    assert all_to_all(link, 1e6, 7) == pytest.approx(1e6 / 50e9 + 2e-6)
+    mesh = Fabric.model_validate(
+        {
+            "name": "m",
+            "display_name": "m",
+            "tier": "scale_up",
+            "topology": "full_mesh",
+            "bandwidth_per_card": 196e9,
+            "link_bandwidth": 28e9,
+            "latency": 0.0,
+        }
+    )
+    ml = Link.of(mesh, dies=1, fraction=1.0)
+    assert ml.rate(1) == 28e9 and ml.rate(7) == 196e9  # a pair uses one HCCS link
+
+
+def test_tensor_parallel_adds_all_reduces():
+    st1 = model_for(plan=ParallelPlan(tp=1)).step(BatchStats.decode(8, 100))
+    st2 = model_for(plan=ParallelPlan(tp=2)).step(BatchStats.decode(8, 100))
+    assert st1.times["tp_collectives"] == 0.0
+    assert st2.times["tp_collectives"] > 0.0
+    assert st2.cards == 2
+
+
+def test_unsupported_dtype_names_card_and_dtype():
+    with pytest.raises(UnsupportedDtypeError, match="toy.*fp8"):
+        model_for(prec="fp8")
+
+
+def test_weight_only_int8_reads_half_the_bytes_and_computes_in_bf16():
+    st16 = model_for().step(BatchStats.decode(1, 10))
+    st8 = model_for(prec="w8a16").step(BatchStats.decode(1, 10))
+    assert st8.hbm_bytes["dense_ffn"] < 0.51 * st16.hbm_bytes["dense_ffn"]
+    assert st8.flops["dense_ffn"] == st16.flops["dense_ffn"]
+
+
+def test_multi_die_rank_is_half_a_card():
+    two = make_card(dies=2, peak_flops={"bf16": 2e14}, hbm_bandwidth=2e12)
+    pm = model_for(card=two, plan=ParallelPlan(tp=1, dp=2))
+    one = model_for(plan=ParallelPlan(tp=1, dp=1))
+    b = BatchStats.decode(8, 100)
+    assert pm.cards == 1.0
+    # two dies each serving half the sequences at the toy card's rates: same time as one toy
+    # card serving half, i.e. strictly faster than one toy card serving all 8
+    assert pm.step(b).total_s < one.step(b).total_s
+
+
+# ---- MoE, overlap, speculative decoding ------------------------------------------------------
+def test_moe_reads_only_touched_experts_at_batch_one():
+    pm = model_for(model=MOE)
+    st = pm.step(BatchStats.decode(1, 10))
+    expert_bytes = MOE.expert_params * 2
+    per_layer = st.hbm_bytes["routed_experts"] / MOE.num_layers
+    assert 1.9 * expert_bytes < per_layer < 2.1 * expert_bytes  # top-2 of 16 experts
+
+
+def test_expert_parallel_adds_dispatch_and_combine():
+    pm = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=8, ep=8))
+    st = pm.step(BatchStats.decode(256, 100))
+    assert st.times["ep_dispatch"] > 0 and st.times["ep_combine"] > st.times["ep_dispatch"] * 0.99
+    assert st.bounds["ep_combine"] == "network"
+
+
+def test_micro_batch_overlap_hides_communication():
+    plan = ParallelPlan(tp=1, dp=8, ep=8)
+    b = BatchStats.decode(2048, 500)
+    plain = model_for(model=MOE, plan=plan).step(b)
+    over = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=8, ep=8, micro_batch_overlap=True))
+    st = over.step(b)
+    assert st.hidden_comm_s > 0
+    assert st.total_s < plain.total_s
+
+
+def test_spec_decode_tokens_per_step():
+    assert SpecDecode("mtp", 1, 0.7).tokens_per_step == pytest.approx(1.7)
+    assert SpecDecode("mtp", 3, 0.5).tokens_per_step == pytest.approx(1 + 0.5 + 0.25 + 0.125)
+    s = SpecDecode.from_accept_length("eagle3", 3, 2.82)
+    assert s.tokens_per_step == pytest.approx(2.82, abs=1e-6)
+
+
+def test_spec_decode_emits_more_tokens_and_charges_the_draft():
+    b = BatchStats.decode(64, 1000)
+    base = model_for(model=MOE).step(b)
+    pm = model_for(model=MOE, spec=SpecDecode("mtp", 1, 0.8))
+    st = pm.step(b)
+    assert pm.tokens_per_decode_step == pytest.approx(1.8)
+    assert st.tokens == pytest.approx(64 * 1.8)
+    assert st.times["draft"] > 0
+    assert st.total_s > base.total_s
+
+
+def test_iteration_time_matches_step_and_is_cached():
+    pm = model_for(model=MOE)
+    b = BatchStats.decode(100, 1000)
+    assert pm.iteration_time(b) == pytest.approx(pm.step(b).total_s)
+    assert pm.iteration_time(b) == pm.iteration_time(b)
+
+
+def test_step_time_dict_lists_every_op_class():
+    st = model_for(model=MOE).step(BatchStats.decode(10, 10))
+    d = st.as_dict()
+    assert set(d["ops"]) == set(OP_CLASSES)
+    assert d["total_s"] == pytest.approx(sum(v["time_s"] for v in d["ops"].values()))
+    assert isinstance(st, StepTime)
+
+
+# ---- monotonicity (hypothesis) ----------------------------------------------------------------
+batches = st.builds(
+    lambda seqs, ctx, pre: (
+        BatchStats.decode(seqs, ctx) + (BatchStats.prefill_chunk(pre) if pre else BatchStats())
+    ),
+    st.integers(1, 512),
+    st.integers(1, 8192),
+    st.integers(0, 4096),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=batches, factor=st.floats(1.0, 8.0))
+def test_more_hbm_bandwidth_never_slower(batch, factor):
+    slow = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4))
+    fast = model_for(
+        card=make_card(hbm_bandwidth=1e12 * factor), model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4)
+    )
+    assert fast.step(batch).total_s <= slow.step(batch).total_s * (1 + 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=batches, factor=st.floats(1.0, 8.0))
+def test_more_flops_never_slower(batch, factor):
+    peaks = {"bf16": 1e14 * factor, "fp16": 1e14 * factor, "int8": 2e14 * factor}
+    slow = model_for(model=MOE, plan=ParallelPlan(tp=2, dp=2, ep=4))
+    fast = model_for(
+        card=make_card(peak_flops=peaks), model=MOE, plan=ParallelPlan(tp=2, dp=2, ep=4)
+    )
+    assert fast.step(batch).total_s <= slow.step(batch).total_s * (1 + 1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seqs=st.integers(1, 512), ctx=st.integers(1, 8192), extra=st.integers(1, 8192))
+def test_more_decode_context_never_faster(seqs, ctx, extra):
+    pm = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=2, ep=2))
+    short = pm.step(BatchStats.decode(seqs, ctx)).total_s
+    long = pm.step(BatchStats.decode(seqs, ctx + extra)).total_s
+    assert long >= short
+
+
+@settings(max_examples=30, deadline=None)
+@given(tokens=st.integers(1, 4096), s1=st.floats(0.0, 2.0), ds=st.floats(0.0, 1.0))
+def test_more_skew_never_faster_at_fixed_tokens(tokens, s1, ds):
+    """One expert per EP rank: the busiest rank holds the hottest expert, whose share grows
+    with the Zipf skew."""
+    plan = ParallelPlan(tp=1, dp=16, ep=16)
+    b = BatchStats.decode(tokens, 100)
+    t1 = model_for(model=MOE, plan=plan, routing=RoutingModel("zipf", skew=s1)).step(b)
+    t2 = model_for(model=MOE, plan=plan, routing=RoutingModel("zipf", skew=s1 + ds)).step(b)
+    assert t2.total_s >= t1.total_s * (1 - 1e-9)
+
+
+# ---- golden: DeepSeek-V3 decode iteration ----------------------------------------------------
+H800_LIKE = {
+    "name": "golden-h800",
+    "vendor": "test",
+    "display_name": "H800-like (pinned for golden)",
+    "compute_units": 132,
+    "peak_flops": {"bf16": 989e12, "fp16": 989e12, "fp8": 1979e12, "int8": 1979e12},
+    "hbm_capacity": 80e9,
+    "hbm_bandwidth": 3.35e12,
+    "tdp": 700.0,
+    "idle_power": 100.0,
+    "efficiency": {
+        "gemm_fraction": 0.8,
+        "gemm_m_half": 64,
+        "hbm_fraction": 0.8,
+        "collective_fraction": 0.8,
+        "kernel_launch": 4e-6,
+        "iteration_overhead": 2e-3,
+    },
+}
+
+
+def _round(obj):
+    if isinstance(obj, float):
+        return float(f"{obj:.6g}")
+    if isinstance(obj, dict):
+        return {k: _round(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v) for v in obj]
+    return obj
+
+
+def test_deepseek_v3_decode_breakdown_golden():
+    model = load_catalog().model("deepseek-v3")
+    pm = PerfModel(
+        Card.model_validate(H800_LIKE),
+        model,
+        ParallelPlan(tp=1, dp=72, ep=72, redundant_experts=32),
+        precision("fp8"),
+        scale_up=make_fabric("nvswitch", bw=200e9, latency=3e-6),
+        scale_out=make_fabric("ib", "scale_out", "network", 50e9, 10e-6),
+        node_cards=8,
+        routing=RoutingModel("zipf", skew=1.0, drift=0.23),
+        spec=SpecDecode("mtp", 1, 0.8),
+    )
+    got = _round(pm.step(BatchStats.decode(72 * 128, 4096)).as_dict())
+    path = GOLDEN / "step_deepseek_v3_decode.json"
+    if os.environ.get("ACCELSIM_REGEN_GOLDEN") == "1":
+        path.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
+    want = json.loads(path.read_text())
+    assert got == want, "breakdown changed; regenerate with ACCELSIM_REGEN_GOLDEN=1 if intended"
+    assert math.isclose(got["total_s"], sum(v["time_s"] for v in got["ops"].values()), rel_tol=1e-5)

@@ -1,0 +1,149 @@
+"""Validation cases: the shipped file parses, every active case predicts, the CLI reports."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from accelsim.catalog import load_catalog
+from accelsim.cli import main
+from accelsim.errors import CatalogError
+from accelsim.validate import (
+    METRICS,
+    PRODUCTION_DRIFT,
+    load_cases,
+    predict,
+    run_validation,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def report(catalog):
+    return run_validation(catalog)
+
+
+def test_shipped_cases_parse_and_cover_every_source_case(catalog):
+    cases = load_cases(catalog=catalog)
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)) >= 40
+    active = [c for c in cases if c.status == "active"]
+    assert len(active) >= 15
+    assert {c.split for c in active} == {"fit", "check"}
+    assert all(c.metric in METRICS for c in active)
+    assert all(c.status == "pending" for c in cases if c.mode == "serving")
+    assert all(c.reason for c in cases if c.status == "skipped")
+
+
+def test_every_active_case_predicts_a_finite_positive_value(report):
+    for r in report.results:
+        assert math.isfinite(r.predicted) and r.predicted > 0, r.case.id
+        # a loose sanity band, not an accuracy target (see benchmarks/bench_validation.py)
+        assert 0.1 < r.predicted / r.case.measured < 10, r.case.id
+
+
+def test_report_json_shape(report):
+    d = report.as_dict()
+    assert {"cases", "median_abs_error_pct", "max_abs_error_pct", "by_hardware"} <= set(d)
+    row = d["cases"][0]
+    assert {"id", "metric", "unit", "measured", "predicted", "error_pct"} <= set(row)
+    assert d["max_abs_error_pct"] >= d["median_abs_error_pct"]
+    assert set(d["by_split"]) == {"fit", "check"}
+
+
+def test_fit_case_reproduces_its_target_ratio(catalog):
+    """The production drift was fitted on the fit pair's ratio: it should still close."""
+    by_id = {c.id: c for c in load_cases(catalog=catalog)}
+    fit = by_id["sglang-h100-ep32-prefill-4k"]
+    ref = by_id[fit.reference]
+    ratio = predict(fit, catalog).predicted / predict(ref, catalog).predicted
+    assert ratio == pytest.approx(fit.measured / ref.measured, rel=0.03)
+    assert PRODUCTION_DRIFT > 0
+
+
+def test_malformed_case_file_names_file_and_case(tmp_path, catalog):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "- id: x\n  mode: decode\n  metric: tokens_per_fortnight\n  measured: 1\n"
+        "  device: h800\n  model: deepseek-v3\n"
+    )
+    with pytest.raises(CatalogError, match=r"bad.yaml: case x: metric"):
+        load_cases(bad)
+
+
+def test_cli_validate_json(capsys):
+    main(["validate", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert d["cases"] and "by_hardware" in d
+
+
+def test_cli_step_table_and_json(capsys):
+    main(
+        [
+            "step",
+            "mixtral-8x7b",
+            "--device",
+            "a100-sxm4-80gb",
+            "--cards",
+            "2",
+            "--plan",
+            "tp=2",
+            "--decode-batch",
+            "1",
+            "--context",
+            "100",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "routed_experts" in out and "tokens/s per card" in out
+    main(
+        [
+            "step",
+            "deepseek-v3",
+            "--device",
+            "h800",
+            "--cards",
+            "16",
+            "--plan",
+            "tp=1,dp=16,ep=16",
+            "--dtype",
+            "fp8",
+            "--decode-batch",
+            "512",
+            "--context",
+            "2000",
+            "--mtp",
+            "1",
+            "--accept",
+            "0.7",
+            "--json",
+        ]
+    )
+    d = json.loads(capsys.readouterr().out)
+    assert d["tokens_per_decode_step"] == pytest.approx(1.7)
+    assert d["ops"]["ep_dispatch"]["time_s"] > 0
+
+
+def test_cli_bad_dtype_exits_2_with_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "step",
+                "deepseek-v3",
+                "--device",
+                "ascend-910b2",
+                "--dtype",
+                "fp8",
+                "--decode-batch",
+                "1",
+            ]
+        )
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "ascend-910b2" in err and "fp8" in err
