@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 __all__ = [
     "cost_uncertainty_chart",
@@ -60,8 +60,10 @@ def cost_uncertainty_chart(rows: Mapping[str, tuple[float, float, float]], unit:
     p50 = [rows[d][1] for d in labels]
     p90 = [rows[d][2] for d in labels]
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    err = [[m - lo for m, lo in zip(p50, p10, strict=True)],
-           [hi - m for m, hi in zip(p50, p90, strict=True)]]
+    err = [
+        [m - lo for m, lo in zip(p50, p10, strict=True)],
+        [hi - m for m, hi in zip(p50, p90, strict=True)],
+    ]
     ax.bar(labels, p50, yerr=err, capsize=8, color=_COLORS[: len(labels)])
     ax.set_ylabel(unit)
     ax.set_title("Cost with uncertainty (bar P50, whiskers P10-P90)")
@@ -103,8 +105,7 @@ def load_curve_chart(curves: Mapping[str, Sequence[Mapping[str, float]]]) -> str
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.2))
     for i, (device, points) in enumerate(curves.items()):
         xs = [p["output_tokens_per_s"] for p in points]
-        ax1.plot(xs, [p["tpot_p99_s"] * 1e3 for p in points], "o-", color=_COLORS[i],
-                 label=device)
+        ax1.plot(xs, [p["tpot_p99_s"] * 1e3 for p in points], "o-", color=_COLORS[i], label=device)
         ax2.plot(xs, [p["ttft_p99_s"] for p in points], "o-", color=_COLORS[i], label=device)
     ax1.set_xlabel("output tokens/s (whole deployment)")
     ax1.set_ylabel("p99 TPOT (ms)")

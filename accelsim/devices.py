@@ -8,10 +8,15 @@ The *efficiency profile* of a card turns peaks into achievable rates for the tim
 
 - ``gemm_fraction``: best achievable fraction of the dense peak for large GEMMs (a "MAMF"
   measurement, e.g. 271.2/312 = 0.869 on A100 SXM, stas00/ml-engineering);
+- ``gemm_fraction_by_dtype``: optional per-dtype override of ``gemm_fraction`` where a GEMM in
+  that dtype was measured separately (H100 FP8 e4m3 reaches 0.709 of its peak against 0.803 in
+  BF16); a dtype not listed falls back to ``gemm_fraction``
+  (``EfficiencyProfile.gemm_fraction_for``);
 - ``gemm_m_half``: rows (tokens) at which a GEMM reaches half of that — small-M GEMMs (decode,
   few tokens per expert) run far below peak; efficiency(M) = gemm_fraction * M / (M + m_half);
 - ``hbm_fraction``: achievable fraction of HBM peak bandwidth for streaming reads;
-- ``collective_fraction``: achievable NCCL/HCCL bus bandwidth over the fabric's link peak;
+- ``collective_fraction``: achievable NCCL/HCCL bus bandwidth over the fabric's link peak (a
+  fabric's own ``Fabric.achievable_fraction``, when set, takes precedence on that fabric);
 - ``kernel_launch``: fixed cost per kernel (launch + tail), charged per op per layer;
 - ``iteration_overhead``: fixed host-side cost per forward iteration (scheduling, sampling,
   graph replay bubble).
@@ -43,6 +48,19 @@ class EfficiencyProfile(Frozen):
     kernel_launch: Time
     iteration_overhead: Time
     attention_fraction: float | None = Field(default=None, gt=0, le=1)
+    gemm_fraction_by_dtype: dict[DType, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_by_dtype(self) -> EfficiencyProfile:
+        for dtype, frac in self.gemm_fraction_by_dtype.items():
+            if not 0.0 < frac <= 1.0:
+                raise ValueError(f"gemm_fraction_by_dtype[{dtype}] must be in (0, 1], got {frac}")
+        return self
+
+    def gemm_fraction_for(self, dtype: str) -> float:
+        """Large-GEMM fraction of peak in ``dtype``: its ``gemm_fraction_by_dtype`` entry when
+        measured, else ``gemm_fraction``."""
+        return self.gemm_fraction_by_dtype.get(dtype, self.gemm_fraction)  # type: ignore[call-overload]
 
 
 class Card(CatalogEntry):
@@ -111,6 +129,11 @@ class Fabric(CatalogEntry):
     collective model how traffic spreads: ``switch`` (NVSwitch, any pattern at full per-card
     bandwidth), ``full_mesh`` (HCCS: one link per peer, so a pattern that uses fewer peers uses
     fewer links), ``supernode`` (UB), ``network`` (RoCE/InfiniBand through switches).
+
+    ``achievable_fraction`` is the measured share of ``bandwidth_per_card`` that collectives reach
+    on this fabric (nccl-tests busbw per NIC, DeepEP RDMA bandwidth); when unset, the card's
+    ``efficiency.collective_fraction`` applies. Scale-out NICs are the same part whatever card
+    drives them, so their fraction belongs to the fabric.
     """
 
     display_name: str
@@ -120,3 +143,8 @@ class Fabric(CatalogEntry):
     link_bandwidth: Bandwidth | None = None
     links_per_card: int | None = Field(default=None, gt=0)
     latency: Time
+    achievable_fraction: float | None = Field(default=None, gt=0, le=1)
+
+    def fraction(self, card_default: float) -> float:
+        """Achievable share of peak on this fabric: ``achievable_fraction`` or ``card_default``."""
+        return self.achievable_fraction if self.achievable_fraction is not None else card_default

@@ -13,7 +13,15 @@ A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` cards:
 - ``redundant_experts`` extra expert slots per replica (EPLB) hold copies of hot experts;
 - ``replicas`` independent copies make up the deployment.
 
-Memory per card = weights + activation workspace + KV cache + a framework reserve. Assumptions
+Plan degrees count *ranks*, as in ``accelsim.perf``: a rank is one card, or one die of a
+multi-die package (an Ascend 910C holds two dies, each with its own 64 GB of HBM, and its
+published plans count dies). ``fit`` therefore budgets one rank with ``hbm_capacity / dies``
+(64 GB on a 910C), and a plan of ``tp * dp * pp`` ranks occupies ``tp * dp * pp / dies``
+packages. On single-die cards rank and card coincide. ``fit_best`` and ``minimum_cards`` take
+*cards* (packages) and search plans over ``cards * dies`` ranks; the plans they return count
+ranks.
+
+Memory per rank = weights + activation workspace + KV cache + a framework reserve. Assumptions
 (each a documented default, changeable per call):
 
 - ``reserve_fraction`` = 0.10 of HBM for the runtime, allocator fragmentation and graphs — vLLM's
@@ -139,7 +147,10 @@ def parse_plan(text: str, cards: int | None = None) -> ParallelPlan:
 
 @dataclass(frozen=True)
 class MemoryFit:
-    """Per-card memory budget of one plan (bytes), and what it leaves for the KV cache."""
+    """Per-rank memory budget of one plan (bytes), and what it leaves for the KV cache.
+
+    A rank is a card, or a die of a multi-die card (``hbm_capacity`` is then the die's share).
+    """
 
     model: str
     device: str
@@ -155,8 +166,8 @@ class MemoryFit:
     weights_embedding: float
     weights_mtp: float
     activations: float
-    kv_bytes_per_token: float  # per card, per token of its group
-    kv_capacity: float  # per card
+    kv_bytes_per_token: float  # per rank, per token of its group
+    kv_capacity: float  # per rank
     max_kv_tokens: int  # per replica
     max_batch_at_context: int  # per replica
 
@@ -182,7 +193,7 @@ class MemoryFit:
 
     @property
     def shortfall(self) -> float:
-        """Bytes per card missing for one sequence of ``context`` (0 when it fits)."""
+        """Bytes per rank missing for one sequence of ``context`` (0 when it fits)."""
         if self.fits:
             return 0.0
         need = self.context * self.kv_bytes_per_token / max(self.plan.dp, 1)
@@ -211,7 +222,9 @@ def fit(
     max_seqs: int = MAX_SEQS,
     include_mtp: bool = False,
 ) -> MemoryFit:
-    """Memory budget of ``model`` on ``card`` under ``plan`` (heaviest pipeline stage)."""
+    """Memory budget of one rank of ``model`` on ``card`` under ``plan`` (heaviest pipeline
+    stage). Plan degrees count ranks; a rank of a multi-die card is a die and holds
+    ``card.hbm_capacity / card.dies`` (see the module docstring)."""
     if context < 1:
         raise AccelsimError("context must be at least 1 token")
     card.peak(prec.compute)  # unsupported compute dtype -> clear error naming card and dtype
@@ -242,8 +255,9 @@ def fit(
     activations = max_batched_tokens * (8 * model.hidden_size + 3 * widest) * 2.0 + (
         max_seqs * model.vocab_size / tp * 4.0
     )
-    reserve = card.hbm_capacity * reserve_fraction
-    kv_capacity = card.hbm_capacity - reserve - attention - dense_ffn - shared - routed
+    hbm = card.hbm_capacity / card.dies  # per rank: a die of a multi-die card
+    reserve = hbm * reserve_fraction
+    kv_capacity = hbm - reserve - attention - dense_ffn - shared - routed
     kv_capacity -= embedding + mtp + activations
 
     a = model.attention
@@ -257,7 +271,7 @@ def fit(
         plan=plan,
         precision=prec.label,
         context=context,
-        hbm_capacity=card.hbm_capacity,
+        hbm_capacity=hbm,
         reserve=reserve,
         weights_attention=attention,
         weights_dense_ffn=dense_ffn,
@@ -304,10 +318,12 @@ def fit_best(
     scale_up_cards: int,
     **kwargs: object,
 ) -> MemoryFit:
-    """The candidate plan with the most KV-cache tokens (ties: the smaller ``tp``)."""
+    """The candidate plan on ``cards`` packages (``cards * dies`` ranks) with the most KV-cache
+    tokens (ties: the smaller ``tp``)."""
+    ranks, domain = cards * card.dies, scale_up_cards * card.dies
     fits = [
         fit(model, card, p, prec, context, **kwargs)  # type: ignore[arg-type]
-        for p in candidate_plans(model, cards, scale_up_cards)
+        for p in candidate_plans(model, ranks, domain)
     ]
     return max(fits, key=lambda f: (f.max_kv_tokens, f.kv_capacity, -f.plan.tp))
 

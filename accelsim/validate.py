@@ -61,8 +61,9 @@ __all__ = [
 #: Zipf skew of long-run popularity in "production" routing (assumption A, see module docs).
 PRODUCTION_SKEW = 1.0
 #: Per-batch drift of "production" routing, fitted by ``fit_production_drift`` on the fit pair
-#: sglang-h100-ep32-prefill-4k / -perfect-eplb (measured ratio 0.848).
-PRODUCTION_DRIFT = 0.23
+#: sglang-h100-ep32-prefill-4k / -perfect-eplb (measured ratio 0.848); refitted (0.23 -> 0.238)
+#: when FP8 GEMM and per-fabric collective fractions changed the pair's compute/network balance.
+PRODUCTION_DRIFT = 0.238
 
 
 def production_routing(drift: float = PRODUCTION_DRIFT) -> RoutingModel:

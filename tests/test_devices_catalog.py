@@ -218,3 +218,60 @@ def test_fabric_bandwidths(catalog):
         if fabric.link_bandwidth and fabric.links_per_card:
             total = fabric.link_bandwidth * fabric.links_per_card
             assert total == pytest.approx(fabric.bandwidth_per_card, rel=0.01), fabric.name
+
+
+def test_per_dtype_gemm_fractions(catalog):
+    """Measured FP8 MAMF on Hopper (M2) and INT8 AscendC GEMM on 910B (A23); others fall back."""
+    h100 = catalog.device("h100-sxm5").efficiency
+    assert h100.gemm_fraction_for("fp8") == pytest.approx(0.709)
+    assert h100.gemm_fraction_for("bf16") == h100.gemm_fraction
+    assert catalog.device("h200").efficiency.gemm_fraction_for("fp8") == pytest.approx(0.734)
+    for name in ("h800", "h20"):
+        assert catalog.device(name).efficiency.gemm_fraction_for("fp8") == pytest.approx(0.709)
+    for name in ("ascend-910b1", "ascend-910b2", "ascend-910b3", "ascend-910b4", "ascend-910c"):
+        assert catalog.device(name).efficiency.gemm_fraction_for("int8") == pytest.approx(0.77)
+    a100 = catalog.device("a100-sxm4-80gb").efficiency
+    assert a100.gemm_fraction_for("int8") == a100.gemm_fraction  # no source: falls back
+    for card in catalog.all("device"):
+        for dtype, frac in card.efficiency.gemm_fraction_by_dtype.items():
+            assert card.supports(dtype), (card.name, dtype)
+            assert 0.4 < frac <= 1, (card.name, dtype)
+
+
+def test_gemm_fraction_by_dtype_must_be_a_fraction():
+    base = Card.model_validate(
+        {
+            "name": "x",
+            "vendor": "t",
+            "display_name": "x",
+            "compute_units": 1,
+            "peak_flops": {"bf16": 1e14},
+            "hbm_capacity": 1e9,
+            "hbm_bandwidth": 1e12,
+            "tdp": 100.0,
+            "idle_power": 10.0,
+            "efficiency": {
+                "gemm_fraction": 0.8,
+                "gemm_m_half": 64,
+                "hbm_fraction": 0.8,
+                "collective_fraction": 0.8,
+                "kernel_launch": 1e-6,
+                "iteration_overhead": 1e-3,
+            },
+        }
+    )
+    data = base.model_dump(exclude={"provenance"})
+    data["efficiency"]["gemm_fraction_by_dtype"] = {"bf16": 1.2}
+    with pytest.raises(ValueError, match="gemm_fraction_by_dtype"):
+        Card.model_validate(data)
+
+
+def test_scale_out_fabrics_carry_measured_fractions(catalog):
+    expect = {"ib-ndr": 0.94, "roce-400g": 0.94, "ib-hdr": 0.85, "roce-200g": 0.90}
+    for name, frac in expect.items():
+        fab = catalog.fabric(name)
+        assert fab.achievable_fraction == pytest.approx(frac), name
+        assert fab.fraction(0.5) == pytest.approx(frac), name
+    nvswitch = catalog.fabric("nvswitch-h100")
+    assert nvswitch.achievable_fraction is None
+    assert nvswitch.fraction(0.8) == 0.8  # falls back to the card's collective_fraction

@@ -383,3 +383,20 @@ def test_deepseek_v3_decode_breakdown_golden():
     want = json.loads(path.read_text())
     assert got == want, "breakdown changed; regenerate with ACCELSIM_REGEN_GOLDEN=1 if intended"
     assert math.isclose(got["total_s"], sum(v["time_s"] for v in got["ops"].values()), rel_tol=1e-5)
+
+
+def test_gemm_rate_uses_the_compute_dtype_fraction():
+    card = make_card(
+        peak_flops={"bf16": 1e14, "fp8": 2e14},
+        efficiency={"gemm_fraction": 0.8, "gemm_fraction_by_dtype": {"fp8": 0.5}},
+    )
+    assert Rates.of(card, precision("fp8")).gemm_flops == pytest.approx(2e14 * 0.5)
+    assert Rates.of(card, precision("bf16")).gemm_flops == pytest.approx(1e14 * 0.8)
+
+
+def test_link_uses_the_fabric_fraction_when_set():
+    fab = Fabric.model_validate(
+        {**make_fabric(bw=100e9).model_dump(exclude={"provenance"}), "achievable_fraction": 0.9}
+    )
+    assert Link.of(fab, dies=2, fraction=0.5).rate(1) == pytest.approx(50e9 * 0.9)
+    assert Link.of(make_fabric(bw=100e9), dies=1, fraction=0.5).rate(1) == pytest.approx(50e9)

@@ -195,3 +195,26 @@ def test_minimum_cards_is_the_first_fitting_node_multiple():
     if m.plan.cards > 8:
         below = fit_best(big, TINY_CARD, m.plan.cards - 8, precision("bf16"), 4096, 8)
         assert not below.fits
+
+
+def test_multi_die_card_budgets_one_die_per_rank(catalog):
+    """Plan ranks are dies on a multi-die card (as in accelsim.perf): a 910C rank holds one
+    die's 64 GB, not the package's 128 GB."""
+    card = catalog.device("ascend-910c")
+    assert card.dies == 2
+    f = fit(catalog.model("deepseek-v3"), card, ParallelPlan(tp=1, dp=32, ep=32), precision("int8"))
+    assert f.hbm_capacity == pytest.approx(64e9)
+    assert f.reserve == pytest.approx(0.1 * 64e9)
+    assert f.used <= f.hbm_capacity * (1 + 1e-12)
+
+
+def test_two_die_card_equals_a_single_die_card_of_half_the_memory():
+    two_die = Card.model_validate(
+        {**TINY_CARD.model_dump(exclude={"provenance"}), "dies": 2, "hbm_capacity": 32e9}
+    )
+    plan, prec = ParallelPlan(tp=2), precision("bf16")
+    a = fit(TINY_GQA, two_die, plan, prec, 4096, max_batched_tokens=1024, max_seqs=8)
+    b = fit(TINY_GQA, TINY_CARD, plan, prec, 4096, max_batched_tokens=1024, max_seqs=8)
+    assert a.hbm_capacity == b.hbm_capacity == 16e9
+    assert a.kv_capacity == pytest.approx(b.kv_capacity)
+    assert a.max_kv_tokens == b.max_kv_tokens

@@ -77,6 +77,7 @@ _COMMAND_MODULES = (
     "accelsim.cli.perf_cmds",
     "accelsim.cli.run_cmds",
     "accelsim.cli.tco_cmds",
+    "accelsim.cli.compare_cmds",
     "accelsim.cli.report_cmds",
     "accelsim.cli.sweep_cmds",
 )

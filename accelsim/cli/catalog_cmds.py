@@ -338,7 +338,7 @@ def fit_cmd(
     server = cat.server_for(card)
     prec = precision(dtype, kv_dtype)
     if plan:
-        result = fit(m, card, parse_plan(plan, cards), prec, context, include_mtp=mtp)
+        result = fit(m, card, parse_plan(plan, cards * card.dies), prec, context, include_mtp=mtp)
     else:
         result = fit_best(
             m, card, cards, prec, context, server.scale_up_domain_cards, include_mtp=mtp
@@ -360,7 +360,7 @@ def fit_cmd(
         "node_cards": server.cards_per_node,
         "server": server.name,
         "weights_total_model": m.weight_bytes(prec.weight_bytes),
-        "minimum_cards": minimum.plan.cards if minimum else None,
+        "minimum_cards": minimum.plan.cards // card.dies if minimum else None,
         "minimum_plan": minimum.plan.label() if minimum else None,
         "overridden": {
             f"device.{card.name}.{k}": p.override_of for k, p in card.overridden().items()
@@ -370,7 +370,7 @@ def fit_cmd(
     if as_json:
         emit_json(payload)
         return
-    _render_fit(result, cards, server.cards_per_node, minimum, payload["overridden"])
+    _render_fit(result, cards, server.cards_per_node, minimum, payload["overridden"], card.dies)
 
 
 def _render_fit(
@@ -379,10 +379,11 @@ def _render_fit(
     node_cards: int,
     minimum: MemoryFit | None,
     overridden: dict[str, Any],
+    dies: int = 1,
 ) -> None:
     title = f"{r.model} on {cards} x {r.device} ({r.precision}, plan {r.plan.label()})"
     table = Table(title=title, show_header=True)
-    table.add_column("per card", justify="left")
+    table.add_column("per card" if dies == 1 else f"per die ({dies} per card)", justify="left")
     table.add_column("GB", justify="right")
     for label, value in (
         ("HBM capacity", r.hbm_capacity),
@@ -415,6 +416,7 @@ def _render_fit(
         console.print("no whole-node card count up to 8192 cards fits")
     else:
         console.print(
-            f"minimum: {minimum.plan.cards} cards ({minimum.plan.cards // node_cards} nodes of "
+            f"minimum: {minimum.plan.cards // dies} cards "
+            f"({minimum.plan.cards // dies // node_cards} nodes of "
             f"{node_cards}), plan {minimum.plan.label()}, KV {minimum.max_kv_tokens:,} tokens"
         )

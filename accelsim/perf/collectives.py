@@ -1,7 +1,8 @@
 """Alpha-beta collectives over one fabric level.
 
 A ``Link`` is one fabric as seen from one rank: achievable bandwidth per direction
-(``fabric.bandwidth_per_card / dies * collective_fraction``) and a per-step latency
+(``fabric.bandwidth_per_card / dies * fraction``, the fraction being the fabric's measured
+``achievable_fraction`` when set, else the card's ``collective_fraction``) and a per-step latency
 (``fabric.latency``). Topology matters for scale-up fabrics: on a ``switch`` (NVSwitch) or a
 ``supernode`` (UB) a rank reaches any peer set at full per-card bandwidth; on a ``full_mesh``
 (HCCS) each peer is one link, so a collective among ``n`` ranks of the mesh uses only ``n - 1``
@@ -36,10 +37,12 @@ class Link:
     link_bandwidth: float | None  # per peer link on a full mesh
     topology: str
     latency: float
-    fraction: float  # achievable share (card's collective_fraction)
+    fraction: float  # achievable share (fabric's achievable_fraction or card's default)
 
     @staticmethod
     def of(fabric: Fabric, dies: int, fraction: float) -> Link:
+        """``fabric`` seen from one of ``dies`` ranks of a card whose default achievable share
+        is ``fraction`` (the fabric's own ``achievable_fraction`` wins when set)."""
         lb = fabric.link_bandwidth
         return Link(
             name=fabric.name,
@@ -47,7 +50,7 @@ class Link:
             link_bandwidth=None if lb is None else lb / dies,
             topology=fabric.topology,
             latency=fabric.latency,
-            fraction=fraction,
+            fraction=fabric.fraction(fraction),
         )
 
     def rate(self, peers: int) -> float:

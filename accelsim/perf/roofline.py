@@ -7,9 +7,11 @@ bandwidth and link bandwidth are the card's divided by ``card.dies``.
 Roofline of one op: ``max(FLOPs / achievable FLOP/s, bytes / achievable HBM bandwidth)``, then
 ``kernels * kernel_launch`` on top. Achievable FLOP/s of a GEMM with ``M`` rows (tokens):
 ``peak * gemm_fraction * M / (M + gemm_m_half)`` — large GEMMs reach the card's measured
-best ("MAMF") fraction, small-M GEMMs (decode, few tokens per expert) far less. Attention
-kernels use ``attention_fraction`` when the card gives one, else ``gemm_fraction``, without the
-small-M term (their M is heads x queries, not tokens). HBM streams at ``hbm_fraction`` of peak.
+best ("MAMF") fraction, small-M GEMMs (decode, few tokens per expert) far less. The fraction is
+the one measured for the compute dtype (``gemm_fraction_by_dtype``, e.g. FP8 on Hopper) when
+the card lists it, else ``gemm_fraction``. Attention kernels use ``attention_fraction`` when the
+card gives one, else the GEMM fraction of the attention dtype, without the small-M term (their
+M is heads x queries, not tokens). HBM streams at ``hbm_fraction`` of peak.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def attention_dtype(card: Card, prec: Precision) -> str:
 class Rates:
     """Achievable per-rank rates (SI floats) of one card under one precision."""
 
-    gemm_flops: float  # peak x gemm_fraction in the compute dtype, per rank
+    gemm_flops: float  # peak x GEMM fraction of the compute dtype, per rank
     m_half: float
     attn_flops: float  # attention math rate per rank
     hbm: float  # achievable bytes/s per rank
@@ -50,11 +52,12 @@ class Rates:
         eff = card.efficiency
         d = card.dies
         peak = card.peak(prec.compute) / d  # raises UnsupportedDtypeError naming card + dtype
-        attn_frac = eff.attention_fraction or eff.gemm_fraction
+        attn_dtype = attention_dtype(card, prec)
+        attn_frac = eff.attention_fraction or eff.gemm_fraction_for(attn_dtype)
         return Rates(
-            gemm_flops=peak * eff.gemm_fraction,
+            gemm_flops=peak * eff.gemm_fraction_for(prec.compute),
             m_half=eff.gemm_m_half,
-            attn_flops=card.peak(attention_dtype(card, prec)) / d * attn_frac,
+            attn_flops=card.peak(attn_dtype) / d * attn_frac,
             hbm=card.hbm_bandwidth / d * eff.hbm_fraction,
             launch_s=eff.kernel_launch,
             iteration_s=eff.iteration_overhead,

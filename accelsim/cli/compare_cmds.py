@@ -1,0 +1,259 @@
+"""``accelsim compare`` (the main job) and ``accelsim size`` (capacity planning)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.compare import compare
+from accelsim.errors import AccelsimError
+from accelsim.scenario import Scenario, load_scenario, resolve_scenario
+from accelsim.sizing import SLO_METRICS, size_cluster
+from accelsim.units import parse_quantity
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if unit == "s":
+        return f"{value * 1e3:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+    if unit.startswith("USD"):
+        return f"{value:,.2f} {unit}" if abs(value) < 1000 else f"{value:,.0f} {unit}"
+    if isinstance(value, int):
+        return f"{value:,} {unit}".strip()
+    return f"{value:,.3g} {unit}".strip() if abs(value) < 100 else f"{value:,.0f} {unit}".strip()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} simulation(s)"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@app.command("compare")
+def compare_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or file")] = "default",
+    device: Annotated[
+        list[str] | None, typer.Option("--device", "-d", help="Device to compare; repeatable")
+    ] = None,
+    prices: Annotated[str, typer.Option("--prices", help="Price book")] = "international-2025",
+    facility: Annotated[str, typer.Option("--facility", help="Facility profile")] = "us-2025",
+    monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo draws")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed")] = 0,
+    catalog_dirs: CatalogOpt = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Devices side by side on one model and traffic: fit, smallest deployment, simulated
+    throughput and latency, cards needed under the SLOs, and cost with uncertainty."""
+    cat = open_catalog(catalog_dirs, overrides)
+    sc = load_scenario(scenario, cat)
+    devices = list(device) if device else None
+    if as_json:
+        result = compare(
+            sc, cat, devices, prices=prices, facility=facility, monte_carlo=monte_carlo, seed=seed
+        )
+        emit_json(
+            {
+                **result.as_dict(),
+                "overrides": [str(o) for o in cat.overrides]
+                + [str(o) for o in cat.scenario_overrides],
+            }
+        )
+        return
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=None)
+
+        def tick(dev: str, replicas: int) -> None:
+            bar.update(task, advance=1, description=f"simulated {dev} x{replicas} replica(s)")
+
+        result = compare(
+            sc,
+            cat,
+            devices,
+            prices=prices,
+            facility=facility,
+            monte_carlo=monte_carlo,
+            seed=seed,
+            progress=tick,
+        )
+    rs = resolve_scenario(sc, cat)
+    table = Table(title=f"accelsim compare: {rs.model} ({rs.dtype}) — scenario {rs.name}")
+    table.add_column("metric")
+    for d in result.devices:
+        table.add_column(d, justify="right")
+    table.add_column("winner (ratio)", justify="left")
+    for row in result.rows:
+        cells = []
+        for d in result.devices:
+            text = _fmt(row["values"][d], row["unit"])
+            cells.append(f"[bold green]{text}[/]" if row["winner"] == d else text)
+        win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
+        table.add_row(row["label"], *cells, win)
+    console.print(table)
+    for o in result.outcomes:
+        for note in o.notes:
+            console.print(f"[yellow]{o.device}:[/] {note}")
+    for o in cat.overrides:
+        console.print(f"[yellow]what-if:[/] {o}")
+    console.print(
+        f"SLOs: p99 TTFT <= {rs.slo.ttft} s, p99 TPOT <= {rs.slo.tpot} s; prices {prices}, "
+        f"facility {facility}; $/M output tokens charge all cost to output tokens."
+    )
+
+
+def _parse_slo(text: str | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise AccelsimError(f"--slo {text!r}: expected METRIC=VALUE, e.g. ttft_p99=2s")
+        if key not in SLO_METRICS:
+            raise AccelsimError(
+                f"--slo: unknown SLO metric {key!r} (known: {', '.join(SLO_METRICS)})"
+            )
+        out[key] = parse_quantity(value, "time")
+    return out
+
+
+@app.command("size")
+def size_cmd(
+    device: Annotated[list[str], typer.Option("--device", "-d", help="Device; repeatable")],
+    scenario: Annotated[str, typer.Option("--scenario", help="Base scenario")] = "default",
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model (default: scenario's)")
+    ] = None,
+    rate: Annotated[str | None, typer.Option("--rate", help="Request rate, e.g. 20/s")] = None,
+    lengths: Annotated[
+        str | None,
+        typer.Option(
+            "--lengths", help="Traffic profile whose lengths to use, e.g. azure-conv-2023"
+        ),
+    ] = None,
+    slo: Annotated[
+        str | None,
+        typer.Option("--slo", help="e.g. ttft_p99=2s,tpot_p99=50ms (default: the scenario's)"),
+    ] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="Precision preset")] = None,
+    max_cards: Annotated[int, typer.Option("--max-cards", help="Largest cluster tried")] = 4096,
+    prices: Annotated[str, typer.Option("--prices")] = "international-2025",
+    facility: Annotated[str, typer.Option("--facility")] = "us-2025",
+    catalog_dirs: CatalogOpt = None,
+    overrides: SetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The fewest cards of each device that meet the SLOs at a load, and what they cost."""
+    from accelsim.tco import estimate_tco
+
+    cat = open_catalog(catalog_dirs, overrides)
+    sc = load_scenario(scenario, cat)
+    raw = sc.model_dump(exclude={"resolved"})
+    if model:
+        raw["model"] = model
+    if dtype:
+        raw["dtype"] = dtype
+    if lengths:
+        from accelsim.scenario import TRAFFIC_FOLDER
+
+        files = cat.folder_files(TRAFFIC_FOLDER)
+        if lengths not in files:
+            from accelsim.errors import suggest
+
+            raise suggest(lengths, sorted(files), "traffic profile")
+        base = resolve_scenario(Scenario.model_validate({**raw, "traffic": lengths}), cat)
+        traffic = base.traffic_spec.model_dump()
+        traffic.update(arrival="poisson", trace=None, trace_sha256=None)
+        traffic.setdefault("duration", 600)
+        if traffic.get("duration") is None and traffic.get("requests") is None:
+            traffic["duration"] = 600
+        raw["traffic"] = traffic
+    if rate:
+        base = resolve_scenario(Scenario.model_validate(raw), cat)
+        traffic = base.traffic_spec.model_dump()
+        traffic["rate"] = parse_quantity(rate, "rate")
+        raw["traffic"] = traffic
+    sc = Scenario.model_validate({**raw, "devices": list(device), "device": device[0]})
+    targets = _parse_slo(slo)
+    results = []
+    for d in device:
+        sizing = size_cluster(
+            sc, cat, d, max_cards=max_cards, slo=targets or None, use_scenario_plan=False
+        )
+        row = sizing.as_dict()
+        if sizing.attainable:
+            s = sizing.summary
+            tco = estimate_tco(
+                cat,
+                d,
+                sizing.cards,
+                utilization=min(max(s.get("busy_fraction", 1.0), 0.0), 1.0),
+                prices=prices,
+                facility=facility,
+                throughput=s["throughput"]["output_tokens_per_s"],
+            )
+            row.update(
+                capex_usd=tco.capex_usd,
+                per_year_usd=tco.per_year_usd,
+                usd_per_mtok_output=tco.usd_per_mtok_output,
+                ttft_p99_s=s["ttft_s"]["p99"],
+                tpot_p99_s=s["tpot_s"]["p99"],
+            )
+        results.append(row)
+    if as_json:
+        emit_json({"scenario": sc.name, "model": sc.model, "devices": results})
+        return
+    table = Table(title=f"accelsim size: {sc.model}")
+    for col in (
+        "device",
+        "cards",
+        "nodes",
+        "plan per replica",
+        "p99 TTFT",
+        "p99 TPOT",
+        "SLO margin",
+        "capex USD",
+        "USD/yr",
+        "USD/M out tok",
+    ):
+        table.add_column(col, justify="right" if col != "device" else "left")
+    for r in results:
+        if not r["attainable"]:
+            table.add_row(
+                r["device"],
+                "-",
+                "-",
+                r["replica_plan"] or "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                r["reason"],
+            )
+            continue
+        table.add_row(
+            r["device"],
+            str(r["cards"]),
+            str(r["nodes"]),
+            r["replica_plan"],
+            _fmt(r["ttft_p99_s"], "s"),
+            _fmt(r["tpot_p99_s"], "s"),
+            f"{r['slo_margin']:.2f}",
+            f"{r['capex_usd']:,.0f}",
+            f"{r['per_year_usd']:,.0f}",
+            f"{r['usd_per_mtok_output']:,.2f}",
+        )
+    console.print(table)

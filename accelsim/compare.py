@@ -1,0 +1,212 @@
+"""Side-by-side comparison of devices on one model and traffic — the main job.
+
+For each device of a scenario (``devices:``, or the ones asked for) ``compare``:
+
+1. checks the memory fit on one server of the device (``accelsim.plan.fit_best``);
+2. finds the smallest feasible deployment (whole nodes; ``accelsim.sizing.replica_shape``);
+3. simulates the scenario's traffic on it (``accelsim.scenario.run_scenario``): throughput,
+   TTFT/TPOT p50/p99, goodput under the scenario's SLOs;
+4. sizes the cluster for the scenario's load under its SLOs (``accelsim.sizing.size_cluster``);
+5. costs that cluster (``accelsim.tco.estimate_tco`` with the simulated utilization and
+   throughput) and carries price/spec uncertainty through Monte Carlo (P10/P50/P90 of $ per
+   million output tokens).
+
+The result is a table of rows (``ComparisonResult.rows``) with the winner per row and the ratio
+of the best to the next; ``to_frame()`` gives a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from accelsim.catalog import Catalog
+from accelsim.dtypes import precision
+from accelsim.plan import fit_best
+from accelsim.scenario import Scenario, resolve_scenario
+from accelsim.sizing import size_cluster
+from accelsim.tco import estimate_tco
+
+__all__ = ["METRICS", "ComparisonResult", "DeviceOutcome", "compare"]
+
+#: The comparison rows: key, label, unit, and which direction wins (+1 higher, -1 lower, 0 none).
+METRICS: tuple[tuple[str, str, str, int], ...] = (
+    ("fits_one_server", "fits on one server", "", 0),
+    ("one_server_kv_tokens", "KV tokens on one server", "tokens", +1),
+    ("min_cards", "smallest deployment", "cards", -1),
+    ("min_plan", "plan of the smallest deployment", "", 0),
+    ("output_tokens_per_s", "throughput at the scenario load (smallest deployment)", "tok/s", +1),
+    ("output_tokens_per_s_per_card", "throughput per card", "tok/s/card", +1),
+    ("ttft_p50_s", "TTFT p50", "s", -1),
+    ("ttft_p99_s", "TTFT p99", "s", -1),
+    ("tpot_p50_s", "TPOT p50", "s", -1),
+    ("tpot_p99_s", "TPOT p99", "s", -1),
+    ("goodput_share", "goodput (share meeting SLOs)", "", +1),
+    ("cards_needed", "cards needed for the load under SLOs", "cards", -1),
+    ("nodes_needed", "nodes needed", "nodes", -1),
+    ("capex_usd", "capex", "USD", -1),
+    ("opex_usd_per_year", "opex per year", "USD/yr", -1),
+    ("usd_per_mtok_p10", "$ per M output tokens P10", "USD/Mtok", -1),
+    ("usd_per_mtok_p50", "$ per M output tokens P50", "USD/Mtok", -1),
+    ("usd_per_mtok_p90", "$ per M output tokens P90", "USD/Mtok", -1),
+)
+
+
+@dataclass
+class DeviceOutcome:
+    """Everything ``compare`` learned about one device."""
+
+    device: str
+    values: dict[str, Any]
+    one_server_fit: Any
+    sizing: Any
+    tco: Any
+    uncertainty: Any
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ComparisonResult:
+    scenario: Scenario
+    outcomes: list[DeviceOutcome]
+
+    @property
+    def devices(self) -> list[str]:
+        return [o.device for o in self.outcomes]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per metric: values by device, the winner and best/next ratio."""
+        out = []
+        for key, label, unit, direction in METRICS:
+            values = {o.device: o.values.get(key) for o in self.outcomes}
+            winner, ratio = _winner(values, direction)
+            out.append(
+                {
+                    "metric": key,
+                    "label": label,
+                    "unit": unit,
+                    "values": values,
+                    "winner": winner,
+                    "ratio": ratio,
+                }
+            )
+        return out
+
+    def device_rows(self) -> list[dict[str, Any]]:
+        """One flat record per device (the ``--json`` form)."""
+        return [{"device": o.device, **o.values, "notes": o.notes} for o in self.outcomes]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "digest": self.scenario.digest,
+            "model": self.scenario.model,
+            "devices": self.device_rows(),
+            "rows": self.rows,
+        }
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.device_rows()).set_index("device")
+
+
+def _winner(values: dict[str, Any], direction: int) -> tuple[str | None, float | None]:
+    nums = {
+        d: v for d, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    if direction == 0 or len(nums) < 2:
+        return None, None
+    ranked = sorted(nums.items(), key=lambda kv: kv[1], reverse=direction > 0)
+    (best, bv), (_, nv) = ranked[0], ranked[1]
+    if bv == nv:
+        return None, 1.0
+    if direction > 0:
+        return best, (bv / nv) if nv else None
+    return best, (nv / bv) if bv else None
+
+
+def compare(
+    sc: Scenario,
+    catalog: Catalog,
+    devices: list[str] | None = None,
+    *,
+    prices: str = "international-2025",
+    facility: str = "us-2025",
+    monte_carlo: int = 2000,
+    seed: int = 0,
+    max_cards: int = 4096,
+    progress: Any = None,
+) -> ComparisonResult:
+    """Compare ``devices`` (default: the scenario's ``devices``) on ``sc``."""
+    sc = resolve_scenario(sc, catalog)
+    names = devices or sc.devices or [sc.device]
+    for name in names:
+        catalog.device(name)
+    model = catalog.model(sc.model)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    outcomes = []
+    for name in names:
+        card = catalog.device(name)
+        server = catalog.server_for(card)
+        one = fit_best(
+            model, card, server.cards_per_node, prec, sc.context, server.scale_up_domain_cards
+        )
+        sizing = size_cluster(
+            sc, catalog, name, max_cards=max_cards, use_scenario_plan=False, progress=progress
+        )
+        values: dict[str, Any] = {
+            "fits_one_server": one.fits,
+            "one_server_kv_tokens": one.max_kv_tokens if one.fits else 0,
+            "one_server_shortfall_gb": one.shortfall / 1e9,
+            "min_cards": sizing.cards_per_replica or None,
+            "min_plan": sizing.replica_plan,
+            "attainable": sizing.attainable,
+        }
+        notes = [sizing.reason] if sizing.reason else []
+        tco = unc = None
+        first = sizing.runs.get(1)
+        if first is not None:
+            values.update(
+                output_tokens_per_s=first["throughput"]["output_tokens_per_s"],
+                output_tokens_per_s_per_card=first["throughput"]["output_tokens_per_s"]
+                / sizing.cards_per_replica,
+                ttft_p50_s=first["ttft_s"]["p50"],
+                ttft_p99_s=first["ttft_s"]["p99"],
+                tpot_p50_s=first["tpot_s"]["p50"],
+                tpot_p99_s=first["tpot_s"]["p99"],
+                goodput_share=first["goodput"]["share"],
+            )
+        if sizing.attainable:
+            s = sizing.summary
+            values.update(
+                cards_needed=sizing.cards, nodes_needed=sizing.nodes, slo_margin=sizing.margin
+            )
+            tco = estimate_tco(
+                catalog,
+                name,
+                sizing.cards,
+                utilization=min(max(s.get("busy_fraction", 1.0), 0.0), 1.0),
+                prices=prices,
+                facility=facility,
+                throughput=s["throughput"]["output_tokens_per_s"],
+                input_tokens_per_s=s["throughput"]["input_tokens_per_s"],
+                requests_per_s=s["throughput"]["requests_per_s"],
+            )
+            unc = tco.monte_carlo(monte_carlo, seed)
+            values.update(
+                capex_usd=tco.capex_usd,
+                opex_usd_per_year=_opex(tco),
+                usd_per_mtok_p10=unc.p10["usd_per_mtok_output"],
+                usd_per_mtok_p50=unc.p50["usd_per_mtok_output"],
+                usd_per_mtok_p90=unc.p90["usd_per_mtok_output"],
+                usd_per_mtok_base=tco.usd_per_mtok_output,
+            )
+        outcomes.append(DeviceOutcome(name, values, one, sizing, tco, unc, notes))
+    return ComparisonResult(sc, outcomes)
+
+
+def _opex(tco: Any) -> float:
+    """Yearly running cost: everything in the yearly breakdown that is not amortized capex."""
+    return sum(v for k, v in tco.breakdown.items() if not k.startswith("amortization"))

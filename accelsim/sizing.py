@@ -1,0 +1,234 @@
+"""Capacity planning: the fewest cards of a device that meet the SLOs at a load.
+
+Method (issue "TCO and capacity planning"):
+
+1. the *replica shape* is the smallest whole-node deployment whose best candidate plan holds the
+   model with KV room for ``min_batch`` sequences of the scenario's context
+   (``accelsim.plan.minimum_cards``), unless the scenario names a plan for this device;
+2. the serving simulator runs the scenario's traffic on ``r`` replicas of that shape; ``r``
+   doubles from 1 until the SLOs hold (p99 TTFT <= ``slo.ttft``, p99 TPOT <= ``slo.tpot``, and no
+   request rejected), then bisects between the last failing and first passing ``r``; every run is
+   kept, so no size is simulated twice;
+3. a load no size up to ``max_cards`` can meet is an answer (``attainable`` False, with the best
+   figures achieved), not an error.
+
+Assumption: SLO attainment is monotone in the replica count (more replicas never worsen the
+p99s), which holds for the routers here up to simulation noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from accelsim.catalog import Catalog
+from accelsim.dtypes import precision
+from accelsim.errors import AccelsimError
+from accelsim.plan import MemoryFit, ParallelPlan, minimum_cards, parse_plan
+from accelsim.scenario import Scenario, resolve_scenario, run_scenario
+
+__all__ = ["SLO_METRICS", "SizingResult", "replica_shape", "size_cluster", "slo_check"]
+
+#: SLO keys ``size`` understands and the summary percentile each reads.
+SLO_METRICS = {
+    "ttft_p50": ("ttft_s", "p50"),
+    "ttft_p90": ("ttft_s", "p90"),
+    "ttft_p99": ("ttft_s", "p99"),
+    "tpot_p50": ("tpot_s", "p50"),
+    "tpot_p90": ("tpot_s", "p90"),
+    "tpot_p99": ("tpot_s", "p99"),
+    "e2e_p99": ("e2e_s", "p99"),
+}
+
+
+def slo_targets(sc: Scenario, extra: dict[str, float] | None = None) -> dict[str, float]:
+    """The scenario's SLOs as ``{metric: seconds}`` (p99 by default), plus ``extra``."""
+    targets: dict[str, float] = {}
+    if sc.slo.ttft is not None:
+        targets["ttft_p99"] = sc.slo.ttft
+    if sc.slo.tpot is not None:
+        targets["tpot_p99"] = sc.slo.tpot
+    for key, value in (extra or {}).items():
+        if key not in SLO_METRICS:
+            raise AccelsimError(f"unknown SLO metric {key!r} (known: {', '.join(SLO_METRICS)})")
+        targets[key] = value
+    return targets
+
+
+def slo_check(summary: dict[str, Any], targets: dict[str, float]) -> tuple[bool, float]:
+    """Whether ``summary`` meets ``targets``; the margin is min(target / achieved) (>= 1 ok)."""
+    margin = float("inf")
+    for key, target in targets.items():
+        group, pct = SLO_METRICS[key]
+        achieved = summary.get(group, {}).get(pct)
+        if achieved is None:
+            return False, 0.0
+        margin = min(margin, target / achieved if achieved > 0 else float("inf"))
+    ok = margin >= 1.0 and summary.get("rejected", 0) == 0
+    return ok, margin
+
+
+def replica_shape(
+    sc: Scenario, catalog: Catalog, device: str, *, use_scenario_plan: bool = True
+) -> MemoryFit | None:
+    """The one-replica deployment used for ``device`` (see the module docstring)."""
+    card = catalog.device(device)
+    server = catalog.server_for(card)
+    model = catalog.model(sc.model)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    if use_scenario_plan and sc.plan and device == sc.device and sc.cards:
+        from accelsim.plan import fit
+
+        plan = parse_plan(sc.plan, sc.cards)
+        one = ParallelPlan(
+            plan.tp, plan.dp, plan.pp, plan.ep, 1, plan.redundant_experts, plan.micro_batch_overlap
+        )
+        return fit(model, card, one, prec, sc.context)
+    return minimum_cards(
+        model, card, prec, sc.context, server.cards_per_node, server.scale_up_domain_cards
+    )
+
+
+@dataclass
+class SizingResult:
+    """The answer of ``size_cluster`` with the runs that support it."""
+
+    device: str
+    attainable: bool
+    replica_plan: str | None
+    cards_per_replica: int
+    replicas: int
+    cards: int
+    nodes: int
+    margin: float
+    summary: dict[str, Any]
+    targets: dict[str, float]
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "attainable": self.attainable,
+            "replica_plan": self.replica_plan,
+            "cards_per_replica": self.cards_per_replica,
+            "replicas": self.replicas,
+            "cards": self.cards,
+            "nodes": self.nodes,
+            "slo_margin": self.margin,
+            "targets": self.targets,
+            "reason": self.reason,
+            "runs": {
+                str(r): {
+                    "ok": s["_ok"],
+                    "margin": s["_margin"],
+                    "ttft_p99_s": s["ttft_s"]["p99"],
+                    "tpot_p99_s": s["tpot_s"]["p99"],
+                }
+                for r, s in sorted(self.runs.items())
+            },
+        }
+
+
+def _scenario_for(sc: Scenario, device: str, shape: ParallelPlan, replicas: int) -> Scenario:
+    plan = ParallelPlan(
+        shape.tp,
+        shape.dp,
+        shape.pp,
+        shape.ep,
+        replicas,
+        shape.redundant_experts,
+        shape.micro_batch_overlap,
+    )
+    raw = sc.model_dump(exclude={"resolved", "kv_tokens", "kv_tokens_per_seq"})
+    raw.update(device=device, cards=plan.cards, plan=plan.label(), disaggregation=None)
+    return Scenario.model_validate(raw)
+
+
+def size_cluster(
+    sc: Scenario,
+    catalog: Catalog,
+    device: str,
+    *,
+    max_cards: int = 4096,
+    slo: dict[str, float] | None = None,
+    use_scenario_plan: bool = True,
+    progress: Any = None,
+) -> SizingResult:
+    """The fewest replicas (whole nodes) of ``device`` meeting the SLOs at ``sc``'s traffic."""
+    sc = resolve_scenario(sc, catalog)
+    targets = slo_targets(sc, slo)
+    server = catalog.server_for(catalog.device(device))
+    shape = replica_shape(sc, catalog, device, use_scenario_plan=use_scenario_plan)
+    if shape is None or not shape.fits:
+        return SizingResult(
+            device,
+            False,
+            None,
+            0,
+            0,
+            0,
+            0,
+            0.0,
+            {},
+            targets,
+            reason=f"{sc.model} does not fit on up to 8192 {device} cards",
+        )
+    per = shape.plan.cards_per_replica
+    runs: dict[int, dict[str, Any]] = {}
+
+    def evaluate(r: int) -> dict[str, Any]:
+        if r not in runs:
+            result = run_scenario(_scenario_for(sc, device, shape.plan, r), catalog)
+            summary = dict(result.summary)
+            summary["_ok"], summary["_margin"] = slo_check(summary, targets)
+            runs[r] = summary
+            if progress is not None:
+                progress(device, r)
+        return runs[r]
+
+    max_r = max(max_cards // per, 1)
+    r, last_fail = 1, 0
+    while True:
+        if evaluate(r)["_ok"]:
+            break
+        last_fail = r
+        if r >= max_r:
+            best = max(runs.values(), key=lambda s: s["_margin"])
+            return SizingResult(
+                device,
+                False,
+                shape.plan.label(),
+                per,
+                r,
+                r * per,
+                -(-r * per // server.cards_per_node),
+                best["_margin"],
+                best,
+                targets,
+                runs,
+                reason=f"not attainable up to {max_r * per} cards",
+            )
+        r = min(r * 2, max_r)
+    lo, hi = last_fail, r
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if evaluate(mid)["_ok"]:
+            hi = mid
+        else:
+            lo = mid
+    best = runs[hi]
+    cards = hi * per
+    return SizingResult(
+        device,
+        True,
+        shape.plan.label(),
+        per,
+        hi,
+        cards,
+        -(-cards // server.cards_per_node),
+        best["_margin"],
+        best,
+        targets,
+        runs,
+    )
