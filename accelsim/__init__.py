@@ -23,3 +23,22 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "compare": ("accelsim.compare", "compare"),
+    "estimate_tco": ("accelsim.tco", "estimate_tco"),
+    "size_cluster": ("accelsim.sizing", "size_cluster"),
+    "load_scenario": ("accelsim.scenario", "load_scenario"),
+    "simulate": ("accelsim.scenario", "run_scenario"),
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):
+    """Heavier entry points (simulator, cost model) import on first use."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'accelsim' has no attribute {name!r}")

@@ -1,0 +1,132 @@
+"""`accelsim compare` (the main job) and `accelsim size` (capacity planning)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.compare import METRICS, _winner
+from accelsim.sizing import slo_check, slo_targets
+
+FIELDS = {key for key, *_ in METRICS}
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_default_compare_has_a_row_per_device_with_every_field(capsys):
+    code, out, _ = run_cli(capsys, "compare", "--json", "--monte-carlo", "500")
+    assert code == 0
+    r = json.loads(out)
+    devices = [d["device"] for d in r["devices"]]
+    assert devices == ["ascend-910b2", "a100-sxm4-80gb"]
+    for row in r["devices"]:
+        assert FIELDS <= set(row), FIELDS - set(row)
+        assert row["attainable"] is True
+        assert row["usd_per_mtok_p10"] <= row["usd_per_mtok_p50"] <= row["usd_per_mtok_p90"]
+        assert row["cards_needed"] >= row["min_cards"] > 0
+        assert row["nodes_needed"] * 8 >= row["cards_needed"]
+    metrics = {row["metric"] for row in r["rows"]}
+    assert metrics == FIELDS
+
+
+def test_compare_table_marks_winner(capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "compare",
+        "tiny",
+        "--device",
+        "a100-sxm4-80gb",
+        "--device",
+        "h100-sxm5",
+        "--monte-carlo",
+        "200",
+    )
+    assert code == 0
+    assert "winner" in out and "h100-sxm5" in out
+
+
+def test_winner_and_ratio():
+    assert _winner({"a": 2.0, "b": 1.0}, +1) == ("a", 2.0)
+    assert _winner({"a": 2.0, "b": 1.0}, -1) == ("b", 2.0)
+    assert _winner({"a": True, "b": False}, 0) == (None, None)
+
+
+def test_slo_check_margin():
+    summary = {"ttft_s": {"p99": 1.0}, "tpot_s": {"p99": 0.05}, "rejected": 0}
+    ok, margin = slo_check(summary, {"ttft_p99": 2.0, "tpot_p99": 0.04})
+    assert not ok and margin == pytest.approx(0.8)
+    ok, margin = slo_check(summary, {"ttft_p99": 2.0, "tpot_p99": 0.1})
+    assert ok and margin == pytest.approx(2.0)
+    ok, _ = slo_check({**summary, "rejected": 1}, {"ttft_p99": 2.0})
+    assert not ok
+
+
+def test_size_unattainable_slo_is_an_answer(capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "size",
+        "--scenario",
+        "tiny",
+        "--device",
+        "a100-sxm4-80gb",
+        "--slo",
+        "tpot_p99=0.1ms",
+        "--max-cards",
+        "16",
+        "--json",
+    )
+    assert code == 0
+    r = json.loads(out)["devices"][0]
+    assert r["attainable"] is False
+    assert "not attainable up to" in r["reason"]
+
+
+def test_size_finds_cards(capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "size",
+        "--scenario",
+        "tiny",
+        "--device",
+        "a100-sxm4-80gb",
+        "--rate",
+        "40/s",
+        "--json",
+    )
+    assert code == 0
+    r = json.loads(out)["devices"][0]
+    assert r["attainable"] is True and r["cards"] % 8 == 0
+    assert r["slo_margin"] >= 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["size", "--device", "a100-sxm4-80gb", "--slo", "ttft_p42=2s"], "unknown SLO metric"),
+        (["compare", "--device", "a100-sxm4-81gb"], "unknown device"),
+        (["compare", "no-such-scenario"], "scenario"),
+    ],
+)
+def test_bad_input_exit_2(capsys, args, message):
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in out + err
+
+
+def test_slo_targets_reject_unknown_metric(catalog):
+    from accelsim.errors import AccelsimError
+    from accelsim.scenario import load_scenario
+
+    with pytest.raises(AccelsimError, match="unknown SLO metric"):
+        slo_targets(load_scenario("tiny", catalog), {"latency": 1.0})
