@@ -1,0 +1,123 @@
+"""``accelsim run``: simulate one scenario, show its summary, optionally write the results."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.scenario import dump_scenario, load_scenario, run_scenario, write_atomic
+
+
+def _fmt_s(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if v < 1:
+        return f"{v * 1000:.1f} ms"
+    return f"{v:.2f} s"
+
+
+def summary_table(s: dict[str, Any]) -> Table:
+    """The summary of one run as a rich table (stable text for golden tests)."""
+    t = Table(
+        title=f"{s.get('scenario', 'run')}: {s.get('model', '')} on {s.get('cards')} x "
+        f"{s.get('device', '')}",
+        show_header=True,
+    )
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_row(
+        "requests arrived / completed / rejected",
+        f"{s['arrived']} / {s['completed']} / {s['rejected']}",
+    )
+    th = s["throughput"]
+    t.add_row("duration", _fmt_s(s["duration_s"]))
+    t.add_row("requests/s", f"{th['requests_per_s']:.3g}")
+    t.add_row("input tokens/s", f"{th['input_tokens_per_s']:.4g}")
+    t.add_row("output tokens/s", f"{th['output_tokens_per_s']:.4g}")
+    t.add_row("output tokens/s per card", f"{th['output_tokens_per_s_per_card']:.4g}")
+    for key, label in (
+        ("ttft_s", "TTFT"),
+        ("tpot_s", "TPOT"),
+        ("itl_s", "ITL"),
+        ("e2e_s", "end-to-end"),
+        ("queue_s", "queueing"),
+    ):
+        if key in s:
+            p = s[key]
+            t.add_row(
+                f"{label} mean / p50 / p99",
+                f"{_fmt_s(p['mean'])} / {_fmt_s(p['p50'])} / {_fmt_s(p['p99'])}",
+            )
+    g = s["goodput"]
+    t.add_row(
+        "goodput (TTFT & TPOT SLOs)", f"{g['share'] * 100:.1f} % ({g['requests_per_s']:.3g} req/s)"
+    )
+    if "kv_utilization" in s:
+        kv = s["kv_utilization"]
+        t.add_row(
+            "KV utilization mean / peak",
+            f"{kv['mean_busy'] * 100:.1f} % / {kv['peak'] * 100:.1f} %",
+        )
+    t.add_row("preemptions", str(s["preemptions"]))
+    if "energy" in s:
+        t.add_row("energy per output token", f"{s['energy']['joules_per_output_token']:.3g} J")
+    return t
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario file or name in workloads/scenarios/.")
+    ] = "default",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write records.csv, summary.json and scenario.yaml into DIR."),
+    ] = None,
+    catalog: CatalogOpt = None,
+    set_: SetOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Simulate a serving scenario and print its summary (throughput, latency, goodput)."""
+    cat = open_catalog(catalog, set_)
+    sc = load_scenario(scenario, cat)
+    if json_out:
+        result = run_scenario(sc, cat)
+    else:
+        with Progress(
+            TextColumn("[bold]simulating[/]"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("run", total=1.0, info="")
+
+            def progress(now: float, done: int, total: int, span: float) -> None:
+                frac = done / total if total else 1.0
+                bar.update(task, completed=frac, info=f"t={now:,.0f} s  {done}/{total} requests")
+
+            result = run_scenario(sc, cat, progress=progress)
+    summary = result.summary
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".records.csv.tmp"
+        result.records.write_csv(tmp)
+        tmp.replace(out / "records.csv")
+        write_atomic(
+            out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+        )
+        write_atomic(out / "scenario.yaml", dump_scenario(result.scenario))
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(summary_table(summary))
+    if out is not None:
+        console.print(f"wrote {out}/records.csv, summary.json, scenario.yaml")

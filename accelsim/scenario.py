@@ -1,0 +1,451 @@
+"""A Scenario: every input of one serving run, resolved — load/dump YAML, digest, run.
+
+A scenario file (``workloads/scenarios/*.yaml``) names the model, the device, the card count and
+plan (or disaggregated prefill/decode pools), the dtypes, the scheduler, the router, the traffic
+(a profile name from ``workloads/traffic/`` or an inline mapping), the SLOs, the horizon, the
+seed, speculative decoding and the expert-routing skew. ``resolve_scenario`` fills every default
+from the catalog and *writes it into the scenario* — the plan picked for the card count, the KV
+capacity per replica from ``accelsim.plan.fit``, the traffic profile inlined, the trace file's
+SHA-256, the P/D link from the server's scale-out fabric — so the resolved scenario saved next
+to the results reproduces the run, and its ``digest`` (SHA-256 of its canonical JSON)
+identifies it.
+
+Defaults (recorded in the resolved scenario): dtype ``bf16`` with the preset's KV dtype;
+context 4096 tokens for the memory-fit check; router ``least_outstanding_tokens``; no
+speculative decoding; uniform expert routing; scheduler defaults of ``SchedulerConfig``;
+``horizon`` (arrivals accepted before it) unset: every generated request is served.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from accelsim.catalog import Catalog, Override, format_validation_error, read_yaml
+from accelsim.dtypes import precision
+from accelsim.errors import AccelsimError, CatalogError, suggest
+from accelsim.plan import fit, fit_best, parse_plan
+from accelsim.scheduling import SchedulerConfig
+from accelsim.schema import Bandwidth, Frozen, Time
+from accelsim.traffic import TrafficSpec, file_sha256, generate
+
+__all__ = [
+    "DisaggSpec",
+    "PoolSpec",
+    "RoutingSkewSpec",
+    "Scenario",
+    "SloSpec",
+    "SpeculativeSpec",
+    "apply_scenario_overrides",
+    "dump_scenario",
+    "load_scenario",
+    "resolve_scenario",
+    "run_scenario",
+    "scenario_path",
+]
+
+SCENARIO_FOLDER = "workloads/scenarios"
+TRAFFIC_FOLDER = "workloads/traffic"
+
+
+class PoolSpec(Frozen):
+    """One pool of a disaggregated deployment: its cards and plan (``replicas`` fills the
+    cards when absent)."""
+
+    cards: int = Field(ge=1)
+    plan: str | None = None
+    kv_tokens: int | None = Field(default=None, ge=1)
+    kv_tokens_per_seq: int | None = Field(default=None, ge=1)
+
+
+class DisaggSpec(Frozen):
+    """Prefill/decode disaggregation: two pools and the KV link of each prefill replica
+    (default: the server's scale-out fabric, ``bandwidth_per_card`` x cards per replica)."""
+
+    prefill: PoolSpec
+    decode: PoolSpec
+    link_bandwidth: Bandwidth | None = None
+    link_latency: Time | None = None
+
+
+class SloSpec(Frozen):
+    ttft: Time | None = None
+    tpot: Time | None = None
+
+
+class SpeculativeSpec(Frozen):
+    """Speculative decoding / MTP: ``draft_tokens`` proposals per step, each accepted with
+    probability ``acceptance`` given the previous ones were."""
+
+    method: Literal["mtp", "eagle", "eagle3"] = "mtp"
+    draft_tokens: int = Field(default=1, ge=0)
+    acceptance: float = Field(default=0.7, ge=0, le=1)
+
+
+class RoutingSkewSpec(Frozen):
+    """Expert-popularity skew handed to the timing model (``accelsim.routing``)."""
+
+    kind: Literal["uniform", "zipf", "dirichlet"] = "uniform"
+    skew: float = Field(default=0.0, ge=0)
+    seed: int = 0
+
+
+class Scenario(Frozen):
+    """Every input of one run (see the module docstring)."""
+
+    name: str = "scenario"
+    description: str = ""
+    model: str
+    device: str
+    devices: list[str] = Field(default_factory=list)
+    cards: int | None = Field(default=None, ge=1)
+    plan: str | None = None
+    disaggregation: DisaggSpec | None = None
+    dtype: str = "bf16"
+    kv_dtype: str | None = None
+    context: int = Field(default=4096, ge=1)
+    kv_tokens: int | None = Field(default=None, ge=1)
+    kv_tokens_per_seq: int | None = Field(default=None, ge=1)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    router: Literal["round_robin", "least_outstanding_tokens", "power_of_two"] = (
+        "least_outstanding_tokens"
+    )
+    traffic: TrafficSpec | str
+    slo: SloSpec = Field(default_factory=SloSpec)
+    horizon: Time | None = None
+    seed: int = 0
+    speculative: SpeculativeSpec | None = None
+    routing_skew: RoutingSkewSpec = Field(default_factory=RoutingSkewSpec)
+    resolved: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if self.disaggregation is None and self.cards is None and self.plan is None:
+            raise ValueError("give cards (and optionally plan), or disaggregation pools")
+        return self
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of this scenario (resolve it first)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def traffic_spec(self) -> TrafficSpec:
+        if isinstance(self.traffic, str):
+            raise AccelsimError("scenario: traffic profile not resolved (use resolve_scenario)")
+        return self.traffic
+
+
+# ---- loading, overrides, dumping --------------------------------------------------------
+def scenario_path(name_or_path: str | Path, catalog: Catalog) -> Path:
+    """A scenario file: an existing path, or a name in ``workloads/scenarios/``."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.is_file():
+        return p
+    files = catalog.folder_files(SCENARIO_FOLDER)
+    if str(name_or_path) in files:
+        return files[str(name_or_path)]
+    if p.is_file():
+        return p
+    raise suggest(str(name_or_path), sorted(files), "scenario")
+
+
+def _value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_scenario_overrides(
+    raw: dict[str, Any], overrides: Any, catalog: Catalog | None = None
+) -> dict[str, Any]:
+    """Set dotted fields (``traffic.rate=40/s``) on raw scenario data before validation.
+
+    ``overrides`` holds ``Override`` objects (``.field``/``.value``), ``"FIELD=VALUE"`` strings
+    or is a ``{field: value}`` dict; text values are read as YAML scalars (``40`` -> 40). With
+    ``catalog``, a traffic profile named by the scenario is inlined first, so its fields can
+    be overridden.
+    """
+    data = copy.deepcopy(raw)
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        for o in overrides or ():
+            if isinstance(o, Override):
+                items.append((o.field, _value(o.value)))
+            else:
+                key, sep, val = str(o).partition("=")
+                if not sep:
+                    raise AccelsimError(f"--set {o!r}: expected scenario.FIELD=VALUE")
+                items.append((key.removeprefix("scenario."), _value(val)))
+    for path, value in items:
+        keys = path.split(".")
+        if keys[0] == "traffic" and isinstance(data.get("traffic"), str) and catalog is not None:
+            data["traffic"] = _traffic_raw(data["traffic"], catalog)
+        node = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = {}
+                node[key] = child
+            if not isinstance(child, dict):
+                raise AccelsimError(f"--set scenario.{path}: {key!r} is not a group of fields")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def _traffic_raw(name: str, catalog: Catalog) -> dict[str, Any]:
+    files = catalog.folder_files(TRAFFIC_FOLDER)
+    if name not in files:
+        raise suggest(name, sorted(files), "traffic profile")
+    data = read_yaml(files[name])
+    if not isinstance(data, dict):
+        raise CatalogError(f"{files[name]}: expected a mapping of fields at top level")
+    data.setdefault("name", name)
+    return data
+
+
+def load_scenario(
+    source: str | Path | dict[str, Any],
+    catalog: Catalog,
+    overrides: Any = None,
+    *,
+    resolve: bool = True,
+) -> Scenario:
+    """Read a scenario (path, name in ``workloads/scenarios/`` or raw dict), apply overrides
+    (default: the catalog's ``scenario.*`` overrides) and resolve it."""
+    if isinstance(source, dict):
+        raw, where = source, "scenario"
+    else:
+        path = scenario_path(source, catalog)
+        raw = read_yaml(path)
+        where = str(path)
+        if not isinstance(raw, dict):
+            raise CatalogError(f"{path}: expected a mapping of fields at top level")
+        raw.setdefault("name", path.stem)
+    if overrides is None:
+        overrides = catalog.scenario_overrides
+    if overrides:
+        raw = apply_scenario_overrides(raw, overrides, catalog)
+        raw["resolved"] = False  # re-resolve what the overrides may have changed
+    try:
+        sc = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        err = format_validation_error(where, exc)
+        raise (AccelsimError(err) if overrides else CatalogError(err)) from None
+    return resolve_scenario(sc, catalog) if resolve else sc
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """YAML text of the scenario (with its digest as a comment on the first line)."""
+    body = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+    return f"# digest: {scenario.digest}\n{body}"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---- resolution -------------------------------------------------------------------------
+def _resolver(catalog: Catalog):
+    def resolve(path: str) -> Path:
+        p = Path(path)
+        if p.is_absolute():
+            return p
+        for root in reversed(catalog.roots):
+            if (root / p).exists():
+                return root / p
+        return catalog.roots[0] / p
+
+    return resolve
+
+
+def _resolve_pool(
+    sc: Scenario,
+    catalog: Catalog,
+    cards: int | None,
+    plan_text: str | None,
+    kv_tokens: int | None,
+    kv_per_seq: int | None,
+    what: str,
+) -> dict[str, Any]:
+    arch = catalog.model(sc.model)
+    card = catalog.device(sc.device)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    if plan_text is None:
+        assert cards is not None
+        srv = catalog.server_for(card)
+        best = fit_best(arch, card, cards, prec, sc.context, srv.scale_up_domain_cards)
+        plan = best.plan
+    else:
+        plan = parse_plan(plan_text, cards)
+    mf = fit(
+        arch,
+        card,
+        plan,
+        prec,
+        sc.context,
+        max_batched_tokens=sc.scheduler.max_batched_tokens,
+        max_seqs=sc.scheduler.max_seqs,
+        include_mtp=bool(sc.speculative and sc.speculative.method == "mtp"),
+    )
+    if not mf.fits:
+        raise AccelsimError(
+            f"scenario {sc.name}: {what}{sc.model} does not fit on {plan.cards_per_replica} x "
+            f"{sc.device} with plan {plan.label()} at {sc.dtype} (short by "
+            f"{mf.shortfall / 2**30:.1f} GiB per card for one {sc.context}-token sequence)"
+        )
+    kv = mf.max_kv_tokens if kv_tokens is None else min(kv_tokens, mf.max_kv_tokens)
+    per_seq = mf.max_kv_tokens // plan.dp if kv_per_seq is None else kv_per_seq
+    return {
+        "cards": plan.cards,
+        "plan": plan.label() if plan.replicas > 1 else plan.label() + ",replicas=1",
+        "kv_tokens": kv,
+        "kv_tokens_per_seq": min(per_seq, kv),
+    }
+
+
+def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
+    """Fill every default from the catalog and record it (see the module docstring)."""
+    if sc.resolved:
+        return sc
+    for name in (sc.device, *sc.devices):
+        catalog.device(name)
+    catalog.model(sc.model)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    update: dict[str, Any] = {"kv_dtype": prec.kv, "resolved": True}
+    if not sc.devices:
+        update["devices"] = [sc.device]
+    traffic = sc.traffic
+    if isinstance(traffic, str):
+        try:
+            traffic = TrafficSpec.model_validate(_traffic_raw(traffic, catalog))
+        except ValidationError as exc:
+            raise CatalogError(format_validation_error(f"traffic profile {traffic}", exc)) from None
+    if traffic.trace is not None and traffic.trace_sha256 is None:
+        path = _resolver(catalog)(traffic.trace)
+        if not path.is_file():
+            raise AccelsimError(f"traffic: trace file {traffic.trace} not found")
+        traffic = traffic.model_copy(update={"trace_sha256": file_sha256(path)})
+    update["traffic"] = traffic
+    if sc.disaggregation is None:
+        pool = _resolve_pool(sc, catalog, sc.cards, sc.plan, sc.kv_tokens, sc.kv_tokens_per_seq, "")
+        update.update(pool)
+    else:
+        d = sc.disaggregation
+        pools = {}
+        for role in ("prefill", "decode"):
+            p: PoolSpec = getattr(d, role)
+            pools[role] = PoolSpec(
+                **_resolve_pool(
+                    sc, catalog, p.cards, p.plan, p.kv_tokens, p.kv_tokens_per_seq, f"{role} pool: "
+                )
+            )
+        card = catalog.device(sc.device)
+        fabric = catalog.fabric(catalog.server_for(card).scale_out_fabric)
+        per_replica = parse_plan(pools["prefill"].plan or "").cards_per_replica
+        bw = d.link_bandwidth or fabric.bandwidth_per_card * per_replica
+        lat = d.link_latency if d.link_latency is not None else fabric.latency
+        update["disaggregation"] = DisaggSpec(
+            prefill=pools["prefill"], decode=pools["decode"], link_bandwidth=bw, link_latency=lat
+        )
+        update["cards"] = pools["prefill"].cards + pools["decode"].cards
+    return sc.model_copy(update=update)
+
+
+# ---- running ----------------------------------------------------------------------------
+def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skipping: bool = True):
+    """Resolve ``sc``, build the timing model(s) from the catalog and simulate it."""
+    from accelsim.engine import KVTransfer, Pool, simulate
+    from accelsim.perf import SpecDecode, perf_model_from_catalog
+    from accelsim.routing import RoutingModel
+
+    sc = resolve_scenario(sc, catalog)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    arch = catalog.model(sc.model)
+    card = catalog.device(sc.device)
+    routing = RoutingModel(
+        kind=sc.routing_skew.kind, skew=sc.routing_skew.skew, seed=sc.routing_skew.seed
+    )
+    spec = None
+    if sc.speculative is not None and sc.speculative.draft_tokens > 0:
+        s = sc.speculative
+        spec = SpecDecode(s.method, s.draft_tokens, s.acceptance)
+
+    def pool(plan_text: str, kv: int, per_seq: int | None) -> Pool:
+        plan = parse_plan(plan_text)
+        model = perf_model_from_catalog(
+            catalog, sc.model, sc.device, plan, prec, routing=routing, spec=spec
+        )
+        return Pool(model, plan.replicas, kv, per_seq, plan.cards_per_replica, sc.scheduler)
+
+    seeds = np.random.SeedSequence(sc.seed).spawn(2)
+    requests = generate(sc.traffic_spec, np.random.default_rng(seeds[0]), _resolver(catalog))
+    if sc.horizon is not None:
+        keep = ~(requests.arrived_at >= sc.horizon)
+        if not keep.all():
+            from accelsim.traffic import Requests
+
+            requests = Requests(
+                requests.arrived_at[keep],
+                requests.prompt_tokens[keep],
+                requests.output_tokens[keep],
+                requests.cached_tokens[keep],
+                requests.clients,
+                requests.think_time,
+            )
+    decode_pool = transfer = None
+    if sc.disaggregation is None:
+        main = pool(sc.plan or "", sc.kv_tokens or 0, sc.kv_tokens_per_seq)
+    else:
+        d = sc.disaggregation
+        main = pool(d.prefill.plan or "", d.prefill.kv_tokens or 0, d.prefill.kv_tokens_per_seq)
+        decode_pool = pool(d.decode.plan or "", d.decode.kv_tokens or 0, d.decode.kv_tokens_per_seq)
+        transfer = KVTransfer(
+            arch.kv_bytes_per_token(prec.kv_bytes), d.link_bandwidth or 1.0, d.link_latency or 0.0
+        )
+    result = simulate(
+        requests,
+        main,
+        decode_pool=decode_pool,
+        transfer=transfer,
+        router=sc.router,
+        seed=np.random.default_rng(seeds[1]),
+        event_skipping=event_skipping,
+        slo_ttft=sc.slo.ttft,
+        slo_tpot=sc.slo.tpot,
+        card_power=(card.idle_power, card.tdp),
+        progress=progress,
+        scenario=sc,
+    )
+    result.summary["scenario"] = sc.name
+    result.summary["digest"] = sc.digest
+    result.summary["device"] = sc.device
+    result.summary["model"] = sc.model
+    return result

@@ -1,0 +1,342 @@
+"""Point evaluators: scenario mapping -> flat metrics (see ``accelsim.sweep.worker``).
+
+- ``simulate`` — the discrete-event simulator (``accelsim.scenario.run_scenario``) and the cost
+  model; the answer of record.
+- ``analytic`` — a closed-form steady-state estimate from the timing model (``accelsim.perf``)
+  and the cost model (``accelsim.tco``), milliseconds per point. Used to prune (``accelsim
+  tune``) and as the fallback when the simulator is not installed. Its assumptions:
+
+  * the scenario is resolved as the simulator would (``load_scenario``: plan, KV capacity);
+    the rate and mean prompt / output lengths come from the generated request table;
+    requests split evenly over the replicas;
+  * prefill runs as its own iterations (chunks of ``max_batched_tokens``), occupying the replica
+    a fraction ``rho_p = rate_r * T_prefill`` of the time; decode runs in the rest;
+  * the decode batch ``B`` solves Little's law ``B = rate_r * output_len * TPOT`` with
+    ``TPOT = t_decode(B) / (1 - rho_p)``, capped by the KV cache and ``max_seqs``;
+    beyond the cap the replica is *saturated*: throughput is the cap's and TTFT is unbounded
+    (reported as missing, so the point is never on a latency front);
+  * TTFT = ``T_prefill`` + one decode iteration + an M/D/1 wait ``rho_p T / (2 (1 - rho_p))``
+    behind other prompts (continuous batching admits a prompt at the next iteration, so decode
+    work does not queue it); p99 multiplies the wait by ``ln 100`` (an exponential tail), p50
+    by ``ln 2``;
+  * p99 TPOT is a decode iteration that also carries one prefill chunk when prefill is more
+    than 1% of the time, else the mean TPOT;
+  * cost (both evaluators) is ``estimate_tco`` at the busy fraction as utilization, with the
+    sweep's ``cost`` options; ``usd_per_mtok`` is all cost per million *output* tokens
+    (``usd_per_mtok_blended`` counts input too).
+
+- ``toy`` — a cheap deterministic function of the scenario fields (``cards``, ``traffic.rate``,
+  ``device``) and the seed, for tests and benchmarks of the sweep machinery. Scenario fields
+  ``sleep`` (seconds to wait), ``fail`` (raise) and ``fits: false`` (skip) drive its behaviour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import AccelsimError
+from accelsim.sweep.worker import EvalContext, PointSkipped
+
+__all__ = ["analytic", "resolved_scenario", "simulate", "toy"]
+
+
+# ---- toy ----------------------------------------------------------------------------------
+
+
+def toy(ctx: EvalContext) -> dict[str, Any]:
+    s = ctx.scenario
+    if s.get("sleep"):
+        time.sleep(float(s["sleep"]))
+    if s.get("fail"):
+        raise RuntimeError(f"toy evaluator asked to fail ({s['fail']})")
+    if ctx.require_fit and s.get("fits") is False:
+        raise PointSkipped("plan does not fit (toy)")
+    device = str(s.get("device", "dev"))
+    cards = float(s.get("cards", 8))
+    rate = float((s.get("traffic") or {}).get("rate", 10.0))
+    salt = int(hashlib.sha256(device.encode()).hexdigest()[:6], 16) / 0xFFFFFF
+    rng = np.random.default_rng(ctx.seed)
+    noise = float(rng.lognormal(0.0, 0.05))
+    capacity = cards * (40.0 + 20.0 * salt)
+    load = min(rate / capacity, 0.99)
+    tpot = (0.02 + 0.03 * salt) / (1.0 - load) * noise
+    ttft = (0.2 + 0.5 * salt) / (1.0 - load) * float(rng.lognormal(0.0, 0.05))
+    throughput = min(rate, capacity) * 500.0
+    cost = cards * (1.5 + salt) * 3600.0 / max(throughput * 3600.0 / 1e6, 1e-9) / 3600.0
+    return {
+        "device": device,
+        "cards": int(cards),
+        "throughput_tok_s": throughput,
+        "tpot_p99": tpot,
+        "ttft_p99": ttft,
+        "usd_per_mtok": cost,
+        "draw": float(rng.random()),
+    }
+
+
+# ---- shared: the scenario and its cost ------------------------------------------------------
+
+
+def _plan_text(plan: Any) -> Any:
+    """A plan opened into a mapping by a dotted axis (``plan.tp``) back to ``"tp=8,ep=8"``."""
+    if isinstance(plan, dict):
+        order = ["tp", "dp", "pp", "ep", "replicas", "redundant_experts", "redundant"]
+        keys = sorted(plan, key=lambda k: (order.index(k) if k in order else 99, k))
+        return ",".join(f"{k}={plan[k]}" for k in keys)
+    return plan
+
+
+def resolved_scenario(ctx: EvalContext) -> Any:
+    """The point's ``Scenario``, resolved against the catalog; a plan that does not fit is
+    ``PointSkipped`` when the sweep asks to skip those (``constraints.fit``)."""
+    from accelsim.scenario import load_scenario
+
+    data = dict(ctx.scenario)
+    data["seed"] = ctx.seed
+    if "plan" in data:
+        data["plan"] = _plan_text(data["plan"])
+    dis = data.get("disaggregation")
+    if isinstance(dis, dict):
+        dis = dict(dis)
+        for role in ("prefill", "decode"):
+            if isinstance(dis.get(role), dict) and "plan" in dis[role]:
+                dis[role] = {**dis[role], "plan": _plan_text(dis[role]["plan"])}
+        data["disaggregation"] = dis
+    try:
+        return load_scenario(data, ctx.catalog, overrides={})
+    except AccelsimError as exc:
+        if ctx.require_fit and "does not fit" in str(exc):
+            raise PointSkipped(str(exc)) from None
+        raise
+
+
+def _cost(
+    ctx: EvalContext,
+    sc: Any,
+    *,
+    utilization: float,
+    output_tok_s: float,
+    input_tok_s: float,
+    req_s: float,
+) -> dict[str, Any]:
+    from accelsim.tco import estimate_tco
+
+    if not output_tok_s > 0:
+        return {"usd_per_mtok": None, "usd_per_mtok_blended": None, "usd_per_card_hour": None}
+    opts = ctx.cost or {}
+    tco = estimate_tco(
+        ctx.catalog,
+        sc.device,
+        int(sc.cards),
+        utilization=max(min(utilization, 1.0), 0.0),
+        prices=opts.get("prices", "international-2025"),
+        facility=opts.get("facility", "us-2025"),
+        years=opts.get("years"),
+        throughput=output_tok_s,
+        input_tokens_per_s=input_tok_s,
+        requests_per_s=req_s,
+    )
+    return {
+        "usd_per_mtok": tco.usd_per_mtok_output,
+        "usd_per_mtok_blended": tco.usd_per_mtok_blended,
+        "usd_per_card_hour": tco.per_card_hour_usd,
+    }
+
+
+# ---- analytic ----------------------------------------------------------------------------
+
+_LN100 = math.log(100.0)
+_LN2 = math.log(2.0)
+
+
+def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, float]:
+    """Arrival rate (requests/s) and mean prompt / output lengths of the scenario's traffic
+    (from its request table, so traces and every length model are handled alike)."""
+    from accelsim.scenario import _resolver
+    from accelsim.traffic import generate
+
+    spec = sc.traffic_spec
+    reqs = generate(spec, np.random.default_rng(seed), _resolver(catalog))
+    if not len(reqs):
+        raise AccelsimError("traffic generates no requests")
+    if spec.rate is not None:
+        rate = float(spec.rate)
+    else:
+        t = reqs.arrived_at[np.isfinite(reqs.arrived_at)]
+        span = float(t.max() - t.min()) if len(t) > 1 else 0.0
+        rate = (len(t) - 1) / span if span > 0 else 1.0
+    return rate, float(reqs.prompt_tokens.mean()), float(reqs.output_tokens.mean())
+
+
+def analytic(ctx: EvalContext) -> dict[str, Any]:
+    from accelsim.batch import BatchStats
+    from accelsim.dtypes import precision
+    from accelsim.perf import SpecDecode, perf_model_from_catalog
+    from accelsim.plan import parse_plan
+    from accelsim.routing import RoutingModel
+
+    cat = ctx.catalog
+    sc = resolved_scenario(ctx)
+    if sc.disaggregation is not None:
+        raise AccelsimError(
+            "the analytic evaluator does not model P/D disaggregation (use simulate)"
+        )
+    plan = parse_plan(sc.plan)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    rate, inp, out = _traffic_means(sc, ctx.seed, cat)
+    skew = sc.routing_skew
+    spec = None
+    if sc.speculative is not None and sc.speculative.draft_tokens > 0:
+        s = sc.speculative
+        spec = SpecDecode(s.method, s.draft_tokens, s.acceptance)
+    pm = perf_model_from_catalog(
+        cat,
+        sc.model,
+        sc.device,
+        plan,
+        prec,
+        routing=RoutingModel(kind=skew.kind, skew=skew.skew, seed=skew.seed),
+        spec=spec,
+    )
+    sched = sc.scheduler
+    kv_per_group = max(int(sc.kv_tokens or 0) // plan.dp, 1)
+    mean_ctx = inp + out / 2.0
+    bmax = max(1, min(int(kv_per_group // max(mean_ctx, 1.0)), sched.max_seqs) * plan.dp)
+    lam = rate / plan.replicas  # requests/s per replica
+    chunk = max(1, min(round(inp), sched.max_batched_tokens))
+    n_in = max(round(inp), 1)
+    t_prefill = 0.0
+    done = 0
+    while done < n_in:
+        c = min(chunk, n_in - done)
+        t_prefill += pm.iteration_time(BatchStats.prefill_chunk(c, done))
+        done += c
+    tps = pm.tokens_per_decode_step
+    rho_p = lam * t_prefill
+
+    def t_dec(b: float) -> float:
+        return pm.iteration_time(BatchStats.decode(max(1, math.ceil(b)), mean_ctx))
+
+    saturated = rho_p >= 0.98
+    b = 1.0
+    if not saturated:
+        for _ in range(60):  # Little's law fixed point (monotone from below)
+            nb = lam * out * t_dec(b) / (1.0 - rho_p) / tps
+            if nb > bmax:
+                saturated = True
+                break
+            if abs(nb - b) < 1e-3 * max(b, 1.0):
+                b = max(nb, 1.0)
+                break
+            b = max(nb, 1.0)
+    if saturated:
+        b = float(bmax)
+        frac_decode = max(1.0 - min(rho_p, 0.98), 0.02)
+        tpot_mean = t_dec(b) / frac_decode / tps
+        req_s_rep = b / tpot_mean / out
+    else:
+        tpot_mean = t_dec(b) / (1.0 - rho_p) / tps
+        req_s_rep = lam
+    # busy fraction: prefill share plus the decode iterations needed for the tokens served
+    decode_busy = min(req_s_rep * out / tps * t_dec(b) / max(b, 1.0), 1.0 - min(rho_p, 1.0))
+    busy = min(req_s_rep * t_prefill + decode_busy, 1.0)
+    if saturated:
+        ttft_p50 = ttft_p99 = None
+    else:
+        wait = rho_p * t_prefill / (2.0 * max(1.0 - rho_p, 1e-3))
+        base = t_prefill + t_dec(b)
+        ttft_p50, ttft_p99 = base + wait * _LN2, base + wait * _LN100
+    mixed = BatchStats.decode(max(1, math.ceil(b)), mean_ctx) + BatchStats.prefill_chunk(chunk)
+    tpot_p99 = pm.iteration_time(mixed) / tps if rho_p > 0.01 else tpot_mean
+    out_tok_s = req_s_rep * out * plan.replicas
+    metrics = {
+        "model": sc.model,
+        "device": sc.device,
+        "cards": sc.cards,
+        "plan": sc.plan,
+        "dtype": sc.dtype,
+        "saturated": saturated,
+        "decode_batch": b,
+        "max_batch": bmax,
+        "output_tokens_per_s": out_tok_s,
+        "output_tokens_per_s_per_card": out_tok_s / sc.cards,
+        "requests_per_s": req_s_rep * plan.replicas,
+        "busy_fraction": busy,
+        "ttft_p50": ttft_p50,
+        "ttft_p99": ttft_p99,
+        "tpot_mean": tpot_mean,
+        "tpot_p99": tpot_p99,
+    }
+    metrics.update(
+        _cost(
+            ctx,
+            sc,
+            utilization=busy,
+            output_tok_s=out_tok_s,
+            input_tok_s=req_s_rep * inp * plan.replicas,
+            req_s=req_s_rep * plan.replicas,
+        )
+    )
+    return metrics
+
+
+# ---- simulate ----------------------------------------------------------------------------
+
+
+def simulate(ctx: EvalContext) -> dict[str, Any]:
+    """The simulator's summary (``accelsim.scenario.run_scenario``), flattened, plus cost."""
+    from accelsim.scenario import run_scenario
+
+    sc = resolved_scenario(ctx)
+    result = run_scenario(sc, ctx.catalog)
+    flat = _normalise_summary(dict(result.summary))
+    flat.update(device=sc.device, cards=sc.cards, plan=sc.plan, model=sc.model, dtype=sc.dtype)
+    out_tok = flat.get("output_tokens_per_s") or 0.0
+    flat.update(
+        _cost(
+            ctx,
+            sc,
+            utilization=float(flat.get("busy_fraction") or 0.0),
+            output_tok_s=float(out_tok),
+            input_tok_s=float(flat.get("input_tokens_per_s") or 0.0),
+            req_s=float(flat.get("requests_per_s") or 0.0),
+        )
+    )
+    return flat
+
+
+_ALIASES = {
+    "ttft_s.": "ttft_",
+    "tpot_s.": "tpot_",
+    "e2e_s.": "e2e_",
+    "queue_s.": "queue_",
+    "itl_s.": "itl_",
+    "throughput.": "",
+}
+
+
+def _normalise_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """Flatten the nested summary: ``ttft_s.p99`` -> ``ttft_p99``, ``throughput.x`` -> ``x``,
+    other groups joined with ``_`` (``goodput.share`` -> ``goodput_share``)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            key = prefix
+            for old, new in _ALIASES.items():
+                if key.startswith(old):
+                    key = new + key[len(old) :]
+                    break
+            flat[key.replace(".", "_")] = node
+
+    walk("", summary)
+    # wall-clock figures differ run to run; the row's elapsed_s already records the time
+    return {k: v for k, v in flat.items() if not k.startswith("wall")}

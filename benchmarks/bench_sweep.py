@@ -1,0 +1,102 @@
+"""Sweep throughput: a 1,000-point DeepSeek-V3 serving sweep on the local process pool and on a
+local Ray instance (printed, never asserted).
+
+    .venv/bin/python benchmarks/bench_sweep.py                 # both executors, the simulator
+    .venv/bin/python benchmarks/bench_sweep.py --evaluator analytic --executors local
+
+The sweep is ``workloads/sweeps/dsv3-devices.yaml`` (4 devices x 5 card/plan choices x 50
+Latin-hypercube arrival rates = 1,000 points, 120 s of chat-like Poisson traffic each). The
+table shows points per minute, the Ray/local ratio, and whether both executors produced the
+same numbers for every point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from accelsim.sweep import load_sweep, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fingerprint(run) -> dict[str, str]:
+    drop = {"worker", "elapsed_s", "_params", "_metrics"}
+    return {
+        r["digest"]: json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True)
+        for r in run.rows
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sweep", default=str(ROOT / "workloads/sweeps/dsv3-devices.yaml"))
+    ap.add_argument("--evaluator", default=None, help="override the sweep's (auto)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--executors", default="local,ray")
+    ap.add_argument("--samples", type=int, default=None, help="override samples.n")
+    args = ap.parse_args()
+
+    spec = load_sweep(args.sweep)
+    if args.samples and spec.samples is not None:
+        spec = spec.model_copy(
+            update={"samples": spec.samples.model_copy(update={"n": args.samples})}
+        )
+    print(f"# bench_sweep: {spec.name}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, {args.workers} workers")  # fmt: skip
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for ex in args.executors.split(","):
+            try:
+                t0 = time.perf_counter()
+                run = run_sweep(
+                    spec,
+                    Path(tmp) / ex,
+                    executor=ex,
+                    workers=args.workers,
+                    evaluator=args.evaluator,
+                    chart=False,
+                )
+                wall = time.perf_counter() - t0
+            except Exception as exc:  # e.g. Ray missing
+                print(f"{ex:6s} skipped: {exc}")
+                continue
+            runs[ex] = run
+            c = run.counts
+            print(
+                f"{ex:6s} evaluator={run.evaluator:9s} points={run.total:5d} "
+                f"ok={c['ok']} skipped={c['skipped']} error={c['error']} "
+                f"sweep={run.elapsed_s:7.1f} s (wall incl. setup {wall:6.1f} s) "
+                f"-> {run.points_per_minute:8.1f} points/min"
+            )
+            cpu = sum(r["elapsed_s"] or 0.0 for r in run.rows)
+            print(f"       mean evaluator time per point {cpu / max(run.total, 1) * 1e3:.1f} ms")
+        if "local" in runs and "ray" in runs:
+            lo, ra = runs["local"], runs["ray"]
+            print(f"ray/local throughput ratio: {ra.points_per_minute / lo.points_per_minute:.2f}")
+            fa, fb = _fingerprint(lo), _fingerprint(ra)
+            differ = [d for d in fa if fa[d] != fb.get(d)]
+            print(f"identical results on both executors: {not differ} ({len(differ)} differ)")
+            for d in differ[:3]:
+                a, b = json.loads(fa[d]), json.loads(fb.get(d, "{}"))
+                keys = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+                print(f"  {d}: {keys}")
+        if runs:
+            run = next(iter(runs.values()))
+            best = run.best()
+            print(f"best per device under SLOs {spec.slo}:")
+            for dev, row in best.items():
+                print(
+                    f"  {dev:16s} cards={row.get('cards')} plan={row.get('plan')} "
+                    f"rate={row.get('traffic.rate')} $/Mtok={row.get('usd_per_mtok'):.3g} "
+                    f"tpot_p99={row.get('tpot_p99'):.3g} ttft_p99={row.get('ttft_p99'):.3g}"
+                )
+
+
+if __name__ == "__main__":
+    main()

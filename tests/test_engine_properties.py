@@ -1,0 +1,89 @@
+"""Hypothesis: requests are conserved and KV never overflows, whatever the traffic and limits."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelsim.engine import KVTransfer, Pool, simulate
+from accelsim.scheduling import SchedulerConfig
+from accelsim.traffic import Requests
+
+
+class Linear:
+    def __init__(self, k: float) -> None:
+        self.tokens_per_decode_step = k
+
+    def iteration_time(self, b) -> float:
+        return (
+            0.002
+            + 1e-4 * b.decode_seqs
+            + 1e-8 * b.decode_context_tokens
+            + 1e-5 * (b.prefill_tokens)
+        )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(1, 60),
+    rate=st.floats(0.5, 500),
+    max_prompt=st.integers(1, 3000),
+    max_output=st.integers(1, 400),
+    kv_tokens=st.integers(64, 20_000),
+    block=st.sampled_from([1, 16, 128]),
+    pol=st.sampled_from(["continuous", "chunked_prefill", "static"]),
+    replicas=st.integers(1, 3),
+    router=st.sampled_from(["round_robin", "least_outstanding_tokens", "power_of_two"]),
+    k=st.sampled_from([1.0, 1.5, 2.7]),
+    max_seqs=st.integers(1, 32),
+    budget=st.integers(16, 4096),
+    disagg=st.booleans(),
+    seed=st.integers(0, 10),
+)
+def test_conservation_and_kv_capacity(
+    n,
+    rate,
+    max_prompt,
+    max_output,
+    kv_tokens,
+    block,
+    pol,
+    replicas,
+    router,
+    k,
+    max_seqs,
+    budget,
+    disagg,
+    seed,
+):
+    rng = np.random.default_rng(seed)
+    arrived = np.cumsum(rng.exponential(1 / rate, n))
+    prompt = rng.integers(1, max_prompt, n, endpoint=True)
+    cached = (prompt * rng.uniform(0, 0.5, n)).astype(int)
+    req = Requests.from_arrays(
+        arrived, prompt, rng.integers(1, max_output, n, endpoint=True), cached
+    )
+    sc = SchedulerConfig(
+        policy=pol,
+        block_size=block,
+        max_seqs=max_seqs,
+        max_batched_tokens=budget,
+        batch_size=max_seqs,
+    )
+    pool = Pool(Linear(k), replicas=replicas, kv_tokens=kv_tokens, scheduler=sc)
+    kw = {}
+    if disagg:
+        kw = {
+            "decode_pool": Pool(Linear(k), replicas=2, kv_tokens=kv_tokens, scheduler=sc),
+            "transfer": KVTransfer(1000.0, 1e9, 1e-4),
+        }
+    res = simulate(req, pool, router=router, seed=seed, check_invariants=True, **kw)
+    s = res.summary
+    assert s["completed"] + s["rejected"] == s["arrived"] == n
+    out = res.records["outcome"]
+    assert set(np.unique(out)) <= {1, 2}
+    rejected = out == 2
+    assert np.all(res.records.reason[rejected] != "")
+    done = out == 1
+    assert np.all(np.isfinite(res.records["finished_at"][done]))
