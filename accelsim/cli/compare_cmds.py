@@ -165,25 +165,37 @@ def size_cmd(
         raw["model"] = model
     if dtype:
         raw["dtype"] = dtype
-    if lengths:
-        from accelsim.scenario import TRAFFIC_FOLDER
-
-        files = cat.folder_files(TRAFFIC_FOLDER)
-        if lengths not in files:
+    if lengths or rate:
+        profile = lengths or None
+        if profile is not None:
             from accelsim.errors import suggest
+            from accelsim.scenario import TRAFFIC_FOLDER
 
-            raise suggest(lengths, sorted(files), "traffic profile")
-        base = resolve_scenario(Scenario.model_validate({**raw, "traffic": lengths}), cat)
-        traffic = base.traffic_spec.model_dump()
-        traffic.update(arrival="poisson", trace=None, trace_sha256=None)
-        traffic.setdefault("duration", 600)
-        if traffic.get("duration") is None and traffic.get("requests") is None:
-            traffic["duration"] = 600
-        raw["traffic"] = traffic
-    if rate:
-        base = resolve_scenario(Scenario.model_validate(raw), cat)
-        traffic = base.traffic_spec.model_dump()
-        traffic["rate"] = parse_quantity(rate, "rate")
+            files = cat.folder_files(TRAFFIC_FOLDER)
+            if profile not in files:
+                raise suggest(profile, sorted(files), "traffic profile")
+            raw["traffic"] = profile
+        base = resolve_scenario(Scenario.model_validate(raw), cat).traffic_spec
+        traffic = base.model_dump()
+        if profile is not None:
+            if base.lengths is None and base.trace is not None:
+                traffic["lengths"] = {
+                    "kind": "empirical",
+                    "trace": base.trace,
+                    "format": base.format,
+                }
+            traffic.update(
+                arrival="poisson",
+                trace=None,
+                trace_sha256=None,
+                format=None,
+                requests=None,
+                duration=traffic.get("duration") or 600.0,
+            )
+        if rate:
+            traffic["rate"] = parse_quantity(rate, "rate")
+        if traffic.get("arrival") == "poisson" and traffic.get("rate") is None:
+            raise AccelsimError("--lengths: give --rate for the synthetic Poisson arrivals")
         raw["traffic"] = traffic
     sc = Scenario.model_validate({**raw, "devices": list(device), "device": device[0]})
     targets = _parse_slo(slo)
