@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from accelsim.devices import Card, Fabric, Server
 from accelsim.errors import AccelsimError, CatalogError, suggest
@@ -383,6 +383,28 @@ class Catalog:
         """Validate every entry; raises on the first broken file."""
         return [self.get(k, n) for k in KINDS for n in self.names(k)]
 
+    def provenance_problems(self, kind: str, name: str) -> list[str]:
+        """What is wrong with the provenance of the numbers written in ``name``'s own file:
+        a number with no source and no file default, an assumption (conf A) without a note,
+        a non-assumption without a source, a source id missing from ``sources``."""
+        entry = self.get(kind, name)
+        problems = []
+        for path in iter_numbers(read_yaml(self._tables[kind_key(kind)].raw[name].path)):
+            prov = entry.source_of(path)
+            if prov is None:
+                problems.append(f"{name}: {path}: no provenance")
+                continue
+            if prov.conf == "O":
+                continue
+            if prov.conf == "A" and not prov.note:
+                problems.append(f"{name}: {path}: assumption without a note")
+            if prov.conf != "A" and not prov.src:
+                problems.append(f"{name}: {path}: conf {prov.conf} without a source")
+            problems += [
+                f"{name}: {path}: unknown source {s}" for s in prov.src if s not in entry.sources
+            ]
+        return problems
+
     def raw(self, kind: str, name: str) -> tuple[dict[str, Any], Path]:
         """The resolved raw data (extends merged, overrides not applied) and its file."""
         key = kind_key(kind)
@@ -475,7 +497,3 @@ def load_catalog(
     known = plain.known_names()
     parsed = tuple(parse_override(t, known) for t in items)
     return Catalog(roots, parsed)
-
-
-def model_fields_of(schema: type[BaseModel]) -> list[str]:
-    return list(schema.model_fields)

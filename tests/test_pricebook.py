@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from test_workloads import check_file_provenance
 
 from accelsim.catalog import Catalog, load_catalog
 from accelsim.errors import AccelsimError
@@ -176,8 +175,8 @@ def test_facility_pue_bounds() -> None:
 def test_every_price_has_provenance(cat: Catalog) -> None:
     problems = []
     for kind, folder in (("prices", "tco/pricebooks"), ("facility", "tco/facilities")):
-        for name, path in cat.folder_files(folder).items():
-            problems += check_file_provenance(cat, kind, name, path)
+        for name in cat.folder_files(folder):
+            problems += cat.provenance_problems(kind, name)
     assert not problems, "\n".join(problems)
 
 
@@ -192,7 +191,7 @@ def test_provenance_check_catches_unsourced_numbers(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     cat = load_catalog([str(tmp_path)])
-    problems = "\n".join(check_file_provenance(cat, "prices", "bad", path))
+    problems = "\n".join(cat.provenance_problems("prices", "bad"))
     assert "cards.h20: no provenance" in problems
     assert "cards.h200: assumption without a note" in problems
     assert "cards.mi300x: unknown source T9" in problems

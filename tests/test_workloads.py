@@ -7,12 +7,10 @@ means a wrong config value in its file or a wrong formula.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pydantic import ValidationError
 
-from accelsim.catalog import Catalog, iter_numbers, read_yaml
+from accelsim.catalog import Catalog
 from accelsim.workloads import ModelArch
 
 EXPECTED_MODELS = {
@@ -269,51 +267,8 @@ def test_invalid_architectures_rejected() -> None:
 
 
 # ---- provenance of every number ----------------------------------------------------------
-def _sourced_ancestor(raw: dict, path: str) -> dict | None:
-    """The innermost ``{value:, conf:, ...}`` mapping on ``path`` in raw YAML data, if any."""
-    node: object = raw
-    found = None
-    for key in path.split("."):
-        if isinstance(node, dict) and "value" in node and not isinstance(node.get(key), dict):
-            node = node["value"]
-        if not isinstance(node, dict) or key not in node:
-            break
-        node = node[key]
-        if isinstance(node, dict) and "value" in node:
-            found = node
-    return found
-
-
-def check_file_provenance(cat: Catalog, kind: str, name: str, path: Path) -> list[str]:
-    """Problems with the provenance of each number in one catalog file (empty when fine)."""
-    raw = read_yaml(path)
-    merged, _ = cat.raw(kind, name)
-    default = merged.get("provenance_default")
-    sources = set(cat.get(kind, name).sources)
-    problems = []
-    for num in iter_numbers(raw):
-        if num == "as_of":  # a date, not a quantity
-            continue
-        prov = _sourced_ancestor(raw, num)
-        # as the loader does: a sourced value without conf (and no default) is an assumption
-        conf = (prov or {}).get("conf", (default or {}).get("conf", "A" if prov else None))
-        prov = prov or {}
-        src = prov.get("src", (default or {}).get("src"))
-        note = prov.get("note", (default or {}).get("note"))
-        srcs = [src] if isinstance(src, str) else list(src or [])
-        if conf is None:
-            problems.append(f"{name}: {num}: no provenance")
-            continue
-        if conf == "A" and not note:
-            problems.append(f"{name}: {num}: assumption without a note")
-        if conf != "A" and not srcs:
-            problems.append(f"{name}: {num}: conf {conf} without a source")
-        problems += [f"{name}: {num}: unknown source {s}" for s in srcs if s not in sources]
-    return problems
-
-
 def test_every_model_number_has_provenance(cat: Catalog) -> None:
     problems = []
-    for name, path in cat.folder_files("workloads/models").items():
-        problems += check_file_provenance(cat, "model", name, path)
+    for name in cat.names("model"):
+        problems += cat.provenance_problems("model", name)
     assert not problems, "\n".join(problems)
