@@ -24,10 +24,10 @@ from accelsim.catalog import Catalog
 from accelsim.dtypes import precision
 from accelsim.plan import fit_best
 from accelsim.scenario import Scenario, resolve_scenario
-from accelsim.sizing import size_cluster
-from accelsim.tco import estimate_tco
+from accelsim.sizing import SizingResult, size_cluster
+from accelsim.tco import TcoResult, estimate_tco
 
-__all__ = ["METRICS", "ComparisonResult", "DeviceOutcome", "compare"]
+__all__ = ["METRICS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
 
 #: The comparison rows: key, label, unit, and which direction wins (+1 higher, -1 lower, 0 none).
 METRICS: tuple[tuple[str, str, str, int], ...] = (
@@ -179,21 +179,10 @@ def compare(
                 goodput_share=first["goodput"]["share"],
             )
         if sizing.attainable:
-            s = sizing.summary
             values.update(
                 cards_needed=sizing.cards, nodes_needed=sizing.nodes, slo_margin=sizing.margin
             )
-            tco = estimate_tco(
-                catalog,
-                name,
-                sizing.cards,
-                utilization=min(max(s.get("busy_fraction", 1.0), 0.0), 1.0),
-                prices=prices,
-                facility=facility,
-                throughput=s["throughput"]["output_tokens_per_s"],
-                input_tokens_per_s=s["throughput"]["input_tokens_per_s"],
-                requests_per_s=s["throughput"]["requests_per_s"],
-            )
+            tco = sized_cost(catalog, sizing, prices=prices, facility=facility)
             unc = tco.monte_carlo(monte_carlo, seed)
             values.update(
                 capex_usd=tco.capex_usd,
@@ -205,6 +194,23 @@ def compare(
             )
         outcomes.append(DeviceOutcome(name, values, one, sizing, tco, unc, notes))
     return ComparisonResult(sc, outcomes)
+
+
+def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str) -> TcoResult:
+    """Cost of an attainable ``size_cluster`` answer at the utilization and throughput its
+    simulation measured."""
+    s = sizing.summary
+    return estimate_tco(
+        catalog,
+        sizing.device,
+        sizing.cards,
+        utilization=min(max(s.get("busy_fraction", 1.0), 0.0), 1.0),
+        prices=prices,
+        facility=facility,
+        throughput=s["throughput"]["output_tokens_per_s"],
+        input_tokens_per_s=s["throughput"]["input_tokens_per_s"],
+        requests_per_s=s["throughput"]["requests_per_s"],
+    )
 
 
 def _opex(tco: Any) -> float:

@@ -24,7 +24,7 @@ from typing import Any
 from accelsim.catalog import Catalog
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.plan import MemoryFit, ParallelPlan, minimum_cards, parse_plan
+from accelsim.plan import MemoryFit, ParallelPlan, fit, minimum_cards, parse_plan
 from accelsim.scenario import Scenario, resolve_scenario, run_scenario
 
 __all__ = ["SLO_METRICS", "SizingResult", "replica_shape", "size_cluster", "slo_check"]
@@ -77,8 +77,6 @@ def replica_shape(
     model = catalog.model(sc.model)
     prec = precision(sc.dtype, sc.kv_dtype)
     if use_scenario_plan and sc.plan and device == sc.device and sc.cards:
-        from accelsim.plan import fit
-
         plan = parse_plan(sc.plan, sc.cards)
         one = ParallelPlan(
             plan.tp, plan.dp, plan.pp, plan.ep, 1, plan.redundant_experts, plan.micro_batch_overlap
@@ -98,13 +96,20 @@ class SizingResult:
     replica_plan: str | None
     cards_per_replica: int
     replicas: int
-    cards: int
-    nodes: int
+    node_cards: int
     margin: float
     summary: dict[str, Any]
     targets: dict[str, float]
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     reason: str = ""
+
+    @property
+    def cards(self) -> int:
+        return self.replicas * self.cards_per_replica
+
+    @property
+    def nodes(self) -> int:
+        return -(-self.cards // self.node_cards)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -167,8 +172,7 @@ def size_cluster(
             None,
             0,
             0,
-            0,
-            0,
+            server.cards_per_node,
             0.0,
             {},
             targets,
@@ -201,8 +205,7 @@ def size_cluster(
                 shape.plan.label(),
                 per,
                 r,
-                r * per,
-                -(-r * per // server.cards_per_node),
+                server.cards_per_node,
                 best["_margin"],
                 best,
                 targets,
@@ -218,15 +221,13 @@ def size_cluster(
         else:
             lo = mid
     best = runs[hi]
-    cards = hi * per
     return SizingResult(
         device,
         True,
         shape.plan.label(),
         per,
         hi,
-        cards,
-        -(-cards // server.cards_per_node),
+        server.cards_per_node,
         best["_margin"],
         best,
         targets,

@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from clirun import run_cli
 
-from accelsim.cli import main
 from accelsim.compare import METRICS, _winner
 from accelsim.sizing import slo_check, slo_targets
 
 FIELDS = {key for key, *_ in METRICS}
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_default_compare_has_a_row_per_device_with_every_field(capsys):

@@ -6,18 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from accelsim.cli import main
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from clirun import run_cli
 
 
 def test_seed_moe_does_not_fit_on_one_910b2_server(capsys):

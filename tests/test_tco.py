@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from clirun import exit_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.cli import main
 from accelsim.errors import AccelsimError
 from accelsim.pricebook import FacilityProfile, PriceBook
 from accelsim.tco import (
@@ -26,14 +26,6 @@ from accelsim.tco import (
     sensitivity,
     size_network,
 )
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _bare(**kw: object) -> CostInputs:
@@ -234,7 +226,7 @@ def test_deepseek_with_price_book(catalog):
 
 def test_deepseek_cli_json(capsys):
     """`accelsim tco --rental --rental-rate 2 --cards 1814 --tokens-per-s 1944444.4`."""
-    code = _run(
+    code = exit_code(
         [
             "tco",
             "--rental",
@@ -589,7 +581,7 @@ def test_bad_rental_inputs():
     ],
 )
 def test_cli_bad_input_exits_2(argv, capsys):
-    assert _run(argv) == 2
+    assert exit_code(argv) == 2
     err = capsys.readouterr().err
     assert "error" in err.lower()
     assert "Traceback" not in err
@@ -602,7 +594,7 @@ def test_cli_cny_book_without_fx_exits_2(tmp_path, capsys):
     (book / "nofx.yaml").write_text(
         "name: nofx\ncurrency: CNY\nas_of: '2024'\ncards: {a100-sxm4-80gb: 90000}\n"
     )
-    code = _run(
+    code = exit_code(
         [
             "tco",
             "--device",
@@ -625,7 +617,7 @@ def test_cli_cny_book_without_fx_exits_2(tmp_path, capsys):
 
 
 def test_cli_tco_json_with_monte_carlo(capsys):
-    code = _run(
+    code = exit_code(
         [
             "tco",
             "--device",
@@ -654,7 +646,7 @@ def test_cli_tco_json_with_monte_carlo(capsys):
 
 
 def test_cli_tco_tables(capsys):
-    code = _run(
+    code = exit_code(
         [
             "tco",
             "--device",
@@ -694,7 +686,7 @@ def test_cli_from_result(tmp_path, capsys):
     path.write_text(json.dumps(summary))
     figures = read_run_summary(tmp_path)
     assert (figures.cards, figures.utilization, figures.input_tokens_per_s) == (16, 0.4, 20000.0)
-    assert _run(["tco", "--from", str(path), "--json"]) == 0
+    assert exit_code(["tco", "--from", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)["tco"]
     assert data["inputs"]["utilization"] == 0.4
     assert data["outputs"]["usd_per_mtok_output"] > 0

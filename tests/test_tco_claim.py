@@ -6,20 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from clirun import exit_code
 
-from accelsim.cli import main
 from accelsim.tco import cluster_cost_claim
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cluster-cost-claim.md"
 CLAIMS = {"ascend-910b2": ("Ascend 910B", 4.5e6), "a100-sxm4-80gb": ("A100", 7.2e6)}
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_claim_implies_per_card_prices(catalog):
@@ -42,7 +34,7 @@ def test_claim_implies_per_card_prices(catalog):
 
 
 def test_cluster_cost_json(capsys):
-    assert _run(["cluster-cost", "--json"]) == 0
+    assert exit_code(["cluster-cost", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["cards"] == 1000
     assert {r["device"] for r in data["rows"]} == {"ascend-910b2", "a100-sxm4-80gb"}
@@ -52,5 +44,5 @@ def test_committed_doc_is_current(tmp_path):
     """docs/cluster-cost-claim.md is what `accelsim cluster-cost --markdown` writes now.
     Regenerate it with: accelsim cluster-cost --markdown docs/cluster-cost-claim.md"""
     out = tmp_path / "claim.md"
-    assert _run(["cluster-cost", "--markdown", str(out)]) == 0
+    assert exit_code(["cluster-cost", "--markdown", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == DOC.read_text(encoding="utf-8")

@@ -72,27 +72,16 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=_default) + "\n")
 
 
-_COMMAND_MODULES = (
+# Importing a command module registers its commands on ``app``.
+for _module in (
     "accelsim.cli.catalog_cmds",
     "accelsim.cli.perf_cmds",
     "accelsim.cli.run_cmds",
     "accelsim.cli.tco_cmds",
     "accelsim.cli.compare_cmds",
-    "accelsim.cli.report_cmds",
     "accelsim.cli.sweep_cmds",
-)
-
-
-def _register() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-
-
-_register()
+):
+    importlib.import_module(_module)
 
 
 def main(argv: list[str] | None = None) -> None:

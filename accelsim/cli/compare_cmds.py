@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
-from accelsim.compare import compare
+from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
 from accelsim.sizing import SLO_METRICS, size_cluster
@@ -156,8 +156,6 @@ def size_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The fewest cards of each device that meet the SLOs at a load, and what they cost."""
-    from accelsim.tco import estimate_tco
-
     cat = open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
     raw = sc.model_dump(exclude={"resolved"})
@@ -207,15 +205,7 @@ def size_cmd(
         row = sizing.as_dict()
         if sizing.attainable:
             s = sizing.summary
-            tco = estimate_tco(
-                cat,
-                d,
-                sizing.cards,
-                utilization=min(max(s.get("busy_fraction", 1.0), 0.0), 1.0),
-                prices=prices,
-                facility=facility,
-                throughput=s["throughput"]["output_tokens_per_s"],
-            )
+            tco = sized_cost(cat, sizing, prices=prices, facility=facility)
             row.update(
                 capex_usd=tco.capex_usd,
                 per_year_usd=tco.per_year_usd,
