@@ -12,18 +12,22 @@ For each device of a scenario (``devices:``, or the ones asked for) ``compare``:
    million output tokens).
 
 The result is a table of rows (``ComparisonResult.rows``) with the winner per row and the ratio
-of the best to the next; ``to_frame()`` gives a pandas DataFrame.
+of the best to the next; ``to_frame()`` gives a pandas DataFrame. What-if overrides (the
+catalog's, plus ``overrides=`` given here) are listed in ``ComparisonResult.overrides`` with the
+catalog value each replaced, and devices an override touches are in ``overridden_devices``, so a
+what-if is never mistaken for the catalog.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from accelsim.catalog import Catalog
 from accelsim.dtypes import precision
 from accelsim.plan import fit_best
-from accelsim.scenario import Scenario, resolve_scenario
+from accelsim.scenario import Scenario, load_scenario, resolve_scenario
 from accelsim.sizing import SizingResult, size_cluster
 from accelsim.tco import TcoResult, estimate_tco
 
@@ -69,10 +73,20 @@ class DeviceOutcome:
 class ComparisonResult:
     scenario: Scenario
     outcomes: list[DeviceOutcome]
+    overrides: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def devices(self) -> list[str]:
         return [o.device for o in self.outcomes]
+
+    @property
+    def overridden_devices(self) -> list[str]:
+        """Compared devices whose own catalog entry a what-if override changed."""
+        return [
+            d
+            for d in self.devices
+            if any(o["key"].startswith(f"device.{d}.") for o in self.overrides)
+        ]
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -95,7 +109,11 @@ class ComparisonResult:
 
     def device_rows(self) -> list[dict[str, Any]]:
         """One flat record per device (the ``--json`` form)."""
-        return [{"device": o.device, **o.values, "notes": o.notes} for o in self.outcomes]
+        marked = set(self.overridden_devices)
+        return [
+            {"device": o.device, **o.values, "what_if": o.device in marked, "notes": o.notes}
+            for o in self.outcomes
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,12 +122,17 @@ class ComparisonResult:
             "model": self.scenario.model,
             "devices": self.device_rows(),
             "rows": self.rows,
+            "overrides": self.overrides,
         }
 
     def to_frame(self):
+        """One row per device (``what_if`` marks devices an override changed); the overrides
+        in effect are in ``frame.attrs["overrides"]``."""
         import pandas as pd
 
-        return pd.DataFrame(self.device_rows()).set_index("device")
+        frame = pd.DataFrame(self.device_rows()).set_index("device")
+        frame.attrs["overrides"] = self.overrides
+        return frame
 
 
 def _winner(values: dict[str, Any], direction: int) -> tuple[str | None, float | None]:
@@ -128,10 +151,11 @@ def _winner(values: dict[str, Any], direction: int) -> tuple[str | None, float |
 
 
 def compare(
-    sc: Scenario,
-    catalog: Catalog,
+    sc: Scenario | str,
+    catalog: Catalog | None = None,
     devices: list[str] | None = None,
     *,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
     prices: str = "international-2025",
     facility: str = "us-2025",
     monte_carlo: int = 2000,
@@ -139,7 +163,24 @@ def compare(
     max_cards: int = 4096,
     progress: Any = None,
 ) -> ComparisonResult:
-    """Compare ``devices`` (default: the scenario's ``devices``) on ``sc``."""
+    """Compare ``devices`` (default: the scenario's ``devices``) on ``sc`` (a ``Scenario``, or
+    a scenario name or file read with ``catalog``).
+
+    ``overrides`` — ``{"device.ascend-910b2.hbm_bandwidth": "3.2 TB/s"}`` or
+    ``KIND.NAME.FIELD=VALUE`` texts — apply on top of ``catalog``'s (default: the built-in
+    catalog); ``scenario.*`` keys change the scenario. A ``Scenario`` already resolved keeps
+    its plan and KV capacity: pass its name to re-resolve it under the overrides."""
+    if catalog is None or overrides:
+        from accelsim.whatif import with_overrides
+
+        catalog = with_overrides(catalog, overrides)
+    if isinstance(sc, Scenario):
+        if overrides and catalog.scenario_overrides:
+            raw = sc.model_dump(mode="json")
+            raw["resolved"] = False
+            sc = load_scenario(raw, catalog)
+    else:
+        sc = load_scenario(sc, catalog)
     sc = resolve_scenario(sc, catalog)
     names = devices or sc.devices or [sc.device]
     for name in names:
@@ -193,7 +234,7 @@ def compare(
                 usd_per_mtok_base=tco.usd_per_mtok_output,
             )
         outcomes.append(DeviceOutcome(name, values, one, sizing, tco, unc, notes))
-    return ComparisonResult(sc, outcomes)
+    return ComparisonResult(sc, outcomes, catalog.overrides_in_effect())
 
 
 def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str) -> TcoResult:

@@ -99,43 +99,54 @@ class KVTransfer:
 
 
 class _IterCache:
+    """Iteration times (and, when the model reports them, FLOPs and HBM bytes) per quantized
+    batch. ``last`` holds the (FLOPs, bytes) of the latest priced iteration."""
+
     def __init__(self, model: IterationModel) -> None:
         self.model = model
         self.cacheable = bool(getattr(model, "cacheable", True))
-        self.decode: dict[tuple[int, int], float] = {}
-        self.mixed: dict[tuple, float] = {}
+        self.work = getattr(model, "iteration_work", None)
+        self.decode: dict[tuple[int, int], tuple[float, float, float]] = {}
+        self.mixed: dict[tuple, tuple[float, float, float]] = {}
         self.calls = 0
+        self.last = (0.0, 0.0)
+
+    def _price(self, b: BatchStats) -> tuple[float, float, float]:
+        self.calls += 1
+        if self.work is not None:
+            dt, f, by = self.work(b)
+            w = (float(dt), float(f), float(by))
+        else:
+            w = (float(self.model.iteration_time(b)), 0.0, 0.0)
+        if not w[0] > 0:
+            raise AccelsimError(f"iteration model returned {w[0]!r} s for {b}")
+        return w
 
     def decode_time(self, n: int, ctx: int) -> float:
         if not self.cacheable:
-            self.calls += 1
-            return float(self.model.iteration_time(BatchStats(n, float(ctx))))
-        qc = quantize(ctx)
-        key = (n, qc)
-        dt = self.decode.get(key)
-        if dt is None:
-            self.calls += 1
-            dt = float(self.model.iteration_time(BatchStats(n, float(qc))))
-            if not dt > 0:
-                raise AccelsimError(f"iteration model returned {dt!r} s for {n} decodes")
-            self.decode[key] = dt
-        return dt
+            w = self._price(BatchStats(n, float(ctx)))
+        else:
+            qc = quantize(ctx)
+            key = (n, qc)
+            w = self.decode.get(key)
+            if w is None:
+                w = self._price(BatchStats(n, float(qc)))
+                self.decode[key] = w
+        self.last = (w[1], w[2])
+        return w[0]
 
     def time(self, n: int, ctx: int, pseq: int, ptok: int, ppairs: float, pctx: int) -> float:
         if not self.cacheable:
-            self.calls += 1
-            b = BatchStats(n, float(ctx), pseq, ptok, float(ppairs), float(pctx))
-            return float(self.model.iteration_time(b))
-        key = (n, quantize(ctx), pseq, quantize(ptok), quantize(ppairs), quantize(pctx))
-        dt = self.mixed.get(key)
-        if dt is None:
-            self.calls += 1
-            b = BatchStats(key[0], float(key[1]), pseq, key[3], float(key[4]), float(key[5]))
-            dt = float(self.model.iteration_time(b))
-            if not dt > 0:
-                raise AccelsimError(f"iteration model returned {dt!r} s for {b}")
-            self.mixed[key] = dt
-        return dt
+            w = self._price(BatchStats(n, float(ctx), pseq, ptok, float(ppairs), float(pctx)))
+        else:
+            key = (n, quantize(ctx), pseq, quantize(ptok), quantize(ppairs), quantize(pctx))
+            w = self.mixed.get(key)
+            if w is None:
+                b = BatchStats(key[0], float(key[1]), pseq, key[3], float(key[4]), float(key[5]))
+                w = self._price(b)
+                self.mixed[key] = w
+        self.last = (w[1], w[2])
+        return w[0]
 
 
 class _Replica:
@@ -171,6 +182,8 @@ class _Replica:
         self.loads: list[int] = [0]  # outstanding tokens of the pool's replicas (shared)
         self.pos = 0
         self.busy = 0.0
+        self.flops = 0.0  # FLOPs and HBM bytes of the iterations run (MFU / MBU)
+        self.hbm_bytes = 0.0
         self.clock = 0.0
         self.link_free_at = 0.0
         self.pending_transfers: deque[float] = deque()
@@ -361,11 +374,13 @@ class _Replica:
         ):
             self.preempt_one()
 
-    def apply(self, dt: float, plan: Any) -> None:
-        """Account one iteration that ended at ``self.clock``."""
+    def apply(self, dt: float, plan: Any, work: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Account one iteration that ended at ``self.clock`` (``work``: its FLOPs, bytes)."""
         eng = self.eng
         t = self.clock
         self.busy += dt
+        self.flops += work[0]
+        self.hbm_bytes += work[1]
         n_dec = 0
         if plan is None or plan[1]:
             n_dec = self.n
@@ -478,14 +493,15 @@ class _Replica:
                 self.sleeping = False
                 continue
             dt, plan = planned
+            work = self.cache.last  # the pool's cache is shared: read it before yielding
             end = self.clock + dt
             if end < self.skip_bound():
                 self.clock = end
-                self.apply(dt, plan)
+                self.apply(dt, plan, work)
                 continue
             yield env.timeout(max(end - env.now, 0.0))
             self.clock = end
-            self.apply(dt, plan)
+            self.apply(dt, plan, work)
 
 
 _PREFILLING: list = ["prefilling"]  # sentinel state of a sequence still prefilling
@@ -551,6 +567,9 @@ class _Engine:
             for i, r in enumerate(reps):
                 r.loads, r.pos = loads, i
         self.closed = requests.clients is not None
+        # closed loop: a request is sent when a client is free *and* its release time (its
+        # rate-limited arrival, 0 without a rate) has come
+        self.release = np.where(np.isfinite(requests.arrived_at), requests.arrived_at, 0.0)
         self.skip_bound = -_INF
         self.event_skipping = event_skipping and not self.closed
         if decode_pool is not None:
@@ -632,7 +651,7 @@ class _Engine:
         if self.closed and self.issued < self.N:
             nxt = self.issued
             self.issued += 1
-            when = t + self.requests.think_time
+            when = max(t + self.requests.think_time, float(self.release[nxt]))
             ev = self.env.timeout(max(when - self.env.now, 0.0))
             ev.callbacks.append(lambda _ev, nxt=nxt, when=when: self._issue(nxt, when))
 
@@ -648,9 +667,11 @@ class _Engine:
             first = min(self.requests.clients or 0, N)
             self.issued = first
             for sid in range(first):
-                self._issue(sid, 0.0)
+                when = float(self.release[sid])
+                if when > env.now:
+                    yield env.timeout(when - env.now)
+                self._issue(sid, when)
             return
-            yield  # pragma: no cover
         order = np.argsort(times, kind="stable")
         tl = times[order].tolist()
         ol = order.tolist()
@@ -724,6 +745,18 @@ def simulate(
     )
     cards = sum(p.replicas * p.cards_per_replica for p, _ in eng.pools)
     busy = [(r.busy, pool_of.cards_per_replica) for pool_of, reps in eng.pools for r in reps]
+    peaks = [
+        (getattr(p.model, "peak_flops", None), getattr(p.model, "peak_hbm_bandwidth", None))
+        for p, _ in eng.pools
+    ]
+    work = None
+    if all(f and b for f, b in peaks):
+        work = (
+            sum(r.flops for r in eng.replicas),
+            sum(r.hbm_bytes for r in eng.replicas),
+            sum(p.replicas * f for (p, _), (f, _b) in zip(eng.pools, peaks, strict=True)),
+            sum(p.replicas * b for (p, _), (_f, b) in zip(eng.pools, peaks, strict=True)),
+        )
     summary = summarize(
         records,
         cards=cards,
@@ -732,6 +765,7 @@ def simulate(
         slo_tpot=slo_tpot,
         card_power=card_power,
         timeline=eng.timeline,
+        work=work,
     )
     summary["wall_s"] = wall
     summary["iteration_model_calls"] = sum(c.calls for c in eng.caches.values())

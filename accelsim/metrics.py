@@ -35,7 +35,14 @@ Summary definitions (``summarize``):
   SLO always passes), as a share of arrived requests and as requests/s;
 - energy: each card draws ``idle + u * (tdp - idle)`` watts, ``u`` its replica's busy fraction
   over ``duration_s`` (a linear power model; no host, network or PUE — those belong to tco);
-- KV utilization and queue length are time-weighted over the per-bin timeline.
+- KV utilization and queue length are time-weighted over the per-bin timeline;
+- ``mfu`` (model FLOPs utilization) and ``mbu`` (memory-bandwidth utilization), when the timing
+  model reports each iteration's work (``work = (FLOPs, HBM bytes, peak FLOP/s, peak bytes/s)``
+  summed over replicas): ``mfu`` = FLOPs of all iterations / ``duration_s`` / (dense peak
+  FLOP/s of the compute dtype x cards); ``mbu`` = HBM bytes read and written / ``duration_s`` /
+  (HBM bandwidth x cards). The FLOPs and bytes are those the roofline charges (weights, KV
+  cache, activations; replicated ops counted on every rank that runs them), so both are
+  hardware utilizations of the whole run, idle time included.
 """
 
 from __future__ import annotations
@@ -240,6 +247,7 @@ def summarize(
     slo_tpot: float | None = None,
     card_power: tuple[float, float] | None = None,
     timeline: Timeline | None = None,
+    work: tuple[float, float, float, float] | None = None,
 ) -> dict[str, Any]:
     """The run's summary (see the module docstring for every definition)."""
     a = records.array
@@ -311,6 +319,10 @@ def summarize(
             "mean": float(ql.mean()) if len(ql) else 0.0,
             "max_bin_mean": float(ql.max()) if len(ql) else 0.0,
         }
+    if work is not None:
+        flops, hbm, peak_flops, peak_bw = work
+        summary["mfu"] = flops / duration / peak_flops
+        summary["mbu"] = hbm / duration / peak_bw
     if replica_busy:
         util = [min(b / duration, 1.0) for b, _c in replica_busy]
         summary["busy_fraction"] = float(

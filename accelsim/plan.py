@@ -28,9 +28,13 @@ Memory per rank = weights + activation workspace + KV cache + a framework reserv
   default ``gpu_memory_utilization`` is 0.9;
 - the embedding and LM head stay in 16-bit whatever the weight dtype (DeepSeek-V3's FP8
   checkpoint keeps them BF16, README_WEIGHTS.md), so they cost ``max(weight_bytes, 2)``;
-- activation workspace for a forward pass of ``max_batched_tokens`` tokens: ``T * (8H + 3 I) *
-  2 B`` for the hidden states, residuals and the widest local FFN intermediate (``I``), plus FP32
-  logits for ``max_seqs`` rows over ``V / tp`` vocabulary entries;
+- activation workspace for a forward pass of the replica's ``max_batched_tokens`` tokens and
+  ``max_seqs`` sequences, spread over the ``dp`` attention groups (a rank works on its group's
+  ``T = ceil(max_batched_tokens / dp)`` tokens): ``T * (8H + 3 I) * 2 B`` for the hidden states,
+  residuals and the widest local FFN intermediate (``I``), plus FP32 logits for
+  ``ceil(max_seqs / dp)`` rows over ``V / tp`` vocabulary entries;
+- MTP modules (``include_mtp``): the routed experts of each MTP layer are spread over the EP
+  ranks like a main MoE layer's (with the same redundant slots), the rest splits ``tp`` ways;
 - an MLA latent cache is replicated over the ``tp`` ranks of a group (one latent "head"); a GQA
   cache splits over ``min(tp, n_kv_heads)`` ranks.
 """
@@ -238,13 +242,24 @@ def fit(
     attention = layers * model.attention_params_per_layer / tp * wb
     dense_ffn = dense * model.dense_ffn_params / tp * wb
     shared = moe_layers * (model.shared_expert_params / tp + model.router_params) * wb
+    slots = 0
     if model.moe:
         slots = math.ceil((model.moe.num_experts + plan.redundant_experts) / plan.ep)
         routed = moe_layers * slots * model.expert_params / plan.moe_tp * wb
     else:
         routed = 0.0
     embedding = (model.embedding_params + model.lm_head_params) / tp * eb
-    mtp = model.mtp_params / tp * wb if include_mtp else 0.0
+    mtp = 0.0
+    if include_mtp and model.mtp_modules:
+        # the MTP layer's routed experts are spread over the EP ranks like a main MoE layer's;
+        # the rest of the module (attention, shared expert, router, projection) splits tp ways
+        mtp_routed = (
+            model.mtp_modules * model.moe.num_experts * model.expert_params if model.moe else 0
+        )
+        mtp_slots = (
+            model.mtp_modules * slots * model.expert_params / plan.moe_tp if model.moe else 0.0
+        )
+        mtp = ((model.mtp_params - mtp_routed) / tp + mtp_slots) * wb
 
     widest = max(
         (model.dense_intermediate or 0) / tp,
@@ -252,8 +267,11 @@ def fit(
         if model.moe
         else 0,
     )
-    activations = max_batched_tokens * (8 * model.hidden_size + 3 * widest) * 2.0 + (
-        max_seqs * model.vocab_size / tp * 4.0
+    # the replica's token and sequence budgets spread over its dp attention groups
+    group_tokens = math.ceil(max_batched_tokens / plan.dp)
+    group_seqs = math.ceil(max_seqs / plan.dp)
+    activations = group_tokens * (8 * model.hidden_size + 3 * widest) * 2.0 + (
+        group_seqs * model.vocab_size / tp * 4.0
     )
     hbm = card.hbm_capacity / card.dies  # per rank: a die of a multi-die card
     reserve = hbm * reserve_fraction

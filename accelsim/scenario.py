@@ -31,6 +31,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from accelsim.catalog import Catalog, Override, format_validation_error, read_yaml
+from accelsim.claims import Claim
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError, suggest
 from accelsim.plan import fit, fit_best, parse_plan
@@ -125,6 +126,9 @@ class Scenario(Frozen):
     seed: int = 0
     speculative: SpeculativeSpec | None = None
     routing_skew: RoutingSkewSpec = Field(default_factory=RoutingSkewSpec)
+    #: Published claims to check (``accelsim.claims``); not a run input, so left out of dumps
+    #: and of the digest.
+    claims: list[Claim] = Field(default_factory=list, exclude=True)
     resolved: bool = False
 
     @model_validator(mode="after")

@@ -4,7 +4,12 @@ Method (issue "TCO and capacity planning"):
 
 1. the *replica shape* is the smallest whole-node deployment whose best candidate plan holds the
    model with KV room for ``min_batch`` sequences of the scenario's context
-   (``accelsim.plan.minimum_cards``), unless the scenario names a plan for this device;
+   (``accelsim.plan.minimum_cards``), unless the scenario names a plan for this device, or
+   ``plan`` names one (``"tp=4,dp=8,ep=32"``; its ``replicas`` is ignored), or ``plan="auto"``:
+   then ``accelsim.sweep.tune`` searches colocated plans and scheduler limits on a budget of
+   that smallest deployment's card count, at the scenario's traffic and SLOs, and the best
+   plan's replica (with its scheduler limits) becomes the shape — a budget of 32 cards may
+   come back as two 16-card replicas;
 2. the serving simulator runs the scenario's traffic on ``r`` replicas of that shape; ``r``
    doubles from 1 until the SLOs hold (p99 TTFT <= ``slo.ttft``, p99 TPOT <= ``slo.tpot``, and no
    request rejected), then bisects between the last failing and first passing ``r``; every run is
@@ -18,7 +23,7 @@ p99s), which holds for the routers here up to simulation noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from accelsim.catalog import Catalog
@@ -27,7 +32,14 @@ from accelsim.errors import AccelsimError
 from accelsim.plan import MemoryFit, ParallelPlan, fit, minimum_cards, parse_plan
 from accelsim.scenario import Scenario, resolve_scenario, run_scenario
 
-__all__ = ["SLO_METRICS", "SizingResult", "replica_shape", "size_cluster", "slo_check"]
+__all__ = [
+    "SLO_METRICS",
+    "SizingResult",
+    "replica_shape",
+    "size_cluster",
+    "slo_check",
+    "tuned_shape",
+]
 
 #: SLO keys ``size`` understands and the summary percentile each reads.
 SLO_METRICS = {
@@ -69,22 +81,71 @@ def slo_check(summary: dict[str, Any], targets: dict[str, float]) -> tuple[bool,
 
 
 def replica_shape(
-    sc: Scenario, catalog: Catalog, device: str, *, use_scenario_plan: bool = True
+    sc: Scenario,
+    catalog: Catalog,
+    device: str,
+    *,
+    use_scenario_plan: bool = True,
+    plan: str | None = None,
 ) -> MemoryFit | None:
-    """The one-replica deployment used for ``device`` (see the module docstring)."""
+    """The one-replica deployment used for ``device`` (see the module docstring; ``plan`` here
+    is a plan text — ``"auto"`` is handled by ``tuned_shape``)."""
     card = catalog.device(device)
     server = catalog.server_for(card)
     model = catalog.model(sc.model)
     prec = precision(sc.dtype, sc.kv_dtype)
+    if plan is not None:
+        one = replace(parse_plan(plan), replicas=1)
+        return fit(model, card, one, prec, sc.context)
     if use_scenario_plan and sc.plan and device == sc.device and sc.cards:
-        plan = parse_plan(sc.plan, sc.cards)
-        one = ParallelPlan(
-            plan.tp, plan.dp, plan.pp, plan.ep, 1, plan.redundant_experts, plan.micro_batch_overlap
-        )
+        p = parse_plan(sc.plan, sc.cards)
+        one = ParallelPlan(p.tp, p.dp, p.pp, p.ep, 1, p.redundant_experts, p.micro_batch_overlap)
         return fit(model, card, one, prec, sc.context)
     return minimum_cards(
         model, card, prec, sc.context, server.cards_per_node, server.scale_up_domain_cards
     )
+
+
+def tuned_shape(
+    sc: Scenario,
+    catalog: Catalog,
+    device: str,
+    targets: dict[str, float],
+    **tune_options: Any,
+) -> tuple[MemoryFit | None, Any]:
+    """``plan="auto"``: tune colocated plans on the smallest deployment's card budget; the
+    best plan's replica and the ``TuneResult`` (``(None, None)`` when nothing fits)."""
+    from accelsim.sweep.tune import TUNE_SLO_METRICS, tune
+
+    smallest = replica_shape(sc, catalog, device, use_scenario_plan=False)
+    if smallest is None or not smallest.fits:
+        return None, None
+    card = catalog.device(device)
+    budget = max(smallest.plan.cards_per_replica // card.dies, 1)
+    options: dict[str, Any] = {"workers": 0, "disaggregation": False, "top_k": 3}
+    options.update(tune_options)
+    result = tune(
+        sc,
+        device=device,
+        cards=budget,
+        slo={k: v for k, v in targets.items() if k in TUNE_SLO_METRICS} or None,
+        catalog=catalog,
+        **options,
+    )
+    best = result.best_candidate
+    if best is None or best.plan is None:
+        return None, result
+    one = replace(best.plan, replicas=1)
+    mf = fit(
+        catalog.model(sc.model),
+        card,
+        one,
+        precision(sc.dtype, sc.kv_dtype),
+        sc.context,
+        max_batched_tokens=best.max_batched_tokens,
+        max_seqs=best.max_seqs,
+    )
+    return mf, result
 
 
 @dataclass
@@ -102,6 +163,7 @@ class SizingResult:
     targets: dict[str, float]
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     reason: str = ""
+    tuned: Any = None  # the TuneResult behind plan="auto"
 
     @property
     def cards(self) -> int:
@@ -123,6 +185,7 @@ class SizingResult:
             "slo_margin": self.margin,
             "targets": self.targets,
             "reason": self.reason,
+            "tuned": _tuned_summary(self.tuned),
             "runs": {
                 str(r): {
                     "ok": s["_ok"],
@@ -135,7 +198,28 @@ class SizingResult:
         }
 
 
-def _scenario_for(sc: Scenario, device: str, shape: ParallelPlan, replicas: int) -> Scenario:
+def _tuned_summary(result: Any) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    best = result.best or {}
+    return {
+        "budget_cards": result.cards,
+        "objective": result.objective,
+        "plan": result.best_plan,
+        "max_batched_tokens": best.get("max_batched_tokens"),
+        "max_seqs": best.get("max_seqs"),
+        "meets_slo": result.meets_slo,
+        "counts": result.counts,
+    }
+
+
+def _scenario_for(
+    sc: Scenario,
+    device: str,
+    shape: ParallelPlan,
+    replicas: int,
+    scheduler: dict[str, int] | None = None,
+) -> Scenario:
     plan = ParallelPlan(
         shape.tp,
         shape.dp,
@@ -147,6 +231,8 @@ def _scenario_for(sc: Scenario, device: str, shape: ParallelPlan, replicas: int)
     )
     raw = sc.model_dump(exclude={"resolved", "kv_tokens", "kv_tokens_per_seq"})
     raw.update(device=device, cards=plan.cards, plan=plan.label(), disaggregation=None)
+    if scheduler:
+        raw["scheduler"] = {**raw["scheduler"], **scheduler}
     return Scenario.model_validate(raw)
 
 
@@ -159,12 +245,28 @@ def size_cluster(
     slo: dict[str, float] | None = None,
     use_scenario_plan: bool = True,
     progress: Any = None,
+    plan: str | None = None,
+    tune_options: dict[str, Any] | None = None,
 ) -> SizingResult:
-    """The fewest replicas (whole nodes) of ``device`` meeting the SLOs at ``sc``'s traffic."""
+    """The fewest replicas (whole nodes) of ``device`` meeting the SLOs at ``sc``'s traffic.
+
+    ``plan``: ``None`` (the module docstring's shape), a plan text for the replica, or
+    ``"auto"`` to tune it (``tune_options`` go to ``accelsim.sweep.tune.tune``, e.g.
+    ``{"workers": 2, "top_k": 4}``; the default runs serially)."""
     sc = resolve_scenario(sc, catalog)
     targets = slo_targets(sc, slo)
     server = catalog.server_for(catalog.device(device))
-    shape = replica_shape(sc, catalog, device, use_scenario_plan=use_scenario_plan)
+    tuned = None
+    scheduler: dict[str, int] | None = None
+    if plan == "auto":
+        shape, tuned = tuned_shape(sc, catalog, device, targets, **(tune_options or {}))
+        if tuned is not None and tuned.best is not None:
+            scheduler = {
+                "max_batched_tokens": tuned.best["max_batched_tokens"],
+                "max_seqs": tuned.best["max_seqs"],
+            }
+    else:
+        shape = replica_shape(sc, catalog, device, use_scenario_plan=use_scenario_plan, plan=plan)
     if shape is None or not shape.fits:
         return SizingResult(
             device,
@@ -176,14 +278,19 @@ def size_cluster(
             0.0,
             {},
             targets,
-            reason=f"{sc.model} does not fit on up to 8192 {device} cards",
+            reason=(
+                f"{sc.model} does not fit on {device} with plan {plan}"
+                if plan not in (None, "auto")
+                else f"{sc.model} does not fit on up to 8192 {device} cards"
+            ),
+            tuned=tuned,
         )
     per = shape.plan.cards_per_replica
     runs: dict[int, dict[str, Any]] = {}
 
     def evaluate(r: int) -> dict[str, Any]:
         if r not in runs:
-            result = run_scenario(_scenario_for(sc, device, shape.plan, r), catalog)
+            result = run_scenario(_scenario_for(sc, device, shape.plan, r, scheduler), catalog)
             summary = dict(result.summary)
             summary["_ok"], summary["_margin"] = slo_check(summary, targets)
             runs[r] = summary
@@ -211,6 +318,7 @@ def size_cluster(
                 targets,
                 runs,
                 reason=f"not attainable up to {max_r * per} cards",
+                tuned=tuned,
             )
         r = min(r * 2, max_r)
     lo, hi = last_fail, r
@@ -232,4 +340,5 @@ def size_cluster(
         best,
         targets,
         runs,
+        tuned=tuned,
     )

@@ -12,7 +12,10 @@ Arrival processes (``arrival``):
   ``cv = 1`` is Poisson, ``cv > 1`` bursty, ``cv < 1`` smoother);
 - ``constant``: gaps of exactly ``1/rate``;
 - ``closed_loop``: ``clients`` users, each sending its next request ``think_time`` after its last
-  one returns (arrival times are decided by the engine; here only lengths are drawn);
+  one returns (arrival times are decided by the engine; here only lengths are drawn). With a
+  ``rate`` as well, requests are also released at Poisson times of that rate and a free client
+  waits for the next release — a benchmark client with a request rate *and* a concurrency cap
+  (SGLang/vLLM ``bench_serving --request-rate R --max-concurrency N``);
 - ``trace``: replay a trace's arrival times (``time_scale`` stretches them; a ``rate`` rescales
   them to that mean rate instead) with the trace's own lengths;
 - ``servegen``: a ServeGen per-client workload model: per 600 s window a rate, a Gamma or
@@ -528,7 +531,8 @@ class TrafficSpec(Frozen):
 @dataclass(frozen=True)
 class Requests:
     """The request table a run starts from. ``arrived_at`` is NaN for closed-loop requests
-    (the engine sets it); ``clients`` and ``think_time`` are set only for closed loops."""
+    (the engine sets it), or their release times when the closed loop also has a rate;
+    ``clients`` and ``think_time`` are set only for closed loops."""
 
     arrived_at: np.ndarray
     prompt_tokens: np.ndarray
@@ -654,7 +658,10 @@ def generate(spec: TrafficSpec, rng: np.random.Generator, resolve: Resolver) -> 
     else:
         if spec.arrival == "closed_loop":
             assert spec.requests is not None
-            times = np.full(spec.requests, np.nan)
+            if spec.rate is None:
+                times = np.full(spec.requests, np.nan)
+            else:
+                times = np.cumsum(arrival_rng.exponential(1.0 / spec.rate, spec.requests))
             clients = spec.clients
         else:
             times = _open_loop_times(spec, arrival_rng)

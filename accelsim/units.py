@@ -72,16 +72,16 @@ DIMENSIONS: dict[str, str] = {
 }
 
 _SHORTHAND = [
-    (re.compile(r"\bTFLOPS\b"), "TFLOP/s"),
-    (re.compile(r"\bPFLOPS\b"), "PFLOP/s"),
-    (re.compile(r"\bGFLOPS\b"), "GFLOP/s"),
-    (re.compile(r"\bTOPS\b"), "TFLOP/s"),
-    (re.compile(r"\bFLOPS\b"), "FLOP/s"),
-    (re.compile(r"\bGbps\b"), "Gbit/s"),
-    (re.compile(r"\bGb/s\b"), "Gbit/s"),
-    (re.compile(r"\bMbps\b"), "Mbit/s"),
-    (re.compile(r"\bTbps\b"), "Tbit/s"),
-    (re.compile(r"\bus\b"), "microsecond"),
+    (re.compile(r"(?<![A-Za-z])TFLOPS\b"), "TFLOP/s"),
+    (re.compile(r"(?<![A-Za-z])PFLOPS\b"), "PFLOP/s"),
+    (re.compile(r"(?<![A-Za-z])GFLOPS\b"), "GFLOP/s"),
+    (re.compile(r"(?<![A-Za-z])TOPS\b"), "TFLOP/s"),
+    (re.compile(r"(?<![A-Za-z])FLOPS\b"), "FLOP/s"),
+    (re.compile(r"(?<![A-Za-z])Gbps\b"), "Gbit/s"),
+    (re.compile(r"(?<![A-Za-z])Gb/s\b"), "Gbit/s"),
+    (re.compile(r"(?<![A-Za-z])Mbps\b"), "Mbit/s"),
+    (re.compile(r"(?<![A-Za-z])Tbps\b"), "Tbit/s"),
+    (re.compile(r"(?<![A-Za-z])us\b"), "microsecond"),
     (re.compile(r"µs"), "microsecond"),
     (re.compile(r"%"), " percent"),
 ]

@@ -6,10 +6,17 @@ model, precision, plan, routing profile and one fixed batch, and the metric it m
 timing model predicts the metric from one ``PerfModel.step`` and the signed error is
 ``(predicted - measured) / measured``.
 
-Case ``status``: ``active`` (predicted and scored), ``pending`` (needs the serving simulator:
-request streams, static-batch runs), ``skipped`` (cannot be expressed honestly; ``reason``
-says why). ``split``: ``fit`` cases may inform a shared parameter, ``check`` cases never do;
-errors are reported for both.
+Serving cases (``mode: serving``) carry an inline ``scenario`` (the fields of
+``accelsim.scenario.Scenario``: model, device, plan or disaggregated pools, dtype, scheduler,
+closed-loop or open-loop traffic, no SLOs); ``run_scenario`` simulates it and the metric is
+read from the run summary (``SERVING_METRICS``: output tokens/s of the whole deployment,
+requests/s, mean TTFT, mean TPOT). A case-level ``spec`` (published accept length) becomes the
+scenario's speculative decoding.
+
+Case ``status``: ``active`` (predicted and scored), ``pending`` (waiting on something the
+``reason`` names), ``skipped`` (cannot be expressed honestly; ``reason`` says why). ``split``:
+``fit`` cases may inform a shared parameter, ``check`` cases never do; errors are reported for
+both, overall, per split, per device and per mode.
 
 Shared, fitted parameters (the only ones; every card and fabric number comes from the catalog):
 
@@ -35,26 +42,30 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from accelsim.batch import BatchStats
-from accelsim.catalog import Catalog, read_yaml
+from accelsim.catalog import Catalog, format_validation_error, read_yaml
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
 from accelsim.perf import PerfModel, SpecDecode, StepTime, perf_model_from_catalog
 from accelsim.plan import ParallelPlan
 from accelsim.routing import RoutingModel
+from accelsim.scenario import Scenario, run_scenario
 
 __all__ = [
     "METRICS",
     "PRODUCTION_DRIFT",
     "PRODUCTION_SKEW",
     "ROUTING_PROFILES",
+    "SERVING_METRICS",
     "Case",
     "CaseResult",
     "ValidationReport",
     "fit_production_drift",
     "load_cases",
     "predict",
+    "predict_serving",
     "run_validation",
 ]
 
@@ -62,8 +73,10 @@ __all__ = [
 PRODUCTION_SKEW = 1.0
 #: Per-batch drift of "production" routing, fitted by ``fit_production_drift`` on the fit pair
 #: sglang-h100-ep32-prefill-4k / -perfect-eplb (measured ratio 0.848); refitted (0.23 -> 0.238)
-#: when FP8 GEMM and per-fabric collective fractions changed the pair's compute/network balance.
-PRODUCTION_DRIFT = 0.238
+#: when FP8 GEMM and per-fabric collective fractions changed the pair's compute/network balance,
+#: and (0.238 -> 0.306) when DeepEP's SM share under overlap and the FlashMLA attention fraction
+#: changed it again.
+PRODUCTION_DRIFT = 0.306
 
 
 def production_routing(drift: float = PRODUCTION_DRIFT) -> RoutingModel:
@@ -76,14 +89,23 @@ ROUTING_PROFILES: dict[str, RoutingModel] = {
     "production": production_routing(),
 }
 
-#: metric -> unit
+#: serving metric -> (unit, path of the value in the run summary)
+SERVING_METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "output_tokens_per_s_total": ("tokens/s", ("throughput", "output_tokens_per_s")),
+    "requests_per_s": ("requests/s", ("throughput", "requests_per_s")),
+    "mean_ttft_s": ("s", ("ttft_s", "mean")),
+    "mean_tpot_s": ("s", ("tpot_s", "mean")),
+}
+#: metric -> unit (fixed-batch metrics, then serving metrics)
 METRICS = {
     "prefill_tokens_per_s_per_card": "tokens/s/card",
     "decode_tokens_per_s_per_card": "tokens/s/card",
     "decode_tokens_per_s_per_user": "tokens/s/user",
     "tpot_s": "s",
     "ttft_s": "s",
+    **{k: unit for k, (unit, _path) in SERVING_METRICS.items()},
 }
+FIXED_BATCH_METRICS = tuple(k for k in METRICS if k not in SERVING_METRICS)
 STATUSES = ("active", "pending", "skipped")
 _PLAN_KEYS = {"tp", "dp", "pp", "ep", "redundant_experts", "micro_batch_overlap"}
 
@@ -112,6 +134,7 @@ class Case:
     reference: str | None = None
     reason: str | None = None
     file: str | None = None
+    scenario: Scenario | None = None
 
     @property
     def unit(self) -> str:
@@ -136,11 +159,18 @@ class Case:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """Measured against predicted for one active case."""
+    """Measured against predicted for one active case: the ``step`` of a fixed-batch case or
+    the run ``summary`` of a serving case."""
 
     case: Case
     predicted: float
-    step: StepTime
+    step: StepTime | None = None
+    summary: dict[str, Any] | None = None
+
+    @property
+    def bound(self) -> str:
+        """The fixed-batch step's bound; ``serving`` for a simulated run."""
+        return self.step.bound if self.step is not None else "serving"
 
     @property
     def error_pct(self) -> float:
@@ -157,9 +187,10 @@ class CaseResult:
             "predicted": self.predicted,
             "error_pct": self.error_pct,
             "split": c.split,
+            "mode": c.mode,
             "device": c.device,
             "model": c.model,
-            "bound": self.step.bound,
+            "bound": self.bound,
         }
 
 
@@ -205,6 +236,7 @@ class ValidationReport:
             "max_abs_error_pct": self.max_abs_error_pct,
             "by_hardware": self.by("device"),
             "by_split": self.by("split"),
+            "by_mode": self.by("mode"),
             "pending": [{"id": c.id, "mode": c.mode, "reason": c.reason} for c in self.pending],
             "skipped": [{"id": c.id, "reason": c.reason} for c in self.skipped],
         }
@@ -233,11 +265,20 @@ def _case(raw: Any, where: str) -> Case:
             file=where,
             split=raw.get("split", "check"),
         )
+    split = raw.get("split", "check")
+    if split not in ("fit", "check"):
+        raise CatalogError(f"{at}: split must be fit or check")
+    if mode == "serving":
+        return _serving_case(raw, at, where, split)
     metric = raw.get("metric")
-    if metric not in METRICS:
-        raise CatalogError(f"{at}: metric {metric!r} is not one of {', '.join(METRICS)}")
+    if metric not in FIXED_BATCH_METRICS:
+        raise CatalogError(
+            f"{at}: metric {metric!r} is not one of {', '.join(FIXED_BATCH_METRICS)}"
+        )
     if mode not in ("prefill", "decode"):
-        raise CatalogError(f"{at}: an active case needs mode prefill or decode (got {mode!r})")
+        raise CatalogError(
+            f"{at}: an active case needs mode prefill, decode or serving (got {mode!r})"
+        )
     plan_raw = raw.get("plan") or {}
     unknown = set(plan_raw) - _PLAN_KEYS
     if unknown:
@@ -249,25 +290,12 @@ def _case(raw: Any, where: str) -> Case:
     routing = raw.get("routing", "uniform")
     if routing not in ROUTING_PROFILES:
         raise CatalogError(f"{at}: routing {routing!r} unknown ({', '.join(ROUTING_PROFILES)})")
-    spec = None
-    sraw = raw.get("spec")
-    if sraw:
-        k = int(sraw.get("draft_tokens", 1))
-        method = sraw.get("method", "mtp")
-        if "accept_rate" in sraw:
-            spec = SpecDecode(method, k, float(sraw["accept_rate"]))
-        elif "accept_length" in sraw:
-            spec = SpecDecode.from_accept_length(method, k, float(sraw["accept_length"]))
-        else:
-            raise CatalogError(f"{at}: spec needs accept_rate or accept_length")
+    spec = _spec(raw.get("spec"), at)
     batch = raw.get("batch") or {}
     need = ("decode_seqs", "context") if mode == "decode" else ("prompt_tokens",)
     missing = [n for n in need if n not in batch]
     if missing:
         raise CatalogError(f"{at}: batch needs {', '.join(missing)}")
-    split = raw.get("split", "check")
-    if split not in ("fit", "check"):
-        raise CatalogError(f"{at}: split must be fit or check")
     return Case(
         id=cid,
         status=status,
@@ -288,6 +316,64 @@ def _case(raw: Any, where: str) -> Case:
         split=split,
         reference=raw.get("reference"),
         file=where,
+    )
+
+
+def _spec(sraw: Any, at: str) -> SpecDecode | None:
+    if not sraw:
+        return None
+    k = int(sraw.get("draft_tokens", 1))
+    method = sraw.get("method", "mtp")
+    if "accept_rate" in sraw:
+        return SpecDecode(method, k, float(sraw["accept_rate"]))
+    if "accept_length" in sraw:
+        return SpecDecode.from_accept_length(method, k, float(sraw["accept_length"]))
+    raise CatalogError(f"{at}: spec needs accept_rate or accept_length")
+
+
+def _serving_case(raw: dict[str, Any], at: str, where: str, split: str) -> Case:
+    """An active serving case: its inline scenario validated now (errors name the case)."""
+    metric = raw.get("metric")
+    if metric not in SERVING_METRICS:
+        raise CatalogError(
+            f"{at}: a serving case's metric must be one of {', '.join(SERVING_METRICS)} "
+            f"(got {metric!r})"
+        )
+    sraw = raw.get("scenario")
+    if not isinstance(sraw, dict):
+        raise CatalogError(f"{at}: a serving case needs a scenario mapping")
+    sraw = {"name": raw["id"], **sraw}
+    spec = _spec(raw.get("spec"), at)
+    if spec is not None:
+        if "speculative" in sraw:
+            raise CatalogError(f"{at}: give spec or scenario.speculative, not both")
+        sraw["speculative"] = {
+            "method": spec.method,
+            "draft_tokens": spec.draft_tokens,
+            "acceptance": spec.accept_rate,
+        }
+    if sraw.get("slo"):
+        raise CatalogError(f"{at}: serving cases are SLO-free (scenario.slo must be empty)")
+    try:
+        sc = Scenario.model_validate(sraw)
+    except ValidationError as exc:
+        raise CatalogError(format_validation_error(f"{at}: scenario", exc)) from None
+    return Case(
+        id=raw["id"],
+        status="active",
+        mode="serving",
+        metric=metric,
+        measured=float(raw["measured"]),
+        device=sc.device,
+        model=sc.model,
+        dtype=sc.dtype,
+        kv_dtype=sc.kv_dtype,
+        cards=raw.get("cards"),
+        spec=spec,
+        scale=float(raw.get("scale", 1.0)),
+        split=split,
+        file=where,
+        scenario=sc,
     )
 
 
@@ -340,8 +426,31 @@ def perf_model_for(case: Case, catalog: Catalog, routing: RoutingModel | None = 
     return pm
 
 
+def predict_serving(case: Case, catalog: Catalog) -> CaseResult:
+    """Simulate a serving case's scenario and read its metric from the run summary."""
+    assert case.scenario is not None and case.metric is not None
+    result = run_scenario(case.scenario, catalog)
+    summary = result.summary
+    at = f"{case.file}: case {case.id}"
+    if summary["completed"] != summary["arrived"]:
+        raise CatalogError(
+            f"{at}: {summary['arrived'] - summary['completed']} of {summary['arrived']} requests "
+            f"did not complete ({summary['rejected_by_reason']}); the scenario cannot serve them"
+        )
+    card = catalog.device(case.device)
+    cards = summary["cards"] / card.dies  # the engine counts ranks (dies on multi-die cards)
+    if case.cards is not None and not math.isclose(cards, float(case.cards)):
+        raise CatalogError(f"{at}: the scenario uses {cards:g} cards but cards is {case.cards}")
+    value: Any = summary
+    for key in SERVING_METRICS[case.metric][1]:
+        value = value[key]
+    return CaseResult(case, float(value) * case.scale, summary=summary)
+
+
 def predict(case: Case, catalog: Catalog, routing: RoutingModel | None = None) -> CaseResult:
-    """Predict the case's metric from one iteration of its batch."""
+    """Predict the case's metric: one iteration of its batch, or a simulated serving run."""
+    if case.mode == "serving":
+        return predict_serving(case, catalog)
     pm = perf_model_for(case, catalog, routing)
     step = pm.step(case.batch_stats())
     t = step.total_s
@@ -356,7 +465,7 @@ def predict(case: Case, catalog: Catalog, routing: RoutingModel | None = None) -
         value = t
     else:  # pragma: no cover - guarded by _case
         raise AccelsimError(f"metric {metric!r} cannot be predicted")
-    return CaseResult(case, value * case.scale, step)
+    return CaseResult(case, value * case.scale, step=step)
 
 
 def run_validation(catalog: Catalog, source: str | Path | None = None) -> ValidationReport:

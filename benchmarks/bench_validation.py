@@ -1,11 +1,15 @@
 """The validation error table, the fit of the shared routing parameter, and what-ifs.
 
 Run: ``python benchmarks/bench_validation.py``. Prints measured vs predicted for every active
-case, median/max absolute error overall, per split (fit/check) and per device, then refits the
-production-routing drift on the fit cases to show it reproduces ``PRODUCTION_DRIFT``.
+case (fixed-batch cases with their bound and top ops, serving cases with the simulated TTFT,
+TPOT, MFU and MBU), median/max absolute error overall, per mode, per split (fit/check) and per
+device, the wall time of the whole validation, then refits the production-routing drift on the
+fit cases to show it reproduces ``PRODUCTION_DRIFT``.
 """
 
 from __future__ import annotations
+
+import time
 
 from accelsim.catalog import load_catalog
 from accelsim.validate import PRODUCTION_DRIFT, fit_production_drift, run_validation
@@ -13,31 +17,43 @@ from accelsim.validate import PRODUCTION_DRIFT, fit_production_drift, run_valida
 
 def main() -> None:
     cat = load_catalog()
+    t0 = time.perf_counter()
     rep = run_validation(cat)
+    wall = time.perf_counter() - t0
     print(
-        f"{'case':42s} {'split':5s} {'measured':>10s} {'predicted':>10s} {'error':>8s}  "
-        "bound  top ops"
+        f"{'case':44s} {'mode':7s} {'split':5s} {'measured':>10s} {'predicted':>10s} "
+        f"{'error':>8s}  detail"
     )
     for r in rep.results:
         c, st = r.case, r.step
-        top = sorted(st.times.items(), key=lambda kv: -kv[1])[:3]
-        ops = ", ".join(f"{k} {v / st.total_s:.0%}" for k, v in top)
+        if st is not None:
+            top = sorted(st.times.items(), key=lambda kv: -kv[1])[:3]
+            detail = f"{st.bound:7s} " + ", ".join(f"{k} {v / st.total_s:.0%}" for k, v in top)
+        else:
+            s = r.summary or {}
+            detail = (
+                f"TTFT {s['ttft_s']['mean']:.3g} s, TPOT {s['tpot_s']['mean'] * 1e3:.3g} ms, "
+                f"MFU {s.get('mfu', float('nan')):.2f}, MBU {s.get('mbu', float('nan')):.2f}, "
+                f"{s['arrived']} requests"
+            )
         print(
-            f"{c.id:42s} {c.split:5s} {c.measured:10.4g} {r.predicted:10.4g} "
-            f"{r.error_pct:+7.1f}%  {st.bound:7s} {ops}"
+            f"{c.id:44s} {c.mode:7s} {c.split:5s} {c.measured:10.4g} {r.predicted:10.4g} "
+            f"{r.error_pct:+7.1f}%  {detail}"
         )
     print()
     print(
         f"all: n={len(rep.results)} median |err| {rep.median_abs_error_pct:.1f}% "
-        f"max |err| {rep.max_abs_error_pct:.1f}%"
+        f"max |err| {rep.max_abs_error_pct:.1f}%  (run_validation wall {wall:.1f} s)"
     )
-    for name, groups in (("split", rep.by("split")), ("device", rep.by("device"))):
-        for k, v in groups.items():
+    for name in ("mode", "split", "device"):
+        for k, v in rep.by(name).items():
             print(
                 f"  {name} {k:16s} n={v['n']:2d} median {v['median_abs_error_pct']:5.1f}% "
                 f"max {v['max_abs_error_pct']:5.1f}%"
             )
-    print(f"pending (serving): {len(rep.pending)}; skipped: {len(rep.skipped)}")
+    for c in rep.pending:
+        print(f"pending {c.id}: {c.reason}")
+    print(f"skipped: {len(rep.skipped)}")
     print(
         f"production drift: shipped {PRODUCTION_DRIFT}, refit on fit cases "
         f"{fit_production_drift(cat)}"

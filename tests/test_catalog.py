@@ -9,6 +9,7 @@ import pytest
 
 from accelsim.catalog import builtin_root, load_catalog, parse_override
 from accelsim.errors import AccelsimError, CatalogError, UnknownNameError
+from accelsim.units import parse_quantity
 
 
 def _write(root: Path, rel: str, text: str) -> Path:
@@ -151,3 +152,19 @@ def test_override_names_with_dots():
     assert (o.kind, o.name, o.field, o.value) == ("model", "llama-3.3-70b", "max_context", "1")
     s = parse_override("scenario.traffic.rate=40/s")
     assert (s.kind, s.name, s.field) == ("scenario", None, "traffic.rate")
+
+
+def test_repeated_override_keeps_the_file_value_as_the_catalog_value():
+    cat = load_catalog(
+        overrides=[
+            "device.ascend-910b2.hbm_bandwidth=2TB/s",
+            "device.ascend-910b2.hbm_bandwidth=3.2TB/s",
+        ]
+    )
+    card = cat.device("ascend-910b2")
+    assert card.hbm_bandwidth == pytest.approx(3.2e12)
+    prov = card.provenance["hbm_bandwidth"]
+    assert prov.conf == "O"
+    assert load_catalog().device("ascend-910b2").hbm_bandwidth == pytest.approx(
+        parse_quantity(prov.override_of, "bandwidth")
+    )

@@ -238,3 +238,45 @@ def test_quantize_is_within_half_a_percent():
 def test_unknown_policy_name_suggests():
     with pytest.raises(Exception, match="continuous"):
         policy("continous")
+
+
+def test_closed_loop_with_a_rate_waits_for_release_and_a_free_client():
+    """bench_serving --request-rate R --max-concurrency N: request i is sent at
+    max(its release time, the moment one of the N clients is free)."""
+    release = np.array([0.0, 0.001, 0.002, 5.0, 5.001])
+    req = Requests(
+        release,
+        np.full(5, 10, np.int64),
+        np.ones(5, np.int64),
+        np.zeros(5, np.int64),
+        clients=2,
+    )
+    res = simulate(req, Pool(Const(1.0), scheduler=SchedulerConfig(policy="static", batch_size=1)))
+    # one request per 1 s iteration: 0 -> [0,1], 1 -> [1,2], 2 sent when 0 returns at t=1
+    # and served [2,3]; 3 and 4 are released at 5 s although clients are free from t=3
+    arrived = res.records["arrived_at"]
+    assert arrived.tolist() == pytest.approx([0.0, 0.001, 1.0, 5.0, 5.001])
+    assert res.records["finished_at"].tolist() == pytest.approx([1.0, 2.0, 3.0, 6.0, 7.0])
+
+
+class Work(Const):
+    """Const time plus the work (FLOPs, bytes) and peaks an MFU/MBU estimate needs."""
+
+    peak_flops = 1e15
+    peak_hbm_bandwidth = 1e12
+
+    def iteration_work(self, batch) -> tuple[float, float, float]:
+        return self.s, 2e12, 4e9
+
+
+def test_mfu_and_mbu_from_iteration_work():
+    # 2 replicas, 4 one-token requests at t=0 (static batches of 1): each replica runs 2
+    # iterations of 0.01 s, so the run lasts 0.02 s and does 4 x (2e12 FLOPs, 4e9 bytes)
+    n = 4
+    req = Requests.from_arrays(np.zeros(n), np.full(n, 8), np.ones(n))
+    pool = Pool(Work(0.01), replicas=2, scheduler=SchedulerConfig(policy="static", batch_size=1))
+    s = simulate(req, pool).summary
+    assert s["duration_s"] == pytest.approx(0.02)
+    assert s["mfu"] == pytest.approx(4 * 2e12 / 0.02 / (2 * 1e15))  # 0.2
+    assert s["mbu"] == pytest.approx(4 * 4e9 / 0.02 / (2 * 1e12))  # 0.4
+    assert "mfu" not in simulate(req, Pool(Const(0.01))).summary  # no work reported, no keys

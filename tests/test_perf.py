@@ -400,3 +400,66 @@ def test_link_uses_the_fabric_fraction_when_set():
     )
     assert Link.of(fab, dies=2, fraction=0.5).rate(1) == pytest.approx(50e9 * 0.9)
     assert Link.of(make_fabric(bw=100e9), dies=1, fraction=0.5).rate(1) == pytest.approx(50e9)
+
+
+def test_deepep_sms_slow_overlapped_prefill_compute_by_hand(monkeypatch):
+    """Two-micro-batch overlap on an SM GPU: per layer, compute overlapped with prefill
+    dispatch/combine runs on (132 - 24) of 132 SMs, so a layer costs
+    C_h + M_h + max(M_h, C_h + s M_h) with s = 24/132; decode-only batches and AIC (Ascend)
+    cards keep s = 0."""
+    import accelsim.perf as perf
+
+    cat = load_catalog()
+    plan = ParallelPlan(tp=1, dp=32, ep=32, micro_batch_overlap=True)
+    pm = perf.perf_model_from_catalog(cat, "deepseek-v3", "h800", plan, precision("fp8"))
+    batch = BatchStats(
+        prefill_seqs=32 * 4,
+        prefill_tokens=32 * 4 * 4096,
+        prefill_attention_pairs=32 * 4 * 4096 * 4097 / 2,
+    )
+    with_sms = pm.step(batch)
+    g = perf._Group(4 * 4096, 0, 0, 1.0, 4 * 4096, 4 * 4096 * 4097 / 2, 0, 4)
+    half = pm._layer(g.half(), True)
+    c_h, m_h = half.compute_time(), half.comm_time()
+    s = 24 / 132
+    extra = max(m_h, c_h + s * m_h) - max(m_h, c_h)
+    monkeypatch.setattr(perf, "COMM_SMS", 0)
+    pm0 = perf.perf_model_from_catalog(cat, "deepseek-v3", "h800", plan, precision("fp8"))
+    without = pm0.step(batch)
+    layers = pm.model.moe_layers
+    assert extra > 0
+    assert with_sms.total_s - without.total_s == pytest.approx(layers * extra, rel=0.05)
+    monkeypatch.setattr(perf, "COMM_SMS", 24)
+    decode = BatchStats.decode(32 * 64, 2000)
+    assert pm.step(decode).total_s == pytest.approx(pm0.step(decode).total_s)
+    assert pm._comm_unit_share(g) == pytest.approx(s)
+    ascend = perf.perf_model_from_catalog(
+        cat, "deepseek-v3", "ascend-910c", plan, precision("int8")
+    )
+    assert ascend._comm_unit_share(g) == 0.0
+
+
+def test_whole_sequences_per_dp_group_the_busiest_sets_the_time():
+    """A prompt is not split over attention-DP groups: one 2,048-token prompt on dp=4 costs the
+    attention and FFN of the whole prompt on one group (as on dp=1), four prompts the same, and
+    five prompts two per busiest group."""
+    one = BatchStats.prefill_chunk(2048)
+    solo = model_for().step(one)
+    dp4 = model_for(plan=ParallelPlan(dp=4))
+
+    def times(batch):
+        st = dp4.step(batch)
+        return st.times["attention"], st.times["dense_ffn"]
+
+    def prompts(n):
+        return BatchStats(
+            prefill_seqs=n,
+            prefill_tokens=n * 2048,
+            prefill_attention_pairs=n * one.prefill_attention_pairs,
+        )
+
+    want = (solo.times["attention"], solo.times["dense_ffn"])
+    assert times(one) == pytest.approx(want)
+    assert times(prompts(4)) == pytest.approx(want)
+    two = model_for().step(prompts(2))
+    assert times(prompts(5)) == pytest.approx((two.times["attention"], two.times["dense_ffn"]))

@@ -243,8 +243,29 @@ def test_local_pool_equals_serial(tmp_path):
     assert pooled.executor == "local" and pooled.workers == 2
 
 
-def test_ray_executor_matches_local(tmp_path):
+@pytest.fixture
+def ray_local(tmp_path_factory):
+    """Ray, with this test the only one among pytest-xdist workers running a local instance.
+
+    A file lock in the run's temp root (shared by ``pytest -n 2`` workers) serializes the Ray
+    tests: two local instances starting at once on a 2-core CI machine compete for CPUs and
+    ports. Each test's instance has ``num_cpus=2``, no dashboard, no log forwarding (the
+    executor's ``ray.init``), and is shut down after the test even when it fails.
+    """
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'accelsim[ray]')")
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent
+    with FileLock(str(root / "accelsim-ray.lock")):
+        try:
+            yield ray
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+
+
+def test_ray_executor_matches_local(tmp_path, ray_local):
+    ray = ray_local
     spec = toy_spec(
         axes={"device": ["a", "b"], "fail": [0, 1]},
         samples={"n": 3, "axes": {"traffic.rate": [1, 90]}},

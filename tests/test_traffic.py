@@ -217,6 +217,10 @@ def test_prefix_hit_rate_and_closed_loop():
     c = spec(arrival="closed_loop", clients=8, requests=50)
     req = generate(c, np.random.default_rng(0), resolve)
     assert req.clients == 8 and np.isnan(req.arrived_at).all()
+    capped = spec(arrival="closed_loop", clients=8, requests=2000, rate=4)
+    req = generate(capped, np.random.default_rng(0), resolve)
+    assert req.clients == 8 and np.all(np.diff(req.arrived_at) > 0)  # Poisson release times
+    assert len(req) / req.arrived_at[-1] == pytest.approx(4, rel=0.1)
 
 
 def test_spec_validation():

@@ -20,6 +20,9 @@ from accelsim.units import UnitError, format_quantity, parse_money, parse_quanti
         ("192 MiB", "bytes", 192 * 2**20),
         ("353.9 TFLOPS", "flop_rate", 353.9e12),
         ("624 TOPS", "flop_rate", 624e12),  # integer OPs count as FLOP-equivalents
+        ("256TFLOPS", "flop_rate", 256e12),  # shorthand units glued to the number
+        ("400Gbps", "bit_rate", 400e9),
+        ("5us", "time", 5e-6),
         ("8 us", "time", 8e-6),
         ("2 ms", "time", 2e-3),
         ("400 W", "power", 400.0),

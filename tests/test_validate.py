@@ -7,9 +7,13 @@ import math
 
 import pytest
 
+from accelsim.batch import BatchStats
 from accelsim.catalog import load_catalog
 from accelsim.cli import main
+from accelsim.dtypes import precision
 from accelsim.errors import CatalogError
+from accelsim.perf import perf_model_from_catalog
+from accelsim.plan import ParallelPlan
 from accelsim.validate import (
     METRICS,
     PRODUCTION_DRIFT,
@@ -37,8 +41,11 @@ def test_shipped_cases_parse_and_cover_every_source_case(catalog):
     assert len(active) >= 15
     assert {c.split for c in active} == {"fit", "check"}
     assert all(c.metric in METRICS for c in active)
-    assert all(c.status == "pending" for c in cases if c.mode == "serving")
-    assert all(c.reason for c in cases if c.status == "skipped")
+    assert sum(c.mode == "serving" for c in active) >= 10
+    assert all(c.scenario is not None for c in active if c.mode == "serving")
+    # nothing waits without saying on what
+    assert all(c.reason for c in cases if c.status != "active")
+    assert [c.id for c in cases if c.status == "pending"] == ["sgl-a3-r1-pd32-3.5k1.5k-50ms"]
 
 
 def test_every_active_case_predicts_a_finite_positive_value(report):
@@ -52,9 +59,49 @@ def test_report_json_shape(report):
     d = report.as_dict()
     assert {"cases", "median_abs_error_pct", "max_abs_error_pct", "by_hardware"} <= set(d)
     row = d["cases"][0]
-    assert {"id", "metric", "unit", "measured", "predicted", "error_pct"} <= set(row)
+    assert {"id", "metric", "unit", "measured", "predicted", "error_pct", "mode"} <= set(row)
     assert d["max_abs_error_pct"] >= d["median_abs_error_pct"]
     assert set(d["by_split"]) == {"fit", "check"}
+    assert set(d["by_mode"]) == {"prefill", "decode", "serving"}
+    serving = [r for r in d["cases"] if r["mode"] == "serving"]
+    assert serving and all(r["bound"] == "serving" for r in serving)
+    assert d["by_mode"]["serving"]["n"] == len(serving)
+    assert sum(v["n"] for v in d["by_mode"].values()) == len(d["cases"])
+
+
+def test_serving_case_is_predicted_from_the_simulated_run(catalog):
+    """lmdeploy's bs1 2048/128 run: one request, so the summary's output tokens/s is 128 over
+    its end-to-end time, which is one 2,048-token prefill plus 127 decode iterations of the
+    case's timing model at growing context."""
+    case = {c.id: c for c in load_cases(catalog=catalog)}["lmdeploy-a100-llama2-7b-bs1-2048-128"]
+    assert case.mode == "serving" and case.metric == "output_tokens_per_s_total"
+    r = predict(case, catalog)
+    s = r.summary
+    assert s["completed"] == s["arrived"] == 1
+    assert (
+        r.predicted
+        == s["throughput"]["output_tokens_per_s"]
+        == pytest.approx(128 / s["e2e_s"]["mean"])
+    )
+    pm = perf_model_from_catalog(
+        catalog, "llama-2-7b", "a100-sxm4-80gb", ParallelPlan(), precision("fp16")
+    )
+    by_hand = pm.step(BatchStats.prefill_chunk(2048)).total_s + sum(
+        pm.step(BatchStats.decode(1, 2048 + i)).total_s for i in range(1, 128)
+    )
+    assert s["e2e_s"]["mean"] == pytest.approx(by_hand, rel=0.005)
+    assert r.predicted == pytest.approx(128 / by_hand, rel=0.005)
+    assert 0 < s["mbu"] < 1 and 0 < s["mfu"] < s["mbu"]  # batch-1 decode: memory-bound
+
+
+def test_malformed_serving_case_names_file_and_case(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "- id: s\n  mode: serving\n  metric: output_tokens_per_s_total\n  measured: 1\n"
+        "  scenario: {model: llama-2-7b, device: a100-sxm4-80gb, cards: 1, traffic: 7}\n"
+    )
+    with pytest.raises(CatalogError, match=r"bad.yaml: case s: scenario"):
+        load_cases(bad)
 
 
 def test_fit_case_reproduces_its_target_ratio(catalog):
@@ -80,7 +127,14 @@ def test_malformed_case_file_names_file_and_case(tmp_path, catalog):
 def test_cli_validate_json(capsys):
     main(["validate", "--json"])
     d = json.loads(capsys.readouterr().out)
-    assert d["cases"] and "by_hardware" in d
+    assert d["cases"] and "by_hardware" in d and "serving" in d["by_mode"]
+
+
+def test_cli_validate_table_lists_serving_cases(capsys):
+    main(["validate"])
+    out = capsys.readouterr().out
+    assert "mode serving" in out  # the by-mode aggregate row
+    assert out.count("serving") > 10  # the mode column of each serving case
 
 
 def test_cli_step_table_and_json(capsys):

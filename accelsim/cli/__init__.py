@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from accelsim.catalog import Catalog, load_catalog
 from accelsim.errors import AccelsimError
@@ -80,6 +81,9 @@ for _module in (
     "accelsim.cli.tco_cmds",
     "accelsim.cli.compare_cmds",
     "accelsim.cli.sweep_cmds",
+    "accelsim.cli.report_cmds",
+    "accelsim.cli.whatif_cmds",
+    "accelsim.cli.tune_cmds",
 ):
     importlib.import_module(_module)
 
@@ -89,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except AccelsimError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

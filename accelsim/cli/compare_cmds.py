@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli.run_cmds import print_overrides
 from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
@@ -66,13 +67,7 @@ def compare_cmd(
         result = compare(
             sc, cat, devices, prices=prices, facility=facility, monte_carlo=monte_carlo, seed=seed
         )
-        emit_json(
-            {
-                **result.as_dict(),
-                "overrides": [str(o) for o in cat.overrides]
-                + [str(o) for o in cat.scenario_overrides],
-            }
-        )
+        emit_json(result.as_dict())
         return
     with _progress() as bar:
         task = bar.add_task("simulating", total=None)
@@ -91,10 +86,12 @@ def compare_cmd(
             progress=tick,
         )
     rs = resolve_scenario(sc, cat)
-    table = Table(title=f"accelsim compare: {rs.model} ({rs.dtype}) — scenario {rs.name}")
+    what_if = " (what-if)" if result.overrides else ""
+    table = Table(title=f"accelsim compare: {rs.model} ({rs.dtype}) — scenario {rs.name}{what_if}")
     table.add_column("metric")
+    marked = set(result.overridden_devices)
     for d in result.devices:
-        table.add_column(d, justify="right")
+        table.add_column(f"{d} (what-if)" if d in marked else d, justify="right")
     table.add_column("winner (ratio)", justify="left")
     for row in result.rows:
         cells = []
@@ -107,8 +104,7 @@ def compare_cmd(
     for o in result.outcomes:
         for note in o.notes:
             console.print(f"[yellow]{o.device}:[/] {note}")
-    for o in cat.overrides:
-        console.print(f"[yellow]what-if:[/] {o}")
+    print_overrides(result.overrides)
     console.print(
         f"SLOs: p99 TTFT <= {rs.slo.ttft} s, p99 TPOT <= {rs.slo.tpot} s; prices {prices}, "
         f"facility {facility}; $/M output tokens charge all cost to output tokens."

@@ -168,7 +168,7 @@ def validate(
         emit_json(rep.as_dict())
         return
     table = Table(title="accelsim validation: predicted vs measured")
-    for col in ("case", "split", "device", "metric", "measured", "predicted", "error"):
+    for col in ("case", "mode", "split", "device", "metric", "measured", "predicted", "error"):
         table.add_column(
             col, justify="right" if col in ("measured", "predicted", "error") else "left"
         )
@@ -178,6 +178,7 @@ def validate(
         style = "green" if abs(err) <= 15 else "yellow" if abs(err) <= 50 else "red"
         table.add_row(
             c.id,
+            c.mode,
             c.split,
             c.device,
             f"{c.metric} [{c.unit}]",
@@ -196,8 +197,8 @@ def validate(
         f"{rep.max_abs_error_pct:.1f}%",
         style="bold",
     )
-    for title, groups in (("split", rep.by("split")), ("device", rep.by("device"))):
-        for k, v in groups.items():
+    for title in ("mode", "split", "device"):
+        for k, v in rep.by(title).items():
             agg.add_row(
                 f"{title} {k}",
                 str(v["n"]),
@@ -205,10 +206,7 @@ def validate(
                 f"{v['max_abs_error_pct']:.1f}%",
             )
     console.print(agg)
-    if rep.pending:
-        console.print(
-            f"[bold]pending[/] ({len(rep.pending)}, need the serving simulator): "
-            + ", ".join(c.id for c in rep.pending)
-        )
+    for c in rep.pending:
+        console.print(f"[bold]pending[/] {c.id}: {c.reason}")
     for c in rep.skipped:
         console.print(f"[dim]skipped {c.id}: {c.reason}[/]")

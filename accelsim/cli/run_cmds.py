@@ -23,11 +23,24 @@ def _fmt_s(v: float) -> str:
     return f"{v:.2f} s"
 
 
+def print_overrides(overrides: list[dict[str, Any]]) -> None:
+    """One yellow line per what-if override in effect (``Catalog.overrides_in_effect``), with
+    the catalog value it replaced, so that a what-if is never mistaken for the catalog."""
+    for o in overrides:
+        was = o["catalog_value"]
+        if o["key"].startswith("scenario."):
+            was_text = "replaces the scenario file's value"
+        else:
+            was_text = f"catalog value: {was}" if was is not None else "not in the catalog file"
+        console.print(f"[yellow]what-if:[/] {o['key']}={o['value']} ({was_text})", highlight=False)
+
+
 def summary_table(s: dict[str, Any]) -> Table:
-    """The summary of one run as a rich table (stable text for golden tests)."""
+    """The summary of one run as a rich table (stable text for golden tests); a run under
+    what-if overrides (``s["overrides"]``) says so in the title (``print_overrides`` lists them)."""
     t = Table(
         title=f"{s.get('scenario', 'run')}: {s.get('model', '')} on {s.get('cards')} x "
-        f"{s.get('device', '')}",
+        f"{s.get('device', '')}" + (" (what-if)" if s.get("overrides") else ""),
         show_header=True,
     )
     t.add_column("metric")
@@ -106,6 +119,8 @@ def run(
 
             result = run_scenario(sc, cat, progress=progress)
     summary = result.summary
+    if cat.overrides or cat.scenario_overrides:
+        summary = {**summary, "overrides": cat.overrides_in_effect()}
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / ".records.csv.tmp"
@@ -119,5 +134,6 @@ def run(
         emit_json(summary)
         return
     console.print(summary_table(summary))
+    print_overrides(summary.get("overrides", []))
     if out is not None:
         console.print(f"wrote {out}/records.csv, summary.json, scenario.yaml")

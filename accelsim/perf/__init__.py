@@ -34,15 +34,28 @@ multiplied by the layer count):
   **overhead** per iteration.
 
 Plan conventions (see ``accelsim.plan``): a ``BatchStats`` describes the whole replica; its
-sequences are split evenly over the ``dp`` attention groups, so per-card attention work is
-``1/dp`` of it (then ``1/tp`` within a group). Ranks are dies on multi-die cards (910C), with
+sequences go whole to the ``dp`` attention groups (a sequence's KV cache lives in one group),
+so the busiest group holds ``ceil(n / dp)`` of ``n`` decode (and of the prefill) sequences and
+sets the attention, dense and shared-expert time (then ``1/tp`` within a group); one prefill
+prompt on a DP16 replica keeps one group busy while fifteen idle. Routed experts see the
+replica's total tokens. Ranks are dies on multi-die cards (910C), with
 the card's rates divided by ``card.dies``; per-card throughput multiplies back. Pipeline stages
 run one batch in sequence (no inter-batch pipelining: the returned time is the batch latency).
 
 Micro-batch overlap (``plan.micro_batch_overlap``): the batch is split in two halves; each
-half's compute hides the other's communication: ``C_h + M_h + max(C_h, M_h)`` per layer, with
-both halves reading the weights. The breakdown then shows the exposed part of communication;
-``hidden_comm_s`` says how much was hidden.
+half's compute hides the other's communication: ``C_h + M_h + max(M_h, C_h + s M_h)`` per
+layer, with both halves reading the weights. ``s`` is the share of the card's compute units the
+communication kernels occupy while they run (compute overlapped with them proceeds at
+``1 - s`` of its rate until the communication ends): on SM-based GPUs the EP dispatch/combine
+of prefill tokens runs DeepEP's "normal" kernels, which take ``COMM_SMS`` = 24 SMs (DeepEP
+README, "Example use in model training or inference prefilling": ``Buffer.set_num_sms(24)``;
+DeepSeek-V3 technical report, arXiv 2412.19437, sec. 3.2.2: 20 SMs suffice to saturate IB and
+NVLink), so ``s = 24 / 132`` on Hopper; decode tokens use DeepEP's low-latency kernels, which
+occupy no SMs (hook-based receive, same README), and ``s`` scales by the prefill share of the
+tokens. On Ascend the dispatch/combine run on the vector (AIV) cores and the DMA engines, not on
+the cube (AIC) cores the GEMMs use (``compute_unit_kind`` other than ``SM``: ``s = 0``). The
+breakdown then shows the exposed part of communication; ``hidden_comm_s`` says how much was
+hidden.
 
 Speculative decoding (``SpecDecode``): each decode sequence verifies ``draft_tokens + 1``
 tokens per iteration (attention over its context for each) and emits ``tokens_per_step`` on
@@ -78,6 +91,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMM_CLASSES",
+    "COMM_SMS",
     "OP_CLASSES",
     "PerfModel",
     "SpecDecode",
@@ -102,6 +116,9 @@ OP_CLASSES = (
 )
 COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer")
 BOUNDS = ("compute", "memory", "network", "overhead")
+
+#: SMs DeepEP's normal (prefill) dispatch/combine kernels occupy (see the module docstring).
+COMM_SMS = 24
 
 # Kernels per op and layer (norms, rope, cache writes and activations folded in).
 _K_ATTN = 6
@@ -307,6 +324,8 @@ class _Group:
     pre_pairs: float
     pre_ctx: float
     pre_seqs: float
+    replica_tokens: float = -1.0  # tokens of all groups (routed experts); -1: tokens x dp
+    replica_dec_seqs: float = -1.0  # decode sequences of all groups (draft passes)
 
     @property
     def logit_rows(self) -> float:
@@ -323,6 +342,8 @@ class _Group:
             self.pre_pairs / 2,
             self.pre_ctx / 2,
             self.pre_seqs / 2,
+            self.replica_tokens / 2 if self.replica_tokens >= 0 else -1.0,
+            self.replica_dec_seqs / 2 if self.replica_dec_seqs >= 0 else -1.0,
         )
 
 
@@ -364,7 +385,7 @@ class PerfModel:
         if plan.pp > model.num_layers:
             raise AccelsimError(f"plan pp={plan.pp} exceeds the model's {model.num_layers} layers")
         self._routed_cache: dict[tuple[float, int], tuple[float, float, float, float]] = {}
-        self._iter_cache: dict[tuple[float, ...], float] = {}
+        self._iter_cache: dict[tuple[float, ...], tuple[float, float, float]] = {}
         self._setup_constants()
 
     # ---- constants of the model on this plan ---------------------------------------------
@@ -414,15 +435,20 @@ class PerfModel:
         plan, r = self.plan, self.rates
         dp = plan.dp
         qps = 1.0 + (self.spec.draft_tokens if self.spec else 0)
+        # whole sequences go to one DP group: the busiest holds ceil(n / dp) of them
+        d_sh = _busiest_share(batch.decode_seqs, dp)
+        p_sh = _busiest_share(batch.prefill_seqs, dp) if batch.prefill_seqs else 1.0 / dp
         g = _Group(
-            tokens=(batch.decode_seqs * qps + batch.prefill_tokens) / dp,
-            dec_seqs=batch.decode_seqs / dp,
-            dec_ctx=batch.decode_context_tokens / dp,
+            tokens=batch.decode_seqs * qps * d_sh + batch.prefill_tokens * p_sh,
+            dec_seqs=batch.decode_seqs * d_sh,
+            dec_ctx=batch.decode_context_tokens * d_sh,
             q_per_seq=qps,
-            pre_tokens=batch.prefill_tokens / dp,
-            pre_pairs=batch.prefill_attention_pairs / dp,
-            pre_ctx=batch.prefill_context_tokens / dp,
-            pre_seqs=batch.prefill_seqs / dp,
+            pre_tokens=batch.prefill_tokens * p_sh,
+            pre_pairs=batch.prefill_attention_pairs * p_sh,
+            pre_ctx=batch.prefill_context_tokens * p_sh,
+            pre_seqs=batch.prefill_seqs * p_sh,
+            replica_tokens=batch.decode_seqs * qps + batch.prefill_tokens,
+            replica_dec_seqs=float(batch.decode_seqs),
         )
         total = _Ops()
         hidden = 0.0
@@ -437,7 +463,8 @@ class PerfModel:
                     c_h, m_h = half.compute_time(), half.comm_time()
                     layer = _Ops()
                     layer.merge(half, 2.0)
-                    exposed = c_h + m_h + max(c_h, m_h) - 2.0 * c_h
+                    s_comm = self._comm_unit_share(g)
+                    exposed = c_h + m_h + max(m_h, c_h + s_comm * m_h) - 2.0 * c_h
                     if m_h > 0:
                         layer.scale_comm(exposed / (2.0 * m_h))
                     hidden += count * (2.0 * m_h - exposed)
@@ -469,6 +496,13 @@ class PerfModel:
     def iteration_time(self, batch: BatchStats) -> float:
         """Seconds for one iteration; cached on the batch rounded to 3 significant digits
         (the serving engine's fast path)."""
+        return self.iteration_work(batch)[0]
+
+    def iteration_work(self, batch: BatchStats) -> tuple[float, float, float]:
+        """``(seconds, FLOPs, HBM bytes)`` of one iteration of the whole replica, cached like
+        ``iteration_time``. FLOPs and bytes are the ``StepTime`` totals of one rank (the
+        critical-path rank, all pipeline stages) times the ranks of one stage
+        (``tp * dp``): the work the replica's chips execute, replicated ops included."""
         key = (
             batch.decode_seqs,
             _sig3(batch.decode_context_tokens),
@@ -477,14 +511,34 @@ class PerfModel:
             _sig3(batch.prefill_attention_pairs),
             _sig3(batch.prefill_context_tokens),
         )
-        t = self._iter_cache.get(key)
-        if t is None:
+        w = self._iter_cache.get(key)
+        if w is None:
             rounded = BatchStats(key[0], key[1], key[2], int(key[3]), key[4], key[5])
-            t = self.step(rounded).total_s
+            st = self.step(rounded)
+            ranks = self.plan.tp * self.plan.dp
+            w = (st.total_s, sum(st.flops.values()) * ranks, sum(st.hbm_bytes.values()) * ranks)
             if len(self._iter_cache) > 200_000:
                 self._iter_cache.clear()
-            self._iter_cache[key] = t
-        return t
+            self._iter_cache[key] = w
+        return w
+
+    @property
+    def peak_flops(self) -> float:
+        """Dense peak FLOP/s of the replica's cards in the compute dtype (the MFU denominator)."""
+        return self.card.peak(self.prec.compute) * self.cards
+
+    @property
+    def peak_hbm_bandwidth(self) -> float:
+        """HBM bandwidth of the replica's cards, bytes/s (the MBU denominator)."""
+        return self.card.hbm_bandwidth * self.cards
+
+    def _comm_unit_share(self, g: _Group) -> float:
+        """Share of compute units the EP communication kernels hold while they run (see the
+        module docstring): ``COMM_SMS / SMs`` for the prefill share of an SM-GPU's tokens."""
+        card = self.card
+        if card.compute_unit_kind != "SM" or self.plan.ep <= 1 or g.tokens <= 0:
+            return 0.0
+        return min(COMM_SMS / card.compute_units, 1.0) * g.pre_tokens / g.tokens
 
     # ---- one layer -------------------------------------------------------------------------
     def _layer(self, g: _Group, is_moe: bool) -> _Ops:
@@ -564,7 +618,7 @@ class PerfModel:
         self._gemm(ops, "router", self.router_params, m, _K_ROUTER, wbytes=self.eb)
         if self.shared_params:
             self._gemm(ops, "shared_experts", self.shared_params / tp, m, _K_FFN)
-        t_all = m * dp
+        t_all = g.replica_tokens if g.replica_tokens >= 0 else m * dp
         compute_s, memory_s, flops, hbm, max_load = self._routed(t_all)
         ops.add(
             "routed_experts",
@@ -686,7 +740,7 @@ class PerfModel:
         """``draft_tokens`` sequential draft passes over the decode sequences."""
         spec = self.spec
         assert spec is not None
-        d = _Group(g.dec_seqs, g.dec_seqs, g.dec_ctx, 1.0, 0.0, 0.0, 0.0, 0.0)
+        d = _Group(g.dec_seqs, g.dec_seqs, g.dec_ctx, 1.0, 0.0, 0.0, 0.0, 0.0, g.replica_dec_seqs)
         one = _Ops()
         if spec.method == "mtp" and self.model.is_moe:
             one.merge(self._layer(d, True))
@@ -700,6 +754,14 @@ class PerfModel:
         self._per_iteration(lm, d, pipeline=False)
         one.merge(lm)
         ops.merge(one, float(spec.draft_tokens), into="draft")
+
+
+def _busiest_share(n: float, dp: int) -> float:
+    """Share of ``n`` sequences on the busiest of ``dp`` attention-DP groups: ``ceil(n/dp)/n``
+    (``1/dp`` when ``n`` is 0 or fractional averages make ``n < 1``)."""
+    if n < 1 or dp == 1:
+        return 1.0 / dp
+    return math.ceil(n / dp - 1e-9) / n
 
 
 def _sig3(x: float) -> float:

@@ -7,7 +7,9 @@ seed and its own digest, so results never depend on where or in which order poin
 stream into one SQLite table as points finish (``store``; the module docstring says why SQLite
 rather than Parquet), which makes ``--resume`` and crash safety (SIGKILL included) free. The
 summaries are pure functions over rows (``pareto``): Pareto fronts of cost vs latency, the best
-configuration per device under the SLOs, an SVG chart.
+configuration per device under the SLOs, an SVG chart. ``tune`` searches plans for a card budget
+with two such sweeps: the analytic model scores every feasible candidate, the simulator confirms
+the best few (``accelsim tune``; ``size_cluster(..., plan="auto")``).
 
 Python use::
 
@@ -15,6 +17,7 @@ Python use::
     run = run_sweep("workloads/sweeps/dsv3-devices.yaml", "out/dsv3", workers=2)
     front = pareto_front(run.rows, "tpot_p99", "usd_per_mtok")
     df = run.to_frame()
+    best = tune("default", device="h800", cards=32, slo="ttft_p99=2s,tpot_p99=100ms").best
 """
 
 from accelsim.sweep.pareto import best_per_group, dominates, meets_slo, pareto_front, plot_pareto
@@ -31,6 +34,7 @@ from accelsim.sweep.spec import (
     sweep_from_mapping,
 )
 from accelsim.sweep.store import ResultStore, load_rows
+from accelsim.sweep.tune import TuneResult, tune
 from accelsim.sweep.worker import EvalContext, PointSkipped
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
     "ResultStore",
     "SweepRun",
     "SweepSpec",
+    "TuneResult",
     "best_per_group",
     "dominates",
     "expand",
@@ -55,4 +60,5 @@ __all__ = [
     "run_sweep",
     "sample_rows",
     "sweep_from_mapping",
+    "tune",
 ]

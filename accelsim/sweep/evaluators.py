@@ -21,6 +21,9 @@
     by ``ln 2``;
   * p99 TPOT is a decode iteration that also carries one prefill chunk when prefill is more
     than 1% of the time, else the mean TPOT;
+  * P/D disaggregation (``disaggregation`` pools): the prefill pool is an M/D/1 queue of whole
+    prompts (TTFT ends at the prefill, as in the engine), the decode pool runs the Little's-law
+    batch without prefill interference, and the deployment serves the smaller capacity;
   * cost (both evaluators) is ``estimate_tco`` at the busy fraction as utilization, with the
     sweep's ``cost`` options; ``usd_per_mtok`` is all cost per million *output* tokens
     (``usd_per_mtok_blended`` counts input too).
@@ -173,69 +176,90 @@ def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, floa
     return rate, float(reqs.prompt_tokens.mean()), float(reqs.output_tokens.mean())
 
 
-def analytic(ctx: EvalContext) -> dict[str, Any]:
-    from accelsim.batch import BatchStats
+def _perf_model(sc: Any, cat: Any, plan: Any) -> Any:
     from accelsim.dtypes import precision
     from accelsim.perf import SpecDecode, perf_model_from_catalog
-    from accelsim.plan import parse_plan
     from accelsim.routing import RoutingModel
 
-    cat = ctx.catalog
-    sc = resolved_scenario(ctx)
-    if sc.disaggregation is not None:
-        raise AccelsimError(
-            "the analytic evaluator does not model P/D disaggregation (use simulate)"
-        )
-    plan = parse_plan(sc.plan)
-    prec = precision(sc.dtype, sc.kv_dtype)
-    rate, inp, out = _traffic_means(sc, ctx.seed, cat)
     skew = sc.routing_skew
     spec = None
     if sc.speculative is not None and sc.speculative.draft_tokens > 0:
         s = sc.speculative
         spec = SpecDecode(s.method, s.draft_tokens, s.acceptance)
-    pm = perf_model_from_catalog(
+    return perf_model_from_catalog(
         cat,
         sc.model,
         sc.device,
         plan,
-        prec,
+        precision(sc.dtype, sc.kv_dtype),
         routing=RoutingModel(kind=skew.kind, skew=skew.skew, seed=skew.seed),
         spec=spec,
     )
-    sched = sc.scheduler
-    kv_per_group = max(int(sc.kv_tokens or 0) // plan.dp, 1)
-    mean_ctx = inp + out / 2.0
-    bmax = max(1, min(int(kv_per_group // max(mean_ctx, 1.0)), sched.max_seqs) * plan.dp)
-    lam = rate / plan.replicas  # requests/s per replica
-    chunk = max(1, min(round(inp), sched.max_batched_tokens))
-    n_in = max(round(inp), 1)
-    t_prefill = 0.0
-    done = 0
+
+
+def _prefill_time(pm: Any, n_in: int, chunk: int) -> float:
+    from accelsim.batch import BatchStats
+
+    t, done = 0.0, 0
     while done < n_in:
         c = min(chunk, n_in - done)
-        t_prefill += pm.iteration_time(BatchStats.prefill_chunk(c, done))
+        t += pm.iteration_time(BatchStats.prefill_chunk(c, done))
         done += c
+    return t
+
+
+def _decode_batch(
+    pm: Any, lam: float, out: float, mean_ctx: float, rho_p: float, bmax: int
+) -> tuple[float, bool]:
+    """Little's-law decode batch ``B = lam * out * t_dec(B) / (1 - rho_p) / tps`` (a fixed
+    point, monotone from below) and whether it exceeds the cap ``bmax`` (saturated)."""
+    from accelsim.batch import BatchStats
+
+    tps = pm.tokens_per_decode_step
+    if rho_p >= 0.98:
+        return float(bmax), True
+    b = 1.0
+    for _ in range(60):
+        t = pm.iteration_time(BatchStats.decode(max(1, math.ceil(b)), mean_ctx))
+        nb = lam * out * t / (1.0 - rho_p) / tps
+        if nb > bmax:
+            return float(bmax), True
+        if abs(nb - b) < 1e-3 * max(b, 1.0):
+            return max(nb, 1.0), False
+        b = max(nb, 1.0)
+    return b, False
+
+
+def _bmax(kv_tokens: int | None, dp: int, mean_ctx: float, max_seqs: int) -> int:
+    kv_per_group = max(int(kv_tokens or 0) // dp, 1)
+    return max(1, min(int(kv_per_group // max(mean_ctx, 1.0)), max_seqs) * dp)
+
+
+def analytic(ctx: EvalContext) -> dict[str, Any]:
+    from accelsim.batch import BatchStats
+    from accelsim.plan import parse_plan
+
+    cat = ctx.catalog
+    sc = resolved_scenario(ctx)
+    if sc.disaggregation is not None:
+        return _analytic_disagg(ctx, sc)
+    plan = parse_plan(sc.plan)
+    rate, inp, out = _traffic_means(sc, ctx.seed, cat)
+    pm = _perf_model(sc, cat, plan)
+    sched = sc.scheduler
+    mean_ctx = inp + out / 2.0
+    bmax = _bmax(sc.kv_tokens, plan.dp, mean_ctx, sched.max_seqs)
+    lam = rate / plan.replicas  # requests/s per replica
+    chunk = max(1, min(round(inp), sched.max_batched_tokens))
+    t_prefill = _prefill_time(pm, max(round(inp), 1), chunk)
     tps = pm.tokens_per_decode_step
     rho_p = lam * t_prefill
 
     def t_dec(b: float) -> float:
         return pm.iteration_time(BatchStats.decode(max(1, math.ceil(b)), mean_ctx))
 
-    saturated = rho_p >= 0.98
-    b = 1.0
-    if not saturated:
-        for _ in range(60):  # Little's law fixed point (monotone from below)
-            nb = lam * out * t_dec(b) / (1.0 - rho_p) / tps
-            if nb > bmax:
-                saturated = True
-                break
-            if abs(nb - b) < 1e-3 * max(b, 1.0):
-                b = max(nb, 1.0)
-                break
-            b = max(nb, 1.0)
+    b, saturated = _decode_batch(pm, lam, out, mean_ctx, rho_p, bmax)
     if saturated:
-        b = float(bmax)
         frac_decode = max(1.0 - min(rho_p, 0.98), 0.02)
         tpot_mean = t_dec(b) / frac_decode / tps
         req_s_rep = b / tpot_mean / out
@@ -280,6 +304,71 @@ def analytic(ctx: EvalContext) -> dict[str, Any]:
             output_tok_s=out_tok_s,
             input_tok_s=req_s_rep * inp * plan.replicas,
             req_s=req_s_rep * plan.replicas,
+        )
+    )
+    return metrics
+
+
+def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
+    """P/D disaggregation: the prefill pool is an M/D/1 queue of whole prompts per replica
+    (TTFT ends when the prefill completes, as in the engine; the KV transfer then delays only
+    the first decode step, which is within TPOT's first interval and ignored here); the decode
+    pool runs the Little's-law batch with no prefill interference. The deployment serves the
+    smaller of the two pools' capacities; TTFT is missing when the prefill pool saturates."""
+    from accelsim.batch import BatchStats
+    from accelsim.plan import parse_plan
+
+    cat = ctx.catalog
+    d = sc.disaggregation
+    pp_plan, dp_plan = parse_plan(d.prefill.plan), parse_plan(d.decode.plan)
+    rate, inp, out = _traffic_means(sc, ctx.seed, cat)
+    pm_p, pm_d = _perf_model(sc, cat, pp_plan), _perf_model(sc, cat, dp_plan)
+    sched = sc.scheduler
+    mean_ctx = inp + out / 2.0
+    chunk = max(1, min(round(inp), sched.max_batched_tokens))
+    t_prefill = _prefill_time(pm_p, max(round(inp), 1), chunk)
+    prefill_cap = 0.98 * pp_plan.replicas / t_prefill  # requests/s
+    lam_p = rate / pp_plan.replicas
+    rho_p = lam_p * t_prefill
+    bmax = _bmax(d.decode.kv_tokens, dp_plan.dp, mean_ctx, sched.max_seqs)
+    tps = pm_d.tokens_per_decode_step
+    lam_d = min(rate, prefill_cap) / dp_plan.replicas
+    b, dec_saturated = _decode_batch(pm_d, lam_d, out, mean_ctx, 0.0, bmax)
+    t_dec = pm_d.iteration_time(BatchStats.decode(max(1, math.ceil(b)), mean_ctx))
+    tpot = t_dec / tps
+    req_s = min(rate, prefill_cap, b / tpot / out * dp_plan.replicas)
+    saturated = rho_p >= 0.98 or dec_saturated
+    if rho_p >= 0.98:
+        ttft_p50 = ttft_p99 = None
+    else:
+        wait = rho_p * t_prefill / (2.0 * (1.0 - rho_p))
+        ttft_p50, ttft_p99 = t_prefill + wait * _LN2, t_prefill + wait * _LN100
+    cards_p, cards_d = pp_plan.cards, dp_plan.cards
+    busy_p = min(req_s / pp_plan.replicas * t_prefill, 1.0)
+    busy_d = min(req_s / dp_plan.replicas * out / tps * t_dec / max(b, 1.0), 1.0)
+    busy = (busy_p * cards_p + busy_d * cards_d) / (cards_p + cards_d)
+    out_tok_s = req_s * out
+    metrics = {
+        "model": sc.model,
+        "device": sc.device,
+        "cards": sc.cards,
+        "plan": f"prefill {d.prefill.plan} + decode {d.decode.plan}",
+        "dtype": sc.dtype,
+        "saturated": saturated,
+        "decode_batch": b,
+        "max_batch": bmax,
+        "output_tokens_per_s": out_tok_s,
+        "output_tokens_per_s_per_card": out_tok_s / sc.cards,
+        "requests_per_s": req_s,
+        "busy_fraction": busy,
+        "ttft_p50": ttft_p50,
+        "ttft_p99": ttft_p99,
+        "tpot_mean": tpot,
+        "tpot_p99": tpot,
+    }
+    metrics.update(
+        _cost(
+            ctx, sc, utilization=busy, output_tok_s=out_tok_s, input_tok_s=req_s * inp, req_s=req_s
         )
     )
     return metrics

@@ -1,0 +1,703 @@
+"""Build a comparison report's content (``accelsim.report.model.Report``) from a scenario.
+
+What it runs, in order:
+
+1. ``accelsim.compare.compare`` — fit, smallest deployment, simulated figures, sizing, cost and
+   Monte Carlo uncertainty per device (the executive summary);
+2. a load sweep per device (``accelsim.claims.load_sweep``): the smallest deployment (one
+   replica) at ``RATE_FACTORS`` x the scenario's arrival rate, ``SWEEP_REQUESTS`` requests each
+   (fewer when the scenario has fewer) — throughput against latency;
+3. ``accelsim.validate.run_validation`` filtered to the devices involved, so readers see how far
+   the timing model is from measurements on those cards;
+4. the scenario's claims, if any (``accelsim.claims.check_claims``);
+5. the assumptions: every catalog number the report rests on (cards, their servers and fabrics,
+   the model, the price book's entries for these devices and its general fields, the facility),
+   with its confidence, sources and note; what-if overrides are marked.
+
+Nothing here reads the clock: the facts name the accelsim version and the price book's and
+facility's ``as_of``, so the same scenario and seed give the same report.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from accelsim import __version__
+from accelsim.catalog import KINDS, Catalog, iter_numbers
+from accelsim.claims import (
+    RATE_FACTORS,
+    SWEEP_REQUESTS,
+    ClaimCheck,
+    LoadSweep,
+    check_claims,
+    load_sweep,
+    perf_tolerance,
+    precision_fits,
+    sweepable,
+)
+from accelsim.compare import ComparisonResult, compare
+from accelsim.dtypes import precision
+from accelsim.errors import AccelsimError
+from accelsim.plan import MemoryFit, fit, parse_plan
+from accelsim.report import charts
+from accelsim.report.model import Chart, Report, Section, Table
+from accelsim.scenario import Scenario, resolve_scenario
+from accelsim.tco import BREAKDOWN, OUTPUTS
+
+__all__ = ["build_report"]
+
+_CONF = {
+    "V": "vendor spec",
+    "M": "measured/reported",
+    "D": "derived",
+    "E": "estimate",
+    "R": "rumour/press",
+    "A": "assumption",
+    "O": "WHAT-IF override",
+}
+
+
+# ---- formatting -------------------------------------------------------------------------------
+def fmt(value: Any, unit: str = "") -> str:
+    """A value as report text (SI seconds shown as ms below 1 s)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—"
+    if unit == "s":
+        return f"{value * 1e3:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+    if unit.startswith("USD"):
+        text = f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{text} {unit}"
+    if isinstance(value, int):
+        return f"{value:,} {unit}".strip()
+    text = f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def _table(columns: list[str], rows: list[list[str]], align: str = "", caption: str = "") -> Table:
+    a = tuple("r" if ch == "r" else "l" for ch in (align or "l" * len(columns)))
+    return Table(tuple(columns), tuple(tuple(r) for r in rows), a, caption)  # type: ignore[arg-type]
+
+
+# ---- sections ---------------------------------------------------------------------------------
+def _summary(result: ComparisonResult, catalog: Catalog) -> Section:
+    devices = result.devices
+    touched = set(getattr(result, "overridden_devices", None) or ())
+    touched |= {o.name for o in catalog.overrides if o.kind == "device"}
+    heads = [f"{d} (WHAT-IF)" if d in touched else d for d in devices]
+    rows = []
+    for row in result.rows:
+        cells = []
+        for d in devices:
+            text = fmt(row["values"][d], row["unit"])
+            cells.append(f"**{text}**" if row["winner"] == d else text)
+        win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
+        rows.append([row["label"], *cells, win])
+    paragraphs = [
+        "Per device: memory fit on one server, the smallest whole-node deployment and its "
+        "simulated figures at the scenario's load, the cards the load needs under the SLOs, "
+        "and the cost of that cluster (Monte Carlo P10/P50/P90). Bold: the better value "
+        "(winner, with the ratio of best to next)."
+    ]
+    for o in result.outcomes:
+        paragraphs += [f"{o.device}: {n}" for n in o.notes]
+    return Section(
+        "summary",
+        "Executive summary",
+        tuple(paragraphs),
+        tables=(
+            _table(["metric", *heads, "winner (ratio)"], rows, "l" + "r" * len(devices) + "l"),
+        ),
+    )
+
+
+def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) -> Section:
+    rows = [
+        [
+            c.claim.id,
+            c.claim.says or c.claim.kind,
+            _claim_value(c),
+            c.verdict.upper() if c.verdict != "not checkable" else "NOT CHECKABLE",
+            c.predicted_text,
+            c.tolerance,
+            c.reason,
+        ]
+        for c in checks
+    ]
+    verdicts = {v: sum(1 for c in checks if c.verdict == v) for v in ("consistent", "inconsistent")}
+    n_nc = len(checks) - sum(verdicts.values())
+    intro = (
+        f"{len(checks)} claim(s): {verdicts['consistent']} consistent, "
+        f"{verdicts['inconsistent']} inconsistent, {n_nc} not checkable with accelsim. "
+        "Tolerance policy (accelsim.claims): peak specs within 10% of the catalog; performance "
+        "claims are read as 'achievable' and must be no better than accelsim's figure widened "
+        "by the card's validation error (at least 10%); $ per M tokens must fall inside the "
+        "Monte Carlo P10-P90; a cluster cost must lie between the bare cards (-25%) and the "
+        "all-in capex (+25%). A performance claim on a configuration where the model does not "
+        "fit at any supported precision is inconsistent: that configuration cannot exist."
+    )
+    tables = [
+        _table(
+            ["claim", "says", "claimed", "verdict", "accelsim", "tolerance", "reason"],
+            rows,
+            "llrllll",
+        )
+    ]
+    fit_rows = []
+    seen = set()
+    for c in checks:
+        if c.claim.cards is None or c.claim.kind not in ("throughput", "ttft"):
+            continue
+        key = (c.claim.device, c.claim.cards)
+        if key in seen:
+            continue
+        seen.add(key)
+        for name, one, least in precision_fits(
+            catalog, sc.model, c.claim.device, c.claim.cards, sc.context
+        ):
+            fit_rows.append(
+                [
+                    c.claim.device,
+                    str(c.claim.cards),
+                    name,
+                    fmt(one.weights / 2**30, "GiB"),
+                    fmt(one.hbm_capacity / 2**30, "GiB"),
+                    "yes" if one.fits else "no",
+                    fmt(one.shortfall / 2**30, "GiB") if not one.fits else "—",
+                    fmt(least, "cards") if least is not None else "over 8,192",
+                ]
+            )
+    if fit_rows:
+        tables.append(
+            _table(
+                [
+                    "device",
+                    "claimed cards",
+                    "precision",
+                    "weights per card",
+                    "HBM per card",
+                    "fits",
+                    "short per card",
+                    "smallest deployment",
+                ],
+                fit_rows,
+                "lrlrrlrr",
+                caption=f"Does {sc.model} fit on the claimed cards, at every precision the card "
+                f"computes in? (best plan per card count, context {sc.context:,} tokens)",
+            )
+        )
+    arch = catalog.model(sc.model)
+    paragraphs = [intro]
+    if arch.hypothetical:
+        paragraphs.append(
+            f"{sc.model} is a HYPOTHETICAL model (no released config): {arch.description}"
+        )
+    return Section("claims", "Claims checked", tuple(paragraphs), tables=tuple(tables))
+
+
+def _claim_value(c: ClaimCheck) -> str:
+    v, k = c.claim.value, c.claim.kind
+    if k == "throughput":
+        return f"{v:,.0f} tok/s"
+    if k == "ttft":
+        return fmt(v, "s")
+    if k == "peak_flops":
+        return f"{v / 1e12:,.0f} TFLOPS {c.claim.dtype}"
+    if k == "cluster_cost":
+        return f"${v / 1e6:,.2f}M ({c.claim.cards:,} cards)"
+    return f"${v:,.2f}/Mtok"
+
+
+def _sweep_section(sweeps: dict[str, LoadSweep], sc: Scenario, skipped: list[str]) -> Section:
+    paragraphs = [
+        f"Each device's smallest deployment (one replica) simulated at "
+        f"{', '.join(f'{f:g}' for f in RATE_FACTORS)} x the scenario's arrival rate, "
+        f"{min(sc.traffic_spec.requests or SWEEP_REQUESTS, SWEEP_REQUESTS)} requests per rate "
+        "(throughput includes the drain after the last arrival, so it sits below the offered "
+        "rate at light load). The capacity is the highest throughput whose p99 TTFT and TPOT "
+        "meet the SLOs; marked ≥ when even the highest swept rate met them (a lower bound)."
+    ]
+    paragraphs += skipped
+    rows = []
+    for d, s in sweeps.items():
+        for p in s.points:
+            rows.append(
+                [
+                    d,
+                    f"{s.cards} ({s.plan})",
+                    fmt(p.rate, "req/s"),
+                    fmt(p.output_tokens_per_s, "tok/s"),
+                    fmt(p.ttft_p50_s, "s"),
+                    fmt(p.ttft_p99_s, "s"),
+                    fmt(p.tpot_p50_s, "s"),
+                    fmt(p.tpot_p99_s, "s"),
+                    "yes" if p.meets_slo else "no",
+                ]
+            )
+    charts_: tuple[Chart, ...] = ()
+    if sweeps:
+        curves = {
+            d: [(p.output_tokens_per_s, p.ttft_p99_s, p.tpot_p50_s) for p in s.points]
+            for d, s in sweeps.items()
+        }
+        charts_ = (
+            Chart(
+                "sweep",
+                "Throughput against latency (load sweep)",
+                charts.sweep_chart(curves, (sc.slo.ttft, sc.slo.tpot)),
+                "left: p99 TTFT; right: p50 TPOT; dashed: the scenario's SLO",
+            ),
+        )
+        cap_rows = [
+            [
+                d,
+                f"{s.cards} ({s.plan}, {s.dtype})",
+                ("" if s.bounded or s.capacity is None else "≥ ") + fmt(s.capacity, "tok/s"),
+                fmt(s.best_ttft_p50_s, "s"),
+            ]
+            for d, s in sweeps.items()
+        ]
+        tables = (
+            _table(
+                ["device", "deployment", "capacity under SLOs", "best TTFT p50"], cap_rows, "llrr"
+            ),
+            _table(
+                [
+                    "device",
+                    "cards (plan)",
+                    "rate",
+                    "output tok/s",
+                    "TTFT p50",
+                    "TTFT p99",
+                    "TPOT p50",
+                    "TPOT p99",
+                    "meets SLOs",
+                ],
+                rows,
+                "llrrrrrrl",
+            ),
+        )
+    else:
+        tables = ()
+    return Section("sweep", "Throughput against latency", tuple(paragraphs), charts_, tables)
+
+
+def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[Section]:
+    costed = [o for o in result.outcomes if o.tco is not None and o.uncertainty is not None]
+    out = []
+    rows = [
+        [
+            o.device,
+            fmt(o.values["cards_needed"], "cards"),
+            fmt(o.values["usd_per_mtok_base"], "USD/Mtok"),
+            fmt(o.values["usd_per_mtok_p10"], "USD/Mtok"),
+            fmt(o.values["usd_per_mtok_p50"], "USD/Mtok"),
+            fmt(o.values["usd_per_mtok_p90"], "USD/Mtok"),
+        ]
+        for o in costed
+    ]
+    missing = [
+        f"{o.device}: not costed ({'; '.join(o.notes)})" for o in result.outcomes if o not in costed
+    ]
+    n = costed[0].uncertainty.n if costed else 0
+    cost_charts: tuple[Chart, ...] = ()
+    if costed:
+        cost_charts = (
+            Chart(
+                "cost",
+                "$ per million output tokens",
+                charts.cost_chart(
+                    [
+                        (
+                            o.device,
+                            o.values["usd_per_mtok_p10"],
+                            o.values["usd_per_mtok_p50"],
+                            o.values["usd_per_mtok_p90"],
+                        )
+                        for o in costed
+                    ]
+                ),
+                "bar: P50; whiskers: P10–P90",
+            ),
+        )
+    out.append(
+        Section(
+            "cost",
+            "Cost per million tokens",
+            (
+                f"All cost of the cluster sized for the load (prices {prices}, facility "
+                f"{facility}) divided by output tokens; P10/P50/P90 from {n:,} Monte Carlo draws "
+                "over the price, power and throughput ranges listed under the sensitivity.",
+                *missing,
+            ),
+            cost_charts,
+            (_table(["device", "cluster", "base", "P10", "P50", "P90"], rows, "lrrrrr"),)
+            if rows
+            else (),
+        )
+    )
+    if costed:
+        labels = [OUTPUTS[k][0] for k in BREAKDOWN]
+        parts = {OUTPUTS[k][0]: [o.tco.breakdown[k] for o in costed] for k in BREAKDOWN}
+        tco_rows = [
+            [label, *(fmt(o.tco.breakdown[k], "USD/yr") for o in costed)]
+            for label, k in zip(labels, BREAKDOWN, strict=True)
+        ]
+        tco_rows.append(["total per year", *(fmt(o.tco.per_year_usd, "USD/yr") for o in costed)])
+        tco_rows.append(["capex", *(fmt(o.tco.capex_usd, "USD") for o in costed)])
+        out.append(
+            Section(
+                "tco",
+                "Total cost of ownership",
+                ("Yearly cost of each sized cluster: amortized capex plus running costs.",),
+                (
+                    Chart(
+                        "tco",
+                        "TCO breakdown per year",
+                        charts.tco_chart([o.device for o in costed], parts),
+                    ),
+                ),
+                (
+                    _table(
+                        ["component", *(o.device for o in costed)],
+                        tco_rows,
+                        "l" + "r" * len(costed),
+                    ),
+                ),
+            )
+        )
+        sens_charts = []
+        sens_tables = []
+        for i, o in enumerate(costed):
+            rows_s = o.tco.sensitivity()[:8]
+            if not rows_s:
+                continue
+            base = rows_s[0].base_output
+            sens_charts.append(
+                Chart(
+                    f"tornado-{i}",
+                    f"Sensitivity: {o.device}",
+                    charts.tornado_chart(
+                        f"{o.device}: $ per M output tokens (base {base:,.2f})",
+                        base,
+                        [(r.label, r.low_output, r.high_output) for r in rows_s],
+                        "USD per M output tokens",
+                    ),
+                )
+            )
+            ranges = o.uncertainty.ranges
+            sens_tables.append(
+                _table(
+                    [
+                        "input",
+                        "low",
+                        "high",
+                        "$/Mtok at low",
+                        "$/Mtok at high",
+                        "swing",
+                        "range basis",
+                    ],
+                    [
+                        [
+                            r.label,
+                            f"{r.low_input:,.4g}",
+                            f"{r.high_input:,.4g}",
+                            f"{r.low_output:,.2f}",
+                            f"{r.high_output:,.2f}",
+                            f"{r.swing:,.2f}",
+                            ranges[r.input].basis if r.input in ranges else "",
+                        ]
+                        for r in rows_s
+                    ],
+                    "lrrrrrl",
+                    caption=f"{o.device}: the eight inputs with the largest swing",
+                )
+            )
+        out.append(
+            Section(
+                "sensitivity",
+                "Sensitivity (tornado)",
+                (
+                    "Each input moved alone to the low and the high end of its range, the others "
+                    "at their base value.",
+                ),
+                tuple(sens_charts),
+                tuple(sens_tables),
+            )
+        )
+    return out
+
+
+def _memory_section(result: ComparisonResult, sc: Scenario, catalog: Catalog) -> Section:
+    arch = catalog.model(sc.model)
+    prec = precision(sc.dtype, sc.kv_dtype)
+    rows = []
+    chart_rows = []
+    for o in result.outcomes:
+        card = catalog.device(o.device)
+        fits: list[tuple[str, MemoryFit]] = [
+            (f"{o.device}: one server, {o.one_server_fit.plan.label()}", o.one_server_fit)
+        ]
+        if o.values.get("min_plan") and o.values.get("min_cards") != o.one_server_fit.plan.cards:
+            plan = parse_plan(o.values["min_plan"], o.values["min_cards"])
+            fits.append(
+                (
+                    f"{o.device}: smallest, {o.values['min_cards']} cards",
+                    fit(arch, card, plan, prec, sc.context),
+                )
+            )
+        for label, m in fits:
+            kv = max(m.kv_capacity, 0.0)
+            # bar end = HBM + shortfall: what is used, then the missing KV of one sequence
+            missing = m.shortfall - max(-m.kv_capacity, 0.0) if not m.fits else 0.0
+            parts = {
+                "reserve": m.reserve,
+                "weights": m.weights,
+                "activations": m.activations,
+                "KV cache": kv,
+                "shortfall": missing,
+            }
+            chart_rows.append((label, parts, m.hbm_capacity))
+            rows.append(
+                [
+                    label,
+                    fmt(m.hbm_capacity / 2**30, "GiB"),
+                    fmt(m.weights / 2**30, "GiB"),
+                    fmt((m.reserve + m.activations) / 2**30, "GiB"),
+                    fmt(kv / 2**30, "GiB"),
+                    fmt(m.max_kv_tokens, "tokens"),
+                    "yes" if m.fits else f"no (short {m.shortfall / 2**30:,.1f} GiB)",
+                ]
+            )
+    return Section(
+        "memory",
+        "Memory fit",
+        (
+            f"Per card (per die of a multi-die card) at {prec.label}, context {sc.context:,} "
+            "tokens: weights, workspace (reserve and activations), and what is left for the KV "
+            "cache. Where the model does not fit, the bar runs past the HBM capacity (black "
+            "tick) by the shortfall: what is used plus the KV cache of one sequence (hatched).",
+        ),
+        (Chart("memory", "Memory per card", charts.memory_chart(chart_rows)),),
+        (
+            _table(
+                ["deployment", "HBM", "weights", "workspace", "KV cache", "KV tokens", "fits"],
+                rows,
+                "lrrrrrl",
+            ),
+        ),
+    )
+
+
+def _validation_section(validation: Any, devices: list[str], catalog: Catalog) -> Section:
+    if validation is None:
+        return Section("validation", "Validation error", ("No validation cases could be read.",))
+    rows = [
+        [
+            r.case.id,
+            r.case.device,
+            r.case.metric or "",
+            f"{r.case.measured:,.4g}",
+            f"{r.predicted:,.4g}",
+            f"{r.error_pct:+.1f}%",
+        ]
+        for r in validation.results
+        if r.case.device in devices
+    ]
+    summary = []
+    for d in devices:
+        tol, basis = perf_tolerance(catalog, d, validation)
+        summary.append([d, basis, f"{tol:.0%}"])
+    return Section(
+        "validation",
+        "Validation error of these cards",
+        (
+            "Predicted against published measurements (`accelsim validate`), for the cards of "
+            "this report; the tolerance is what the claims check uses for performance figures.",
+        ),
+        tables=(
+            _table(["device", "basis", "tolerance"], summary, "llr"),
+            _table(["case", "device", "metric", "measured", "predicted", "error"], rows, "lllrrr")
+            if rows
+            else _table(["case"], [["no validation case on these cards"]]),
+        ),
+    )
+
+
+def _raw_value(data: Any, path: str) -> Any:
+    node = data
+    for key in path.split("."):
+        if isinstance(node, dict) and "value" in node and key not in node:
+            node = node["value"]
+        if isinstance(node, list):
+            node = node[int(key)]
+        elif isinstance(node, dict):
+            node = node.get(key)
+        else:
+            return None
+    if isinstance(node, dict) and "value" in node:
+        node = node["value"]
+    return node
+
+
+def _used_entries(
+    result: ComparisonResult,
+    sc: Scenario,
+    catalog: Catalog,
+    prices: str,
+    facility: str,
+    extra: list[str],
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for d in [*result.devices, *(e for e in extra if e not in result.devices)]:
+        card = catalog.device(d)
+        out.append(("device", d))
+        if card.extends:
+            out.append(("device", card.extends))
+        srv = catalog.server_for(card)
+        out.append(("server", srv.name))
+        out += [("fabric", srv.scale_up_fabric), ("fabric", srv.scale_out_fabric)]
+    out += [("model", sc.model), ("prices", prices), ("facility", facility)]
+    seen: set[tuple[str, str]] = set()
+    return [e for e in out if not (e in seen or seen.add(e))]
+
+
+def _assumptions(entries: list[tuple[str, str]], catalog: Catalog) -> Section:
+    devices = {n for k, n in entries if k == "device"}
+    servers = {n for k, n in entries if k == "server"}
+    known = set(catalog.names("device")) | set(catalog.names("server"))
+    rows = []
+    src_rows = []
+    for kind, name in entries:
+        entry = catalog.get(kind, name)
+        raw, _ = catalog.raw(kind, name)
+        paths = list(iter_numbers(raw))
+        overrides = {o.field: o for o in catalog.overrides if o.kind == kind and o.name == name}
+        paths += [f for f in overrides if f not in paths]
+        used_src: set[str] = set()
+        for path in paths:
+            parts = path.split(".")
+            if len(parts) > 1 and parts[1] in known and parts[1] not in devices | servers:
+                continue
+            prov = entry.source_of(path)
+            if path in overrides:
+                value = f"{overrides[path].value} (WHAT-IF; catalog: {_raw_value(raw, path)})"
+            else:
+                value = str(_raw_value(raw, path))
+            conf = prov.conf if prov else "?"
+            src = ", ".join(prov.src) if prov else ""
+            used_src.update(prov.src if prov else ())
+            note = (prov.note or "") if prov else "no provenance"
+            if prov and prov.alternatives:
+                note += ("; " if note else "") + "alternatives: " + "; ".join(prov.alternatives)
+            rows.append([f"{KINDS[kind].label} {name}", path, value, conf, src, note])
+        for sid in sorted(used_src):
+            s = entry.sources.get(sid)
+            if s is None:
+                continue
+            title = s.title + (f" ({s.date})" if s.date else "")
+            src_rows.append([f"{KINDS[kind].label} {name}", sid, title, s.url or ""])
+    legend = "; ".join(f"{k} = {v}" for k, v in _CONF.items())
+    return Section(
+        "assumptions",
+        "Assumptions",
+        (
+            "Every catalog number this report rests on, with its confidence, sources and note. "
+            f"Confidence: {legend}.",
+        ),
+        tables=(
+            _table(["entry", "field", "value", "conf", "sources", "note"], rows, "llrlll"),
+            _table(["entry", "source", "title", "url"], src_rows, caption="Sources"),
+        ),
+    )
+
+
+# ---- the report -------------------------------------------------------------------------------
+def build_report(
+    sc: Scenario,
+    catalog: Catalog,
+    devices: list[str] | None = None,
+    *,
+    prices: str = "international-2025",
+    facility: str = "us-2025",
+    monte_carlo: int = 2000,
+    seed: int = 0,
+) -> Report:
+    """Everything a comparison report shows for ``sc`` (see the module docstring)."""
+    from accelsim.validate import run_validation
+
+    sc = resolve_scenario(sc, catalog)
+    book = catalog.prices(prices)
+    fac = catalog.facility(facility)
+    result = compare(
+        sc, catalog, devices, prices=prices, facility=facility, monte_carlo=monte_carlo, seed=seed
+    )
+    sweeps: dict[str, LoadSweep] = {}
+    skipped: list[str] = []
+    why = sweepable(sc)
+    for o in result.outcomes:
+        plan, cards = o.values.get("min_plan"), o.values.get("min_cards")
+        if why:
+            skipped.append(f"{o.device}: no load sweep ({why}).")
+        elif not plan or not cards:
+            skipped.append(f"{o.device}: no load sweep (no deployment fits).")
+        else:
+            sweeps[o.device] = load_sweep(sc, catalog, o.device, plan, cards)
+    try:
+        validation = run_validation(catalog)
+    except AccelsimError:
+        validation = None
+    checks = (
+        check_claims(
+            list(sc.claims), sc, catalog, comparison=result, sweeps=sweeps, validation=validation
+        )
+        if sc.claims
+        else []
+    )
+    whatif = tuple(str(o) for o in (*catalog.overrides, *catalog.scenario_overrides))
+    t = sc.traffic_spec
+    count = f"{t.requests:,} requests" if t.requests else f"{t.duration:g} s"
+    rate = f"{t.rate:g}/s " if t.rate else ""
+    arch = catalog.model(sc.model)
+    facts = (
+        ("scenario", f"{sc.name} (digest {sc.digest[:12]})"),
+        ("model", sc.model + (" (HYPOTHETICAL)" if arch.hypothetical else "")),
+        ("precision", f"{sc.dtype} (KV {sc.kv_dtype}), context {sc.context:,} tokens"),
+        ("devices", ", ".join(result.devices)),
+        ("traffic", f"{t.name or 'inline'}: {t.arrival} {rate}{count}".strip()),
+        ("SLOs", f"p99 TTFT <= {fmt(sc.slo.ttft, 's')}, p99 TPOT <= {fmt(sc.slo.tpot, 's')}"),
+        ("prices", f"{prices} ({book.currency}, as of {book.as_of})"),
+        (
+            "facility",
+            f"{facility}" + (f" (as of {fac.as_of})" if getattr(fac, "as_of", None) else ""),
+        ),
+        ("Monte Carlo", f"{monte_carlo:,} draws, seed {seed}"),
+        ("what-if overrides", "; ".join(whatif) if whatif else "none (catalog values)"),
+    )
+    sections = [_summary(result, catalog)]
+    if checks:
+        sections.append(_claims_section(checks, sc, catalog))
+    sections.append(_sweep_section(sweeps, sc, skipped))
+    sections += _cost_section(result, prices, facility)
+    sections.append(_memory_section(result, sc, catalog))
+    involved = [
+        *result.devices,
+        *(c.claim.device for c in checks if c.claim.device not in result.devices),
+    ]
+    sections.append(_validation_section(validation, involved, catalog))
+    entries = _used_entries(result, sc, catalog, prices, facility, [c.claim.device for c in checks])
+    sections.append(_assumptions(entries, catalog))
+    title = f"accelsim report: {sc.model} ({sc.dtype}) on {' vs '.join(result.devices)}"
+    return Report(
+        title=title,
+        facts=facts,
+        whatif=whatif,
+        sections=tuple(sections),
+        generator=f"accelsim {__version__}",
+    )

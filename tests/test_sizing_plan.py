@@ -1,0 +1,51 @@
+"""Sizing with a chosen replica plan: a fixed plan text, or ``plan="auto"`` (tuned)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accelsim.errors import AccelsimError
+from accelsim.plan import parse_plan
+from accelsim.scenario import load_scenario
+from accelsim.sizing import replica_shape, size_cluster
+
+DEVICE = "a100-sxm4-80gb"
+
+
+@pytest.fixture(scope="module")
+def tiny(catalog):
+    return load_scenario("tiny", catalog)
+
+
+def test_fixed_plan_text_is_the_replica(catalog, tiny):
+    shape = replica_shape(tiny, catalog, DEVICE, plan="tp=2,ep=2,replicas=7")
+    assert shape.plan == parse_plan("tp=2,ep=2")  # replicas ignored: one replica
+    res = size_cluster(tiny, catalog, DEVICE, plan="tp=2,ep=2")
+    assert res.attainable and res.replica_plan == "tp=2,ep=2"
+    assert res.cards == 2 * res.replicas and res.tuned is None
+
+
+def test_fixed_plan_that_does_not_fit(catalog):
+    sc = load_scenario("default", catalog)  # DeepSeek-V3: 671 B parameters
+    res = size_cluster(sc, catalog, DEVICE, plan="tp=8,ep=8")
+    assert not res.attainable and "does not fit" in res.reason and "tp=8,ep=8" in res.reason
+
+
+def test_auto_plan_uses_the_tuned_replica(catalog, tiny):
+    res = size_cluster(tiny, catalog, DEVICE, plan="auto", tune_options={"top_k": 2})
+    tuned = res.tuned
+    assert tuned is not None and tuned.meets_slo
+    # the budget is the smallest whole-node deployment (8 cards); the tuned plan's replica
+    # (colocated only) is the shape that sizing replicates
+    assert tuned.cards == 8
+    best = tuned.best_candidate
+    assert not best.disaggregated
+    assert res.replica_plan == parse_plan(tuned.best_plan.split(",replicas=")[0]).label()
+    assert res.cards_per_replica == best.plan.cards_per_replica
+    assert res.attainable and res.as_dict()["tuned"]["plan"] == tuned.best_plan
+    assert res.as_dict()["tuned"]["max_seqs"] == tuned.best["max_seqs"]
+
+
+def test_bad_plan_text(catalog, tiny):
+    with pytest.raises(AccelsimError):
+        size_cluster(tiny, catalog, DEVICE, plan="tp=two")
