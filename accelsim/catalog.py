@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -48,6 +48,7 @@ __all__ = [
     "load_catalog",
     "parse_override",
     "read_yaml",
+    "with_overrides",
 ]
 
 _PROVENANCE_KEYS = {"conf", "src", "note", "alternatives"}
@@ -511,8 +512,15 @@ def user_roots(catalog_dirs: list[str] | None = None) -> list[Path]:
     return roots
 
 
+def _override_items(overrides: Mapping[str, Any] | Sequence[str]) -> list[str]:
+    if isinstance(overrides, Mapping):
+        return [f"{k}={v}" for k, v in overrides.items()]
+    return [str(t) for t in overrides]
+
+
 def load_catalog(
-    catalog_dirs: list[str] | None = None, overrides: list[str] | dict[str, Any] | None = None
+    catalog_dirs: list[str] | None = None,
+    overrides: Sequence[str] | Mapping[str, Any] | None = None,
 ) -> Catalog:
     """The built-in catalog plus user folders, with what-if ``overrides`` applied.
 
@@ -520,10 +528,19 @@ def load_catalog(
     to values (the notebook form: ``{"device.ascend-910b2.hbm_bandwidth": "3.2 TB/s"}``).
     """
     roots = [builtin_root(), *user_roots(catalog_dirs)]
-    plain = Catalog(roots)
+    return with_overrides(Catalog(roots), overrides)
+
+
+def with_overrides(
+    catalog: Catalog | None, overrides: Sequence[str] | Mapping[str, Any] | None
+) -> Catalog:
+    """``catalog`` (default: the built-in one and ``$ACCELSIM_CATALOG``) with more what-if
+    ``overrides`` on top (dict or ``KIND.NAME.FIELD=VALUE`` texts). The overrides it already
+    has stay in effect (a repeated key: the new value wins)."""
+    if catalog is None:
+        catalog = Catalog([builtin_root(), *user_roots(None)])
     if not overrides:
-        return plain
-    items = [f"{k}={v}" for k, v in overrides.items()] if isinstance(overrides, dict) else overrides
-    known = plain.known_names()
-    parsed = tuple(parse_override(t, known) for t in items)
-    return Catalog(roots, parsed)
+        return catalog
+    known = catalog.known_names()
+    new = tuple(parse_override(t, known) for t in _override_items(overrides))
+    return Catalog(catalog.roots, (*catalog.overrides, *catalog.scenario_overrides, *new))

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from accelsim.catalog import Catalog
+from accelsim.catalog import Catalog, with_overrides
 from accelsim.dtypes import precision
 from accelsim.plan import fit_best
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
@@ -161,6 +161,7 @@ def compare(
     monte_carlo: int = 2000,
     seed: int = 0,
     max_cards: int = 4096,
+    plan: str | None = None,
     progress: Any = None,
 ) -> ComparisonResult:
     """Compare ``devices`` (default: the scenario's ``devices``) on ``sc`` (a ``Scenario``, or
@@ -169,10 +170,12 @@ def compare(
     ``overrides`` — ``{"device.ascend-910b2.hbm_bandwidth": "3.2 TB/s"}`` or
     ``KIND.NAME.FIELD=VALUE`` texts — apply on top of ``catalog``'s (default: the built-in
     catalog); ``scenario.*`` keys change the scenario. A ``Scenario`` already resolved keeps
-    its plan and KV capacity: pass its name to re-resolve it under the overrides."""
-    if catalog is None or overrides:
-        from accelsim.whatif import with_overrides
+    its plan and KV capacity: pass its name to re-resolve it under the overrides.
 
+    ``plan``: the replica plan each device is sized with — ``None`` (the smallest feasible
+    whole-node replica, ``accelsim.sizing``), a plan text, or ``"auto"`` (searched by
+    ``accelsim.sweep.tune`` on the smallest whole-node budget)."""
+    if catalog is None or overrides:
         catalog = with_overrides(catalog, overrides)
     if isinstance(sc, Scenario):
         if overrides and catalog.scenario_overrides:
@@ -195,7 +198,13 @@ def compare(
             model, card, server.cards_per_node, prec, sc.context, server.scale_up_domain_cards
         )
         sizing = size_cluster(
-            sc, catalog, name, max_cards=max_cards, use_scenario_plan=False, progress=progress
+            sc,
+            catalog,
+            name,
+            max_cards=max_cards,
+            use_scenario_plan=False,
+            plan=plan,
+            progress=progress,
         )
         values: dict[str, Any] = {
             "fits_one_server": one.fits,

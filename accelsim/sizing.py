@@ -285,7 +285,9 @@ def size_cluster(
             ),
             tuned=tuned,
         )
-    per = shape.plan.cards_per_replica
+    # cards (packages) per replica: a plan counts ranks, dies on a multi-die card
+    ranks, dies = shape.plan.cards_per_replica, catalog.device(device).dies
+    per = ranks // dies if ranks % dies == 0 else ranks / dies
     runs: dict[int, dict[str, Any]] = {}
 
     def evaluate(r: int) -> dict[str, Any]:

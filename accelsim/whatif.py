@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.catalog import Catalog, load_catalog, parse_override
+from accelsim.catalog import Catalog, parse_override, with_overrides
 from accelsim.errors import AccelsimError
 
-__all__ = ["METRICS", "Metric", "Vary", "WhatIfResult", "parse_vary", "whatif", "with_overrides"]
+__all__ = ["METRICS", "Metric", "Vary", "WhatIfResult", "parse_vary", "whatif"]
 
 
 @dataclass(frozen=True)
@@ -79,26 +79,6 @@ _QUANTITY = re.compile(
     r"^\s*(?P<pre>[A-Z]{3}\s*)?(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?P<sep>\s*)"
     r"(?P<unit>.*?)\s*$"
 )
-
-
-def with_overrides(
-    catalog: Catalog | None, overrides: Mapping[str, Any] | Sequence[str] | None
-) -> Catalog:
-    """``catalog`` (default: the built-in one) with more what-if ``overrides`` on top: a dict
-    ``{"device.ascend-910b2.hbm_bandwidth": "3.2 TB/s"}`` or ``KIND.NAME.FIELD=VALUE`` texts.
-    The overrides it already has stay in effect (a repeated key: the new value wins)."""
-    if catalog is None:
-        return load_catalog(None, dict(overrides) if isinstance(overrides, Mapping) else overrides)
-    if not overrides:
-        return catalog
-    items = (
-        [f"{k}={v}" for k, v in overrides.items()]
-        if isinstance(overrides, Mapping)
-        else [str(t) for t in overrides]
-    )
-    known = catalog.known_names()
-    new = tuple(parse_override(t, known) for t in items)
-    return Catalog(catalog.roots, (*catalog.overrides, *catalog.scenario_overrides, *new))
 
 
 # ---- the varied field ------------------------------------------------------------------------

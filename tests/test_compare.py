@@ -7,7 +7,7 @@ import json
 import pytest
 from clirun import run_cli
 
-from accelsim.compare import METRICS, _winner
+from accelsim.compare import METRICS, _winner, compare
 from accelsim.sizing import slo_check, slo_targets
 
 FIELDS = {key for key, *_ in METRICS}
@@ -97,6 +97,21 @@ def test_size_finds_cards(capsys):
     r = json.loads(out)["devices"][0]
     assert r["attainable"] is True and r["cards"] % 8 == 0
     assert r["slo_margin"] >= 1.0
+
+
+def test_size_and_compare_take_a_tuned_plan(capsys):
+    code, out, _ = run_cli(
+        capsys, "size", "--scenario", "tiny", "-d", "a100-sxm4-80gb", "--plan", "auto", "--json"
+    )
+    assert code == 0
+    r = json.loads(out)["devices"][0]
+    tuned = r["tuned"]
+    assert tuned["budget_cards"] == 8 and tuned["meets_slo"] is True
+    assert r["replica_plan"] == tuned["plan"]
+    result = compare("tiny", devices=["a100-sxm4-80gb"], plan="auto", monte_carlo=50)
+    (outcome,) = result.outcomes
+    assert outcome.sizing.tuned is not None
+    assert outcome.values["min_plan"] == outcome.sizing.tuned.best_plan
 
 
 @pytest.mark.parametrize(

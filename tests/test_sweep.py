@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -397,6 +398,31 @@ def test_analytic_evaluator_on_deepseek(tmp_path, catalog):
         assert ok["status"] == "ok", ok["message"]
         assert ok["usd_per_mtok"] > 0 and 0 < ok["tpot_p99"] < 1 and ok["ttft_p99"] > 0
         assert ok["output_tokens_per_s"] > 0
+
+
+def test_analytic_overload_serves_capacity_not_less(tmp_path, catalog):
+    """Past saturation the analytic replica serves its capacity: the served request rate stops
+    growing with the offered rate but never falls below what a lighter load got served."""
+    spec = sweep_from_mapping(
+        {
+            "name": "sat",
+            "base": "default",
+            "evaluator": "analytic",
+            "axes": {"traffic.rate": [1, 2, 4, 8, 16, 32, 64]},
+        }
+    )
+    run = run_sweep(spec, tmp_path, workers=0, chart=False)
+    rows = sorted(run.rows, key=lambda r: r["traffic.rate"])
+    served = [r["requests_per_s"] for r in rows]
+    assert [r["status"] for r in rows] == ["ok"] * len(rows)
+    assert rows[-1]["saturated"] and not rows[0]["saturated"]
+    for lighter, heavier in itertools.pairwise(served):
+        assert heavier >= 0.97 * lighter  # 3%: mean lengths are resampled at each rate
+    capacity = served[-1]
+    for r in rows:
+        if r["saturated"]:
+            assert r["requests_per_s"] == pytest.approx(capacity, rel=0.05)
+            assert r["requests_per_s"] <= r["traffic.rate"]
 
 
 def test_simulate_evaluator_on_tiny(tmp_path, catalog):

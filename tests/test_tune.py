@@ -229,3 +229,33 @@ def test_tune_on_ray_equals_local(catalog, ray_local):  # noqa: F811
     remote = tune("tiny", executor="ray", workers=2, **kw)
     assert not ray_local.is_initialized()
     assert remote.evidence == local.evidence
+
+
+# ---- the analytic model of P/D pools --------------------------------------------------------
+
+
+def test_analytic_disaggregated_pools_at_low_load(catalog):
+    """At a vanishing load there is no prefill queue: TTFT is the prefill alone (p50 = p99), and
+    the decode pool, free of prefill chunks, has a TPOT no worse than the colocated replica's."""
+    from accelsim.sweep.evaluators import analytic
+    from accelsim.sweep.worker import EvalContext
+
+    base = load_scenario("tiny", catalog, resolve=False).model_dump(mode="json")
+    base["traffic"] = {**base["traffic"], "rate": "0.01/s"}
+    colo = {**base, "cards": 2, "plan": "tp=1,ep=1,replicas=2"}
+    pd = {
+        **base,
+        "cards": None,
+        "plan": None,
+        "disaggregation": {
+            "prefill": {"cards": 1, "plan": "tp=1,ep=1,replicas=1"},
+            "decode": {"cards": 1, "plan": "tp=1,ep=1,replicas=1"},
+        },
+    }
+    a = analytic(EvalContext(scenario=colo, seed=1, require_fit=True, overrides={}))
+    b = analytic(EvalContext(scenario=pd, seed=1, require_fit=True, overrides={}))
+    assert not b["saturated"] and b["requests_per_s"] == pytest.approx(0.01)
+    assert b["ttft_p99"] == pytest.approx(b["ttft_p50"], rel=1e-3)
+    assert b["ttft_p99"] < a["ttft_p99"]  # colocated adds one decode iteration to TTFT
+    assert b["tpot_p99"] <= a["tpot_p99"]
+    assert b["cards"] == 2 and b["plan"].startswith("prefill ")

@@ -54,6 +54,10 @@ def compare_cmd(
     facility: Annotated[str, typer.Option("--facility", help="Facility profile")] = "us-2025",
     monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo draws")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed")] = 0,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)"),
+    ] = None,
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
@@ -65,7 +69,14 @@ def compare_cmd(
     devices = list(device) if device else None
     if as_json:
         result = compare(
-            sc, cat, devices, prices=prices, facility=facility, monte_carlo=monte_carlo, seed=seed
+            sc,
+            cat,
+            devices,
+            prices=prices,
+            facility=facility,
+            monte_carlo=monte_carlo,
+            seed=seed,
+            plan=plan,
         )
         emit_json(result.as_dict())
         return
@@ -83,6 +94,7 @@ def compare_cmd(
             facility=facility,
             monte_carlo=monte_carlo,
             seed=seed,
+            plan=plan,
             progress=tick,
         )
     rs = resolve_scenario(sc, cat)
@@ -145,6 +157,10 @@ def size_cmd(
     ] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Precision preset")] = None,
     max_cards: Annotated[int, typer.Option("--max-cards", help="Largest cluster tried")] = 4096,
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)"),
+    ] = None,
     prices: Annotated[str, typer.Option("--prices")] = "international-2025",
     facility: Annotated[str, typer.Option("--facility")] = "us-2025",
     catalog_dirs: CatalogOpt = None,
@@ -196,7 +212,13 @@ def size_cmd(
     results = []
     for d in device:
         sizing = size_cluster(
-            sc, cat, d, max_cards=max_cards, slo=targets or None, use_scenario_plan=False
+            sc,
+            cat,
+            d,
+            max_cards=max_cards,
+            slo=targets or None,
+            use_scenario_plan=False,
+            plan=plan,
         )
         row = sizing.as_dict()
         if sizing.attainable:

@@ -1,4 +1,5 @@
-"""``accelsim sweep`` (design-space sweeps) and ``accelsim tune`` (configuration search)."""
+"""``accelsim sweep``: design-space sweeps on a local pool or a Ray cluster (``tune_cmds`` holds
+``accelsim tune``)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,11 @@
     a fraction ``rho_p = rate_r * T_prefill`` of the time; decode runs in the rest;
   * the decode batch ``B`` solves Little's law ``B = rate_r * output_len * TPOT`` with
     ``TPOT = t_decode(B) / (1 - rho_p)``, capped by the KV cache and ``max_seqs``;
-    beyond the cap the replica is *saturated*: throughput is the cap's and TTFT is unbounded
-    (reported as missing, so the point is never on a latency front);
+    beyond the cap the replica is *saturated*: it serves its capacity
+    ``1 / (T_prefill + output_len * t_decode(B_max) / (B_max * tokens_per_step))`` (prefill
+    plus full-batch decode fill all of its time; equal to the offered rate at the boundary, so
+    throughput never falls as the load grows) and TTFT is unbounded (reported as missing, so
+    the point is never on a latency front);
   * TTFT = ``T_prefill`` + one decode iteration + an M/D/1 wait ``rho_p T / (2 (1 - rho_p))``
     behind other prompts (continuous batching admits a prompt at the next iteration, so decode
     work does not queue it); p99 multiplies the wait by ``ln 100`` (an exponential tail), p50
@@ -260,9 +263,11 @@ def analytic(ctx: EvalContext) -> dict[str, Any]:
 
     b, saturated = _decode_batch(pm, lam, out, mean_ctx, rho_p, bmax)
     if saturated:
-        frac_decode = max(1.0 - min(rho_p, 0.98), 0.02)
-        tpot_mean = t_dec(b) / frac_decode / tps
-        req_s_rep = b / tpot_mean / out
+        # the replica serves its capacity: prefill of each request plus its share of full-batch
+        # decode iterations fill all of the time (continuous at the Little's-law boundary)
+        req_s_rep = 1.0 / (t_prefill + out * t_dec(b) / (b * tps))
+        rho_p = req_s_rep * t_prefill
+        tpot_mean = t_dec(b) / max(1.0 - rho_p, 0.02) / tps
     else:
         tpot_mean = t_dec(b) / (1.0 - rho_p) / tps
         req_s_rep = lam

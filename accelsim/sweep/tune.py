@@ -490,6 +490,9 @@ def tune(
     are ``--set`` texts (``KIND.NAME.FIELD=VALUE``, ``scenario.FIELD=VALUE``); ``progress``
     maps a stage name (``analytic``, ``simulate``) to a ``run_sweep`` progress object; with
     ``out_dir`` the two stages' results persist there and a rerun reuses them."""
+    from pydantic import ValidationError
+
+    from accelsim.catalog import format_validation_error
     from accelsim.scenario import Scenario
     from accelsim.sweep.runner import run_sweep
     from accelsim.sweep.spec import sweep_from_mapping
@@ -503,14 +506,9 @@ def tune(
     raw = _base_mapping(scenario, cat, device)
     try:
         sc = Scenario.model_validate({**raw, "cards": cards})
-    except Exception as exc:  # pydantic: name the field
-        from pydantic import ValidationError
-
-        from accelsim.catalog import format_validation_error
-
-        if isinstance(exc, ValidationError):
-            raise AccelsimError(format_validation_error("scenario", exc)) from None
-        raise
+    except ValidationError as exc:
+        where = f"scenario {raw.get('name', '')}".strip()
+        raise AccelsimError(format_validation_error(where, exc)) from None
     cat.device(sc.device)
     cat.model(sc.model)
     targets = parse_slo(slo, sc)
