@@ -142,6 +142,17 @@ def test_pdf_without_weasyprint(capsys, tmp_path, monkeypatch):
     assert not out.exists()
 
 
+def test_pdf_with_weasyprint(tmp_path):
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # the optional [pdf] extra, or its system libraries
+        pytest.skip(f"WeasyPrint unavailable: {exc}")
+    out = write_report(_small_report(), tmp_path / "r.pdf")
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]  # no temp file left beside it
+
+
 def _small_report() -> Report:
     return Report(
         title="t",

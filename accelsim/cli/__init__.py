@@ -20,7 +20,24 @@ from rich.markup import escape
 from accelsim.catalog import Catalog, load_catalog
 from accelsim.errors import AccelsimError
 
-__all__ = ["CatalogOpt", "JsonOpt", "SetOpt", "app", "console", "emit_json", "main", "open_catalog"]
+__all__ = [
+    "DEFAULT_FACILITY",
+    "DEFAULT_PRICES",
+    "CatalogOpt",
+    "DevicesOpt",
+    "FacilityOpt",
+    "JsonOpt",
+    "MonteCarloOpt",
+    "PricesOpt",
+    "ReplicaPlanOpt",
+    "SeedOpt",
+    "SetOpt",
+    "app",
+    "console",
+    "emit_json",
+    "main",
+    "open_catalog",
+]
 
 app = typer.Typer(
     name="accelsim",
@@ -49,6 +66,20 @@ SetOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+PricesOpt = Annotated[str, typer.Option("--prices", help="Price book.")]
+FacilityOpt = Annotated[str, typer.Option("--facility", help="Facility profile.")]
+MonteCarloOpt = Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo draws.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Monte Carlo seed.")]
+DevicesOpt = Annotated[
+    list[str] | None, typer.Option("--device", "-d", help="Device to compare; repeatable.")
+]
+ReplicaPlanOpt = Annotated[
+    str | None,
+    typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)."),
+]
+#: Defaults shared by the commands that cost a deployment.
+DEFAULT_PRICES = "international-2025"
+DEFAULT_FACILITY = "us-2025"
 
 
 def open_catalog(catalog: list[str] | None, overrides: list[str] | None) -> Catalog:

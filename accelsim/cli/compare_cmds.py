@@ -8,7 +8,23 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli import (
+    DEFAULT_FACILITY,
+    DEFAULT_PRICES,
+    CatalogOpt,
+    DevicesOpt,
+    FacilityOpt,
+    JsonOpt,
+    MonteCarloOpt,
+    PricesOpt,
+    ReplicaPlanOpt,
+    SeedOpt,
+    SetOpt,
+    app,
+    console,
+    emit_json,
+    open_catalog,
+)
 from accelsim.cli.run_cmds import print_overrides
 from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
@@ -47,17 +63,12 @@ def _progress() -> Progress:
 @app.command("compare")
 def compare_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or file")] = "default",
-    device: Annotated[
-        list[str] | None, typer.Option("--device", "-d", help="Device to compare; repeatable")
-    ] = None,
-    prices: Annotated[str, typer.Option("--prices", help="Price book")] = "international-2025",
-    facility: Annotated[str, typer.Option("--facility", help="Facility profile")] = "us-2025",
-    monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo draws")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed")] = 0,
-    plan: Annotated[
-        str | None,
-        typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)"),
-    ] = None,
+    device: DevicesOpt = None,
+    prices: PricesOpt = DEFAULT_PRICES,
+    facility: FacilityOpt = DEFAULT_FACILITY,
+    monte_carlo: MonteCarloOpt = 2000,
+    seed: SeedOpt = 0,
+    plan: ReplicaPlanOpt = None,
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
@@ -66,19 +77,16 @@ def compare_cmd(
     throughput and latency, cards needed under the SLOs, and cost with uncertainty."""
     cat = open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
+    options = {
+        "prices": prices,
+        "facility": facility,
+        "monte_carlo": monte_carlo,
+        "seed": seed,
+        "plan": plan,
+    }
     devices = list(device) if device else None
     if as_json:
-        result = compare(
-            sc,
-            cat,
-            devices,
-            prices=prices,
-            facility=facility,
-            monte_carlo=monte_carlo,
-            seed=seed,
-            plan=plan,
-        )
-        emit_json(result.as_dict())
+        emit_json(compare(sc, cat, devices, **options).as_dict())
         return
     with _progress() as bar:
         task = bar.add_task("simulating", total=None)
@@ -86,17 +94,7 @@ def compare_cmd(
         def tick(dev: str, replicas: int) -> None:
             bar.update(task, advance=1, description=f"simulated {dev} x{replicas} replica(s)")
 
-        result = compare(
-            sc,
-            cat,
-            devices,
-            prices=prices,
-            facility=facility,
-            monte_carlo=monte_carlo,
-            seed=seed,
-            plan=plan,
-            progress=tick,
-        )
+        result = compare(sc, cat, devices, progress=tick, **options)
     rs = resolve_scenario(sc, cat)
     what_if = " (what-if)" if result.overrides else ""
     table = Table(title=f"accelsim compare: {rs.model} ({rs.dtype}) — scenario {rs.name}{what_if}")
@@ -157,12 +155,9 @@ def size_cmd(
     ] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Precision preset")] = None,
     max_cards: Annotated[int, typer.Option("--max-cards", help="Largest cluster tried")] = 4096,
-    plan: Annotated[
-        str | None,
-        typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)"),
-    ] = None,
-    prices: Annotated[str, typer.Option("--prices")] = "international-2025",
-    facility: Annotated[str, typer.Option("--facility")] = "us-2025",
+    plan: ReplicaPlanOpt = None,
+    prices: PricesOpt = DEFAULT_PRICES,
+    facility: FacilityOpt = DEFAULT_FACILITY,
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,

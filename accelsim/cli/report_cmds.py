@@ -7,7 +7,20 @@ from typing import Annotated
 
 import typer
 
-from accelsim.cli import CatalogOpt, SetOpt, app, console, open_catalog
+from accelsim.cli import (
+    DEFAULT_FACILITY,
+    DEFAULT_PRICES,
+    CatalogOpt,
+    DevicesOpt,
+    FacilityOpt,
+    MonteCarloOpt,
+    PricesOpt,
+    SeedOpt,
+    SetOpt,
+    app,
+    console,
+    open_catalog,
+)
 from accelsim.errors import AccelsimError
 from accelsim.report import FORMATS, build_report, write_report
 from accelsim.scenario import load_scenario
@@ -22,13 +35,11 @@ def report_cmd(
             "--output", "-o", help="Report file: .html, .md or .pdf (PDF needs WeasyPrint)"
         ),
     ] = Path("report.html"),
-    device: Annotated[
-        list[str] | None, typer.Option("--device", "-d", help="Device to compare; repeatable")
-    ] = None,
-    prices: Annotated[str, typer.Option("--prices", help="Price book")] = "international-2025",
-    facility: Annotated[str, typer.Option("--facility", help="Facility profile")] = "us-2025",
-    monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo draws")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed")] = 0,
+    device: DevicesOpt = None,
+    prices: PricesOpt = DEFAULT_PRICES,
+    facility: FacilityOpt = DEFAULT_FACILITY,
+    monte_carlo: MonteCarloOpt = 2000,
+    seed: SeedOpt = 0,
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
 ) -> None:

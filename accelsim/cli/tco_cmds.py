@@ -11,7 +11,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli import (
+    DEFAULT_FACILITY,
+    DEFAULT_PRICES,
+    CatalogOpt,
+    FacilityOpt,
+    JsonOpt,
+    PricesOpt,
+    SetOpt,
+    app,
+    console,
+    emit_json,
+    open_catalog,
+)
 from accelsim.errors import AccelsimError
 from accelsim.tco import (
     BREAKDOWN,
@@ -234,8 +246,8 @@ def tco_cmd(
             "utilization, tokens/s.",
         ),
     ] = None,
-    prices: Annotated[str, typer.Option("--prices", help="Price book.")] = "international-2025",
-    facility: Annotated[str, typer.Option("--facility", help="Facility profile.")] = "us-2025",
+    prices: PricesOpt = DEFAULT_PRICES,
+    facility: FacilityOpt = DEFAULT_FACILITY,
     server: Annotated[
         str | None, typer.Option("--server", help="Server (default: the card's default_server).")
     ] = None,

@@ -9,7 +9,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli import (
+    DEFAULT_FACILITY,
+    DEFAULT_PRICES,
+    CatalogOpt,
+    FacilityOpt,
+    JsonOpt,
+    PricesOpt,
+    SetOpt,
+    app,
+    console,
+    emit_json,
+    open_catalog,
+)
 from accelsim.cli.run_cmds import print_overrides
 from accelsim.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
 
@@ -94,8 +106,8 @@ def whatif_cmd(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also draw the chart into FILE (.svg/.png/.pdf).")
     ] = None,
-    prices: Annotated[str, typer.Option("--prices", help="Price book")] = "international-2025",
-    facility: Annotated[str, typer.Option("--facility", help="Facility profile")] = "us-2025",
+    prices: PricesOpt = DEFAULT_PRICES,
+    facility: FacilityOpt = DEFAULT_FACILITY,
     workers: Annotated[
         int, typer.Option("--workers", help="Processes to run points on (0: in this one).")
     ] = 0,

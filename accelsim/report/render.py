@@ -69,6 +69,8 @@ def _pdf_bytes(html: str) -> bytes:
         raise AccelsimError(
             "PDF output needs WeasyPrint: pip install accelsim[pdf] (or write .html / .md)"
         ) from None
+    except OSError as exc:  # WeasyPrint is installed but its system libraries (Pango) are not
+        raise AccelsimError(f"PDF output: WeasyPrint cannot load its libraries ({exc})") from None
     return weasyprint.HTML(string=html).write_pdf()
 
 

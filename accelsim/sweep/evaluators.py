@@ -282,36 +282,10 @@ def analytic(ctx: EvalContext) -> dict[str, Any]:
         ttft_p50, ttft_p99 = base + wait * _LN2, base + wait * _LN100
     mixed = BatchStats.decode(max(1, math.ceil(b)), mean_ctx) + BatchStats.prefill_chunk(chunk)
     tpot_p99 = pm.iteration_time(mixed) / tps if rho_p > 0.01 else tpot_mean
-    out_tok_s = req_s_rep * out * plan.replicas
-    metrics = {
-        "model": sc.model,
-        "device": sc.device,
-        "cards": sc.cards,
-        "plan": sc.plan,
-        "dtype": sc.dtype,
-        "saturated": saturated,
-        "decode_batch": b,
-        "max_batch": bmax,
-        "output_tokens_per_s": out_tok_s,
-        "output_tokens_per_s_per_card": out_tok_s / sc.cards,
-        "requests_per_s": req_s_rep * plan.replicas,
-        "busy_fraction": busy,
-        "ttft_p50": ttft_p50,
-        "ttft_p99": ttft_p99,
-        "tpot_mean": tpot_mean,
-        "tpot_p99": tpot_p99,
-    }
-    metrics.update(
-        _cost(
-            ctx,
-            sc,
-            utilization=busy,
-            output_tok_s=out_tok_s,
-            input_tok_s=req_s_rep * inp * plan.replicas,
-            req_s=req_s_rep * plan.replicas,
-        )
-    )
-    return metrics
+    req_s = req_s_rep * plan.replicas
+    latency = {"ttft_p50": ttft_p50, "ttft_p99": ttft_p99, "tpot_mean": tpot_mean}
+    latency["tpot_p99"] = tpot_p99
+    return _analytic_record(ctx, sc, sc.plan, saturated, b, bmax, req_s, inp, out, busy, latency)
 
 
 def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
@@ -352,24 +326,40 @@ def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
     busy_p = min(req_s / pp_plan.replicas * t_prefill, 1.0)
     busy_d = min(req_s / dp_plan.replicas * out / tps * t_dec / max(b, 1.0), 1.0)
     busy = (busy_p * cards_p + busy_d * cards_d) / (cards_p + cards_d)
+    latency = {"ttft_p50": ttft_p50, "ttft_p99": ttft_p99, "tpot_mean": tpot, "tpot_p99": tpot}
+    plan_text = f"prefill {d.prefill.plan} + decode {d.decode.plan}"
+    return _analytic_record(ctx, sc, plan_text, saturated, b, bmax, req_s, inp, out, busy, latency)
+
+
+def _analytic_record(
+    ctx: EvalContext,
+    sc: Any,
+    plan_text: str,
+    saturated: bool,
+    batch: float,
+    bmax: int,
+    req_s: float,
+    inp: float,
+    out: float,
+    busy: float,
+    latency: dict[str, float | None],
+) -> dict[str, Any]:
+    """The analytic evaluator's flat metrics and their cost, for ``req_s`` requests/s served."""
     out_tok_s = req_s * out
     metrics = {
         "model": sc.model,
         "device": sc.device,
         "cards": sc.cards,
-        "plan": f"prefill {d.prefill.plan} + decode {d.decode.plan}",
+        "plan": plan_text,
         "dtype": sc.dtype,
         "saturated": saturated,
-        "decode_batch": b,
+        "decode_batch": batch,
         "max_batch": bmax,
         "output_tokens_per_s": out_tok_s,
         "output_tokens_per_s_per_card": out_tok_s / sc.cards,
         "requests_per_s": req_s,
         "busy_fraction": busy,
-        "ttft_p50": ttft_p50,
-        "ttft_p99": ttft_p99,
-        "tpot_mean": tpot,
-        "tpot_p99": tpot,
+        **latency,
     }
     metrics.update(
         _cost(
