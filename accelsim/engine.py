@@ -85,7 +85,7 @@ class Pool:
     replicas: int = 1
     kv_tokens: int = 1 << 30
     kv_tokens_per_seq: int | None = None
-    cards_per_replica: int = 1
+    cards_per_replica: float = 1  # cards (packages) of one replica: ranks / dies per card
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 

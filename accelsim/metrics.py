@@ -241,8 +241,8 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
 def summarize(
     records: RequestRecords,
     *,
-    cards: int = 1,
-    replica_busy: list[tuple[float, int]] | None = None,
+    cards: float = 1,
+    replica_busy: list[tuple[float, float]] | None = None,
     slo_ttft: float | None = None,
     slo_tpot: float | None = None,
     card_power: tuple[float, float] | None = None,

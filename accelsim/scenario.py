@@ -13,7 +13,15 @@ identifies it.
 Defaults (recorded in the resolved scenario): dtype ``bf16`` with the preset's KV dtype;
 context 4096 tokens for the memory-fit check; router ``least_outstanding_tokens``; no
 speculative decoding; uniform expert routing; scheduler defaults of ``SchedulerConfig``;
-``horizon`` (arrivals accepted before it) unset: every generated request is served.
+``horizon`` (arrivals accepted before it) unset: every generated request is served; no
+``framework`` (iteration overhead from the card's efficiency profile); each disaggregated pool
+uses the scenario's ``scheduler`` unless it names its own.
+
+Cards and ranks: ``cards`` (and a pool's ``cards``) with an explicit ``plan`` counts *ranks*, as
+plan degrees do — dies on a multi-die card (a 910C holds two); without a plan it counts cards
+(packages), over whose ``cards * dies`` ranks ``fit_best`` lays the plan, and the resolved
+scenario records the plan's ranks. The run summary's ``cards`` (and every per-card throughput
+and the energy) counts packages: ranks / dies.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from accelsim.catalog import Catalog, Override, format_validation_error, read_yaml
 from accelsim.claims import Claim
+from accelsim.devices import Server
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError, suggest
 from accelsim.plan import fit, fit_best, parse_plan
@@ -41,6 +50,7 @@ from accelsim.traffic import TrafficSpec, file_sha256, generate
 
 __all__ = [
     "DisaggSpec",
+    "FrameworkSpec",
     "PoolSpec",
     "RoutingSkewSpec",
     "Scenario",
@@ -60,12 +70,17 @@ TRAFFIC_FOLDER = "workloads/traffic"
 
 class PoolSpec(Frozen):
     """One pool of a disaggregated deployment: its cards and plan (``replicas`` fills the
-    cards when absent)."""
+    cards when absent), and optionally its own scheduler (default: the scenario's), e.g. a
+    prefill pool with a small ``max_seqs`` next to a decode pool with a large one.
+
+    ``cards`` counts *ranks*, like plan degrees: dies on a multi-die card (a 910C pool of
+    ``cards: 32`` is 16 packages)."""
 
     cards: int = Field(ge=1)
     plan: str | None = None
     kv_tokens: int | None = Field(default=None, ge=1)
     kv_tokens_per_seq: int | None = Field(default=None, ge=1)
+    scheduler: SchedulerConfig | None = None
 
 
 class DisaggSpec(Frozen):
@@ -93,11 +108,28 @@ class SpeculativeSpec(Frozen):
 
 
 class RoutingSkewSpec(Frozen):
-    """Expert-popularity skew handed to the timing model (``accelsim.routing``)."""
+    """Expert-popularity skew handed to the timing model (``accelsim.routing``): long-run
+    popularity (``kind``, ``skew``) and the per-batch ``drift`` from it that an EPLB placement
+    cannot see (``accelsim.validate``'s ``production`` profile is ``zipf``, skew 1.0, the fitted
+    drift)."""
 
     kind: Literal["uniform", "zipf", "dirichlet"] = "uniform"
     skew: float = Field(default=0.0, ge=0)
+    drift: float = Field(default=0.0, ge=0)
     seed: int = 0
+
+
+class FrameworkSpec(Frozen):
+    """The serving framework's own per-iteration host cost, when a source measures it.
+
+    ``iteration_overhead`` (seconds per forward iteration: scheduling, batch preparation,
+    sampling, graph launch) replaces the card's ``efficiency.iteration_overhead`` in every
+    pool's timing model; ``name`` says which framework (and backend) the figure belongs to and
+    ``source`` where it comes from."""
+
+    name: str
+    iteration_overhead: Time | None = None
+    source: str = ""
 
 
 class Scenario(Frozen):
@@ -108,6 +140,9 @@ class Scenario(Frozen):
     model: str
     device: str
     devices: list[str] = Field(default_factory=list)
+    #: The server the cards sit in (default: the card's ``default_server``): its scale-up
+    #: domain, fabrics and node size. E.g. ``cloudmatrix384`` for Atlas A3 nodes joined by UB.
+    server: str | None = None
     cards: int | None = Field(default=None, ge=1)
     plan: str | None = None
     disaggregation: DisaggSpec | None = None
@@ -126,6 +161,7 @@ class Scenario(Frozen):
     seed: int = 0
     speculative: SpeculativeSpec | None = None
     routing_skew: RoutingSkewSpec = Field(default_factory=RoutingSkewSpec)
+    framework: FrameworkSpec | None = None
     #: Published claims to check (``accelsim.claims``); not a run input, so left out of dumps
     #: and of the digest.
     claims: list[Claim] = Field(default_factory=list, exclude=True)
@@ -137,10 +173,28 @@ class Scenario(Frozen):
             raise ValueError("give cards (and optionally plan), or disaggregation pools")
         return self
 
+    def canonical(self) -> dict[str, Any]:
+        """The JSON-ready fields of this scenario, without the optional fields added after
+        the first scenario files (``framework``, ``server``, a pool's ``scheduler``,
+        ``routing_skew.drift``)
+        when they hold their defaults — so the digest of a scenario that does not use them
+        stays what it was."""
+        data = self.model_dump(mode="json")
+        for key in ("framework", "server"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        if data["routing_skew"].get("drift") == 0.0:
+            data["routing_skew"].pop("drift")
+        pools = data.get("disaggregation") or {}
+        for role in ("prefill", "decode"):
+            if role in pools and pools[role].get("scheduler") is None:
+                pools[role].pop("scheduler", None)
+        return data
+
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of this scenario (resolve it first)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -255,7 +309,7 @@ def load_scenario(
 
 def dump_scenario(scenario: Scenario) -> str:
     """YAML text of the scenario (with its digest as a comment on the first line)."""
-    body = yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
+    body = yaml.safe_dump(scenario.canonical(), sort_keys=False)
     return f"# digest: {scenario.digest}\n{body}"
 
 
@@ -290,6 +344,11 @@ def _resolver(catalog: Catalog):
     return resolve
 
 
+def _server(sc: Scenario, catalog: Catalog) -> Server:
+    """The scenario's server: the one it names, else the card's default server."""
+    return catalog.server(sc.server) if sc.server else catalog.server_for(catalog.device(sc.device))
+
+
 def _resolve_pool(
     sc: Scenario,
     catalog: Catalog,
@@ -298,13 +357,15 @@ def _resolve_pool(
     kv_tokens: int | None,
     kv_per_seq: int | None,
     what: str,
+    scheduler: SchedulerConfig | None = None,
 ) -> dict[str, Any]:
+    sched = scheduler or sc.scheduler
     arch = catalog.model(sc.model)
     card = catalog.device(sc.device)
     prec = precision(sc.dtype, sc.kv_dtype)
     if plan_text is None:
         assert cards is not None
-        srv = catalog.server_for(card)
+        srv = _server(sc, catalog)
         best = fit_best(arch, card, cards, prec, sc.context, srv.scale_up_domain_cards)
         plan = best.plan
     else:
@@ -315,8 +376,8 @@ def _resolve_pool(
         plan,
         prec,
         sc.context,
-        max_batched_tokens=sc.scheduler.max_batched_tokens,
-        max_seqs=sc.scheduler.max_seqs,
+        max_batched_tokens=sched.max_batched_tokens,
+        max_seqs=sched.max_seqs,
         include_mtp=bool(sc.speculative and sc.speculative.method == "mtp"),
     )
     if not mf.fits:
@@ -341,6 +402,8 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
         return sc
     for name in (sc.device, *sc.devices):
         catalog.device(name)
+    if sc.server:
+        catalog.server(sc.server)
     catalog.model(sc.model)
     prec = precision(sc.dtype, sc.kv_dtype)
     update: dict[str, Any] = {"kv_dtype": prec.kv, "resolved": True}
@@ -366,15 +429,21 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
         pools = {}
         for role in ("prefill", "decode"):
             p: PoolSpec = getattr(d, role)
-            pools[role] = PoolSpec(
-                **_resolve_pool(
-                    sc, catalog, p.cards, p.plan, p.kv_tokens, p.kv_tokens_per_seq, f"{role} pool: "
-                )
+            resolved = _resolve_pool(
+                sc,
+                catalog,
+                p.cards,
+                p.plan,
+                p.kv_tokens,
+                p.kv_tokens_per_seq,
+                f"{role} pool: ",
+                p.scheduler,
             )
+            pools[role] = PoolSpec(**resolved, scheduler=p.scheduler)
         card = catalog.device(sc.device)
-        fabric = catalog.fabric(catalog.server_for(card).scale_out_fabric)
-        per_replica = parse_plan(pools["prefill"].plan or "").cards_per_replica
-        bw = d.link_bandwidth or fabric.bandwidth_per_card * per_replica
+        fabric = catalog.fabric(_server(sc, catalog).scale_out_fabric)
+        ranks = parse_plan(pools["prefill"].plan or "").cards_per_replica
+        bw = d.link_bandwidth or fabric.bandwidth_per_card * ranks / card.dies
         lat = d.link_latency if d.link_latency is not None else fabric.latency
         update["disaggregation"] = DisaggSpec(
             prefill=pools["prefill"], decode=pools["decode"], link_bandwidth=bw, link_latency=lat
@@ -384,6 +453,11 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
 
 
 # ---- running ----------------------------------------------------------------------------
+def _packages(ranks: int, dies: int) -> int | float:
+    """Cards (packages) holding ``ranks`` ranks of a ``dies``-die card (an int when whole)."""
+    return ranks // dies if ranks % dies == 0 else ranks / dies
+
+
 def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skipping: bool = True):
     """Resolve ``sc``, build the timing model(s) from the catalog and simulate it."""
     from accelsim.engine import KVTransfer, Pool, simulate
@@ -394,20 +468,31 @@ def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skippin
     prec = precision(sc.dtype, sc.kv_dtype)
     arch = catalog.model(sc.model)
     card = catalog.device(sc.device)
-    routing = RoutingModel(
-        kind=sc.routing_skew.kind, skew=sc.routing_skew.skew, seed=sc.routing_skew.seed
-    )
+    rs = sc.routing_skew
+    routing = RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed)
+    overhead = sc.framework.iteration_overhead if sc.framework is not None else None
     spec = None
     if sc.speculative is not None and sc.speculative.draft_tokens > 0:
         s = sc.speculative
         spec = SpecDecode(s.method, s.draft_tokens, s.acceptance)
 
-    def pool(plan_text: str, kv: int, per_seq: int | None) -> Pool:
+    def pool(
+        plan_text: str, kv: int, per_seq: int | None, sched: SchedulerConfig | None = None
+    ) -> Pool:
         plan = parse_plan(plan_text)
+        packages = _packages(plan.cards_per_replica, card.dies)
         model = perf_model_from_catalog(
-            catalog, sc.model, sc.device, plan, prec, routing=routing, spec=spec
+            catalog,
+            sc.model,
+            sc.device,
+            plan,
+            prec,
+            routing=routing,
+            spec=spec,
+            server=sc.server,
+            iteration_overhead=overhead,
         )
-        return Pool(model, plan.replicas, kv, per_seq, plan.cards_per_replica, sc.scheduler)
+        return Pool(model, plan.replicas, kv, per_seq, packages, sched or sc.scheduler)
 
     seeds = np.random.SeedSequence(sc.seed).spawn(2)
     requests = generate(sc.traffic_spec, np.random.default_rng(seeds[0]), _resolver(catalog))
@@ -429,8 +514,9 @@ def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skippin
         main = pool(sc.plan or "", sc.kv_tokens or 0, sc.kv_tokens_per_seq)
     else:
         d = sc.disaggregation
-        main = pool(d.prefill.plan or "", d.prefill.kv_tokens or 0, d.prefill.kv_tokens_per_seq)
-        decode_pool = pool(d.decode.plan or "", d.decode.kv_tokens or 0, d.decode.kv_tokens_per_seq)
+        pre, dec = d.prefill, d.decode
+        main = pool(pre.plan or "", pre.kv_tokens or 0, pre.kv_tokens_per_seq, pre.scheduler)
+        decode_pool = pool(dec.plan or "", dec.kv_tokens or 0, dec.kv_tokens_per_seq, dec.scheduler)
         transfer = KVTransfer(
             arch.kv_bytes_per_token(prec.kv_bytes), d.link_bandwidth or 1.0, d.link_latency or 0.0
         )

@@ -437,8 +437,7 @@ def predict_serving(case: Case, catalog: Catalog) -> CaseResult:
             f"{at}: {summary['arrived'] - summary['completed']} of {summary['arrived']} requests "
             f"did not complete ({summary['rejected_by_reason']}); the scenario cannot serve them"
         )
-    card = catalog.device(case.device)
-    cards = summary["cards"] / card.dies  # the engine counts ranks (dies on multi-die cards)
+    cards = summary["cards"]  # packages (the scenario's plans count ranks)
     if case.cards is not None and not math.isclose(cards, float(case.cards)):
         raise CatalogError(f"{at}: the scenario uses {cards:g} cards but cards is {case.cards}")
     value: Any = summary

@@ -44,10 +44,13 @@ def test_deepseek_v3_fits_on_16_a100_at_int8(capsys):
       shared expert + router 58 x (44,040,192 + 1,835,008) = 2,660,761,600
       routed 58 x 256/16 x 44,040,192 = 40,869,298,176
       embedding + LM head 2 x 129,280*7168 x 2 B (kept 16-bit) = 3,706,716,160
-      activations 8192 x (8*7168 + 3*18432) x 2 + 256 x 129,280 x 4 = 1,977,876,480
+      activations: the replica's 8,192 tokens and 256 sequences over 16 DP groups, 512 tokens
+        and 16 sequences per rank: 512 x (8*7168 + 3*18432) x 2 + 16 x 129,280 x 4
+        = 115,343,360 + 8,273,920 = 123,617,280
       reserve 10% of 80e9 = 8e9
-    KV = 80e9 - 8e9 - 61,818,159,104 = 10,181,840,896 B; per token 576 x 61 x 2 B = 70,272 B
-    -> 144,891 tokens per DP group x 16 groups = 2,318,256 tokens; 560 sequences of 4,096."""
+    KV = 80e9 - 8e9 - 59,963,899,904 = 12,036,100,096 B; per token 576 x 61 x 2 B = 70,272 B
+    -> 171,278 tokens per DP group x 16 groups = 2,740,448 tokens; 41 x 16 = 656 sequences of
+    4,096."""
     code, out, _ = run_cli(
         capsys,
         "fit",
@@ -67,11 +70,11 @@ def test_deepseek_v3_fits_on_16_a100_at_int8(capsys):
     assert r["weights_attention"] == 11_414_421_504
     assert r["weights_routed"] == 40_869_298_176
     assert r["weights_embedding"] == 3_706_716_160
-    assert r["activations"] == 1_977_876_480
-    assert r["kv_capacity"] == pytest.approx(10_181_840_896)
+    assert r["activations"] == 123_617_280
+    assert r["kv_capacity"] == pytest.approx(12_036_100_096)
     assert r["kv_bytes_per_token"] == 70_272
-    assert r["max_kv_tokens"] == 2_318_256
-    assert r["max_batch_at_context"] == 144_891 // 4096 * 16
+    assert r["max_kv_tokens"] == 2_740_448
+    assert r["max_batch_at_context"] == 171_278 // 4096 * 16
 
 
 def test_fit_table_output_and_what_if_mark(capsys):

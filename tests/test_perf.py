@@ -15,6 +15,7 @@ from accelsim.batch import BatchStats
 from accelsim.catalog import load_catalog
 from accelsim.devices import Card, Fabric
 from accelsim.dtypes import UnsupportedDtypeError, precision
+from accelsim.errors import AccelsimError
 from accelsim.perf import OP_CLASSES, PerfModel, SpecDecode, StepTime
 from accelsim.perf.collectives import Link, all_reduce, all_to_all
 from accelsim.perf.roofline import Rates
@@ -463,3 +464,35 @@ def test_whole_sequences_per_dp_group_the_busiest_sets_the_time():
     assert times(prompts(4)) == pytest.approx(want)
     two = model_for().step(prompts(2))
     assert times(prompts(5)) == pytest.approx((two.times["attention"], two.times["dense_ffn"]))
+
+
+def test_framework_iteration_overhead_replaces_the_cards():
+    """The toy card has no per-iteration overhead; a framework's 5 ms is charged once per
+    iteration (the ``overhead`` class), whatever the batch."""
+    b = BatchStats.decode(4, 100)
+    base = model_for().step(b)
+    st = model_for(iteration_overhead=5e-3).step(b)
+    assert base.times["overhead"] == 0.0
+    assert st.times["overhead"] == pytest.approx(5e-3)
+    assert st.total_s == pytest.approx(base.total_s + 5e-3)
+    assert model_for(iteration_overhead=5e-3).step(BatchStats.decode(64, 100)).times[
+        "overhead"
+    ] == pytest.approx(5e-3)
+    with pytest.raises(AccelsimError, match="iteration_overhead"):
+        model_for(iteration_overhead=-1.0)
+
+
+def test_low_latency_dispatch_sends_one_copy_per_expert():
+    """toy-moe (16 experts, top-2, H=512, BF16 payload 2 B) on ep=4 (4 experts per rank):
+    a decode token goes once per selected expert (DeepEP low-latency), 2 copies; a prefill
+    token once per distinct destination rank (normal mode), 4 * (1 - (14/16)**4) =
+    1.6552734375 ranks on average. 64 decode sequences over dp=4: 16 tokens per rank, 3/4 of
+    the copies leave the rank: 16 * 2 * 3/4 * 512 * 2 B = 24,576 B per layer, x 4 layers."""
+    plan = ParallelPlan(tp=1, dp=4, ep=4)
+    pm = model_for(model=MOE, plan=plan)
+    dec = pm.step(BatchStats.decode(64, 100))
+    assert dec.net_bytes["ep_dispatch"] == pytest.approx(4 * 16 * 2 * 0.75 * 512 * 2)
+    assert dec.net_bytes["ep_combine"] == pytest.approx(4 * 16 * 2 * 0.75 * 512 * 2)
+    pre = pm.step(BatchStats(prefill_seqs=4, prefill_tokens=64, prefill_attention_pairs=4 * 136))
+    n_dest = 4 * (1 - (14 / 16) ** 4)
+    assert pre.net_bytes["ep_dispatch"] == pytest.approx(4 * 16 * n_dest * 0.75 * 512 * 2)

@@ -218,3 +218,40 @@ def test_two_die_card_equals_a_single_die_card_of_half_the_memory():
     assert a.hbm_capacity == b.hbm_capacity == 16e9
     assert a.kv_capacity == pytest.approx(b.kv_capacity)
     assert a.max_kv_tokens == b.max_kv_tokens
+
+
+def test_mtp_routed_experts_spread_over_ep_ranks(catalog):
+    """DeepSeek-V3's MTP module on tp=1, dp=16, ep=16 at INT8 (1 B per weight):
+    attention 187,121,664 + shared expert 44,040,192 + router 1,835,008 + projection
+    2 * 7168**2 = 102,760,448 + norms 3 * 7168 = 21,504 -> 335,778,816 B on every rank;
+    routed experts 256 / 16 = 16 slots of 44,040,192 = 704,643,072 B per rank (not all 256:
+    11,274,289,152 B). MTP total 1,040,421,888 B per rank."""
+    v3 = catalog.model("deepseek-v3")
+    card = catalog.device("a100-sxm4-80gb")
+    plan = ParallelPlan(tp=1, dp=16, ep=16)
+    with_mtp = fit(v3, card, plan, precision("int8"), include_mtp=True)
+    without = fit(v3, card, plan, precision("int8"))
+    assert with_mtp.weights_mtp == 1_040_421_888
+    assert without.weights_mtp == 0
+    assert with_mtp.kv_capacity == pytest.approx(without.kv_capacity - 1_040_421_888)
+    # redundant slots add to the MTP layer as to every MoE layer: ceil(288 / 16) = 18 slots
+    red = fit(
+        v3,
+        card,
+        ParallelPlan(tp=1, dp=16, ep=16, redundant_experts=32),
+        precision("int8"),
+        include_mtp=True,
+    )
+    assert red.weights_mtp == 335_778_816 + 18 * 44_040_192
+
+
+def test_activation_budget_spreads_over_dp_groups():
+    """tp=1 on TINY_GQA with 1,024 tokens and 8 sequences: dp=1 holds them all,
+    1024*(8*1024 + 3*4096)*2 + 8*1000*4 = 41,943,040 + 32,000 = 41,975,040 B; dp=4 holds
+    256 tokens and 2 sequences per rank: 10,485,760 + 8,000 = 10,493,760 B; dp=3 rounds up to
+    342 tokens and 3 sequences: 14,008,320 + 12,000 = 14,020,320 B."""
+    prec = precision("bf16")
+    kw = {"max_batched_tokens": 1024, "max_seqs": 8}
+    assert fit(TINY_GQA, TINY_CARD, ParallelPlan(), prec, **kw).activations == 41_975_040
+    assert fit(TINY_GQA, TINY_CARD, ParallelPlan(dp=4), prec, **kw).activations == 10_493_760
+    assert fit(TINY_GQA, TINY_CARD, ParallelPlan(dp=3), prec, **kw).activations == 14_020_320

@@ -86,6 +86,95 @@ def test_disaggregated_scenario_runs(catalog):
     assert res.summary["completed"] + res.summary["rejected"] == res.summary["arrived"]
 
 
+def _tiny_raw(catalog):
+    return yaml.safe_load((Path(catalog.roots[0]) / "workloads/scenarios/tiny.yaml").read_text())
+
+
+def test_new_optional_fields_keep_old_digests(catalog):
+    """framework, a pool's scheduler and routing_skew.drift at their defaults are left out of
+    the canonical form, so a scenario that does not use them keeps its digest; set, they
+    change it."""
+    raw = _tiny_raw(catalog)
+    base = load_scenario(raw, catalog)
+    data = base.canonical()
+    assert "framework" not in data and "drift" not in data["routing_skew"]
+    assert "framework" in base.model_dump() and "drift" in base.model_dump()["routing_skew"]
+    same = load_scenario({**raw, "routing_skew": {"kind": "uniform", "drift": 0.0}}, catalog)
+    assert same.digest == base.digest
+    drift = load_scenario({**raw, "routing_skew": {"kind": "zipf", "skew": 1.0}}, catalog)
+    drift2 = load_scenario(
+        {**raw, "routing_skew": {"kind": "zipf", "skew": 1.0, "drift": 0.3}}, catalog
+    )
+    assert drift2.digest != drift.digest
+    fw = load_scenario({**raw, "framework": {"name": "x", "iteration_overhead": "5 ms"}}, catalog)
+    assert fw.framework.iteration_overhead == pytest.approx(5e-3)
+    assert fw.digest != base.digest
+    again = Scenario.model_validate(yaml.safe_load(dump_scenario(fw)))
+    assert again == fw and again.digest == fw.digest
+
+
+def test_framework_overhead_slows_every_iteration(catalog):
+    """One client at a time: every decode iteration emits one token, so a 20 ms framework
+    overhead per iteration (tiny's card charges 2 ms) adds 18 ms to every TPOT."""
+    raw = _tiny_raw(catalog)
+    raw["traffic"] = {
+        "arrival": "closed_loop",
+        "clients": 1,
+        "requests": 2,
+        "lengths": {"kind": "fixed", "prompt": 64, "output": 16},
+    }
+    base = run_scenario(load_scenario(raw, catalog), catalog).summary
+    fw = {"name": "x", "iteration_overhead": "20 ms"}
+    slow = run_scenario(load_scenario({**raw, "framework": fw}, catalog), catalog).summary
+    assert slow["tpot_s"]["mean"] - base["tpot_s"]["mean"] == pytest.approx(18e-3, rel=1e-6)
+
+
+def test_production_drift_reaches_the_timing_model(catalog):
+    """routing_skew.drift builds the same RoutingModel as validate's production profile."""
+    from accelsim.validate import PRODUCTION_DRIFT, PRODUCTION_SKEW, production_routing
+
+    raw = _tiny_raw(catalog)
+    raw["routing_skew"] = {"kind": "zipf", "skew": PRODUCTION_SKEW, "drift": PRODUCTION_DRIFT}
+    sc = load_scenario(raw, catalog)
+    rs = sc.routing_skew
+    from accelsim.routing import RoutingModel
+
+    assert RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed) == (
+        production_routing()
+    )
+
+
+def test_each_pool_can_have_its_own_scheduler(catalog):
+    """A decode pool's own max_seqs caps its batch (the prefill pool keeps the scenario's)."""
+    raw = _tiny_raw(catalog)
+    raw.pop("cards"), raw.pop("plan")
+    raw["traffic"] = {**raw["traffic"], "requests": 60, "rate": "200/s"}
+    raw["disaggregation"] = {
+        "prefill": {"cards": 1, "plan": "tp=1"},
+        "decode": {"cards": 1, "plan": "tp=1", "scheduler": {"max_seqs": 2}},
+    }
+    sc = load_scenario(raw, catalog)
+    assert sc.disaggregation.decode.scheduler.max_seqs == 2
+    assert sc.disaggregation.prefill.scheduler is None
+    narrow = run_scenario(sc, catalog).summary
+    raw["disaggregation"]["decode"].pop("scheduler")
+    wide = run_scenario(load_scenario(raw, catalog), catalog).summary
+    assert narrow["completed"] == wide["completed"] == 60
+    assert narrow["duration_s"] > wide["duration_s"]
+
+
+def test_summary_counts_packages_of_a_multi_die_card(catalog):
+    """A 910C plan of 2 ranks (tp=2) is one package: the summary's cards is 1, so per-card
+    throughput is per package."""
+    raw = _tiny_raw(catalog)
+    raw.update(device="ascend-910c", cards=2, plan="tp=2", dtype="int8")
+    raw["traffic"] = {**raw["traffic"], "requests": 20}
+    s = run_scenario(load_scenario(raw, catalog), catalog).summary
+    assert s["cards"] == 1
+    t = s["throughput"]
+    assert t["output_tokens_per_s_per_card"] == pytest.approx(t["output_tokens_per_s"])
+
+
 def test_cli_run_json_and_out(tmp_path):
     runner = CliRunner()
     r = runner.invoke(

@@ -45,7 +45,12 @@ def test_shipped_cases_parse_and_cover_every_source_case(catalog):
     assert all(c.scenario is not None for c in active if c.mode == "serving")
     # nothing waits without saying on what
     assert all(c.reason for c in cases if c.status != "active")
-    assert [c.id for c in cases if c.status == "pending"] == ["sgl-a3-r1-pd32-3.5k1.5k-50ms"]
+    assert [c.id for c in cases if c.status == "pending"] == []
+    # the PD32 case runs with a scheduler per pool (prefill max_seqs 8, decode 832)
+    pd32 = next(c for c in cases if c.id == "sgl-a3-r1-pd32-3.5k1.5k-50ms")
+    assert pd32.status == "active" and pd32.cards == 32
+    pools = pd32.scenario.disaggregation
+    assert pools.prefill.scheduler.max_seqs == 8 and pools.decode.scheduler.max_seqs == 832
 
 
 def test_every_active_case_predicts_a_finite_positive_value(report):

@@ -26,6 +26,12 @@ multiplied by the layer count):
   distinct ranks their experts live on; traffic to ranks outside the scale-up domain crosses the
   scale-out fabric, deduplicated per destination domain for prefill tokens (DeepEP "normal"
   mode, Ascend hierarchical dispatch) and not for decode tokens (DeepEP "low-latency" mode);
+  within the domain a prefill token goes once to each distinct destination rank (normal mode)
+  and a decode token once per selected expert, ``top_k`` copies whatever ranks they share
+  (low-latency mode: one buffer slot per expert; DeepEP-Ascend's A3 low-latency table, M11 in
+  ``devices/cards/ascend-910c.yaml``, reports its bandwidth on ``128 x 8 x 7168`` dispatched
+  elements per rank: 139 us dispatch + 135 us combine at EP16 and 153 + 151 us at EP32, which
+  these ``top_k`` copies at the card's collective fraction reproduce within 5 %);
   the busiest receiving rank stretches it by its load over the mean load; dispatch payload is
   1 B/element for FP8/INT8 compute, 2 B otherwise, combine is BF16;
 - per iteration: **PP transfer** (``pp - 1`` hops of the group's activations), **embedding /
@@ -71,7 +77,7 @@ inputs/outputs, KV-cache writes, host/device overlap, congestion between ranks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -353,7 +359,9 @@ class PerfModel:
     ``scale_up``/``scale_out`` are the fabrics inside and between scale-up domains;
     ``node_cards`` the cards per server and ``scale_up_cards`` the cards one scale-up fabric
     joins (a CloudMatrix384 supernode: 384; default ``node_cards``). ``routing`` defaults to
-    uniform; ``spec`` to no speculative decoding.
+    uniform; ``spec`` to no speculative decoding. ``iteration_overhead`` (seconds) replaces the
+    card's per-iteration host cost (``efficiency.iteration_overhead``) when a serving framework's
+    own figure is known (``accelsim.scenario.FrameworkSpec``).
     """
 
     def __init__(
@@ -369,9 +377,14 @@ class PerfModel:
         scale_up_cards: int | None = None,
         routing: RoutingModel | None = None,
         spec: SpecDecode | None = None,
+        iteration_overhead: float | None = None,
     ) -> None:
         self.card, self.model, self.plan, self.prec = card, model, plan, prec
         self.rates = Rates.of(card, prec)
+        if iteration_overhead is not None:
+            if iteration_overhead < 0:
+                raise AccelsimError("iteration_overhead cannot be negative")
+            self.rates = replace(self.rates, iteration_s=float(iteration_overhead))
         self.routing = routing or RoutingModel()
         self.spec = spec if spec is not None and spec.draft_tokens > 0 else None
         self.tokens_per_decode_step = self.spec.tokens_per_step if self.spec else 1.0
@@ -414,6 +427,7 @@ class PerfModel:
             ep = self.plan.ep
             per_rank = e / ep
             self.n_dest = float(k if ep >= e else ep * (1 - (1 - k / e) ** per_rank))
+            self.top_k = float(k)
             domain = min(ep, self.domain_ranks)
             self.ep_domain = domain
             self.ep_domains = max(1, math.ceil(ep / domain))
@@ -692,13 +706,16 @@ class PerfModel:
         ep = self.plan.ep
         row = self.h * b
         dom = self.ep_domain
-        intra = tokens * self.n_dest * (dom - 1) / ep * row
+        # copies of a token: one per destination rank (normal mode, prefill) or one per
+        # selected expert (low-latency mode, decode)
+        copies = dec_share * self.top_k + (1.0 - dec_share) * self.n_dest
+        intra = tokens * copies * (dom - 1) / ep * row
         t = all_to_all(self.up, intra * imb, dom - 1)
         sent = intra
         if self.ep_domains > 1:
             nn = self.ep_domains
             dedup = tokens * self.dest_domains * (nn - 1) / nn * row
-            direct = tokens * self.n_dest * (ep - dom) / ep * row
+            direct = tokens * self.top_k * (ep - dom) / ep * row
             inter = dec_share * direct + (1.0 - dec_share) * dedup
             t = max(t, all_to_all(self.out, inter * imb, ep - dom))
             sent += inter
@@ -780,6 +797,7 @@ def perf_model_from_catalog(
     routing: RoutingModel | None = None,
     spec: SpecDecode | None = None,
     server: str | None = None,
+    iteration_overhead: float | None = None,
 ) -> PerfModel:
     """A ``PerfModel`` with the card, its server (default: the card's ``default_server``) and
     that server's scale-up and scale-out fabrics looked up in ``catalog``."""
@@ -797,4 +815,5 @@ def perf_model_from_catalog(
         scale_up_cards=srv.scale_up_domain_cards,
         routing=routing,
         spec=spec,
+        iteration_overhead=iteration_overhead,
     )
