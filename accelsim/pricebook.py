@@ -42,6 +42,13 @@ def _convert_money(value: Any, currency: str, fx_per_usd: float | None, where: s
 def _money_fields(data: dict[str, Any], fields: tuple[str, ...], maps: tuple[str, ...]) -> None:
     currency = data.get("currency", "USD")
     fx = data.get("fx_per_usd")
+    if isinstance(fx, str):  # a what-if override arrives as text
+        try:
+            fx = data["fx_per_usd"] = float(fx)
+        except ValueError:
+            raise ValueError(
+                f"fx_per_usd {fx!r} is not a number (units of {currency} per USD)"
+            ) from None
     if currency != "USD" and fx is None:
         raise ValueError(f"a book in {currency} needs fx_per_usd (units of {currency} per USD)")
     for name in fields:

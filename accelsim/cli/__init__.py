@@ -37,6 +37,7 @@ __all__ = [
     "emit_json",
     "main",
     "open_catalog",
+    "print_overrides",
 ]
 
 app = typer.Typer(
@@ -99,9 +100,28 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def emit_json(payload: Any) -> None:
-    """Print ``payload`` as JSON on stdout (sorted keys, stable for diffs)."""
+def emit_json(payload: Any, catalog: Catalog | None = None) -> None:
+    """Print ``payload`` as JSON on stdout (sorted keys, stable for diffs). With ``catalog``, a
+    dict payload gains ``"overrides"`` — the what-if overrides in effect — when there are any."""
+    if catalog is not None and isinstance(payload, dict):
+        marks = catalog.overrides_in_effect()
+        if marks:
+            payload = {**payload, "overrides": marks}
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=_default) + "\n")
+
+
+def print_overrides(overrides: Catalog | list[dict[str, Any]]) -> None:
+    """One yellow line per what-if override in effect (``Catalog.overrides_in_effect``), with
+    the catalog value it replaced, so that a what-if is never mistaken for the catalog."""
+    if isinstance(overrides, Catalog):
+        overrides = overrides.overrides_in_effect()
+    for o in overrides:
+        was = o["catalog_value"]
+        if o["key"].startswith("scenario."):
+            was_text = "replaces the scenario file's value"
+        else:
+            was_text = f"catalog value: {was}" if was is not None else "not in the catalog file"
+        console.print(f"[yellow]what-if:[/] {o['key']}={o['value']} ({was_text})", highlight=False)
 
 
 # Importing a command module registers its commands on ``app``.

@@ -24,8 +24,8 @@ from accelsim.cli import (
     console,
     emit_json,
     open_catalog,
+    print_overrides,
 )
-from accelsim.cli.run_cmds import print_overrides
 from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
@@ -228,9 +228,10 @@ def size_cmd(
             )
         results.append(row)
     if as_json:
-        emit_json({"scenario": sc.name, "model": sc.model, "devices": results})
+        emit_json({"scenario": sc.name, "model": sc.model, "devices": results}, cat)
         return
-    table = Table(title=f"accelsim size: {sc.model}")
+    what_if = " (what-if)" if cat.overrides_in_effect() else ""
+    table = Table(title=f"accelsim size: {sc.model}{what_if}")
     for col in (
         "device",
         "cards",
@@ -272,3 +273,4 @@ def size_cmd(
             f"{r['usd_per_mtok_output']:,.2f}",
         )
     console.print(table)
+    print_overrides(cat)

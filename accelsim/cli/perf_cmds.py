@@ -8,7 +8,16 @@ import typer
 from rich.table import Table
 
 from accelsim.batch import BatchStats
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli import (
+    CatalogOpt,
+    JsonOpt,
+    SetOpt,
+    app,
+    console,
+    emit_json,
+    open_catalog,
+    print_overrides,
+)
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.perf import OP_CLASSES, SpecDecode, perf_model_from_catalog
@@ -108,9 +117,10 @@ def step(
             routing=rm.label,
             tokens_per_decode_step=pm.tokens_per_decode_step,
         )
-        emit_json(payload)
+        emit_json(payload, cat)
         return
-    table = Table(title=f"{model} on {device} ({p.label()}, {dtype}) — one iteration")
+    what_if = " (what-if)" if cat.overrides_in_effect() else ""
+    table = Table(title=f"{model} on {device} ({p.label()}, {dtype}) — one iteration{what_if}")
     for col, just in (
         ("op", "left"),
         ("time", "right"),
@@ -136,6 +146,7 @@ def step(
         "total", format_quantity(st.total_s, "time"), "100%", st.bound, "", "", style="bold"
     )
     console.print(table)
+    print_overrides(cat)
     console.print(
         f"tokens/iteration {st.tokens:,.0f} on {st.cards:g} cards -> "
         f"[bold]{st.tokens_per_s_per_card:,.1f} tokens/s per card[/]"
@@ -165,7 +176,7 @@ def validate(
     cat = open_catalog(catalog, set_)
     rep = run_validation(cat, file)
     if json_out:
-        emit_json(rep.as_dict())
+        emit_json(rep.as_dict(), cat)
         return
     table = Table(title="accelsim validation: predicted vs measured")
     for col in ("case", "mode", "split", "device", "metric", "measured", "predicted", "error"):
@@ -187,6 +198,7 @@ def validate(
             f"[{style}]{err:+.1f}%[/]",
         )
     console.print(table)
+    print_overrides(cat)
     agg = Table(title="aggregate (absolute error)")
     for col in ("group", "cases", "median", "max"):
         agg.add_column(col, justify="left" if col == "group" else "right")

@@ -11,7 +11,16 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli import (
+    CatalogOpt,
+    JsonOpt,
+    SetOpt,
+    app,
+    console,
+    emit_json,
+    open_catalog,
+    print_overrides,
+)
 from accelsim.scenario import dump_scenario, load_scenario, run_scenario, write_atomic
 
 
@@ -21,18 +30,6 @@ def _fmt_s(v: float) -> str:
     if v < 1:
         return f"{v * 1000:.1f} ms"
     return f"{v:.2f} s"
-
-
-def print_overrides(overrides: list[dict[str, Any]]) -> None:
-    """One yellow line per what-if override in effect (``Catalog.overrides_in_effect``), with
-    the catalog value it replaced, so that a what-if is never mistaken for the catalog."""
-    for o in overrides:
-        was = o["catalog_value"]
-        if o["key"].startswith("scenario."):
-            was_text = "replaces the scenario file's value"
-        else:
-            was_text = f"catalog value: {was}" if was is not None else "not in the catalog file"
-        console.print(f"[yellow]what-if:[/] {o['key']}={o['value']} ({was_text})", highlight=False)
 
 
 def summary_table(s: dict[str, Any]) -> Table:

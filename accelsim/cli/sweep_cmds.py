@@ -153,6 +153,8 @@ def _render(run: Any, summary: dict[str, Any]) -> None:
         f"x{run.workers}, {run.elapsed_s:.1f} s ({run.points_per_minute:,.0f} points/min)",
         highlight=False,
     )
+    for key, value in run.spec.set.items():
+        console.print(f"[yellow]what-if:[/] {key}={value} (on every point)", highlight=False)
     p = run.spec.pareto
     params = run._param_keys()
     best = run.best()

@@ -23,6 +23,7 @@ from accelsim.cli import (
     console,
     emit_json,
     open_catalog,
+    print_overrides,
 )
 from accelsim.errors import AccelsimError
 from accelsim.tco import (
@@ -408,9 +409,10 @@ def tco_cmd(
                     for r in sens
                 ],
             }
-        emit_json(payload)
+        emit_json(payload, cat)
         return
     console.print(_result_table(result))
+    print_overrides(cat)
     rent = result.rental()
     if rent is not None:
         console.print(
@@ -473,11 +475,13 @@ def _rental(
                 },
                 "currency": currency.upper(),
                 "device": device,
-            }
+            },
+            cat,
         )
         return
     name = f" x {device}" if device else ""
     console.print(_rental_table(rent, currency.upper(), fx, f"Renting {cards:,.6g} cards{name}"))
+    print_overrides(cat)
 
 
 _AMOUNT = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKmMbB])?\s*$")
@@ -546,7 +550,8 @@ def cluster_cost_cmd(
                 "cards": cards,
                 "rows": [r.as_dict() for r in rows],
                 "markdown": str(markdown) if markdown else None,
-            }
+            },
+            cat,
         )
         return
     claim_t = Table(title=f"Claimed cost of {cards:,} cards", title_justify="left")
@@ -579,5 +584,6 @@ def cluster_cost_cmd(
             "-" if r.all_in_usd is None else f"{r.all_in_usd / r.claim_usd:.1f}x",
         )
     console.print(t)
+    print_overrides(cat)
     if markdown is not None:
         console.print(f"wrote {markdown}", highlight=False)

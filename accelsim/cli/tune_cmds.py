@@ -10,7 +10,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, err_console
+from accelsim.cli import (
+    CatalogOpt,
+    JsonOpt,
+    SetOpt,
+    app,
+    console,
+    emit_json,
+    err_console,
+    open_catalog,
+    print_overrides,
+)
 from accelsim.errors import AccelsimError
 
 
@@ -131,10 +141,12 @@ def tune_cmd(
             out_dir=out,
             progress=lambda stage: _StageProgress(bar, stage),
         )
+    marks = open_catalog(catalog, set_)
     if json_:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict(), marks)
         return
     _render(result, show)
+    print_overrides(marks)
 
 
 def _render(r: Any, show: int) -> None:

@@ -21,8 +21,8 @@ from accelsim.cli import (
     console,
     emit_json,
     open_catalog,
+    print_overrides,
 )
-from accelsim.cli.run_cmds import print_overrides
 from accelsim.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
 
 

@@ -91,6 +91,7 @@ class SweepRun:
             "results": str(self.db_path),
             "chart": str(self.chart) if self.chart else None,
             "evaluator": self.evaluator,
+            "set": dict(self.spec.set),
             "executor": self.executor,
             "workers": self.workers,
             "points": self.total,
