@@ -215,8 +215,9 @@ def sweepable(sc: Any) -> str | None:
 def load_sweep(
     sc: Any, catalog: Catalog, device: str, plan: str, cards: int, dtype: str | None = None
 ) -> LoadSweep:
-    """Simulate ``device`` with ``plan`` (one replica) at ``RATE_FACTORS`` x the scenario rate,
-    ``SWEEP_REQUESTS`` requests each (fewer when the scenario has fewer)."""
+    """Simulate ``device`` with ``plan`` (one replica, over ``cards`` cards — packages, so
+    ``cards * dies`` ranks) at ``RATE_FACTORS`` x the scenario rate, ``SWEEP_REQUESTS``
+    requests each (fewer when the scenario has fewer)."""
     from accelsim.scenario import Scenario, run_scenario
     from accelsim.sizing import slo_check, slo_targets
 
@@ -266,8 +267,9 @@ def supported_presets(card: Any) -> list[str]:
 def precision_fits(
     catalog: Catalog, model: str, device: str, cards: int, context: int
 ) -> list[tuple[str, MemoryFit, int | None]]:
-    """For every supported preset: the best fit on ``cards`` cards and the minimum whole-node
-    card count that fits (None above 8,192)."""
+    """For every supported preset: the best fit on ``cards`` cards (packages; the fit is per
+    rank, a die of a multi-die card) and the minimum whole-node card count that fits (None
+    above 8,192)."""
     card = catalog.device(device)
     server = catalog.server_for(card)
     arch = catalog.model(model)
@@ -278,7 +280,8 @@ def precision_fits(
         least = minimum_cards(
             arch, card, prec, context, server.cards_per_node, server.scale_up_domain_cards
         )
-        out.append((name, one, least.plan.cards if least is not None else None))
+        # cards (packages): the plan counts ranks, dies on a multi-die card
+        out.append((name, one, least.plan.cards // card.dies if least is not None else None))
     return out
 
 
@@ -439,7 +442,8 @@ def _check_perf(
         if c.kind == "throughput" and figure is not None:
             ref_text += f" ({figure / ref.cards:,.0f} tok/s per card)"
     if not ok:
-        short = ", ".join(f"{n} short {f.shortfall / 2**30:,.0f} GiB/card" for n, f, _ in fits)
+        per = "card" if catalog.device(c.device).dies == 1 else "die"  # a fit is per rank
+        short = ", ".join(f"{n} short {f.shortfall / 2**30:,.0f} GiB/{per}" for n, f, _ in fits)
         least = [(m, n) for n, _, m in fits if m is not None]
         smallest = min(least) if least else None
         msg = (

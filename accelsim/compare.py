@@ -29,7 +29,7 @@ from accelsim.dtypes import precision
 from accelsim.plan import fit_best
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
 from accelsim.sizing import SizingResult, size_cluster
-from accelsim.tco import TcoResult, estimate_tco
+from accelsim.tco import TcoResult, estimate_tco, unpriced
 
 __all__ = ["METRICS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
 
@@ -228,10 +228,14 @@ def compare(
                 tpot_p99_s=first["tpot_s"]["p99"],
                 goodput_share=first["goodput"]["share"],
             )
+        no_price = unpriced(catalog, name, prices)
+        if no_price is not None:
+            notes.append(f"{no_price}: no cost figures")
         if sizing.attainable:
             values.update(
                 cards_needed=sizing.cards, nodes_needed=sizing.nodes, slo_margin=sizing.margin
             )
+        if sizing.attainable and no_price is None:
             tco = sized_cost(catalog, sizing, prices=prices, facility=facility)
             unc = tco.monte_carlo(monte_carlo, seed)
             values.update(

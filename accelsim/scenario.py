@@ -17,11 +17,15 @@ speculative decoding; uniform expert routing; scheduler defaults of ``SchedulerC
 ``framework`` (iteration overhead from the card's efficiency profile); each disaggregated pool
 uses the scenario's ``scheduler`` unless it names its own.
 
-Cards and ranks: ``cards`` (and a pool's ``cards``) with an explicit ``plan`` counts *ranks*, as
-plan degrees do — dies on a multi-die card (a 910C holds two); without a plan it counts cards
-(packages), over whose ``cards * dies`` ranks ``fit_best`` lays the plan, and the resolved
-scenario records the plan's ranks. The run summary's ``cards`` (and every per-card throughput
-and the energy) counts packages: ranks / dies.
+Cards and ranks: ``cards`` (and a pool's ``cards``) counts cards — packages — everywhere, as the
+cost model does (capex is per card); plan degrees count *ranks*, dies on a multi-die card (a
+910C package holds two, and its published plans count dies). A plan therefore occupies
+``cards * dies`` ranks: without ``replicas`` it is repeated to fill them, with ``replicas`` its
+``tp * dp * pp * replicas`` must equal them (a 910C scenario with ``cards: 16`` takes
+``plan: tp=1,dp=32,ep=32``), and a plan given without ``cards`` must fill whole cards. Without a
+plan, ``fit_best`` lays one over the ``cards * dies`` ranks. The resolved scenario records the
+cards and the plan with its replicas; the run summary's ``cards`` (and every per-card
+throughput and the energy) counts the same packages. On single-die cards rank and card coincide.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from accelsim.claims import Claim
 from accelsim.devices import Server
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError, suggest
-from accelsim.plan import fit, fit_best, parse_plan
+from accelsim.plan import ParallelPlan, fit, fit_best, parse_plan
 from accelsim.scheduling import SchedulerConfig
 from accelsim.schema import Bandwidth, Frozen, Time
 from accelsim.traffic import TrafficSpec, file_sha256, generate
@@ -59,6 +63,7 @@ __all__ = [
     "apply_scenario_overrides",
     "dump_scenario",
     "load_scenario",
+    "plan_on_cards",
     "resolve_scenario",
     "run_scenario",
     "scenario_path",
@@ -73,8 +78,8 @@ class PoolSpec(Frozen):
     cards when absent), and optionally its own scheduler (default: the scenario's), e.g. a
     prefill pool with a small ``max_seqs`` next to a decode pool with a large one.
 
-    ``cards`` counts *ranks*, like plan degrees: dies on a multi-die card (a 910C pool of
-    ``cards: 32`` is 16 packages)."""
+    ``cards`` counts cards (packages); the plan's degrees count ranks, ``cards * dies`` of
+    them (a 910C pool of ``cards: 16`` holds ``tp=1,dp=32,ep=32``)."""
 
     cards: int = Field(ge=1)
     plan: str | None = None
@@ -143,6 +148,7 @@ class Scenario(Frozen):
     #: The server the cards sit in (default: the card's ``default_server``): its scale-up
     #: domain, fabrics and node size. E.g. ``cloudmatrix384`` for Atlas A3 nodes joined by UB.
     server: str | None = None
+    #: Cards (packages; ``cards * dies`` ranks for the plan — a 910C card holds two dies).
     cards: int | None = Field(default=None, ge=1)
     plan: str | None = None
     disaggregation: DisaggSpec | None = None
@@ -349,6 +355,41 @@ def _server(sc: Scenario, catalog: Catalog) -> Server:
     return catalog.server(sc.server) if sc.server else catalog.server_for(catalog.device(sc.device))
 
 
+def plan_on_cards(
+    plan_text: str, cards: int | None, dies: int, where: str = "", device: str = "card"
+) -> ParallelPlan:
+    """``plan_text`` laid over ``cards`` cards of ``dies`` dies each (``cards * dies`` ranks;
+    ``replicas`` fills them when absent); without ``cards`` the plan must fill whole cards.
+
+    A mismatch is one error naming the cards, the dies per card and the ranks, e.g.
+    ``plan 'tp=1,dp=32,ep=32,replicas=1' uses 32 ranks but cards: 8 x 2 dies (ascend-910c)
+    hold 16 ranks``.
+    """
+    alone = parse_plan(plan_text)
+    if cards is None:
+        if alone.cards % dies:
+            raise AccelsimError(
+                f"{where}plan {plan_text!r} uses {alone.cards} ranks: not whole cards of "
+                f"{dies} dies ({device}); give cards, or a plan of a multiple of {dies} ranks"
+            )
+        return alone
+    ranks = cards * dies
+    have = f"cards: {cards}" if dies == 1 else f"cards: {cards} x {dies} dies ({device})"
+    try:
+        return parse_plan(plan_text, ranks)
+    except AccelsimError:
+        why = "plan degrees count ranks: dies on a multi-die card"
+        if "replicas" in plan_text:
+            raise AccelsimError(
+                f"{where}plan {plan_text!r} uses {alone.cards} ranks but {have} hold "
+                f"{ranks} ranks ({why})"
+            ) from None
+        raise AccelsimError(
+            f"{where}plan {plan_text!r}: a replica of tp*dp*pp={alone.cards_per_replica} ranks "
+            f"does not divide the {ranks} ranks of {have} ({why})"
+        ) from None
+
+
 def _resolve_pool(
     sc: Scenario,
     catalog: Catalog,
@@ -369,7 +410,7 @@ def _resolve_pool(
         best = fit_best(arch, card, cards, prec, sc.context, srv.scale_up_domain_cards)
         plan = best.plan
     else:
-        plan = parse_plan(plan_text, cards)
+        plan = plan_on_cards(plan_text, cards, card.dies, f"scenario {sc.name}: {what}", sc.device)
     mf = fit(
         arch,
         card,
@@ -381,15 +422,18 @@ def _resolve_pool(
         include_mtp=bool(sc.speculative and sc.speculative.method == "mtp"),
     )
     if not mf.fits:
+        per, dies = plan.cards_per_replica, card.dies
+        on = f"{per}" if dies == 1 else f"{_packages(per, dies):g} ({per} dies)"
         raise AccelsimError(
-            f"scenario {sc.name}: {what}{sc.model} does not fit on {plan.cards_per_replica} x "
+            f"scenario {sc.name}: {what}{sc.model} does not fit on {on} x "
             f"{sc.device} with plan {plan.label()} at {sc.dtype} (short by "
-            f"{mf.shortfall / 2**30:.1f} GiB per card for one {sc.context}-token sequence)"
+            f"{mf.shortfall / 2**30:.1f} GiB per {'card' if dies == 1 else 'die'} for one "
+            f"{sc.context}-token sequence)"
         )
     kv = mf.max_kv_tokens if kv_tokens is None else min(kv_tokens, mf.max_kv_tokens)
     per_seq = mf.max_kv_tokens // plan.dp if kv_per_seq is None else kv_per_seq
     return {
-        "cards": plan.cards,
+        "cards": plan.cards // card.dies,
         "plan": plan.label() if plan.replicas > 1 else plan.label() + ",replicas=1",
         "kv_tokens": kv,
         "kv_tokens_per_seq": min(per_seq, kv),
@@ -534,6 +578,9 @@ def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skippin
         progress=progress,
         scenario=sc,
     )
+    cards = result.summary.get("cards")
+    if isinstance(cards, float) and cards.is_integer():  # 2 one-die replicas of a 910C: 1 card
+        result.summary["cards"] = int(cards)
     result.summary["scenario"] = sc.name
     result.summary["digest"] = sc.digest
     result.summary["device"] = sc.device

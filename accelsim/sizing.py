@@ -13,7 +13,9 @@ Method (issue "TCO and capacity planning"):
 2. the serving simulator runs the scenario's traffic on ``r`` replicas of that shape; ``r``
    doubles from 1 until the SLOs hold (p99 TTFT <= ``slo.ttft``, p99 TPOT <= ``slo.tpot``, and no
    request rejected), then bisects between the last failing and first passing ``r``; every run is
-   kept, so no size is simulated twice;
+   kept, so no size is simulated twice. Cards count packages and plans ranks (dies on a
+   multi-die card): a replica of an odd number of 910C dies is added two at a time, so every
+   size is whole cards;
 3. a load no size up to ``max_cards`` can meet is an answer (``attainable`` False, with the best
    figures achieved), not an error.
 
@@ -23,6 +25,7 @@ p99s), which holds for the routers here up to simulation noise.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,7 +101,7 @@ def replica_shape(
         one = replace(parse_plan(plan), replicas=1)
         return fit(model, card, one, prec, sc.context)
     if use_scenario_plan and sc.plan and device == sc.device and sc.cards:
-        p = parse_plan(sc.plan, sc.cards)
+        p = parse_plan(sc.plan, sc.cards * card.dies)  # cards are packages, plans count ranks
         one = ParallelPlan(p.tp, p.dp, p.pp, p.ep, 1, p.redundant_experts, p.micro_batch_overlap)
         return fit(model, card, one, prec, sc.context)
     return minimum_cards(
@@ -155,7 +158,7 @@ class SizingResult:
     device: str
     attainable: bool
     replica_plan: str | None
-    cards_per_replica: int
+    cards_per_replica: int | float  # packages: ranks / dies
     replicas: int
     node_cards: int
     margin: float
@@ -166,8 +169,11 @@ class SizingResult:
     tuned: Any = None  # the TuneResult behind plan="auto"
 
     @property
-    def cards(self) -> int:
-        return self.replicas * self.cards_per_replica
+    def cards(self) -> int | float:
+        """Cards (packages) of the deployment: whole (an int), as ``size_cluster`` adds replicas
+        of a multi-die card's odd-rank shape in pairs (``cards_per_replica`` 0.5 on a 910C)."""
+        total = self.replicas * self.cards_per_replica
+        return round(total) if abs(total - round(total)) < 1e-9 else total
 
     @property
     def nodes(self) -> int:
@@ -219,7 +225,10 @@ def _scenario_for(
     shape: ParallelPlan,
     replicas: int,
     scheduler: dict[str, int] | None = None,
+    dies: int = 1,
 ) -> Scenario:
+    """``sc`` on ``replicas`` replicas of ``shape`` on ``device``: ``cards`` counts packages
+    (``ranks / dies``, whole by construction in ``size_cluster``), the plan ranks."""
     plan = ParallelPlan(
         shape.tp,
         shape.dp,
@@ -230,7 +239,9 @@ def _scenario_for(
         shape.micro_batch_overlap,
     )
     raw = sc.model_dump(exclude={"resolved", "kv_tokens", "kv_tokens_per_seq"})
-    raw.update(device=device, cards=plan.cards, plan=plan.label(), disaggregation=None)
+    if plan.cards % dies:
+        raise AccelsimError(f"{device}: {plan.cards} ranks are not whole cards of {dies} dies")
+    raw.update(device=device, cards=plan.cards // dies, plan=plan.label(), disaggregation=None)
     if scheduler:
         raw["scheduler"] = {**raw["scheduler"], **scheduler}
     return Scenario.model_validate(raw)
@@ -285,23 +296,26 @@ def size_cluster(
             ),
             tuned=tuned,
         )
-    # cards (packages) per replica: a plan counts ranks, dies on a multi-die card
+    # cards (packages) per replica: a plan counts ranks, dies on a multi-die card; a replica
+    # of a fraction of a card (one die of a 910C) is deployed ``step`` replicas at a time, so
+    # every size tried fills whole cards
     ranks, dies = shape.plan.cards_per_replica, catalog.device(device).dies
     per = ranks // dies if ranks % dies == 0 else ranks / dies
+    step = dies // math.gcd(ranks, dies)
     runs: dict[int, dict[str, Any]] = {}
 
     def evaluate(r: int) -> dict[str, Any]:
         if r not in runs:
-            result = run_scenario(_scenario_for(sc, device, shape.plan, r, scheduler), catalog)
-            summary = dict(result.summary)
+            one = _scenario_for(sc, device, shape.plan, r, scheduler, dies)
+            summary = dict(run_scenario(one, catalog).summary)
             summary["_ok"], summary["_margin"] = slo_check(summary, targets)
             runs[r] = summary
             if progress is not None:
                 progress(device, r)
         return runs[r]
 
-    max_r = max(max_cards // per, 1)
-    r, last_fail = 1, 0
+    max_r = max(int(max_cards // (per * step)), 1) * step
+    r, last_fail = step, 0
     while True:
         if evaluate(r)["_ok"]:
             break
@@ -319,13 +333,13 @@ def size_cluster(
                 best,
                 targets,
                 runs,
-                reason=f"not attainable up to {max_r * per} cards",
+                reason=f"not attainable up to {round(max_r * per)} cards",
                 tuned=tuned,
             )
         r = min(r * 2, max_r)
     lo, hi = last_fail, r
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
+    while hi - lo > step:
+        mid = (lo + hi) // (2 * step) * step
         if evaluate(mid)["_ok"]:
             hi = mid
         else:

@@ -112,6 +112,7 @@ __all__ = [
     "rental_rate",
     "sensitivity",
     "size_network",
+    "unpriced",
 ]
 
 AMORTIZATIONS = ("straight_line", "annuity")
@@ -121,6 +122,18 @@ DAYS_PER_YEAR = HOURS_PER_YEAR / 24.0
 #: Switch radix used when the price book names a switch price but no radix (a 64-port
 #: 400G InfiniBand/Ethernet switch, reference/tco.md section 2); an assumption.
 DEFAULT_SWITCH_RADIX = 64
+
+
+def unpriced(catalog: Any, device: str, prices: str) -> str | None:
+    """Why ``prices`` cannot cost ``device`` (it prices neither the card nor its server), or
+    ``None``. Callers keep their performance figures and show this reason instead of a cost."""
+    book = catalog.prices(prices)
+    card = catalog.device(device)
+    server = catalog.server_for(card)
+    if card.name in book.cards or server.name in book.servers:
+        return None
+    return f"price book {book.name!r} prices neither {card.name} nor its server {server.name}"
+
 
 # --------------------------------------------------------------------------------------------
 # Distributions

@@ -57,6 +57,7 @@ __all__ = [
     "METRICS",
     "PRODUCTION_DRIFT",
     "PRODUCTION_SKEW",
+    "REPORTED_KEYS",
     "ROUTING_PROFILES",
     "SERVING_METRICS",
     "Case",
@@ -107,6 +108,10 @@ METRICS = {
 }
 FIXED_BATCH_METRICS = tuple(k for k in METRICS if k not in SERVING_METRICS)
 STATUSES = ("active", "pending", "skipped")
+#: Published secondary values a serving case may carry (``reported``), used only to decompose
+#: the error (``CaseResult.decomposition``), never predicted or scored: bench_serving's mean TPOT
+#: and mean TTFT (seconds) and its "Concurrency" (sum of E2E latencies over the duration).
+REPORTED_KEYS = ("mean_tpot_s", "mean_ttft_s", "concurrency")
 _PLAN_KEYS = {"tp", "dp", "pp", "ep", "redundant_experts", "micro_batch_overlap"}
 
 
@@ -135,6 +140,7 @@ class Case:
     reason: str | None = None
     file: str | None = None
     scenario: Scenario | None = None
+    reported: dict[str, float] = field(default_factory=dict)
 
     @property
     def unit(self) -> str:
@@ -166,6 +172,46 @@ class CaseResult:
     predicted: float
     step: StepTime | None = None
     summary: dict[str, Any] | None = None
+    decode_seqs_mean: float | None = None  # simulated, time-averaged over the run
+
+    def decomposition(self) -> dict[str, float]:
+        """A serving error split into the batch the scheduler formed and the iteration time.
+
+        Simulated: ``decode_seqs`` (decoding sequences, time-averaged over the makespan, all
+        replicas), ``iteration_s`` (mean duration of decode iterations, weighted by their
+        sequences: the run's ``itl_s`` mean), ``tpot_s``, ``ttft_s``. Source-implied, for an
+        ``output_tokens_per_s_total`` case with ``reported.mean_tpot_s`` (Little's law on the
+        decode phase): ``src_decode_seqs = T / L * TPOT * (L - 1)`` for measured output tokens/s
+        ``T`` and mean output length ``L``, ``src_iteration_s = TPOT * tokens_per_step`` (the
+        published accept length; 1 without speculative decoding). Output tokens/s over the
+        makespan is ``decode_seqs * tokens_per_step / iteration`` on both sides (prefill stalls,
+        ramp-up and tail lower the time-averaged ``decode_seqs``), so the throughput error factor
+        is ``batch_ratio / iteration_ratio``: a scheduler that forms a different batch shows in
+        ``batch_ratio``, a timing model that prices the iteration wrong in ``iteration_ratio``.
+        Empty for fixed-batch cases.
+        """
+        s, c = self.summary, self.case
+        if s is None or self.decode_seqs_mean is None:
+            return {}
+        out = {
+            "decode_seqs": self.decode_seqs_mean,
+            "iteration_s": float(s.get("itl_s", {}).get("mean", math.nan)),
+            "tpot_s": float(s["tpot_s"]["mean"]),
+            "ttft_s": float(s["ttft_s"]["mean"]),
+        }
+        tpot = c.reported.get("mean_tpot_s")
+        if c.metric != "output_tokens_per_s_total" or tpot is None or not s["completed"]:
+            return out
+        length = s["throughput"]["output_tokens_per_s"] * s["duration_s"] / s["completed"]
+        step = c.spec.tokens_per_step if c.spec is not None else 1.0
+        measured = c.measured or 0.0
+        out["src_decode_seqs"] = measured / length * tpot * (length - 1.0)
+        out["src_iteration_s"] = tpot * step
+        out["batch_ratio"] = out["decode_seqs"] / out["src_decode_seqs"]
+        out["iteration_ratio"] = out["iteration_s"] / out["src_iteration_s"]
+        if "mean_ttft_s" in c.reported:
+            out["src_ttft_s"] = c.reported["mean_ttft_s"]
+        return out
 
     @property
     def bound(self) -> str:
@@ -354,6 +400,7 @@ def _serving_case(raw: dict[str, Any], at: str, where: str, split: str) -> Case:
         }
     if sraw.get("slo"):
         raise CatalogError(f"{at}: serving cases are SLO-free (scenario.slo must be empty)")
+    reported = _reported(raw.get("reported"), at)
     try:
         sc = Scenario.model_validate(sraw)
     except ValidationError as exc:
@@ -374,7 +421,26 @@ def _serving_case(raw: dict[str, Any], at: str, where: str, split: str) -> Case:
         split=split,
         file=where,
         scenario=sc,
+        reported=reported,
     )
+
+
+def _reported(rraw: Any, at: str) -> dict[str, float]:
+    """A serving case's ``reported`` mapping: positive numbers under ``REPORTED_KEYS``."""
+    if rraw is None:
+        return {}
+    if not isinstance(rraw, dict):
+        raise CatalogError(f"{at}: reported must be a mapping of {', '.join(REPORTED_KEYS)}")
+    out: dict[str, float] = {}
+    for k, v in rraw.items():
+        if k not in REPORTED_KEYS:
+            raise CatalogError(
+                f"{at}: reported.{k} is unknown (expected one of {', '.join(REPORTED_KEYS)})"
+            )
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise CatalogError(f"{at}: reported.{k} must be a positive number (got {v!r})")
+        out[k] = float(v)
+    return out
 
 
 def load_cases(source: str | Path | None = None, catalog: Catalog | None = None) -> list[Case]:
@@ -443,7 +509,8 @@ def predict_serving(case: Case, catalog: Catalog) -> CaseResult:
     value: Any = summary
     for key in SERVING_METRICS[case.metric][1]:
         value = value[key]
-    return CaseResult(case, float(value) * case.scale, summary=summary)
+    decoding = float(sum(result.timeline.decoding)) / summary["duration_s"]
+    return CaseResult(case, float(value) * case.scale, summary=summary, decode_seqs_mean=decoding)
 
 
 def predict(case: Case, catalog: Catalog, routing: RoutingModel | None = None) -> CaseResult:

@@ -175,3 +175,23 @@ def test_compare_table_marks_overridden_device(capsys):
     assert "h100-sxm5 (what-if)" in out
     assert "device.h100-sxm5.hbm_bandwidth=2TB/s (catalog value: 3.35 TB/s)" in out
     assert "scenario.traffic.rate=10/s" in out
+
+
+def test_an_unpriced_device_keeps_its_figures_and_says_why(capsys):
+    """No price book prices the Ascend 910C (no public price): performance stands, cost is
+    missing with the reason, and the priced device is costed as usual."""
+    result = compare("tiny", devices=["ascend-910c", "a100-sxm4-80gb"], monte_carlo=50)
+    by = {o.device: o for o in result.outcomes}
+    c910 = by["ascend-910c"]
+    assert c910.values["output_tokens_per_s"] > 0 and c910.values["cards_needed"] >= 1
+    assert "capex_usd" not in c910.values and c910.tco is None
+    assert any("prices neither ascend-910c" in n for n in c910.notes)
+    assert by["a100-sxm4-80gb"].values["capex_usd"] > 0
+    code, out, _ = run_cli(
+        capsys, "size", "--scenario", "tiny", "-d", "ascend-910c", "-d", "a100-sxm4-80gb", "--json"
+    )
+    assert code == 0
+    rows = {r["device"]: r for r in json.loads(out)["devices"]}
+    assert rows["ascend-910c"]["capex_usd"] is None and rows["ascend-910c"]["cards"] % 8 == 0
+    assert "prices neither" in rows["ascend-910c"]["cost_note"]
+    assert rows["a100-sxm4-80gb"]["capex_usd"] > 0

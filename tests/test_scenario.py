@@ -164,10 +164,10 @@ def test_each_pool_can_have_its_own_scheduler(catalog):
 
 
 def test_summary_counts_packages_of_a_multi_die_card(catalog):
-    """A 910C plan of 2 ranks (tp=2) is one package: the summary's cards is 1, so per-card
-    throughput is per package."""
+    """A 910C plan of 2 ranks (tp=2) is one package: ``cards: 1`` holds it, the summary's cards
+    is 1, so per-card throughput is per package."""
     raw = _tiny_raw(catalog)
-    raw.update(device="ascend-910c", cards=2, plan="tp=2", dtype="int8")
+    raw.update(device="ascend-910c", cards=1, plan="tp=2", dtype="int8")
     raw["traffic"] = {**raw["traffic"], "requests": 20}
     s = run_scenario(load_scenario(raw, catalog), catalog).summary
     assert s["cards"] == 1

@@ -12,11 +12,13 @@ from accelsim.catalog import load_catalog
 from accelsim.cli import main
 from accelsim.dtypes import precision
 from accelsim.errors import CatalogError
-from accelsim.perf import perf_model_from_catalog
+from accelsim.perf import SpecDecode, perf_model_from_catalog
 from accelsim.plan import ParallelPlan
 from accelsim.validate import (
     METRICS,
     PRODUCTION_DRIFT,
+    Case,
+    CaseResult,
     load_cases,
     predict,
     run_validation,
@@ -107,6 +109,86 @@ def test_malformed_serving_case_names_file_and_case(tmp_path):
     )
     with pytest.raises(CatalogError, match=r"bad.yaml: case s: scenario"):
         load_cases(bad)
+
+
+_SERVING_HEAD = (
+    "- id: s\n  mode: serving\n  metric: output_tokens_per_s_total\n  measured: 1\n"
+    "  scenario: {model: llama-2-7b, device: a100-sxm4-80gb, cards: 1, "
+    "traffic: {arrival: closed_loop, clients: 1, requests: 1, "
+    "lengths: {kind: fixed, prompt: 8, output: 4}}}\n"
+)
+
+
+def test_serving_case_reported_values_parse(tmp_path):
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(_SERVING_HEAD + "  reported: {mean_tpot_s: 0.05, concurrency: 12}\n")
+    (case,) = load_cases(ok)
+    assert case.reported == {"mean_tpot_s": 0.05, "concurrency": 12.0}
+
+
+@pytest.mark.parametrize(
+    ("reported", "match"),
+    [
+        ("{tpot_ms: 50}", r"reported.tpot_ms is unknown"),
+        ("{mean_tpot_s: 0}", r"reported.mean_tpot_s must be a positive number"),
+        ("{mean_ttft_s: fast}", r"reported.mean_ttft_s must be a positive number"),
+        ("[1, 2]", r"reported must be a mapping"),
+    ],
+)
+def test_malformed_reported_names_file_case_and_field(tmp_path, reported, match):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_SERVING_HEAD + f"  reported: {reported}\n")
+    with pytest.raises(CatalogError, match=r"bad.yaml: case s: " + match):
+        load_cases(bad)
+
+
+def test_serving_decomposition_by_hand():
+    """Source: 1,000 output tok/s, 101-token outputs, TPOT 50 ms, accept length 2 -> Little's
+    law gives 1000 / 101 * 0.05 * 100 = 49.505 decoding sequences and a 100 ms iteration.
+    Simulated: 60 sequences, 80 ms iterations -> batch ratio 1.212, iteration ratio 0.8 (the
+    throughput error factor 1.212 / 0.8 = 1.515)."""
+    case = Case(
+        id="s",
+        status="active",
+        mode="serving",
+        metric="output_tokens_per_s_total",
+        measured=1000.0,
+        device="d",
+        spec=SpecDecode.from_accept_length("mtp", 1, 2.0),
+        reported={"mean_tpot_s": 0.05, "mean_ttft_s": 2.0},
+    )
+    summary = {
+        "completed": 1200,
+        "duration_s": 101.0,
+        "throughput": {"output_tokens_per_s": 1200.0},
+        "itl_s": {"mean": 0.08},
+        "tpot_s": {"mean": 0.04},
+        "ttft_s": {"mean": 1.5},
+    }
+    d = CaseResult(case, 1515.0, summary=summary, decode_seqs_mean=60.0).decomposition()
+    assert d["src_decode_seqs"] == pytest.approx(1000 / 101 * 0.05 * 100)
+    assert d["src_iteration_s"] == pytest.approx(0.1)
+    assert d["batch_ratio"] == pytest.approx(60 / 49.50495, rel=1e-6)
+    assert d["iteration_ratio"] == pytest.approx(0.8)
+    assert (d["ttft_s"], d["src_ttft_s"], d["tpot_s"]) == (1.5, 2.0, 0.04)
+    no_source = Case(**{**case.__dict__, "reported": {}})
+    d2 = CaseResult(no_source, 1.0, summary=summary, decode_seqs_mean=60.0).decomposition()
+    assert "batch_ratio" not in d2 and d2["decode_seqs"] == 60.0
+    assert CaseResult(case, 1.0).decomposition() == {}
+
+
+def test_shipped_sglang_ascend_decomposition_matches_the_throughput_error(report):
+    """For the shipped SGLang cases the error factor is the batch ratio over the iteration
+    ratio (output tokens/s = decoding sequences x tokens per step / iteration on both sides)."""
+    seen = 0
+    for r in report.results:
+        d = r.decomposition()
+        if "batch_ratio" not in d:
+            continue
+        seen += 1
+        factor = r.predicted / r.case.measured
+        assert factor == pytest.approx(d["batch_ratio"] / d["iteration_ratio"], rel=0.03)
+    assert seen >= 5
 
 
 def test_fit_case_reproduces_its_target_ratio(catalog):

@@ -142,7 +142,7 @@ for _module in (
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning ``AccelsimError`` into exit 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="accelsim", standalone_mode=False)
     except AccelsimError as exc:
         err_console.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
@@ -153,10 +153,25 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
+    except _usage_errors() as exc:  # unknown option, extra argument, bad option value
+        exc.show()
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage-error classes: typer >= 0.2x vendors click (its errors derive from
+    ``typer.exceptions.TyperException``); older typer raises ``click.ClickException``."""
+    found: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as Vendored
+    except ImportError:
+        pass
+    else:
+        found.append(Vendored)
+    try:
+        from click import ClickException
+    except ImportError:
+        pass
+    else:
+        found.append(ClickException)
+    return tuple(found)

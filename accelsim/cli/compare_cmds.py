@@ -30,6 +30,7 @@ from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
 from accelsim.sizing import SLO_METRICS, size_cluster
+from accelsim.tco import unpriced
 from accelsim.units import parse_quantity
 
 
@@ -164,8 +165,8 @@ def size_cmd(
 ) -> None:
     """The fewest cards of each device that meet the SLOs at a load, and what they cost."""
     cat = open_catalog(catalog_dirs, overrides)
-    sc = load_scenario(scenario, cat)
-    raw = sc.model_dump(exclude={"resolved"})
+    # the file's own values: a plan resolved for the scenario's device need not suit another
+    raw = load_scenario(scenario, cat, resolve=False).model_dump(exclude={"resolved"})
     if model:
         raw["model"] = model
     if dtype:
@@ -216,16 +217,20 @@ def size_cmd(
             plan=plan,
         )
         row = sizing.as_dict()
+        no_price = unpriced(cat, d, prices)
         if sizing.attainable:
             s = sizing.summary
-            tco = sized_cost(cat, sizing, prices=prices, facility=facility)
-            row.update(
-                capex_usd=tco.capex_usd,
-                per_year_usd=tco.per_year_usd,
-                usd_per_mtok_output=tco.usd_per_mtok_output,
-                ttft_p99_s=s["ttft_s"]["p99"],
-                tpot_p99_s=s["tpot_s"]["p99"],
-            )
+            row.update(ttft_p99_s=s["ttft_s"]["p99"], tpot_p99_s=s["tpot_s"]["p99"])
+            row.update(capex_usd=None, per_year_usd=None, usd_per_mtok_output=None)
+            if no_price is None:
+                tco = sized_cost(cat, sizing, prices=prices, facility=facility)
+                row.update(
+                    capex_usd=tco.capex_usd,
+                    per_year_usd=tco.per_year_usd,
+                    usd_per_mtok_output=tco.usd_per_mtok_output,
+                )
+            else:
+                row["cost_note"] = no_price
         results.append(row)
     if as_json:
         emit_json({"scenario": sc.name, "model": sc.model, "devices": results}, cat)
@@ -268,9 +273,13 @@ def size_cmd(
             _fmt(r["ttft_p99_s"], "s"),
             _fmt(r["tpot_p99_s"], "s"),
             f"{r['slo_margin']:.2f}",
-            f"{r['capex_usd']:,.0f}",
-            f"{r['per_year_usd']:,.0f}",
-            f"{r['usd_per_mtok_output']:,.2f}",
+            *(
+                "-" if r[k] is None else f"{r[k]:,.{digits}f}"
+                for k, digits in (("capex_usd", 0), ("per_year_usd", 0), ("usd_per_mtok_output", 2))
+            ),
         )
     console.print(table)
+    for r in results:
+        if r.get("cost_note"):
+            console.print(f"[yellow]{r['device']}:[/] {r['cost_note']}", highlight=False)
     print_overrides(cat)

@@ -21,6 +21,7 @@ facility's ``as_of``, so the same scenario and seed give the same report.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from accelsim import __version__
@@ -174,6 +175,8 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
                 ]
             )
     if fit_rows:
+        multi_die = any(catalog.device(d).dies > 1 for d, _ in seen)
+        per_die = "; per card: per die of a multi-die card, its plan ranks" if multi_die else ""
         tables.append(
             _table(
                 [
@@ -189,7 +192,7 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
                 fit_rows,
                 "lrlrrlrr",
                 caption=f"Does {sc.model} fit on the claimed cards, at every precision the card "
-                f"computes in? (best plan per card count, context {sc.context:,} tokens)",
+                f"computes in? (best plan per card count, context {sc.context:,} tokens{per_die})",
             )
         )
     arch = catalog.model(sc.model)
@@ -444,8 +447,10 @@ def _memory_section(result: ComparisonResult, sc: Scenario, catalog: Catalog) ->
         fits: list[tuple[str, MemoryFit]] = [
             (f"{o.device}: one server, {o.one_server_fit.plan.label()}", o.one_server_fit)
         ]
-        if o.values.get("min_plan") and o.values.get("min_cards") != o.one_server_fit.plan.cards:
-            plan = parse_plan(o.values["min_plan"], o.values["min_cards"])
+        # min_cards counts packages, a plan ranks (dies on a multi-die card)
+        one_server = o.one_server_fit.plan.cards / card.dies
+        if o.values.get("min_plan") and o.values.get("min_cards") != one_server:
+            plan = replace(parse_plan(o.values["min_plan"]), replicas=1)
             fits.append(
                 (
                     f"{o.device}: smallest, {o.values['min_cards']} cards",

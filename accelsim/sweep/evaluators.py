@@ -27,9 +27,12 @@
   * P/D disaggregation (``disaggregation`` pools): the prefill pool is an M/D/1 queue of whole
     prompts (TTFT ends at the prefill, as in the engine), the decode pool runs the Little's-law
     batch without prefill interference, and the deployment serves the smaller capacity;
-  * cost (both evaluators) is ``estimate_tco`` at the busy fraction as utilization, with the
-    sweep's ``cost`` options; ``usd_per_mtok`` is all cost per million *output* tokens
-    (``usd_per_mtok_blended`` counts input too).
+  * cost (both evaluators) is ``estimate_tco`` of the scenario's ``cards`` (packages: a 910C
+    card of two dies is one card) at the busy fraction as utilization, with the sweep's
+    ``cost`` options; ``usd_per_mtok`` is all cost per million *output* tokens
+    (``usd_per_mtok_blended`` counts input too). A device the price book does not price (card
+    or its default server) keeps its performance figures, with the cost ``None`` and a
+    ``cost_note`` saying why.
 
 - ``toy`` — a cheap deterministic function of the scenario fields (``cards``, ``traffic.rate``,
   ``device``) and the seed, for tests and benchmarks of the sweep machinery. Scenario fields
@@ -130,17 +133,22 @@ def _cost(
     input_tok_s: float,
     req_s: float,
 ) -> dict[str, Any]:
-    from accelsim.tco import estimate_tco
+    from accelsim.tco import estimate_tco, unpriced
 
+    none = {"usd_per_mtok": None, "usd_per_mtok_blended": None, "usd_per_card_hour": None}
     if not output_tok_s > 0:
-        return {"usd_per_mtok": None, "usd_per_mtok_blended": None, "usd_per_card_hour": None}
+        return none
     opts = ctx.cost or {}
+    prices = opts.get("prices", "international-2025")
+    why = unpriced(ctx.catalog, sc.device, prices)
+    if why is not None:  # the performance figures still stand; the row says why cost is missing
+        return {**none, "cost_note": why}
     tco = estimate_tco(
         ctx.catalog,
         sc.device,
-        int(sc.cards),
+        int(sc.cards),  # cards (packages), as the price book prices them
         utilization=max(min(utilization, 1.0), 0.0),
-        prices=opts.get("prices", "international-2025"),
+        prices=prices,
         facility=opts.get("facility", "us-2025"),
         years=opts.get("years"),
         throughput=output_tok_s,

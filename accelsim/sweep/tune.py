@@ -2,8 +2,9 @@
 
 Given a scenario (model, traffic, dtype), a device, a budget of cards and SLOs, ``tune``
 
-1. **enumerates** candidate deployments that use the whole budget (plan degrees count ranks, as
-   in ``accelsim.plan``: ``ranks = cards * dies``):
+1. **enumerates** candidate deployments that use the whole budget (the budget counts cards —
+   packages — and plan degrees count ranks, as in ``accelsim.plan``: ``ranks = cards * dies``;
+   each candidate's scenario says ``cards`` in packages, as ``accelsim.scenario`` reads them):
 
    * a replica of ``s`` ranks for every divisor ``s`` of the budget, ``replicas = ranks / s``;
    * MoE models: attention ``tp`` in the divisors of ``s`` that fit in one scale-up domain, the
@@ -12,7 +13,8 @@ Given a scenario (model, traffic, dtype), a device, a budget of cards and SLOs, 
      ``pp = s / tp`` for the rest;
    * disaggregated prefill:decode pools (``DisaggSpec``) when the budget holds at least two
      replicas: both pools use the same replica shape, prefill takes ``n_p`` of the ``n``
-     replicas for ``n_p`` in a small set of ratios (1 .. n-1, at most five evenly spread);
+     replicas for ``n_p`` in a small set of ratios (1 .. n-1, at most five evenly spread) —
+     on a multi-die card only splits where each pool holds whole cards;
    * every plan crossed with a scheduler grid of ``max_batched_tokens`` x ``max_seqs``;
 
    a candidate whose plan does not fit in memory (``accelsim.plan.fit`` at the scenario's
@@ -88,6 +90,12 @@ class Candidate:
     decode: Any = None
     max_batched_tokens: int = 8192
     max_seqs: int = 256
+    dies: int = 1  # per card: ranks / dies is cards (packages)
+
+    @property
+    def cards(self) -> int:
+        """The budget in cards (packages)."""
+        return self.ranks // self.dies
 
     @property
     def disaggregated(self) -> bool:
@@ -112,11 +120,11 @@ class Candidate:
         """Values for the sweep's zipped axis ``_AXIS`` (scenario fields of this candidate)."""
         if self.disaggregated:
             dis = {
-                role: {"cards": p.cards, "plan": p.label() + _one(p)}
+                role: {"cards": p.cards // self.dies, "plan": p.label() + _one(p)}
                 for role, p in (("prefill", self.prefill), ("decode", self.decode))
             }
             return [None, None, dis, self.max_batched_tokens, self.max_seqs]
-        return [self.ranks, self.plan.label() + _one(self.plan), None, self.max_batched_tokens,
+        return [self.cards, self.plan.label() + _one(self.plan), None, self.max_batched_tokens,
                 self.max_seqs]  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
@@ -129,7 +137,7 @@ class Candidate:
             "dp": shape.dp,
             "pp": shape.pp,
             "ep": shape.ep,
-            "replica_cards": shape.cards_per_replica,
+            "replica_cards": _packages(shape.cards_per_replica, self.dies),
             "replicas": (
                 self.prefill.replicas + self.decode.replicas
                 if self.disaggregated
@@ -140,6 +148,11 @@ class Candidate:
             "max_batched_tokens": self.max_batched_tokens,
             "max_seqs": self.max_seqs,
         }
+
+
+def _packages(ranks: int, dies: int) -> int | float:
+    """Cards (packages) holding ``ranks`` ranks (an int when whole)."""
+    return ranks // dies if ranks % dies == 0 else ranks / dies
 
 
 def _one(plan: Any) -> str:
@@ -211,6 +224,7 @@ def enumerate_candidates(
                 layouts += [
                     (None, replace(shape, replicas=p), replace(shape, replicas=reps - p))
                     for p in _ratios(reps)
+                    if (p * size) % card.dies == 0  # each pool holds whole cards
                 ]
             for mbt, seqs in grid:
                 mf = fit(
@@ -224,7 +238,7 @@ def enumerate_candidates(
                     include_mtp=mtp,
                 )
                 for plan, pre, dec in layouts:
-                    c = Candidate(n, ranks, plan, pre, dec, mbt, seqs)
+                    c = Candidate(n, ranks, plan, pre, dec, mbt, seqs, card.dies)
                     n += 1
                     if mf.fits:
                         ok.append(c)
