@@ -15,14 +15,14 @@ from accelsim.cli import (
     FacilityOpt,
     MonteCarloOpt,
     PricesOpt,
+    ReplicaPlanOpt,
     SeedOpt,
     SetOpt,
     app,
     console,
     open_catalog,
 )
-from accelsim.errors import AccelsimError
-from accelsim.report import FORMATS, build_report, write_report
+from accelsim.report import build_report, check_output, write_report
 from accelsim.scenario import load_scenario
 
 
@@ -40,39 +40,13 @@ def report_cmd(
     facility: FacilityOpt = DEFAULT_FACILITY,
     monte_carlo: MonteCarloOpt = 2000,
     seed: SeedOpt = 0,
+    plan: ReplicaPlanOpt = None,
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
 ) -> None:
     """Comparison report: summary, claims, load sweep, cost with uncertainty, TCO, sensitivity,
     memory fit, validation error and every assumption with its source."""
-    _report(scenario, output, device, prices, facility, monte_carlo, seed, catalog_dirs, overrides)
-
-
-def _report(
-    scenario: str,
-    output: Path,
-    device: list[str] | None,
-    prices: str,
-    facility: str,
-    monte_carlo: int,
-    seed: int,
-    catalog_dirs: list[str] | None,
-    overrides: list[str] | None,
-) -> None:
-    suffix = output.suffix.lower()
-    if suffix not in FORMATS:
-        raise AccelsimError(
-            f"--output {output}: unknown format {suffix or '(none)'!r} (use {', '.join(FORMATS)})"
-        )
-    if suffix == ".pdf":
-        try:
-            import weasyprint  # noqa: F401
-        except ImportError:
-            raise AccelsimError(
-                "PDF output needs WeasyPrint: pip install accelsim[pdf] (or write .html / .md)"
-            ) from None
-    if not output.parent.is_dir():
-        raise AccelsimError(f"--output {output}: folder {output.parent} does not exist")
+    check_output(output)
     cat = open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
     with console.status("building the report (simulations and Monte Carlo)"):
@@ -84,6 +58,7 @@ def _report(
             facility=facility,
             monte_carlo=monte_carlo,
             seed=seed,
+            plan=plan,
         )
     path = write_report(report, output)
     console.print(f"wrote {path} ({len(report.charts)} charts, {len(report.sections)} sections)")

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from accelsim.report.build import build_report
 from accelsim.report.model import Chart, Report, Section, Table
-from accelsim.report.render import FORMATS, render_html, render_markdown, write_report
+from accelsim.report.render import (
+    FORMATS,
+    check_output,
+    render_html,
+    render_markdown,
+    write_report,
+)
 
 __all__ = [
     "FORMATS",
@@ -21,6 +27,7 @@ __all__ = [
     "Section",
     "Table",
     "build_report",
+    "check_output",
     "render_html",
     "render_markdown",
     "write_report",

@@ -633,15 +633,24 @@ def build_report(
     facility: str = "us-2025",
     monte_carlo: int = 2000,
     seed: int = 0,
+    plan: str | None = None,
 ) -> Report:
-    """Everything a comparison report shows for ``sc`` (see the module docstring)."""
+    """Everything a comparison report shows for ``sc`` (see the module docstring); ``plan``
+    is the replica plan each device is sized with (``accelsim.compare.compare``)."""
     from accelsim.validate import run_validation
 
     sc = resolve_scenario(sc, catalog)
     book = catalog.prices(prices)
     fac = catalog.facility(facility)
     result = compare(
-        sc, catalog, devices, prices=prices, facility=facility, monte_carlo=monte_carlo, seed=seed
+        sc,
+        catalog,
+        devices,
+        prices=prices,
+        facility=facility,
+        monte_carlo=monte_carlo,
+        seed=seed,
+        plan=plan,
     )
     sweeps: dict[str, LoadSweep] = {}
     skipped: list[str] = []

@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -62,7 +63,7 @@ def render_html(report: Report) -> str:
     return _env().get_template("report.html.j2").render(report=report, Markup=Markup)
 
 
-def _pdf_bytes(html: str) -> bytes:
+def _weasyprint() -> Any:
     try:
         import weasyprint
     except ImportError:
@@ -71,12 +72,13 @@ def _pdf_bytes(html: str) -> bytes:
         ) from None
     except OSError as exc:  # WeasyPrint is installed but its system libraries (Pango) are not
         raise AccelsimError(f"PDF output: WeasyPrint cannot load its libraries ({exc})") from None
-    return weasyprint.HTML(string=html).write_pdf()
+    return weasyprint
 
 
-def write_report(report: Report, path: str | Path) -> Path:
-    """Write ``report`` to ``path`` (format from the suffix) through a temporary file in the
-    same folder and ``os.replace``: a failed write never leaves a partial file under ``path``."""
+def check_output(path: str | Path) -> Path:
+    """``path`` as a report destination, or one clear ``AccelsimError``: a known format
+    (``FORMATS``), an existing folder, and WeasyPrint importable for ``.pdf`` — checked before
+    any simulation runs."""
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
@@ -84,13 +86,22 @@ def write_report(report: Report, path: str | Path) -> Path:
             f"report {out}: unknown format {suffix or '(none)'!r} (use {', '.join(FORMATS)})"
         )
     if suffix == ".pdf":
-        data = _pdf_bytes(render_html(report))
+        _weasyprint()
+    if not out.parent.is_dir():
+        raise AccelsimError(f"report {out}: folder {out.parent} does not exist")
+    return out
+
+
+def write_report(report: Report, path: str | Path) -> Path:
+    """Write ``report`` to ``path`` (format from the suffix) through a temporary file in the
+    same folder and ``os.replace``: a failed write never leaves a partial file under ``path``."""
+    out = check_output(path)
+    if out.suffix.lower() == ".pdf":
+        data = _weasyprint().HTML(string=render_html(report)).write_pdf()
     else:
-        text = render_markdown(report) if suffix == ".md" else render_html(report)
+        text = render_markdown(report) if out.suffix.lower() == ".md" else render_html(report)
         data = text.encode("utf-8")
     folder = out.parent
-    if not folder.is_dir():
-        raise AccelsimError(f"report {out}: folder {folder} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as exc:
