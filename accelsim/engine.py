@@ -18,7 +18,11 @@ Model of one replica (assumptions):
   sharing is modelled — conservative for memory, exact for compute).
 - With DP attention (``kv_tokens_per_seq`` below the replica total), the replica's cache is
   treated as one pool, and a request must fit in one group's share.
-- Preemption is vLLM's recompute (see ``accelsim.scheduling``); counted per request.
+- Preemption follows the scheduler's ``preemption`` (``accelsim.scheduling``): vLLM's recompute
+  (default) or SGLang's reserving admission and retraction (``retract-sglang``: each admission
+  checks, over the running sequences sorted by tokens left, that the cache holds them all to
+  completion, and the replica keeps SGLang's ``new_token_ratio``; both walk the running set,
+  O(n) per admission attempt, so only this option pays for it). Counted per request.
 
 Performance (why an iteration costs O(log n), not O(n)): decoding sequences are never looped
 over. The replica keeps aggregates — count, the sum of ``a_i`` with context ``c_i(s) = a_i +
@@ -66,6 +70,14 @@ __all__ = ["ROUTERS", "KVTransfer", "Pool", "SimResult", "simulate"]
 ROUTERS = ("round_robin", "least_outstanding_tokens", "power_of_two")
 QUANT_BITS = 8
 _INF = math.inf
+
+# SGLang scheduler constants (sglang/srt/environ.py defaults; schedule_policy.py)
+SGLANG_INIT_NEW_TOKEN_RATIO = 0.7  # x schedule_conservativeness (default 1.0)
+SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR = 0.14
+SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS = 600
+SGLANG_RETRACT_DECODE_STEPS = 20
+SGLANG_CLIP_MAX_NEW_TOKENS = 4096
+SGLANG_IGNORE_EOS_RESERVE_TOKENS = 1
 
 
 def quantize(x: float) -> int:
@@ -189,6 +201,12 @@ class _Replica:
         self.pending_transfers: deque[float] = deque()
         self.wake: Any = None
         self.sleeping = False
+        # SGLang retraction (``preemption: retract-sglang``)
+        self.retract = sc.preemption == "retract-sglang"
+        self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
+        self.ratio_min = SGLANG_INIT_NEW_TOKEN_RATIO * SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR
+        self.ratio_decay = (self.ratio - self.ratio_min) / SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS
+        self.ratio_step = -1
 
     # ---- KV accounting --------------------------------------------------------------------
     def decode_blocks(self, x: int) -> int:
@@ -242,13 +260,106 @@ class _Replica:
             done = self.prefilling.pop(sid)
             self.prefill_blocks -= self.blocks_for(done)
         else:
-            self._leave_decode(st)
-            emitted = self.step * self.kn // self.kd - (st[4] * self.kn // self.kd)
-            eng.prompt_eff[sid] = st[6] + 1 + emitted
-            eng.out_left[sid] = st[5] - emitted
-            eng.ready[sid] = False
+            self._requeue(sid, st)
         self.waiting.appendleft(sid)
         return True
+
+    def _requeue(self, sid: int, st: list) -> None:
+        """Free a decoding sequence's blocks; it will re-prefill prompt + generated tokens."""
+        eng = self.eng
+        self._leave_decode(st)
+        emitted = self.step * self.kn // self.kd - (st[4] * self.kn // self.kd)
+        eng.prompt_eff[sid] = st[6] + 1 + emitted
+        eng.out_left[sid] = st[5] - emitted
+        eng.ready[sid] = False
+
+    # ---- SGLang: reserving admission and retraction (``retract-sglang``) -------------------
+    def _decoding_states(self) -> tuple[list[int], list[int], list[int]]:
+        """Tokens left, tokens held and output tokens so far of every decoding sequence."""
+        cum = self.step * self.kn // self.kd
+        out_total = self.eng.requests.output_tokens
+        left, held, done = [], [], []
+        for sid, st in self.running.items():
+            if st is _PREFILLING:
+                continue
+            rest = st[5] - (cum - st[4] * self.kn // self.kd)
+            left.append(rest)
+            held.append(st[0] + cum - 1)
+            done.append(int(out_total[sid]) - rest)
+        return left, held, done
+
+    def _sglang_admits(
+        self, sid: int, need: int, admitted: list[tuple[int, int, int]], free: int
+    ) -> bool:
+        """SGLang's ``PrefillAdder.add_one_req_ignore_eos`` for ``sid``, whose prefill takes
+        ``need`` of the ``free`` blocks left after this round's ``admitted`` (sid, tokens left,
+        tokens held) requests took theirs:
+        the prompt fits the ratio-discounted budget, and every running and admitted request can
+        grow to its full output when they finish in order of tokens left."""
+        eng = self.eng
+        B = self.B
+        prompt = int(eng.prompt_eff[sid])
+        out = int(eng.out_left[sid])
+        left, held, _done = self._decoding_states()
+        this_round = {x[0] for x in admitted}
+        for psid in self.prefilling:  # partially prefilled: the whole prompt will be held
+            if psid in this_round:
+                continue
+            left.append(int(eng.out_left[psid]))
+            held.append(int(eng.prompt_eff[psid]))
+        clip = SGLANG_CLIP_MAX_NEW_TOKENS
+        cur_rem = free * B
+        rem_total = cur_rem - self.ratio * sum(min(x, clip) for x in left)
+        rem_total -= sum(min(x, clip) for _s, x, _h in admitted)
+        paged = need * B
+        if paged > min(cur_rem, rem_total):
+            return False
+        tl = np.array(left + [x for _s, x, _h in admitted] + [out], dtype=np.float64)
+        occ = np.array(held + [h for _s, _x, h in admitted] + [prompt], dtype=np.float64)
+        keep = tl > 0
+        tl, occ = tl[keep], occ[keep]
+        order = np.argsort(tl, kind="stable")
+        tl, occ = tl[order], occ[order]
+        bs = np.arange(len(tl), 0, -1, dtype=np.float64)
+        freed = np.cumsum(occ) - occ
+        min_free = cur_rem - paged + freed - tl * bs
+        return bool(np.all(min_free > SGLANG_IGNORE_EOS_RESERVE_TOKENS * bs))
+
+    def _decay_ratio(self) -> None:
+        """One decode step without retraction lowers the estimate (once per step)."""
+        if self.ratio_step != self.step:
+            self.ratio_step = self.step
+            self.ratio = max(self.ratio - self.ratio_decay, self.ratio_min)
+
+    def _retract(self, fits: Callable[[], bool]) -> None:
+        """SGLang's ``ScheduleBatch.retract_decode``: free at least one decoding sequence, then
+        more until ``fits()``, always keeping one; victims are those with the fewest output
+        tokens (then the longest prompt) — with speculative decoding the latest joined. The
+        ratio estimate becomes ``(decoded + 20 n) / (max_new + 1)`` of the survivors."""
+        eng = self.eng
+        decoding = [(sid, st) for sid, st in self.running.items() if st is not _PREFILLING]
+        if self.kn != self.kd:  # speculative decoding: retract from the back of the batch
+            decoding.sort(key=lambda x: x[1][3])
+        else:
+            _left, _held, done = self._decoding_states()
+            prompt = eng.prompt
+            keys = [
+                (d, -int(prompt[sid]), -st[3]) for (sid, st), d in zip(decoding, done, strict=True)
+            ]
+            order = sorted(range(len(decoding)), key=lambda i: keys[i], reverse=True)
+            decoding = [decoding[i] for i in order]
+        first = True
+        while len(decoding) > 1 and (first or not fits()):
+            first = False
+            sid, st = decoding.pop()
+            del self.running[sid]
+            eng.preemptions[sid] += 1
+            self._requeue(sid, st)
+            self.waiting.append(sid)
+        _left, _held, done = self._decoding_states()
+        out_total = eng.requests.output_tokens
+        total = sum(int(out_total[sid]) for sid, st in decoding)
+        self.ratio = min(1.0, (sum(done) + SGLANG_RETRACT_DECODE_STEPS * len(done)) / (total + 1))
 
     # ---- admission -----------------------------------------------------------------------
     def _admit_blocks(self, sid: int) -> int:
@@ -289,7 +400,9 @@ class _Replica:
             used = dec + self.prefill_blocks + self.handoff_blocks
             free = self.cap - used
             # the watermark keeps room for running sequences: it only gates new admissions
-            wm = self.watermark if self.running else 0
+            wm = self.watermark if self.running and not self.retract else 0
+            reserve = self.retract and self.role != "prefill"
+            admitted: list[tuple[int, int, int]] = []  # SGLang: (sid, tokens left, held)
             max_seqs = self.sc.max_seqs if rules.admit_while_running else self.sc.batch_size
             budget = self.sc.max_batched_tokens
             if rules.mixed:
@@ -331,6 +444,12 @@ class _Replica:
                     need = self._admit_blocks(sid)
                 if need > free - wm:
                     break
+                if reserve and (self.running or admitted):
+                    # an empty replica takes its head request whatever the estimate: a lone
+                    # request that passed the arrival check always fits
+                    if not self._sglang_admits(sid, need, admitted, free):
+                        break
+                    admitted.append((sid, int(eng.out_left[sid]), total))
                 free -= need
                 budget -= tok
                 waiting.popleft()
@@ -364,14 +483,24 @@ class _Replica:
         return None
 
     def _make_room(self) -> None:
-        """Preempt (LIFO) until the next decode step's blocks fit."""
+        """Preempt (LIFO) until the next decode step's blocks fit (``retract-sglang``: retract
+        as SGLang does, and decay its ratio estimate when nothing had to go)."""
         x = ((self.step + 1) * self.kn // self.kd) - 1
         other = self.prefill_blocks + self.handoff_blocks
         if self.Q + self.n * (x // self.B + 1) + other <= self.cap:
+            if self.retract:
+                self._decay_ratio()
             return
-        while self.n and self.decode_blocks(x) + self.prefill_blocks + self.handoff_blocks > (
-            self.cap
-        ):
+
+        def fits() -> bool:
+            return self.decode_blocks(x) + self.prefill_blocks + self.handoff_blocks <= self.cap
+
+        if self.retract:
+            if fits():
+                self._decay_ratio()
+                return
+            self._retract(fits)
+        while self.n and not fits():
             self.preempt_one()
 
     def apply(self, dt: float, plan: Any, work: tuple[float, float] = (0.0, 0.0)) -> None:
@@ -487,6 +616,8 @@ class _Replica:
         while True:
             planned = self.form()
             if planned is None:
+                if self.retract:  # SGLang resets its estimate when the scheduler idles
+                    self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
                 self.sleeping = True
                 self.wake = env.event()
                 yield self.wake

@@ -25,7 +25,18 @@ Memory per rank = weights + activation workspace + KV cache + a framework reserv
 (each a documented default, changeable per call):
 
 - ``reserve_fraction`` = 0.10 of HBM for the runtime, allocator fragmentation and graphs — vLLM's
-  default ``gpu_memory_utilization`` is 0.9;
+  default ``gpu_memory_utilization`` is 0.9. A scenario sets it from the serving framework's
+  memory fraction ``f`` (``reserve_fraction = 1 - f``) in one of two meanings
+  (``memory_fraction_covers``):
+
+  - ``"all"`` (vLLM ``--gpu-memory-utilization``: "the fraction of GPU memory to be used for the
+    model executor", weights, activations and KV cache): KV = ``f * HBM - weights -
+    activations``;
+  - ``"static"`` (SGLang ``--mem-fraction-static``: "fraction of the free GPU memory used for
+    static memory like model weights and KV cache pools"; ``ModelRunner.profile_max_num_token``
+    sizes the pool as ``available_after_load - total * (1 - f)``): KV = ``f * HBM - weights``,
+    the activation workspace living in the ``1 - f`` left over; when the workspace does not fit
+    there, the KV pool shrinks so that weights + KV + activations stay within HBM;
 - the embedding and LM head stay in 16-bit whatever the weight dtype (DeepSeek-V3's FP8
   checkpoint keeps them BF16, README_WEIGHTS.md), so they cost ``max(weight_bytes, 2)``;
 - activation workspace for a forward pass of the replica's ``max_batched_tokens`` tokens and
@@ -60,6 +71,7 @@ __all__ = [
 ]
 
 RESERVE_FRACTION = 0.10
+MEMORY_FRACTION_COVERS = ("all", "static")
 MAX_BATCHED_TOKENS = 8192
 MAX_SEQS = 256
 
@@ -222,15 +234,27 @@ def fit(
     context: int = 4096,
     *,
     reserve_fraction: float = RESERVE_FRACTION,
+    memory_fraction_covers: str = "all",
     max_batched_tokens: int = MAX_BATCHED_TOKENS,
     max_seqs: int = MAX_SEQS,
     include_mtp: bool = False,
 ) -> MemoryFit:
     """Memory budget of one rank of ``model`` on ``card`` under ``plan`` (heaviest pipeline
     stage). Plan degrees count ranks; a rank of a multi-die card is a die and holds
-    ``card.hbm_capacity / card.dies`` (see the module docstring)."""
+    ``card.hbm_capacity / card.dies`` (see the module docstring). ``reserve_fraction`` is
+    ``1 - f`` for a framework memory fraction ``f`` whose meaning ``memory_fraction_covers``
+    gives: ``"all"`` (weights + activations + KV, vLLM) or ``"static"`` (weights + KV, SGLang)."""
     if context < 1:
         raise AccelsimError("context must be at least 1 token")
+    if not 0 <= reserve_fraction < 1:
+        raise AccelsimError(
+            f"memory fraction must be in (0, 1] (reserve_fraction {reserve_fraction} given)"
+        )
+    if memory_fraction_covers not in MEMORY_FRACTION_COVERS:
+        raise AccelsimError(
+            f"memory_fraction_covers {memory_fraction_covers!r}: expected one of "
+            f"{', '.join(MEMORY_FRACTION_COVERS)}"
+        )
     card.peak(prec.compute)  # unsupported compute dtype -> clear error naming card and dtype
     wb = prec.weight_bytes
     eb = max(wb, 2.0)
@@ -277,6 +301,10 @@ def fit(
     reserve = hbm * reserve_fraction
     kv_capacity = hbm - reserve - attention - dense_ffn - shared - routed
     kv_capacity -= embedding + mtp + activations
+    if memory_fraction_covers == "static":
+        # the workspace lives in the reserve; only what overflows it comes out of the KV pool
+        kv_capacity += min(activations, reserve)
+        reserve = max(reserve - activations, 0.0)
 
     a = model.attention
     kv_split = 1 if a.kind == "mla" else min(tp, a.num_kv_heads)

@@ -14,8 +14,10 @@ Defaults (recorded in the resolved scenario): dtype ``bf16`` with the preset's K
 context 4096 tokens for the memory-fit check; router ``least_outstanding_tokens``; no
 speculative decoding; uniform expert routing; scheduler defaults of ``SchedulerConfig``;
 ``horizon`` (arrivals accepted before it) unset: every generated request is served; no
-``framework`` (iteration overhead from the card's efficiency profile); each disaggregated pool
-uses the scenario's ``scheduler`` unless it names its own.
+``framework`` (iteration overhead from the card's efficiency profile, memory fraction 0.9 of HBM
+for weights, activations and KV — vLLM's default ``gpu_memory_utilization``); each
+disaggregated pool uses the scenario's ``scheduler`` and ``framework.memory_fraction`` unless it
+names its own.
 
 Cards and ranks: ``cards`` (and a pool's ``cards``) counts cards — packages — everywhere, as the
 cost model does (capex is per card); plan degrees count *ranks*, dies on a multi-die card (a
@@ -86,6 +88,8 @@ class PoolSpec(Frozen):
     kv_tokens: int | None = Field(default=None, ge=1)
     kv_tokens_per_seq: int | None = Field(default=None, ge=1)
     scheduler: SchedulerConfig | None = None
+    #: This pool's framework memory fraction (default: ``framework.memory_fraction``).
+    memory_fraction: float | None = Field(default=None, gt=0, le=1)
 
 
 class DisaggSpec(Frozen):
@@ -125,15 +129,25 @@ class RoutingSkewSpec(Frozen):
 
 
 class FrameworkSpec(Frozen):
-    """The serving framework's own per-iteration host cost, when a source measures it.
+    """The serving framework's own settings, when a source states them.
 
     ``iteration_overhead`` (seconds per forward iteration: scheduling, batch preparation,
     sampling, graph launch) replaces the card's ``efficiency.iteration_overhead`` in every
     pool's timing model; ``name`` says which framework (and backend) the figure belongs to and
-    ``source`` where it comes from."""
+    ``source`` where it comes from.
+
+    ``memory_fraction`` is the share of each rank's HBM the framework may use (vLLM
+    ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``); ``accelsim.plan.fit``
+    reserves the rest, so the KV capacity follows it (default: ``accelsim.plan``'s 0.9, vLLM's
+    default). ``memory_fraction_covers`` says what the fraction holds: ``all`` (weights,
+    activations and KV cache — vLLM) or ``static`` (weights and KV pool, the activation
+    workspace in the remainder — SGLang). A disaggregated pool may set its own
+    ``memory_fraction`` (the prefill and decode servers are launched separately)."""
 
     name: str
     iteration_overhead: Time | None = None
+    memory_fraction: float | None = Field(default=None, gt=0, le=1)
+    memory_fraction_covers: Literal["all", "static"] = "all"
     source: str = ""
 
 
@@ -181,20 +195,31 @@ class Scenario(Frozen):
 
     def canonical(self) -> dict[str, Any]:
         """The JSON-ready fields of this scenario, without the optional fields added after
-        the first scenario files (``framework``, ``server``, a pool's ``scheduler``,
-        ``routing_skew.drift``)
-        when they hold their defaults — so the digest of a scenario that does not use them
-        stays what it was."""
+        the first scenario files (``framework``, its ``memory_fraction`` and
+        ``memory_fraction_covers``, ``server``, a pool's ``scheduler`` and ``memory_fraction``,
+        ``routing_skew.drift``, a scheduler's ``preemption``) when they hold their defaults —
+        so the digest of a scenario that does not use them stays what it was."""
         data = self.model_dump(mode="json")
         for key in ("framework", "server"):
             if data.get(key) is None:
                 data.pop(key, None)
+        fw = data.get("framework")
+        if fw is not None:
+            if fw.get("memory_fraction") is None:
+                fw.pop("memory_fraction", None)
+            if fw.get("memory_fraction_covers") == "all":
+                fw.pop("memory_fraction_covers", None)
         if data["routing_skew"].get("drift") == 0.0:
             data["routing_skew"].pop("drift")
+        _drop_default_preemption(data.get("scheduler"))
         pools = data.get("disaggregation") or {}
         for role in ("prefill", "decode"):
-            if role in pools and pools[role].get("scheduler") is None:
-                pools[role].pop("scheduler", None)
+            if role not in pools:
+                continue
+            for key in ("scheduler", "memory_fraction"):
+                if pools[role].get(key) is None:
+                    pools[role].pop(key, None)
+            _drop_default_preemption(pools[role].get("scheduler"))
         return data
 
     @property
@@ -208,6 +233,11 @@ class Scenario(Frozen):
         if isinstance(self.traffic, str):
             raise AccelsimError("scenario: traffic profile not resolved (use resolve_scenario)")
         return self.traffic
+
+
+def _drop_default_preemption(sched: dict[str, Any] | None) -> None:
+    if sched is not None and sched.get("preemption") == "recompute":
+        sched.pop("preemption")
 
 
 # ---- loading, overrides, dumping --------------------------------------------------------
@@ -399,15 +429,24 @@ def _resolve_pool(
     kv_per_seq: int | None,
     what: str,
     scheduler: SchedulerConfig | None = None,
+    memory_fraction: float | None = None,
 ) -> dict[str, Any]:
     sched = scheduler or sc.scheduler
+    fw = sc.framework
+    if memory_fraction is None and fw is not None:
+        memory_fraction = fw.memory_fraction
+    memory: dict[str, Any] = {}
+    if memory_fraction is not None:
+        memory["reserve_fraction"] = 1.0 - memory_fraction
+    if fw is not None:
+        memory["memory_fraction_covers"] = fw.memory_fraction_covers
     arch = catalog.model(sc.model)
     card = catalog.device(sc.device)
     prec = precision(sc.dtype, sc.kv_dtype)
     if plan_text is None:
         assert cards is not None
         srv = _server(sc, catalog)
-        best = fit_best(arch, card, cards, prec, sc.context, srv.scale_up_domain_cards)
+        best = fit_best(arch, card, cards, prec, sc.context, srv.scale_up_domain_cards, **memory)
         plan = best.plan
     else:
         plan = plan_on_cards(plan_text, cards, card.dies, f"scenario {sc.name}: {what}", sc.device)
@@ -420,6 +459,7 @@ def _resolve_pool(
         max_batched_tokens=sched.max_batched_tokens,
         max_seqs=sched.max_seqs,
         include_mtp=bool(sc.speculative and sc.speculative.method == "mtp"),
+        **memory,
     )
     if not mf.fits:
         per, dies = plan.cards_per_replica, card.dies
@@ -482,8 +522,11 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
                 p.kv_tokens_per_seq,
                 f"{role} pool: ",
                 p.scheduler,
+                p.memory_fraction,
             )
-            pools[role] = PoolSpec(**resolved, scheduler=p.scheduler)
+            pools[role] = PoolSpec(
+                **resolved, scheduler=p.scheduler, memory_fraction=p.memory_fraction
+            )
         card = catalog.device(sc.device)
         fabric = catalog.fabric(_server(sc, catalog).scale_out_fabric)
         ranks = parse_plan(pools["prefill"].plan or "").cards_per_replica

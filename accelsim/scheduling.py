@@ -16,11 +16,40 @@ iteration boundary. No timing math lives here. Adding a policy is one entry in `
   waiting requests are admitted (KV reserved for prompt + output), prefilled together, and
   decoded until the last one finishes; nothing joins a running batch.
 
-KV cache (all policies): paged, ``block_size`` tokens per block. Decode growth that runs out of
-blocks preempts the most recently admitted sequence (vLLM's recompute preemption: its blocks
-are freed, it goes back to the front of the queue and later re-prefills its prompt plus the
-tokens it already generated). A request whose prompt + output cannot fit in an empty cache is
-rejected on arrival with reason ``exceeds_kv_capacity``.
+KV cache (all policies): paged, ``block_size`` tokens per block. A request whose prompt + output
+cannot fit in an empty cache is rejected on arrival with reason ``exceeds_kv_capacity``. What
+happens under KV pressure is the scheduler's ``preemption`` (by name, ``PREEMPTIONS``):
+
+- ``recompute`` (default; vLLM's recompute preemption, docs.vllm.ai "Optimization and Tuning",
+  Preemption: "vLLM can preempt requests to free up KV cache space for other requests.
+  Preempted requests are recomputed when sufficient KV cache space becomes available again"):
+  admission only needs blocks for the prompt (plus the watermark); decode growth that
+  runs out of blocks preempts the most recently admitted sequence, one at a time, until the
+  next step fits; the victim's blocks are freed, it goes back to the *front* of the queue and
+  later re-prefills its prompt plus the tokens it already generated.
+- ``retract-sglang`` (SGLang's scheduler, ``python/sglang/srt/managers/schedule_policy.py``
+  ``PrefillAdder.add_one_req_ignore_eos`` and ``schedule_batch.py``
+  ``ScheduleBatch.retract_decode``, sgl-project/sglang): *admission reserves future KV*. A
+  waiting request is admitted only if, with every running and newly admitted request growing
+  to its full output, the cache never overflows when they finish in order of tokens left
+  (each finish frees its tokens) — SGLang's check for requests sent with ``ignore_eos``, which
+  ``bench_serving`` does by default and which a simulated request, always generating its full
+  output, is; SGLang keeps one token per request in reserve (``IGNORE_EOS_RESERVE_TOKENS``). When
+  a decode step still cannot grow (``check_decode_mem``), SGLang *retracts*: it sorts the batch
+  by (output tokens, -input tokens), keeping those with the most output, and frees requests from the
+  other end — at least one, then until the next step fits, always keeping one (with
+  speculative decoding it does not sort and retracts from the back of the batch, i.e. the
+  latest joined). A retracted request goes to the *back* of the waiting queue
+  (``Scheduler._add_request_to_queue``) and is re-prefilled (prompt + generated tokens) when
+  admission lets it in again (a P/D decode server offloads the retracted KV to host memory
+  instead, ``ScheduleBatch.release_req``; the simulation recomputes it as for ``recompute``).
+  The admission reservation applies to requests that need a prefill; one whose KV arrives from
+  a prefill pool is admitted when its blocks fit. SGLang's ``new_token_ratio`` estimate (0.7
+  at start, decaying to 0.098 over 600 decode steps, reset when idle, re-estimated as
+  ``(decoded + 20 n) / max_new`` over the survivors of a retraction) discounts the running
+  requests' remaining outputs in a first, coarser budget check; it applies fully to requests
+  without ``ignore_eos`` (whose ``max_new_tokens`` exceeds the real output), which a simulated
+  request, having no separate ``max_new_tokens``, is not.
 """
 
 from __future__ import annotations
@@ -33,7 +62,10 @@ from pydantic import Field, model_validator
 from accelsim.errors import suggest
 from accelsim.schema import Frozen
 
-__all__ = ["POLICIES", "Policy", "SchedulerConfig", "policy"]
+__all__ = ["POLICIES", "PREEMPTIONS", "Policy", "SchedulerConfig", "policy"]
+
+#: What a replica does under KV pressure (see the module docstring).
+PREEMPTIONS = ("recompute", "retract-sglang")
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,8 @@ class SchedulerConfig(Frozen):
     block_size: int = Field(default=16, ge=1)
     batch_size: int = Field(default=8, ge=1)
     kv_watermark: float = Field(default=0.01, ge=0, lt=1)
+    #: ``recompute`` (vLLM) or ``retract-sglang`` (SGLang's reserving admission and retraction).
+    preemption: Literal["recompute", "retract-sglang"] = "recompute"
 
     @model_validator(mode="before")
     @classmethod

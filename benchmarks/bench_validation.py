@@ -2,12 +2,12 @@
 
 Run: ``python benchmarks/bench_validation.py``. Prints measured vs predicted for every active
 case (fixed-batch cases with their bound and top ops, serving cases with the simulated TTFT,
-TPOT, MFU and MBU), median/max absolute error overall, per mode, per split (fit/check) and per
-device, the wall time of the whole validation, then refits the production-routing drift on the
-fit cases to show it reproduces ``PRODUCTION_DRIFT``. For serving cases that carry the published
-mean TPOT (``reported``), a decomposition table splits the error into the decode batch the
-simulated scheduler forms and the decode iteration time, each against what the source implies
-(``CaseResult.decomposition``, Little's law).
+TPOT, MFU, MBU, preemptions and peak KV use), median/max absolute error overall, per mode, per
+split (fit/check) and per device, the wall time of the whole validation, then refits the
+production-routing drift on the fit cases to show it reproduces ``PRODUCTION_DRIFT``. For
+serving cases that carry the published mean TPOT (``reported``), a decomposition table splits
+the error into the decode batch the simulated scheduler forms and the decode iteration time,
+each against what the source implies (``CaseResult.decomposition``, Little's law).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def main() -> None:
             detail = (
                 f"TTFT {s['ttft_s']['mean']:.3g} s, TPOT {s['tpot_s']['mean'] * 1e3:.3g} ms, "
                 f"MFU {s.get('mfu', float('nan')):.2f}, MBU {s.get('mbu', float('nan')):.2f}, "
-                f"{s['arrived']} requests"
+                f"{s['arrived']} requests, {s['preemptions']} preempted, "
+                f"KV peak {s.get('kv_utilization', {}).get('peak', float('nan')):.0%}"
             )
         print(
             f"{c.id:44s} {c.mode:7s} {c.split:5s} {c.measured:10.4g} {r.predicted:10.4g} "

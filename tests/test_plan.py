@@ -87,6 +87,62 @@ def test_hand_computed_fit():
     assert f.fits and f.shortfall == 0
 
 
+def _tp2_fit(**kw):
+    return fit(
+        TINY_GQA,
+        TINY_CARD,
+        ParallelPlan(tp=2),
+        precision("bf16"),
+        4096,
+        max_batched_tokens=1024,
+        max_seqs=8,
+        **kw,
+    )
+
+
+def test_memory_fraction_covering_everything_moves_only_the_reserve():
+    """vLLM --gpu-memory-utilization 0.75 (reserve 0.25 * 16e9 = 4e9 B), same weights and
+    activations as the hand-computed fit (92,249,728 B together): KV = 16e9 - 4e9 -
+    92,249,728 = 11,907,750,272 B, i.e. 11,907,750,272 // 2,048 = 5,814,331 tokens."""
+    f = _tp2_fit(reserve_fraction=0.25)
+    assert f.reserve == pytest.approx(4e9)
+    assert f.kv_capacity == pytest.approx(11_907_750_272)
+    assert f.max_kv_tokens == 5_814_331
+    assert f.used == pytest.approx(16e9)
+
+
+def test_static_memory_fraction_leaves_activations_outside():
+    """SGLang --mem-fraction-static 0.75: weights + KV = 0.75 * 16e9 = 12e9 B, so KV = 12e9 -
+    62,873,600 (weights) = 11,937,126,400 B = 5,828,675 tokens; the 29,376,128 B workspace
+    lives in the other 4e9 B, which leaves a reserve of 3,970,623,872 B."""
+    f = _tp2_fit(reserve_fraction=0.25, memory_fraction_covers="static")
+    assert f.kv_capacity == pytest.approx(11_937_126_400)
+    assert f.max_kv_tokens == 5_828_675
+    assert f.reserve == pytest.approx(3_970_623_872)
+    assert f.used == pytest.approx(16e9)
+
+
+def test_static_fraction_too_large_for_the_workspace_shrinks_the_kv_pool():
+    """mem-fraction-static 0.999: the 0.001 * 16e9 = 16e6 B left cannot hold the 29,376,128 B
+    workspace, so KV = 16e9 - weights - activations = 15,907,750,272 B and no reserve."""
+    f = _tp2_fit(reserve_fraction=0.001, memory_fraction_covers="static")
+    assert f.kv_capacity == pytest.approx(16e9 - 62_873_600 - 29_376_128)
+    assert f.reserve == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"reserve_fraction": 1.0}, "memory fraction"),
+        ({"reserve_fraction": -0.1}, "memory fraction"),
+        ({"memory_fraction_covers": "kv"}, "memory_fraction_covers"),
+    ],
+)
+def test_bad_memory_fraction(kw, message):
+    with pytest.raises(AccelsimError, match=message):
+        _tp2_fit(**kw)
+
+
 def test_weight_only_int4_halves_int8_weights_but_keeps_embedding_16bit():
     w8 = fit(TINY_GQA, TINY_CARD, ParallelPlan(), precision("w8a16"))
     w4 = fit(TINY_GQA, TINY_CARD, ParallelPlan(), precision("w4a16"))

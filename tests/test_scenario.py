@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from accelsim.catalog import load_catalog
 from accelsim.cli import app
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, CatalogError
 from accelsim.scenario import (
     Scenario,
     apply_scenario_overrides,
@@ -222,3 +222,61 @@ def test_golden_default_summary(catalog):
     assert path.exists(), f"{path} missing: run with ACCELSIM_REGEN_GOLDEN=1 to create it"
     want = json.loads(path.read_text())
     assert got == want
+
+
+def test_framework_memory_fraction_sets_the_kv_capacity(catalog):
+    """framework.memory_fraction f is the fit's reserve 1 - f: the resolved kv_tokens equal
+    ``fit``'s at that reserve (and at 0.9, the default, nothing changes); ``static`` (SGLang)
+    leaves the activation workspace outside the fraction, so it holds more KV than ``all``."""
+    from accelsim.dtypes import precision
+    from accelsim.plan import fit, parse_plan
+
+    raw = _tiny_raw(catalog)
+    base = load_scenario(raw, catalog)
+    at_default = load_scenario({**raw, "framework": {"name": "v", "memory_fraction": 0.9}}, catalog)
+    assert at_default.kv_tokens == base.kv_tokens
+    sc = load_scenario({**raw, "framework": {"name": "v", "memory_fraction": 0.5}}, catalog)
+    sched = sc.scheduler
+    expected = fit(
+        catalog.model(sc.model),
+        catalog.device(sc.device),
+        parse_plan("tp=1"),
+        precision("bf16"),
+        sc.context,
+        reserve_fraction=0.5,
+        max_batched_tokens=sched.max_batched_tokens,
+        max_seqs=sched.max_seqs,
+    ).max_kv_tokens
+    assert sc.kv_tokens == expected < base.kv_tokens
+    static = load_scenario(
+        {
+            **raw,
+            "framework": {"name": "s", "memory_fraction": 0.5, "memory_fraction_covers": "static"},
+        },
+        catalog,
+    )
+    assert sc.kv_tokens < static.kv_tokens
+    data = static.canonical()["framework"]
+    assert data["memory_fraction"] == 0.5 and data["memory_fraction_covers"] == "static"
+    plain = load_scenario({**raw, "framework": {"name": "v"}}, catalog).canonical()["framework"]
+    assert "memory_fraction" not in plain and "memory_fraction_covers" not in plain
+    with pytest.raises(CatalogError, match="memory_fraction"):
+        load_scenario({**raw, "framework": {"name": "v", "memory_fraction": 1.5}}, catalog)
+
+
+def test_pool_memory_fraction_overrides_the_framework_one(catalog):
+    """Each disaggregated pool may carry its own launch flag; a pool without one uses the
+    framework's. The pool field is left out of the digest when unset."""
+    raw = _tiny_raw(catalog)
+    raw.pop("cards"), raw.pop("plan")
+    raw["framework"] = {"name": "sglang", "memory_fraction": 0.8}
+    raw["disaggregation"] = {
+        "prefill": {"cards": 1, "plan": "tp=1", "memory_fraction": 0.6},
+        "decode": {"cards": 1, "plan": "tp=1"},
+    }
+    sc = load_scenario(raw, catalog)
+    d = sc.disaggregation
+    assert d.prefill.memory_fraction == 0.6 and d.decode.memory_fraction is None
+    assert d.prefill.kv_tokens < d.decode.kv_tokens
+    assert "memory_fraction" not in sc.canonical()["disaggregation"]["decode"]
+    assert sc.canonical()["disaggregation"]["prefill"]["memory_fraction"] == 0.6
