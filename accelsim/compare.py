@@ -26,6 +26,7 @@ from typing import Any
 
 from accelsim.catalog import Catalog, with_overrides
 from accelsim.dtypes import precision
+from accelsim.errors import AccelsimError
 from accelsim.plan import fit_best
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
 from accelsim.sizing import SizingResult, size_cluster
@@ -133,6 +134,49 @@ class ComparisonResult:
         frame = pd.DataFrame(self.device_rows()).set_index("device")
         frame.attrs["overrides"] = self.overrides
         return frame
+
+    def plot(
+        self,
+        metrics: Sequence[str] = (
+            "output_tokens_per_s_per_card",
+            "tpot_p99_s",
+            "cards_needed",
+            "usd_per_mtok_p50",
+        ),
+    ) -> Any:
+        """Bars per device, one panel per metric (``METRICS`` keys); $ per M tokens carries its
+        P10-P90 whiskers and the winner's bar is outlined. Returns a matplotlib ``Figure`` made
+        outside pyplot's registry, so a notebook shows it once, as the cell's value."""
+        from matplotlib.figure import Figure
+
+        known = {key: (label, unit) for key, label, unit, _ in METRICS}
+        unknown = [m for m in metrics if m not in known]
+        if unknown:
+            raise AccelsimError(f"plot: unknown metric(s) {unknown}; known: {', '.join(known)}")
+        fig = Figure(figsize=(3.2 * len(metrics), 3.0), layout="constrained")
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        rows = {r["metric"]: r for r in self.rows}
+        for ax, key in zip(axes, metrics, strict=True):
+            label, unit = known[key]
+            values = [rows[key]["values"][d] for d in self.devices]
+            heights = [v if isinstance(v, int | float) else 0.0 for v in values]
+            err = None
+            if key == "usd_per_mtok_p50":
+                lo = [o.values.get("usd_per_mtok_p10") for o in self.outcomes]
+                hi = [o.values.get("usd_per_mtok_p90") for o in self.outcomes]
+                err = [
+                    [h - (a if a is not None else h) for a, h in zip(lo, heights, strict=True)],
+                    [(b if b is not None else h) - h for b, h in zip(hi, heights, strict=True)],
+                ]
+            bars = ax.bar(self.devices, heights, yerr=err, capsize=4, color="#4c72b0")
+            for bar, device in zip(bars, self.devices, strict=True):
+                if device == rows[key]["winner"]:
+                    bar.set_edgecolor("black")
+                    bar.set_linewidth(2)
+            ax.set_title(label, fontsize=9)
+            ax.set_ylabel(unit)
+            ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+        return fig
 
 
 def _winner(values: dict[str, Any], direction: int) -> tuple[str | None, float | None]:

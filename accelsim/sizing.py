@@ -203,6 +203,26 @@ class SizingResult:
             },
         }
 
+    def to_frame(self) -> Any:
+        """One row per simulated replica count (the search's evidence): cards, p99 TTFT/TPOT,
+        SLO margin and whether the SLOs were met; the chosen size is marked ``chosen``."""
+        import pandas as pd
+
+        rows = [
+            {
+                "replicas": r,
+                "cards": r * self.cards_per_replica,
+                "ttft_p99_s": s["ttft_s"]["p99"],
+                "tpot_p99_s": s["tpot_s"]["p99"],
+                "output_tokens_per_s": s["throughput"]["output_tokens_per_s"],
+                "slo_margin": s["_margin"],
+                "meets_slo": s["_ok"],
+                "chosen": self.attainable and r == self.replicas,
+            }
+            for r, s in sorted(self.runs.items())
+        ]
+        return pd.DataFrame(rows).set_index("replicas")
+
 
 def _tuned_summary(result: Any) -> dict[str, Any] | None:
     if result is None:

@@ -31,7 +31,6 @@
 
 # %%
 # %matplotlib inline
-import matplotlib.pyplot as plt
 import pandas as pd
 
 import accelsim
@@ -122,14 +121,7 @@ frame = comparison.to_frame()
 frame[["min_cards", "output_tokens_per_s", "tpot_p99_s", "cards_needed", "usd_per_mtok_p50"]]
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(9, 3))
-frame["output_tokens_per_s_per_card"].plot.bar(ax=axes[0], title="output tok/s per card")
-err = [
-    frame["usd_per_mtok_p50"] - frame["usd_per_mtok_p10"],
-    frame["usd_per_mtok_p90"] - frame["usd_per_mtok_p50"],
-]
-frame["usd_per_mtok_p50"].plot.bar(ax=axes[1], yerr=err, title="$ per M output tokens (P10-P90)")
-fig.tight_layout()
+comparison.plot(["output_tokens_per_s_per_card", "tpot_p99_s", "usd_per_mtok_p50"])
 
 # %% [markdown]
 # ## 4. What-if
@@ -162,7 +154,8 @@ hbm.plot()
 # %%
 busy = accelsim.load_scenario("tiny", catalog, overrides={"traffic.rate": "60/s"})
 sizing = accelsim.size_cluster(busy, catalog, "h100-sxm5", max_cards=64, use_scenario_plan=False)
-pd.DataFrame([sizing.as_dict()])[["device", "attainable", "cards", "nodes", "replica_plan"]]
+print(f"{sizing.cards} cards ({sizing.nodes} nodes) of {sizing.device}, plan {sizing.replica_plan}")
+sizing.to_frame()  # every replica count the search simulated, and the one it chose
 
 # %% [markdown]
 # ## 6. Cost it with uncertainty

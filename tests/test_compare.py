@@ -8,6 +8,7 @@ import pytest
 from clirun import run_cli
 
 from accelsim.compare import METRICS, _winner, compare
+from accelsim.errors import AccelsimError
 from accelsim.sizing import slo_check, slo_targets
 
 FIELDS = {key for key, *_ in METRICS}
@@ -195,3 +196,23 @@ def test_an_unpriced_device_keeps_its_figures_and_says_why(capsys):
     assert rows["ascend-910c"]["capex_usd"] is None and rows["ascend-910c"]["cards"] % 8 == 0
     assert "prices neither" in rows["ascend-910c"]["cost_note"]
     assert rows["a100-sxm4-80gb"]["capex_usd"] > 0
+
+
+def test_results_draw_inline_and_convert_to_frames():
+    result = compare("tiny", devices=["a100-sxm4-80gb", "h100-sxm5"], monte_carlo=50)
+    fig = result.plot(["tpot_p99_s", "usd_per_mtok_p50"])
+    axes = fig.get_axes()
+    assert [a.get_title() for a in axes] == ["TPOT p99", "$ per M output tokens P50"]
+    tpot = {o.device: o.values["tpot_p99_s"] for o in result.outcomes}
+    heights = [p.get_height() for p in axes[0].patches]
+    assert heights == [tpot["a100-sxm4-80gb"], tpot["h100-sxm5"]]
+    winner = min(tpot, key=tpot.get)
+    outlined = [p.get_linewidth() for p in axes[0].patches]
+    assert outlined[result.devices.index(winner)] == 2
+    with pytest.raises(AccelsimError, match="unknown metric"):
+        result.plot(["speed"])
+    sizing = result.outcomes[0].sizing
+    frame = sizing.to_frame()
+    assert list(frame.index) == sorted(sizing.runs)
+    assert frame["chosen"].sum() == 1 and frame.loc[sizing.replicas, "chosen"]
+    assert (frame["cards"] == frame.index * sizing.cards_per_replica).all()
