@@ -47,7 +47,23 @@ Memory per rank = weights + activation workspace + KV cache + a framework reserv
 - MTP modules (``include_mtp``): the routed experts of each MTP layer are spread over the EP
   ranks like a main MoE layer's (with the same redundant slots), the rest splits ``tp`` ways;
 - an MLA latent cache is replicated over the ``tp`` ranks of a group (one latent "head"); a GQA
-  cache splits over ``min(tp, n_kv_heads)`` ranks.
+  cache splits over ``min(tp, n_kv_heads)`` ranks;
+- a separate draft model (``draft``: an EAGLE/EAGLE3 file of ``workloads/models/``) is loaded on
+  every rank next to the target, in its own dtype (``DraftSpec.weight_dtype``, unquantized BF16),
+  split ``tp`` ways and replicated over the ``dp`` attention groups and the ``pp`` stages' budget
+  (it is charged to the heaviest stage, the conservative reading; SGLang runs the draft with the
+  target's attention-TP layout and, with DP attention, every DP rank holds a whole copy); its KV
+  pool holds as many tokens as the target's (SGLang sizes the draft runner's pool to the target's
+  ``max_total_num_tokens`` and the two share token indices), so each token costs the target's KV
+  bytes plus the draft's (its GQA cache split over ``min(tp, draft kv heads)``). Where the
+  draft lives follows the fraction's meaning: ``"all"`` (vLLM loads the drafter with the model
+  before profiling and counts its attention layers in the KV-cache spec) — inside the fraction,
+  so the KV capacity drops by its weights and every token costs both caches; ``"static"``
+  (SGLang: ``ModelRunner.profile_max_num_token`` sizes the target's pool from the memory left
+  after the *target's* weights, ``available - total * (1 - f)`` over the target's cell size, and
+  the EAGLE worker then loads the draft and gives it a pool of the same token count) — in the
+  ``1 - f`` rest next to the activation workspace, and only what overflows the rest shrinks the
+  pool. The draft's own activation workspace is not charged (a few MB).
 """
 
 from __future__ import annotations
@@ -56,7 +72,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from accelsim.devices import Card
-from accelsim.dtypes import Precision
+from accelsim.dtypes import BYTES, Precision
 from accelsim.errors import AccelsimError
 from accelsim.workloads import ModelArch
 
@@ -182,10 +198,12 @@ class MemoryFit:
     weights_embedding: float
     weights_mtp: float
     activations: float
-    kv_bytes_per_token: float  # per rank, per token of its group
+    kv_bytes_per_token: float  # per rank, per token of its group (draft model's KV included)
     kv_capacity: float  # per rank
     max_kv_tokens: int  # per replica
     max_batch_at_context: int  # per replica
+    weights_draft: float = 0.0  # a separate draft model (EAGLE/EAGLE3), per rank
+    kv_bytes_per_token_draft: float = 0.0  # the draft's share of ``kv_bytes_per_token``
 
     @property
     def weights(self) -> float:
@@ -196,6 +214,7 @@ class MemoryFit:
             + self.weights_routed
             + self.weights_embedding
             + self.weights_mtp
+            + self.weights_draft
         )
 
     @property
@@ -217,6 +236,8 @@ class MemoryFit:
 
     def as_dict(self) -> dict[str, object]:
         d = asdict(self)
+        if not self.weights_draft and not self.kv_bytes_per_token_draft:
+            del d["weights_draft"], d["kv_bytes_per_token_draft"]
         d["plan"] = self.plan.label()
         d.update(weights=self.weights, fits=self.fits, shortfall=self.shortfall)
         return d
@@ -238,12 +259,14 @@ def fit(
     max_batched_tokens: int = MAX_BATCHED_TOKENS,
     max_seqs: int = MAX_SEQS,
     include_mtp: bool = False,
+    draft: ModelArch | None = None,
 ) -> MemoryFit:
     """Memory budget of one rank of ``model`` on ``card`` under ``plan`` (heaviest pipeline
     stage). Plan degrees count ranks; a rank of a multi-die card is a die and holds
     ``card.hbm_capacity / card.dies`` (see the module docstring). ``reserve_fraction`` is
     ``1 - f`` for a framework memory fraction ``f`` whose meaning ``memory_fraction_covers``
-    gives: ``"all"`` (weights + activations + KV, vLLM) or ``"static"`` (weights + KV, SGLang)."""
+    gives: ``"all"`` (weights + activations + KV, vLLM) or ``"static"`` (weights + KV, SGLang).
+    ``draft``: a separate draft model (EAGLE/EAGLE3) whose weights and KV pool share the rank."""
     if context < 1:
         raise AccelsimError("context must be at least 1 token")
     if not 0 <= reserve_fraction < 1:
@@ -256,6 +279,8 @@ def fit(
             f"{', '.join(MEMORY_FRACTION_COVERS)}"
         )
     card.peak(prec.compute)  # unsupported compute dtype -> clear error naming card and dtype
+    if draft is not None and draft.draft is None:
+        raise AccelsimError(f"draft model {draft.name!r} has no draft section (not a draft model)")
     wb = prec.weight_bytes
     eb = max(wb, 2.0)
     tp, pp = plan.tp, plan.pp
@@ -299,16 +324,32 @@ def fit(
     )
     hbm = card.hbm_capacity / card.dies  # per rank: a die of a multi-die card
     reserve = hbm * reserve_fraction
-    kv_capacity = hbm - reserve - attention - dense_ffn - shared - routed
-    kv_capacity -= embedding + mtp + activations
-    if memory_fraction_covers == "static":
-        # the workspace lives in the reserve; only what overflows it comes out of the KV pool
-        kv_capacity += min(activations, reserve)
-        reserve = max(reserve - activations, 0.0)
-
+    draft_w = 0.0
+    if draft is not None and draft.draft is not None:
+        draft_w = draft.total_params / tp * BYTES[draft.draft.weight_dtype]
     a = model.attention
     kv_split = 1 if a.kind == "mla" else min(tp, a.num_kv_heads)
-    kv_per_token = model.kv_elements_per_token_per_layer * layers * prec.kv_bytes / kv_split
+    target_kv = model.kv_elements_per_token_per_layer * layers * prec.kv_bytes / kv_split
+    draft_kv = 0.0
+    if draft is not None:
+        d_split = 1 if draft.attention.kind == "mla" else min(tp, draft.attention.num_kv_heads)
+        draft_kv = draft.kv_bytes_per_token(prec.kv_bytes) / d_split
+    kv_per_token = target_kv + draft_kv
+    target_w = attention + dense_ffn + shared + routed + embedding + mtp
+    if memory_fraction_covers == "static":
+        # SGLang profiles the target's pool from the fraction alone; the workspace, and the draft
+        # model's weights and its pool of as many tokens, are allocated after it, in the rest;
+        # only what overflows the rest comes out of the pool
+        pool = hbm - reserve - target_w
+        after = activations + draft_w + pool / target_kv * draft_kv
+        if after <= reserve:
+            kv_capacity = pool / target_kv * kv_per_token
+            reserve -= after
+        else:
+            kv_capacity = hbm - target_w - activations - draft_w
+            reserve = 0.0
+    else:
+        kv_capacity = hbm - reserve - target_w - draft_w - activations
     per_group = int(kv_capacity // kv_per_token) if kv_capacity > 0 else 0
     max_tokens = per_group * plan.dp
     return MemoryFit(
@@ -330,6 +371,8 @@ def fit(
         kv_capacity=kv_capacity,
         max_kv_tokens=max_tokens,
         max_batch_at_context=(per_group // context) * plan.dp,
+        weights_draft=draft_w,
+        kv_bytes_per_token_draft=draft_kv,
     )
 
 

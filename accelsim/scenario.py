@@ -53,6 +53,7 @@ from accelsim.plan import ParallelPlan, fit, fit_best, parse_plan
 from accelsim.scheduling import SchedulerConfig
 from accelsim.schema import Bandwidth, Frozen, Time
 from accelsim.traffic import TrafficSpec, file_sha256, generate
+from accelsim.workloads import ModelArch
 
 __all__ = [
     "DisaggSpec",
@@ -63,12 +64,15 @@ __all__ = [
     "SloSpec",
     "SpeculativeSpec",
     "apply_scenario_overrides",
+    "draft_model",
     "dump_scenario",
     "load_scenario",
+    "memory_options",
     "plan_on_cards",
     "resolve_scenario",
     "run_scenario",
     "scenario_path",
+    "scenario_perf_model",
 ]
 
 SCENARIO_FOLDER = "workloads/scenarios"
@@ -109,11 +113,18 @@ class SloSpec(Frozen):
 
 class SpeculativeSpec(Frozen):
     """Speculative decoding / MTP: ``draft_tokens`` proposals per step, each accepted with
-    probability ``acceptance`` given the previous ones were."""
+    probability ``acceptance`` given the previous ones were.
+
+    ``draft_model`` (methods ``eagle``/``eagle3``) names the separate draft model in
+    ``workloads/models/`` (a file with a ``draft:`` section drafting for the scenario's model):
+    the memory fit charges its weights and KV pool on every rank (``accelsim.plan.fit``) and the
+    timing model its forward passes (``accelsim.perf``). Without it an EAGLE draft is priced by
+    the timing model's generic one-layer estimate and takes no memory."""
 
     method: Literal["mtp", "eagle", "eagle3"] = "mtp"
     draft_tokens: int = Field(default=1, ge=0)
     acceptance: float = Field(default=0.7, ge=0, le=1)
+    draft_model: str | None = None
 
 
 class RoutingSkewSpec(Frozen):
@@ -197,9 +208,13 @@ class Scenario(Frozen):
         """The JSON-ready fields of this scenario, without the optional fields added after
         the first scenario files (``framework``, its ``memory_fraction`` and
         ``memory_fraction_covers``, ``server``, a pool's ``scheduler`` and ``memory_fraction``,
-        ``routing_skew.drift``, a scheduler's ``preemption``) when they hold their defaults —
-        so the digest of a scenario that does not use them stays what it was."""
+        ``routing_skew.drift``, a scheduler's ``preemption``, ``speculative.draft_model``) when
+        they hold their defaults — so the digest of a scenario that does not use them stays what
+        it was."""
         data = self.model_dump(mode="json")
+        spec = data.get("speculative")
+        if spec is not None and spec.get("draft_model") is None:
+            spec.pop("draft_model", None)
         for key in ("framework", "server"):
             if data.get(key) is None:
                 data.pop(key, None)
@@ -432,14 +447,7 @@ def _resolve_pool(
     memory_fraction: float | None = None,
 ) -> dict[str, Any]:
     sched = scheduler or sc.scheduler
-    fw = sc.framework
-    if memory_fraction is None and fw is not None:
-        memory_fraction = fw.memory_fraction
-    memory: dict[str, Any] = {}
-    if memory_fraction is not None:
-        memory["reserve_fraction"] = 1.0 - memory_fraction
-    if fw is not None:
-        memory["memory_fraction_covers"] = fw.memory_fraction_covers
+    memory = memory_options(sc, catalog, memory_fraction)
     arch = catalog.model(sc.model)
     card = catalog.device(sc.device)
     prec = precision(sc.dtype, sc.kv_dtype)
@@ -480,6 +488,54 @@ def _resolve_pool(
     }
 
 
+def memory_options(
+    sc: Scenario, catalog: Catalog, memory_fraction: float | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of ``plan.fit`` / ``fit_best`` that the scenario fixes: the serving
+    framework's memory fraction (``memory_fraction`` overrides it, e.g. a pool's own) and what
+    it covers, and the speculative draft model whose weights and KV share the rank."""
+    fw = sc.framework
+    if memory_fraction is None and fw is not None:
+        memory_fraction = fw.memory_fraction
+    memory: dict[str, Any] = {}
+    if memory_fraction is not None:
+        memory["reserve_fraction"] = 1.0 - memory_fraction
+    if fw is not None:
+        memory["memory_fraction_covers"] = fw.memory_fraction_covers
+    draft = draft_model(sc, catalog)
+    if draft is not None:
+        memory["draft"] = draft
+    return memory
+
+
+def draft_model(sc: Scenario, catalog: Catalog) -> ModelArch | None:
+    """The draft model ``sc.speculative.draft_model`` names, checked: it must exist, be a draft
+    (a ``draft:`` section), draft for the scenario's model, and go with method eagle/eagle3.
+    ``None`` when the scenario names none."""
+    spec = sc.speculative
+    if spec is None or spec.draft_model is None:
+        return None
+    at = f"scenario {sc.name}: speculative.draft_model"
+    if spec.method == "mtp":
+        raise AccelsimError(
+            f"{at} {spec.draft_model!r}: method mtp uses the model's own MTP module; "
+            "a separate draft model needs method eagle or eagle3"
+        )
+    try:
+        draft = catalog.model(spec.draft_model)
+    except AccelsimError as exc:
+        raise AccelsimError(f"{at}: {exc}") from None
+    if draft.draft is None:
+        raise AccelsimError(
+            f"{at} {spec.draft_model!r} is not a draft model (its file has no draft: section)"
+        )
+    if draft.draft.target != sc.model:
+        raise AccelsimError(
+            f"{at} {spec.draft_model!r} drafts for {draft.draft.target}, not for {sc.model}"
+        )
+    return draft
+
+
 def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
     """Fill every default from the catalog and record it (see the module docstring)."""
     if sc.resolved:
@@ -488,7 +544,13 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
         catalog.device(name)
     if sc.server:
         catalog.server(sc.server)
-    catalog.model(sc.model)
+    if catalog.model(sc.model).draft is not None:
+        raise AccelsimError(
+            f"scenario {sc.name}: model {sc.model!r} is a draft model; serve its target "
+            f"{catalog.model(sc.model).draft.target!r} and name the draft in "
+            "speculative.draft_model"
+        )
+    draft_model(sc, catalog)
     prec = precision(sc.dtype, sc.kv_dtype)
     update: dict[str, Any] = {"kv_dtype": prec.kv, "resolved": True}
     if not sc.devices:
@@ -545,40 +607,47 @@ def _packages(ranks: int, dies: int) -> int | float:
     return ranks // dies if ranks % dies == 0 else ranks / dies
 
 
+def scenario_perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan):
+    """The timing model (``accelsim.perf.PerfModel``) of one replica of resolved ``sc`` under
+    ``plan``: its precision, routing skew (with drift), speculative decoding (with its draft
+    model), server and framework iteration overhead. The simulator and the analytic sweep
+    evaluator both price iterations with it."""
+    from accelsim.perf import SpecDecode, perf_model_from_catalog
+    from accelsim.routing import RoutingModel
+
+    rs = sc.routing_skew
+    spec = None
+    if sc.speculative is not None and sc.speculative.draft_tokens > 0:
+        s = sc.speculative
+        spec = SpecDecode(s.method, s.draft_tokens, s.acceptance, s.draft_model)
+    return perf_model_from_catalog(
+        catalog,
+        sc.model,
+        sc.device,
+        plan,
+        precision(sc.dtype, sc.kv_dtype),
+        routing=RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed),
+        spec=spec,
+        server=sc.server,
+        iteration_overhead=sc.framework.iteration_overhead if sc.framework is not None else None,
+    )
+
+
 def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skipping: bool = True):
     """Resolve ``sc``, build the timing model(s) from the catalog and simulate it."""
     from accelsim.engine import KVTransfer, Pool, simulate
-    from accelsim.perf import SpecDecode, perf_model_from_catalog
-    from accelsim.routing import RoutingModel
 
     sc = resolve_scenario(sc, catalog)
     prec = precision(sc.dtype, sc.kv_dtype)
     arch = catalog.model(sc.model)
     card = catalog.device(sc.device)
-    rs = sc.routing_skew
-    routing = RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed)
-    overhead = sc.framework.iteration_overhead if sc.framework is not None else None
-    spec = None
-    if sc.speculative is not None and sc.speculative.draft_tokens > 0:
-        s = sc.speculative
-        spec = SpecDecode(s.method, s.draft_tokens, s.acceptance)
 
     def pool(
         plan_text: str, kv: int, per_seq: int | None, sched: SchedulerConfig | None = None
     ) -> Pool:
         plan = parse_plan(plan_text)
         packages = _packages(plan.cards_per_replica, card.dies)
-        model = perf_model_from_catalog(
-            catalog,
-            sc.model,
-            sc.device,
-            plan,
-            prec,
-            routing=routing,
-            spec=spec,
-            server=sc.server,
-            iteration_overhead=overhead,
-        )
+        model = scenario_perf_model(sc, catalog, plan)
         return Pool(model, plan.replicas, kv, per_seq, packages, sched or sc.scheduler)
 
     seeds = np.random.SeedSequence(sc.seed).spawn(2)

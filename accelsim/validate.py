@@ -11,7 +11,8 @@ Serving cases (``mode: serving``) carry an inline ``scenario`` (the fields of
 closed-loop or open-loop traffic, no SLOs); ``run_scenario`` simulates it and the metric is
 read from the run summary (``SERVING_METRICS``: output tokens/s of the whole deployment,
 requests/s, mean TTFT, mean TPOT). A case-level ``spec`` (published accept length) becomes the
-scenario's speculative decoding.
+scenario's speculative decoding; its ``draft_model`` (EAGLE/EAGLE3 cases) names the separate
+draft model whose weights, KV pool and forward passes are charged.
 
 Case ``status``: ``active`` (predicted and scored), ``pending`` (waiting on something the
 ``reason`` names), ``skipped`` (cannot be expressed honestly; ``reason`` says why). ``split``:
@@ -370,10 +371,16 @@ def _spec(sraw: Any, at: str) -> SpecDecode | None:
         return None
     k = int(sraw.get("draft_tokens", 1))
     method = sraw.get("method", "mtp")
+    draft = sraw.get("draft_model")
+    if draft is not None and (not isinstance(draft, str) or method == "mtp"):
+        raise CatalogError(
+            f"{at}: spec.draft_model must name an EAGLE draft model of workloads/models/ "
+            f"(method eagle or eagle3; got {draft!r} with method {method})"
+        )
     if "accept_rate" in sraw:
-        return SpecDecode(method, k, float(sraw["accept_rate"]))
+        return SpecDecode(method, k, float(sraw["accept_rate"]), draft)
     if "accept_length" in sraw:
-        return SpecDecode.from_accept_length(method, k, float(sraw["accept_length"]))
+        return SpecDecode.from_accept_length(method, k, float(sraw["accept_length"]), draft)
     raise CatalogError(f"{at}: spec needs accept_rate or accept_length")
 
 
@@ -398,6 +405,8 @@ def _serving_case(raw: dict[str, Any], at: str, where: str, split: str) -> Case:
             "draft_tokens": spec.draft_tokens,
             "acceptance": spec.accept_rate,
         }
+        if spec.draft_model is not None:
+            sraw["speculative"]["draft_model"] = spec.draft_model
     if sraw.get("slo"):
         raise CatalogError(f"{at}: serving cases are SLO-free (scenario.slo must be empty)")
     reported = _reported(raw.get("reported"), at)

@@ -18,6 +18,17 @@ bytes per token, FLOPs per token — is computed here, never typed into a file. 
 Assumptions: RMSNorm weights (two per layer, one final, MLA LoRA norms) are counted; biases are
 absent (true for every model in the catalog); an MTP module is one extra decoder layer of the
 MoE kind plus a ``2H x H`` projection and two norms, sharing embedding and LM head (DeepSeek-V3).
+
+Draft models (a ``draft:`` section, ``DraftSpec``): an EAGLE/EAGLE3 draft is a separate small
+decoder loaded next to its target for speculative decoding. Its parameters follow SGLang's
+``LlamaForCausalLMEagle3`` (``python/sglang/srt/models/llama_eagle3.py``): a ``fc`` projection
+fusing ``fused_hidden_states`` target hidden states (``3 * H_target x H``, no bias), one decoder
+layer whose q/k/v projections read ``attention_input_factor * H`` inputs (EAGLE3: the token
+embedding concatenated with the fused hidden state, ``2H``; three RMSNorms instead of two), and
+an LM head over ``draft_vocab_size`` rows (EAGLE3's reduced vocabulary, 32,000). The input
+embedding is the target's (SGLang's EAGLE worker calls ``set_embed`` with the target's table:
+"most cases EAGLE3 models don't share lm_head"), so a draft with ``shares_target_embedding``
+counts no embedding parameters of its own.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from pydantic import Field, model_validator
 
 from accelsim.schema import CatalogEntry, Frozen
 
-__all__ = ["AttentionSpec", "MoESpec", "ModelArch"]
+__all__ = ["AttentionSpec", "DraftSpec", "MoESpec", "ModelArch"]
 
 
 class AttentionSpec(Frozen):
@@ -95,6 +106,27 @@ class MoESpec(Frozen):
         return self.num_shared_experts * self.expert_intermediate
 
 
+class DraftSpec(Frozen):
+    """What makes a model a speculative-decoding draft (EAGLE/EAGLE3) and how it is built.
+
+    ``target``: the model it drafts for. ``draft_vocab_size``: rows of its LM head (default: the
+    model's ``vocab_size``). ``fused_hidden_states``: target hidden states its ``fc`` projection
+    fuses (EAGLE3: 3, low/middle/high layers; 0: no projection). ``target_hidden_size``: width
+    of those hidden states (default: ``hidden_size``). ``attention_input_factor``: q/k/v read
+    this many ``H``-wide inputs (EAGLE3: 2). ``weight_dtype``: the dtype the framework loads it
+    in (drafts run unquantized: SGLang ``--speculative-draft-model-quantization unquant``).
+    """
+
+    method: Literal["eagle", "eagle3"]
+    target: str
+    draft_vocab_size: int | None = Field(default=None, gt=0)
+    fused_hidden_states: int = Field(default=0, ge=0)
+    target_hidden_size: int | None = Field(default=None, gt=0)
+    attention_input_factor: int = Field(default=1, ge=1)
+    shares_target_embedding: bool = True
+    weight_dtype: Literal["bf16", "fp16"] = "bf16"
+
+
 class ModelArch(CatalogEntry):
     """A decoder-only transformer, dense or MoE, as its ``config.json`` describes it."""
 
@@ -111,6 +143,8 @@ class ModelArch(CatalogEntry):
     max_context: int = Field(gt=0)
     published_total_params: float | None = None
     published_active_params: float | None = None
+    #: Set on speculative-decoding draft models (EAGLE/EAGLE3): see ``DraftSpec``.
+    draft: DraftSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ModelArch:
@@ -120,6 +154,8 @@ class ModelArch(CatalogEntry):
             raise ValueError("a model without moe must have dense_layers == num_layers")
         if self.dense_layers and self.dense_intermediate is None:
             raise ValueError("dense layers need dense_intermediate")
+        if self.draft is not None and (self.moe is not None or self.mtp_modules):
+            raise ValueError("a draft model is dense and has no MTP modules")
         return self
 
     # ---- structure ------------------------------------------------------------------------
@@ -131,12 +167,20 @@ class ModelArch(CatalogEntry):
     def moe_layers(self) -> int:
         return self.num_layers - self.dense_layers
 
+    @property
+    def is_draft(self) -> bool:
+        """A speculative-decoding draft model (it has a ``draft`` section)."""
+        return self.draft is not None
+
     # ---- parameters by part (counts, not bytes) -------------------------------------------
     @property
     def attention_params_per_layer(self) -> int:
-        """Projection weights of one attention block plus its norms (two RMSNorms per layer)."""
+        """Projection weights of one attention block plus its norms (two RMSNorms per layer; an
+        EAGLE3 draft's q/k/v read ``attention_input_factor * H`` inputs and it has one more
+        norm per extra input)."""
         a, h = self.attention, self.hidden_size
-        norms = 2 * h
+        f = self.draft.attention_input_factor if self.draft else 1
+        norms = (1 + f) * h
         if a.kind == "mla":
             qk = a.qk_nope_head_dim + a.qk_rope_head_dim
             if a.q_lora_rank:
@@ -151,8 +195,8 @@ class ModelArch(CatalogEntry):
             o = a.num_heads * a.v_head_dim * h
             return q + kv + o + norms
         return (
-            h * a.num_heads * a.head_dim
-            + 2 * h * a.num_kv_heads * a.head_dim
+            f * h * a.num_heads * a.head_dim
+            + 2 * f * h * a.num_kv_heads * a.head_dim
             + a.num_heads * a.head_dim * h
             + norms
         )
@@ -178,11 +222,29 @@ class ModelArch(CatalogEntry):
 
     @property
     def embedding_params(self) -> int:
+        """The model's own input embedding (0 for a draft that uses its target's)."""
+        if self.draft is not None and self.draft.shares_target_embedding:
+            return 0
         return self.vocab_size * self.hidden_size
 
     @property
+    def lm_head_vocab(self) -> int:
+        """Rows of the LM head: a draft's ``draft_vocab_size``, else ``vocab_size``."""
+        if self.draft is not None and self.draft.draft_vocab_size:
+            return self.draft.draft_vocab_size
+        return self.vocab_size
+
+    @property
     def lm_head_params(self) -> int:
-        return 0 if self.tied_embeddings else self.vocab_size * self.hidden_size
+        return 0 if self.tied_embeddings else self.lm_head_vocab * self.hidden_size
+
+    @property
+    def fusion_params(self) -> int:
+        """A draft's ``fc`` projection of ``fused_hidden_states`` target hidden states."""
+        d = self.draft
+        if d is None or not d.fused_hidden_states:
+            return 0
+        return d.fused_hidden_states * (d.target_hidden_size or self.hidden_size) * self.hidden_size
 
     @property
     def routed_params(self) -> int:
@@ -220,6 +282,7 @@ class ModelArch(CatalogEntry):
             + self.routed_params
             + self.embedding_params
             + self.lm_head_params
+            + self.fusion_params
             + self.hidden_size
         )
 
@@ -234,6 +297,7 @@ class ModelArch(CatalogEntry):
             + self.moe_layers * moe_layer
             + self.embedding_params
             + self.lm_head_params
+            + self.fusion_params
             + self.hidden_size
         )
 

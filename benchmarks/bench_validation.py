@@ -7,15 +7,61 @@ split (fit/check) and per device, the wall time of the whole validation, then re
 production-routing drift on the fit cases to show it reproduces ``PRODUCTION_DRIFT``. For
 serving cases that carry the published mean TPOT (``reported``), a decomposition table splits
 the error into the decode batch the simulated scheduler forms and the decode iteration time,
-each against what the source implies (``CaseResult.decomposition``, Little's law).
+each against what the source implies (``CaseResult.decomposition``, Little's law). For cases
+with a separate draft model (``spec.draft_model``), a last table shows the draft's weights and
+KV bytes per token on one rank of the decode pool and its share of one decode iteration at the
+simulated mean batch (context: prompt plus half the output), next to the generic estimate the
+timing model uses without a draft model.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+from accelsim.batch import BatchStats
 from accelsim.catalog import load_catalog
+from accelsim.dtypes import BYTES, precision
+from accelsim.perf import perf_model_from_catalog
+from accelsim.plan import parse_plan
+from accelsim.scenario import resolve_scenario
 from accelsim.validate import PRODUCTION_DRIFT, fit_production_drift, run_validation
+
+
+def draft_table(cat, rep) -> None:
+    """Draft model memory per rank and draft time per decode iteration, model vs generic."""
+    print()
+    print(
+        f"{'case with a draft model':40s} {'draft':24s} {'GB/rank':>7s} {'KV B/tok':>8s} "
+        f"{'draft ms':>8s} {'generic':>7s} {'of iter':>8s}"
+    )
+    for r in rep.results:
+        spec, sc = r.case.spec, r.case.scenario
+        if spec is None or spec.draft_model is None or sc is None or r.decode_seqs_mean is None:
+            continue
+        sc = resolve_scenario(sc, cat)
+        plan = parse_plan(sc.disaggregation.decode.plan if sc.disaggregation else sc.plan)
+        prec = precision(sc.dtype, sc.kv_dtype)
+        draft = cat.model(spec.draft_model)
+        lengths = sc.traffic_spec.lengths
+        batch = BatchStats.decode(
+            max(1, round(r.decode_seqs_mean / plan.replicas)),
+            float(lengths.prompt) + float(lengths.output) / 2,
+        )
+        times = []
+        for s in (spec, replace(spec, draft_model=None)):
+            pm = perf_model_from_catalog(
+                cat, sc.model, sc.device, plan, prec, spec=s, server=sc.server
+            )
+            st = pm.step(batch)
+            times.append((st.times["draft"], st.total_s))
+        kv_split = min(plan.tp, draft.attention.num_kv_heads or 1)
+        gb = draft.total_params * BYTES[draft.draft.weight_dtype] / plan.tp / 1e9
+        print(
+            f"{r.case.id:40s} {draft.name:24s} {gb:7.3f} "
+            f"{draft.kv_bytes_per_token(prec.kv_bytes) / kv_split:8.0f} "
+            f"{times[0][0] * 1e3:7.2f}  {times[1][0] * 1e3:6.2f}  {times[0][1] * 1e3:6.1f}ms"
+        )
 
 
 def main() -> None:
@@ -70,6 +116,7 @@ def main() -> None:
             f"{d['src_iteration_s'] * 1e3:5.1f}ms {d['iteration_ratio']:5.2f} "
             f"{d['ttft_s']:7.2f}s {d.get('src_ttft_s', float('nan')):5.2f}s"
         )
+    draft_table(cat, rep)
     for c in rep.pending:
         print(f"pending {c.id}: {c.reason}")
     print(f"skipped: {len(rep.skipped)}")

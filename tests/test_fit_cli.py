@@ -158,3 +158,18 @@ def test_show_lists_sources_and_derived_values(capsys):
     assert r["derived"]["kv_bytes_per_token_bf16"] == 70272
     code, out, _ = run_cli(capsys, "show", "device", "ascend-910b2")
     assert code == 0 and "1.6 TB/s" in out
+
+
+def test_fit_holds_an_eagle_draft_next_to_its_target(capsys):
+    """``--draft-model``: the draft's weights sit on each rank and its KV shares the budget,
+    so the target holds fewer KV tokens; a draft for another model is one clear error."""
+    args = ["fit", "qwen3-32b", "-d", "ascend-910b3", "--cards", "4", "--plan", "tp=4", "--json"]
+    code, out, _ = run_cli(capsys, *args)
+    plain = json.loads(out)
+    code2, out2, _ = run_cli(capsys, *args, "--draft-model", "qwen3-32b-eagle3")
+    with_draft = json.loads(out2)
+    assert code == code2 == 0
+    assert with_draft["weights_draft"] > 0 and "weights_draft" not in plain
+    assert with_draft["max_kv_tokens"] < plain["max_kv_tokens"]
+    code, _, err = run_cli(capsys, *args, "--draft-model", "qwen3-235b-a22b-eagle3")
+    assert code == 2 and "is not a draft model for qwen3-32b" in err

@@ -496,3 +496,102 @@ def test_low_latency_dispatch_sends_one_copy_per_expert():
     pre = pm.step(BatchStats(prefill_seqs=4, prefill_tokens=64, prefill_attention_pairs=4 * 136))
     n_dest = 4 * (1 - (14 / 16) ** 4)
     assert pre.net_bytes["ep_dispatch"] == pytest.approx(4 * 16 * n_dest * 0.75 * 512 * 2)
+
+
+# ---- separate draft models (EAGLE3) ----------------------------------------------------------
+TOY_DRAFT = ModelArch.model_validate(
+    {
+        "name": "toy-dense-eagle3",
+        "family": "toy",
+        "hidden_size": 1024,
+        "num_layers": 1,
+        "dense_layers": 1,
+        "dense_intermediate": 2048,
+        "vocab_size": 1000,
+        "max_context": 4096,
+        "attention": {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 128},
+        "draft": {
+            "method": "eagle3",
+            "target": "toy-dense",
+            "draft_vocab_size": 500,
+            "fused_hidden_states": 3,
+            "attention_input_factor": 2,
+        },
+    }
+)
+
+
+def test_eagle3_draft_model_passes_by_hand():
+    """2 draft passes over 4 sequences of 100 context tokens on the toy card (100 TFLOP/s,
+    1 TB/s, no launch cost). Pass 1 is the draft extend over the 3 verified positions of each
+    sequence (12 tokens): fc 3*1024*1024, the draft layer (q/k/v over 2H: 4,197,376 params;
+    SwiGLU 3*1024*2048), reading the draft's KV, 2*2*128 elems * 2 B per context token; pass 2
+    one token per sequence through the layer. Each pass: 500-row LM head for 4 rows and the
+    FP32 logits. Every op is memory-bound."""
+    spec = SpecDecode("eagle3", 2, 0.5, "toy-dense-eagle3")
+    pm = model_for(spec=spec, draft=TOY_DRAFT)
+    st = pm.step(BatchStats.decode(4, 100))
+    h, ctx = 1024, 400
+    fc, attn, ffn, lm = 3 * h * h, 4_197_376, 3 * h * 2048, 500 * h
+    core_f, kv_b = 4 * 8 * 128 * ctx, 512 * 2 * ctx
+
+    def gemm(p, m):
+        return 2 * p * m, p * 2 + 2 * m * h * 2
+
+    ops = [gemm(fc, 12)]
+    for m, q in ((12, 3), (4, 1)):
+        f, b = gemm(attn, m)
+        ops += [(f + core_f * q, b + kv_b), gemm(ffn, m), gemm(lm, 4), (0, 4 * 500 * 4)]
+    assert st.flops["draft"] == sum(f for f, _ in ops)
+    assert st.hbm_bytes["draft"] == sum(b for _, b in ops)
+    assert st.times["draft"] == pytest.approx(sum(max(f / 1e14, b / 1e12) for f, b in ops))
+    assert st.bounds["draft"] == "memory"
+
+
+def test_draft_model_step_costs_more_than_no_draft_and_mtp_is_unchanged():
+    b = BatchStats.decode(64, 1000)
+    plain = model_for().step(b)
+    spec = SpecDecode("eagle3", 3, 0.7, "toy-dense-eagle3")
+    with_draft = model_for(spec=spec, draft=TOY_DRAFT).step(b)
+    assert with_draft.times["draft"] > 0
+    assert with_draft.total_s > plain.total_s
+    # a bigger draft model costs more per step
+    wide = TOY_DRAFT.model_copy(update={"dense_intermediate": 8192})
+    assert model_for(spec=spec, draft=wide).step(b).times["draft"] > with_draft.times["draft"]
+    # MTP keeps its own module: a draft_model field left unset changes nothing
+    mtp = SpecDecode("mtp", 1, 0.8)
+    assert model_for(model=MOE, spec=mtp).step(b).as_dict() == (
+        model_for(model=MOE, spec=SpecDecode("mtp", 1, 0.8, None)).step(b).as_dict()
+    )
+
+
+def test_draft_model_needs_its_architecture_and_an_eagle_method():
+    spec = SpecDecode("eagle3", 2, 0.5, "toy-dense-eagle3")
+    with pytest.raises(AccelsimError, match="draft_model 'toy-dense-eagle3'"):
+        model_for(spec=spec)
+    with pytest.raises(AccelsimError, match="mtp takes no draft_model"):
+        model_for(spec=SpecDecode("mtp", 1, 0.8, "toy-dense-eagle3"), draft=TOY_DRAFT)
+
+
+def test_catalog_eagle3_draft_is_priced_from_its_file(catalog):
+    """Qwen3-32B on 4 x 910B3 with its EAGLE3 draft: the perf model looks the draft up, and an
+    unknown or non-draft name is one clear error."""
+    from accelsim.perf import perf_model_from_catalog
+
+    plan, prec = ParallelPlan(tp=4), precision("int8", "bf16")
+    spec = SpecDecode.from_accept_length("eagle3", 3, 2.05, "qwen3-32b-eagle3")
+    pm = perf_model_from_catalog(catalog, "qwen3-32b", "ascend-910b3", plan, prec, spec=spec)
+    assert pm.draft is not None and pm.draft.name == "qwen3-32b-eagle3"
+    assert pm.step(BatchStats.decode(50, 4000)).times["draft"] > 0
+    bad = SpecDecode("eagle3", 3, 0.5, "qwen3-32b")
+    with pytest.raises(AccelsimError, match="not a draft model"):
+        perf_model_from_catalog(catalog, "qwen3-32b", "ascend-910b3", plan, prec, spec=bad)
+    with pytest.raises(AccelsimError, match="unknown model 'qwen3-32b-eagle'"):
+        perf_model_from_catalog(
+            catalog,
+            "qwen3-32b",
+            "ascend-910b3",
+            plan,
+            prec,
+            spec=SpecDecode("eagle3", 3, 0.5, "qwen3-32b-eagle"),
+        )

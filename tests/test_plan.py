@@ -311,3 +311,118 @@ def test_activation_budget_spreads_over_dp_groups():
     assert fit(TINY_GQA, TINY_CARD, ParallelPlan(), prec, **kw).activations == 41_975_040
     assert fit(TINY_GQA, TINY_CARD, ParallelPlan(dp=4), prec, **kw).activations == 10_493_760
     assert fit(TINY_GQA, TINY_CARD, ParallelPlan(dp=3), prec, **kw).activations == 14_020_320
+
+
+# ---- separate draft models (EAGLE3) ------------------------------------------------------------
+TINY_DRAFT = ModelArch.model_validate(
+    {
+        "name": "tiny-gqa-eagle3",
+        "family": "test",
+        "hidden_size": 1024,
+        "num_layers": 1,
+        "dense_layers": 1,
+        "dense_intermediate": 2048,
+        "vocab_size": 1000,
+        "max_context": 8192,
+        "attention": {"kind": "gqa", "num_heads": 8, "num_kv_heads": 2, "head_dim": 128},
+        "draft": {
+            "method": "eagle3",
+            "target": "tiny-gqa",
+            "draft_vocab_size": 500,
+            "fused_hidden_states": 3,
+            "attention_input_factor": 2,
+        },
+    }
+)
+
+
+def test_tiny_eagle3_draft_parameter_count():
+    """q/k/v read 2H: 2*1024*8*128 + 2*2*1024*2*128 + o 8*128*1024 + 3 norms 3*1024
+    = 2,097,152 + 1,048,576 + 1,048,576 + 3,072 = 4,197,376; FFN 3*1024*2048 = 6,291,456;
+    fc 3*1024*1024 = 3,145,728; LM head 500*1024 = 512,000; no embedding (the target's);
+    final norm 1,024: total 14,147,584."""
+    d = TINY_DRAFT
+    assert d.attention_params_per_layer == 4_197_376
+    assert d.fusion_params == 3_145_728
+    assert d.embedding_params == 0
+    assert d.lm_head_params == 512_000
+    assert d.total_params == 14_147_584
+
+
+def test_draft_weights_and_kv_pool_shrink_the_target_kv_capacity():
+    """The hand-computed tp=2 fit plus TINY_DRAFT on every rank: its weights 14,147,584 / 2 *
+    2 B = 14,147,584 B, so KV = 14,307,750,272 - 14,147,584 = 14,293,602,688 B; its KV pool
+    holds as many tokens as the target's, 2*2*128 elems * 1 layer * 2 B / 2 = 512 B per token
+    on top of the target's 2,048: 14,293,602,688 // 2,560 = 5,583,438 tokens (6,986,206
+    without the draft), 1,363 sequences of 4,096 (1,705)."""
+    f = _tp2_fit(draft=TINY_DRAFT)
+    assert f.weights_draft == 14_147_584
+    assert f.weights == pytest.approx(62_873_600 + 14_147_584)
+    assert f.kv_capacity == pytest.approx(14_293_602_688)
+    assert f.kv_bytes_per_token_draft == 512
+    assert f.kv_bytes_per_token == 2_560
+    assert f.max_kv_tokens == 5_583_438
+    assert f.max_batch_at_context == 1_363
+    assert f.as_dict()["weights_draft"] == 14_147_584
+    assert "weights_draft" not in _tp2_fit().as_dict()  # fits without a draft print as before
+
+
+def test_static_fraction_puts_the_draft_in_the_rest():
+    """SGLang (--mem-fraction-static 0.75, reserve 4e9 B): the target's pool is sized from the
+    fraction alone, 11,937,126,400 B / 2,048 = 5,828,675 tokens, as without a draft; the draft's
+    14,147,584 B of weights and its pool of as many tokens (5,828,675 * 512 = 2,984,281,600 B)
+    join the 29,376,128 B workspace in the rest: 3,027,805,312 B <= 4e9, so the token count
+    holds, the KV bytes are 5,828,675 * 2,560 = 14,921,408,000 and 972,194,688 B stay free."""
+    f = _tp2_fit(reserve_fraction=0.25, memory_fraction_covers="static", draft=TINY_DRAFT)
+    assert f.max_kv_tokens == 5_828_675
+    assert f.kv_capacity == pytest.approx(14_921_408_000)
+    assert f.reserve == pytest.approx(972_194_688)
+    assert f.used == pytest.approx(16e9)
+
+
+def test_static_fraction_draft_overflowing_the_rest_shrinks_the_pool():
+    """--mem-fraction-static 0.9 (rest 1.6e9 B): the pool of 14,337,126,400 / 2,048 = 7,000,550
+    tokens would need 3,627,805,312 B of the rest for workspace, draft weights and draft pool,
+    more than 1.6e9, so everything left after weights, workspace and draft is shared by both
+    caches: (16e9 - 62,873,600 - 29,376,128 - 14,147,584) // 2,560 = 6,208,438 tokens."""
+    f = _tp2_fit(reserve_fraction=0.1, memory_fraction_covers="static", draft=TINY_DRAFT)
+    without = _tp2_fit(reserve_fraction=0.1, memory_fraction_covers="static")
+    assert without.max_kv_tokens == 7_000_550
+    assert f.kv_capacity == pytest.approx(15_893_602_688)
+    assert f.max_kv_tokens == 6_208_438
+    assert f.reserve == 0.0
+
+
+def test_draft_replicated_per_dp_group_split_by_attention_tp(catalog):
+    """Qwen3-235B-A22B's EAGLE3 draft on 910C dies, tp=1 x dp=16: every die holds the whole
+    draft, 592,461,824 params * 2 B (BF16 although the target is INT8) = 1,184,923,648 B, and
+    its KV adds 2*4*128 elems * 2 B = 2,048 B per token to the target's 94 * 2,048 = 192,512."""
+    target = catalog.model("qwen3-235b-a22b")
+    draft = catalog.model("qwen3-235b-a22b-eagle3")
+    card = catalog.device("ascend-910c")
+    kw = {"reserve_fraction": 0.25}
+    plan = ParallelPlan(tp=1, dp=16, ep=16)
+    without = fit(target, card, plan, precision("int8", "bf16"), 2048, **kw)
+    with_draft = fit(target, card, plan, precision("int8", "bf16"), 2048, draft=draft, **kw)
+    assert draft.total_params == 592_461_824
+    assert with_draft.weights_draft == 1_184_923_648
+    assert with_draft.kv_capacity == pytest.approx(without.kv_capacity - 1_184_923_648)
+    assert without.kv_bytes_per_token == 192_512
+    assert with_draft.kv_bytes_per_token == 192_512 + 2_048
+    assert with_draft.max_kv_tokens < without.max_kv_tokens
+    tp4 = fit(
+        target,
+        card,
+        ParallelPlan(tp=4, dp=4, ep=16),
+        precision("int8", "bf16"),
+        2048,
+        draft=draft,
+        **kw,
+    )
+    assert tp4.weights_draft == pytest.approx(1_184_923_648 / 4)
+    assert tp4.kv_bytes_per_token_draft == 2_048 / 4
+
+
+def test_fit_rejects_a_target_model_as_draft():
+    with pytest.raises(AccelsimError, match="not a draft model"):
+        _tp2_fit(draft=TINY_GQA)

@@ -280,3 +280,55 @@ def test_pool_memory_fraction_overrides_the_framework_one(catalog):
     assert d.prefill.kv_tokens < d.decode.kv_tokens
     assert "memory_fraction" not in sc.canonical()["disaggregation"]["decode"]
     assert sc.canonical()["disaggregation"]["prefill"]["memory_fraction"] == 0.6
+
+
+def _qwen32_raw(**speculative):
+    return {
+        "name": "qwen32-eagle",
+        "model": "qwen3-32b",
+        "device": "a100-sxm4-80gb",
+        "cards": 2,
+        "plan": "tp=2",
+        "traffic": {
+            "arrival": "closed_loop",
+            "clients": 2,
+            "requests": 4,
+            "lengths": {"kind": "fixed", "prompt": 64, "output": 16},
+        },
+        "speculative": {"method": "eagle3", "draft_tokens": 3, "acceptance": 0.6, **speculative},
+    }
+
+
+def test_draft_model_takes_memory_and_runs(catalog):
+    """vLLM-style fraction (covers all): the EAGLE3 draft's weights and KV pool come out of the
+    KV capacity; the run prices the draft from its file."""
+    generic = load_scenario(_qwen32_raw(), catalog)
+    drafted = load_scenario(_qwen32_raw(draft_model="qwen3-32b-eagle3"), catalog)
+    assert drafted.kv_tokens < generic.kv_tokens
+    assert "draft_model" not in generic.canonical()["speculative"]
+    assert drafted.canonical()["speculative"]["draft_model"] == "qwen3-32b-eagle3"
+    assert drafted.digest != generic.digest
+    again = Scenario.model_validate(yaml.safe_load(dump_scenario(drafted)))
+    assert again.digest == drafted.digest
+    summary = run_scenario(drafted, catalog).summary
+    assert summary["completed"] == 4
+
+
+@pytest.mark.parametrize(
+    ("speculative", "message"),
+    [
+        ({"draft_model": "qwen3-32b-eagle"}, "speculative.draft_model: unknown model"),
+        ({"draft_model": "qwen3-235b-a22b-eagle3"}, "drafts for qwen3-235b-a22b, not for"),
+        ({"draft_model": "qwen3-32b"}, "is not a draft model"),
+        ({"method": "mtp", "draft_model": "qwen3-32b-eagle3"}, "method mtp uses the model"),
+    ],
+)
+def test_bad_draft_model_is_one_clear_error(catalog, speculative, message):
+    with pytest.raises(AccelsimError, match=message):
+        load_scenario(_qwen32_raw(**speculative), catalog)
+
+
+def test_a_draft_model_cannot_be_served(catalog):
+    raw = {**_qwen32_raw(), "model": "qwen3-32b-eagle3", "speculative": None}
+    with pytest.raises(AccelsimError, match="is a draft model; serve its target 'qwen3-32b'"):
+        load_scenario(raw, catalog)

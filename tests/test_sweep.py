@@ -452,3 +452,25 @@ def test_example_sweep_files_expand(path, catalog):
     spec = load_sweep(path)
     exp = expand(spec, resolve_base(spec, catalog))
     assert exp.points
+
+
+def test_analytic_prices_iterations_with_the_simulators_timing_model(tmp_path, catalog):
+    """The analytic evaluator builds its timing model like the simulator (scenario_perf_model):
+    a framework iteration overhead from the scenario slows its TPOT as it slows the engine."""
+    rows = {}
+    for overhead in ("1 ms", "20 ms"):
+        spec = sweep_from_mapping(
+            {
+                "name": f"fw-{overhead}",
+                "base": "tiny",
+                "evaluator": "analytic",
+                "axes": {
+                    "framework.name": ["test"],
+                    "framework.iteration_overhead": [overhead],
+                },
+            }
+        )
+        (row,) = run_sweep(spec, tmp_path / overhead.replace(" ", ""), workers=0, chart=False).rows
+        assert row["status"] == "ok", row["message"]
+        rows[overhead] = row
+    assert rows["20 ms"]["tpot_mean"] > rows["1 ms"]["tpot_mean"] + 0.015

@@ -288,3 +288,54 @@ def test_cli_bad_dtype_exits_2_with_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "ascend-910b2" in err and "fp8" in err
+
+
+def test_eagle3_cases_name_their_draft_model(catalog):
+    """Every shipped case with an EAGLE3 spec names the draft model of its target, and the
+    scenario carries it."""
+    eagle = [c for c in load_cases(catalog=catalog) if c.spec and c.spec.method == "eagle3"]
+    assert len(eagle) >= 5
+    for c in eagle:
+        draft = catalog.model(c.spec.draft_model)
+        assert draft.draft is not None and draft.draft.target == c.model, c.id
+        assert c.scenario.speculative.draft_model == c.spec.draft_model
+
+
+def test_case_spec_draft_model_parses_and_mtp_refuses_one(tmp_path):
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(
+        _SERVING_HEAD.replace("llama-2-7b", "qwen3-32b").replace("cards: 1", "cards: 2")
+        + "  spec: {method: eagle3, draft_tokens: 3, accept_length: 2.0, "
+        "draft_model: qwen3-32b-eagle3}\n"
+    )
+    (case,) = load_cases(ok)
+    assert case.spec.draft_model == "qwen3-32b-eagle3"
+    assert case.scenario.speculative.draft_model == "qwen3-32b-eagle3"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        _SERVING_HEAD + "  spec: {method: mtp, accept_rate: 0.7, draft_model: qwen3-32b-eagle3}\n"
+    )
+    with pytest.raises(CatalogError, match=r"bad.yaml: case s: spec.draft_model must name"):
+        load_cases(bad)
+
+
+def test_readme_states_the_current_accuracy(report):
+    """The README's "How far to trust it" figures are the shipped validation's, so a change to
+    the timing model cannot leave an outdated accuracy claim behind."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(readme.split())
+    found = re.search(
+        r"(\d+) active cases, median absolute error ([\d.]+) %, maximum ([\d.]+) %", text
+    )
+    assert found, "README lost its accuracy line"
+    assert int(found[1]) == len(report.results)
+    assert float(found[2]) == round(report.median_abs_error_pct, 1)
+    assert float(found[3]) == round(report.max_abs_error_pct, 1)
+    for mode, stats in report.as_dict()["by_mode"].items():
+        label = "fixed-batch decode" if mode == "decode" else mode
+        median, worst = stats["median_abs_error_pct"], stats["max_abs_error_pct"]
+        pair = f"{round(median, 1)} % / {round(worst, 1)} %"
+        assert f"{label} {pair}" in text or f"{mode} {pair}" in text, (mode, pair)

@@ -272,3 +272,39 @@ def test_every_model_number_has_provenance(cat: Catalog) -> None:
     for name in cat.names("model"):
         problems += cat.provenance_problems("model", name)
     assert not problems, "\n".join(problems)
+
+
+# ---- EAGLE3 draft models ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "target", "params"),
+    [
+        # fc 3*4096^2 = 50,331,648; layer: q/k/v over 2H 2*4096*(64+2*4)*128 = 75,497,472,
+        # o 64*128*4096 = 33,554,432, 3 norms 12,288; SwiGLU 3*4096*24576 = 301,989,888;
+        # LM head 32000*4096 = 131,072,000; final norm 4,096 -> 592,461,824
+        ("qwen3-235b-a22b-eagle3", "qwen3-235b-a22b", 592_461_824),
+        # fc 3*5120^2 = 78,643,200; layer: 2*5120*(64+2*8)*80 = 65,536,000, o 64*80*5120 =
+        # 26,214,400, 3 norms 15,360; SwiGLU 3*5120*25600 = 393,216,000; LM head 32000*5120 =
+        # 163,840,000; final norm 5,120 -> 727,470,080
+        ("qwen3-32b-eagle3", "qwen3-32b", 727_470_080),
+    ],
+)
+def test_eagle3_draft_files(cat: Catalog, name: str, target: str, params: int) -> None:
+    draft = cat.model(name)
+    assert draft.is_draft and draft.draft.method == "eagle3"
+    assert draft.draft.target == target and not cat.model(target).is_draft
+    assert draft.embedding_params == 0  # the target's embedding (SGLang set_embed)
+    assert draft.lm_head_vocab == 32_000
+    assert draft.total_params == params
+    assert (
+        draft.kv_bytes_per_token(2)
+        == 2 * draft.attention.num_kv_heads * draft.attention.head_dim * 2
+    )
+
+
+def test_draft_section_needs_a_dense_model() -> None:
+    with pytest.raises(ValidationError, match="a draft model is dense"):
+        _tiny(
+            dense_layers=0,
+            moe={"num_experts": 4, "top_k": 1, "expert_intermediate": 64},
+            draft={"method": "eagle3", "target": "x"},
+        )

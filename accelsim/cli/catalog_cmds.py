@@ -325,6 +325,10 @@ def fit_cmd(
     ] = None,
     context: Annotated[int, typer.Option("--context", help="Tokens per sequence")] = 4096,
     mtp: Annotated[bool, typer.Option("--mtp/--no-mtp", help="Also hold the MTP module")] = False,
+    draft_model: Annotated[
+        str | None,
+        typer.Option("--draft-model", help="EAGLE draft model held next to MODEL (weights + KV)"),
+    ] = None,
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
@@ -337,12 +341,15 @@ def fit_cmd(
     card = cat.device(device)
     server = cat.server_for(card)
     prec = precision(dtype, kv_dtype)
+    extra: dict[str, Any] = {"include_mtp": mtp}
+    if draft_model:
+        extra["draft"] = cat.model(draft_model)
+        if extra["draft"].draft is None or extra["draft"].draft.target != m.name:
+            raise AccelsimError(f"--draft-model {draft_model!r} is not a draft model for {m.name}")
     if plan:
-        result = fit(m, card, parse_plan(plan, cards * card.dies), prec, context, include_mtp=mtp)
+        result = fit(m, card, parse_plan(plan, cards * card.dies), prec, context, **extra)
     else:
-        result = fit_best(
-            m, card, cards, prec, context, server.scale_up_domain_cards, include_mtp=mtp
-        )
+        result = fit_best(m, card, cards, prec, context, server.scale_up_domain_cards, **extra)
     minimum = None
     if not result.fits:
         minimum = minimum_cards(
@@ -352,7 +359,7 @@ def fit_cmd(
             context,
             server.cards_per_node,
             server.scale_up_domain_cards,
-            include_mtp=mtp,
+            **extra,
         )
     payload = {
         **result.as_dict(),

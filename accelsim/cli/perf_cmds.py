@@ -57,6 +57,10 @@ def step(
     mtp: Annotated[int, typer.Option("--mtp", help="Draft tokens per step (0: none).")] = 0,
     accept: Annotated[float, typer.Option("--accept", help="Per-draft acceptance rate.")] = 0.7,
     spec_method: Annotated[str, typer.Option("--spec-method", help="mtp or eagle3.")] = "mtp",
+    draft_model: Annotated[
+        str | None,
+        typer.Option("--draft-model", help="EAGLE draft model (with --spec-method eagle3)."),
+    ] = None,
     routing: Annotated[
         str,
         typer.Option(
@@ -92,7 +96,7 @@ def step(
         rm = ROUTING_PROFILES[routing]
     else:
         raise AccelsimError(f"--routing {routing!r}: choose uniform, zipf, dirichlet or production")
-    spec = SpecDecode(spec_method, mtp, accept) if mtp > 0 else None
+    spec = SpecDecode(spec_method, mtp, accept, draft_model) if mtp > 0 else None
     pm = perf_model_from_catalog(
         cat, model, device, p, precision(dtype, kv_dtype), routing=rm, spec=spec, server=server
     )

@@ -65,9 +65,20 @@ hidden.
 
 Speculative decoding (``SpecDecode``): each decode sequence verifies ``draft_tokens + 1``
 tokens per iteration (attention over its context for each) and emits ``tokens_per_step`` on
-average; the draft costs ``draft_tokens`` sequential passes of one extra layer — an MTP module
-(one MoE layer of the model plus a ``2H x H`` projection) or, for EAGLE-style drafts, one dense
-layer of the model's width in BF16 — plus the LM head.
+average; the draft costs ``draft_tokens`` sequential passes:
+
+- ``mtp``: one MTP module per pass (one MoE layer of the model plus a ``2H x H`` projection)
+  plus the model's LM head;
+- ``eagle``/``eagle3`` with a draft model (``SpecDecode.draft_model``, a ``workloads/models/``
+  file with a ``draft:`` section): the draft's own weights, read in its dtype (BF16), split
+  ``tp`` ways like the target's attention. As SGLang's EAGLE worker runs it (topk 1), the first
+  pass is the draft extend after verification — the ``draft_tokens + 1`` verified positions of
+  each sequence through the ``fc`` fusion of the target hidden states and the draft layer —
+  and the other ``draft_tokens - 1`` passes one token per sequence through the draft layer;
+  every pass reads the draft's KV cache over the sequence's context, computes logits over the
+  draft vocabulary for one row per sequence, and, with ``tp > 1``, all-reduces twice;
+- ``eagle``/``eagle3`` without a draft model: a generic estimate, one dense layer of the
+  model's width (the widest FFN) in BF16 with the model's attention, plus the model's LM head.
 
 Ignored (named so nobody is surprised): fused-kernel savings beyond the launch term, norms and
 elementwise ops other than through kernel counts, activation memory traffic beyond GEMM
@@ -84,7 +95,7 @@ import numpy as np
 
 from accelsim.batch import BatchStats
 from accelsim.devices import Card, Fabric
-from accelsim.dtypes import Precision
+from accelsim.dtypes import BYTES, Precision
 from accelsim.errors import AccelsimError
 from accelsim.perf.collectives import Link, all_gather, all_reduce, all_to_all, p2p
 from accelsim.perf.roofline import Rates
@@ -140,11 +151,14 @@ _K_SAMPLE = 2
 class SpecDecode:
     """Speculative decoding: ``draft_tokens`` proposals per step, each accepted with
     probability ``accept_rate`` given the previous ones were (``method``: ``mtp`` for a
-    DeepSeek-style MTP module, ``eagle``/``eagle3`` for a one-layer dense draft)."""
+    DeepSeek-style MTP module, ``eagle``/``eagle3`` for a one-layer draft). ``draft_model``
+    names the separate EAGLE draft model in the catalog (``perf_model_from_catalog`` looks it
+    up; see the module docstring)."""
 
     method: str = "mtp"
     draft_tokens: int = 1
     accept_rate: float = 0.7
+    draft_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.draft_tokens < 0:
@@ -158,18 +172,20 @@ class SpecDecode:
         return float(sum(self.accept_rate**i for i in range(self.draft_tokens + 1)))
 
     @staticmethod
-    def from_accept_length(method: str, draft_tokens: int, accept_length: float) -> SpecDecode:
+    def from_accept_length(
+        method: str, draft_tokens: int, accept_length: float, draft_model: str | None = None
+    ) -> SpecDecode:
         """The ``SpecDecode`` whose ``tokens_per_step`` equals a published accept length."""
         lo, hi = 0.0, 1.0
         if accept_length >= draft_tokens + 1:
-            return SpecDecode(method, draft_tokens, 1.0)
+            return SpecDecode(method, draft_tokens, 1.0, draft_model)
         for _ in range(60):
             mid = (lo + hi) / 2
             if SpecDecode(method, draft_tokens, mid).tokens_per_step < accept_length:
                 lo = mid
             else:
                 hi = mid
-        return SpecDecode(method, draft_tokens, (lo + hi) / 2)
+        return SpecDecode(method, draft_tokens, (lo + hi) / 2, draft_model)
 
 
 @dataclass(frozen=True)
@@ -359,7 +375,8 @@ class PerfModel:
     ``scale_up``/``scale_out`` are the fabrics inside and between scale-up domains;
     ``node_cards`` the cards per server and ``scale_up_cards`` the cards one scale-up fabric
     joins (a CloudMatrix384 supernode: 384; default ``node_cards``). ``routing`` defaults to
-    uniform; ``spec`` to no speculative decoding. ``iteration_overhead`` (seconds) replaces the
+    uniform; ``spec`` to no speculative decoding; ``draft`` is the draft model ``spec`` names
+    (required when it names one). ``iteration_overhead`` (seconds) replaces the
     card's per-iteration host cost (``efficiency.iteration_overhead``) when a serving framework's
     own figure is known (``accelsim.scenario.FrameworkSpec``).
     """
@@ -378,8 +395,18 @@ class PerfModel:
         routing: RoutingModel | None = None,
         spec: SpecDecode | None = None,
         iteration_overhead: float | None = None,
+        draft: ModelArch | None = None,
     ) -> None:
         self.card, self.model, self.plan, self.prec = card, model, plan, prec
+        if spec is not None and spec.draft_model is not None:
+            if spec.method == "mtp":
+                raise AccelsimError("speculative method mtp takes no draft_model (use eagle3)")
+            if draft is None or draft.name != spec.draft_model or draft.draft is None:
+                raise AccelsimError(
+                    f"speculative draft_model {spec.draft_model!r}: give its draft architecture "
+                    "(perf_model_from_catalog looks it up)"
+                )
+        self.draft = draft if spec is not None and spec.draft_model is not None else None
         self.rates = Rates.of(card, prec)
         if iteration_overhead is not None:
             if iteration_overhead < 0:
@@ -436,7 +463,14 @@ class PerfModel:
             if moe.routing == "group_limited" and moe.n_group >= nn:
                 nodes = min(nodes, float(moe.topk_group))
             self.dest_domains = nodes
-        if self.spec is not None and self.spec.method != "mtp":
+        if self.draft is not None:
+            d = self.draft
+            assert d.draft is not None
+            self.d_wb = BYTES[d.draft.weight_dtype]
+            kvh = d.attention.num_kv_heads or 1
+            self.d_kv_split = 1 if d.attention.kind == "mla" else min(self.plan.tp, kvh)
+            self.d_f_dec = d.attention_flops_per_context_token("decode") / d.num_layers
+        elif self.spec is not None and self.spec.method != "mtp":
             moe = m.moe
             width = m.dense_intermediate or 0
             if moe is not None:
@@ -584,11 +618,14 @@ class PerfModel:
         m: float,
         kernels: int,
         wbytes: float | None = None,
+        width: float | None = None,
     ) -> None:
-        """A weight GEMM of ``params`` weights (this rank's share) over ``m`` tokens."""
+        """A weight GEMM of ``params`` weights (this rank's share) over ``m`` tokens whose
+        activations are ``width`` wide (default: the model's hidden size)."""
         r = self.rates
         flops = 2.0 * params * m
-        hbm = params * (self.wb if wbytes is None else wbytes) + 2.0 * m * self.h * self.act
+        h = self.h if width is None else width
+        hbm = params * (self.wb if wbytes is None else wbytes) + 2.0 * m * h * self.act
         ops.add(
             cls,
             compute_s=flops / r.gemm_rate(m),
@@ -757,6 +794,9 @@ class PerfModel:
         """``draft_tokens`` sequential draft passes over the decode sequences."""
         spec = self.spec
         assert spec is not None
+        if self.draft is not None:
+            self._eagle_draft(ops, g)
+            return
         d = _Group(g.dec_seqs, g.dec_seqs, g.dec_ctx, 1.0, 0.0, 0.0, 0.0, 0.0, g.replica_dec_seqs)
         one = _Ops()
         if spec.method == "mtp" and self.model.is_moe:
@@ -771,6 +811,51 @@ class PerfModel:
         self._per_iteration(lm, d, pipeline=False)
         one.merge(lm)
         ops.merge(one, float(spec.draft_tokens), into="draft")
+
+    def _eagle_draft(self, ops: _Ops, g: _Group) -> None:
+        """The draft model's ``draft_tokens`` passes (see the module docstring), into ``draft``."""
+        spec, d, r, tp = self.spec, self.draft, self.rates, self.plan.tp
+        assert spec is not None and d is not None
+        seqs, h, wb = g.dec_seqs, d.hidden_size, self.d_wb
+        kv = d.kv_elements_per_token_per_layer * self.prec.kv_bytes / self.d_kv_split
+        out = _Ops()
+        for step in range(spec.draft_tokens):
+            q = g.q_per_seq if step == 0 else 1.0  # the draft extend covers every verified token
+            m = seqs * q
+            if step == 0 and d.fusion_params:
+                self._gemm(out, "draft", d.fusion_params / tp, m, 1, wbytes=wb, width=h)
+            for _ in range(d.num_layers):
+                params = d.attention_params_per_layer / tp
+                flops = 2.0 * params * m
+                hbm = params * wb + 2.0 * m * h * self.act
+                core_f = self.d_f_dec * g.dec_ctx * q / tp
+                core_b = kv * g.dec_ctx
+                out.add(
+                    "draft",
+                    compute_s=flops / r.gemm_rate(m) + core_f / r.attn_flops,
+                    memory_s=(hbm + core_b) / r.hbm,
+                    kernels=_K_ATTN,
+                    launch_s=r.launch_s,
+                    flops=flops + core_f,
+                    hbm=hbm + core_b,
+                )
+                self._gemm(out, "draft", d.dense_ffn_params / tp, m, _K_FFN, wbytes=wb, width=h)
+                if tp > 1:
+                    size = m * h * self.act
+                    out.add(
+                        "draft",
+                        network_s=2 * all_reduce(self._link(tp), size, tp),
+                        kernels=2 * _K_COLL,
+                        launch_s=r.launch_s,
+                        net=2 * 2 * size * (tp - 1) / tp,
+                    )
+            lm = d.lm_head_params / tp
+            self._gemm(out, "draft", lm, seqs, _K_LM, wbytes=wb, width=h)
+            logits = seqs * d.lm_head_vocab / tp * 4.0
+            out.add(
+                "draft", memory_s=logits / r.hbm, kernels=_K_SAMPLE, launch_s=r.launch_s, hbm=logits
+            )
+        ops.merge(out)
 
 
 def _busiest_share(n: float, dp: int) -> float:
@@ -804,6 +889,14 @@ def perf_model_from_catalog(
     card = catalog.device(device)
     arch = catalog.model(model)
     srv = catalog.server(server) if server else catalog.server_for(card)
+    draft = None
+    if spec is not None and spec.draft_model is not None:
+        draft = catalog.model(spec.draft_model)
+        if draft.draft is None:
+            raise AccelsimError(
+                f"speculative draft_model {spec.draft_model!r} is not a draft model "
+                "(its file has no draft: section)"
+            )
     return PerfModel(
         card,
         arch,
@@ -816,4 +909,5 @@ def perf_model_from_catalog(
         routing=routing,
         spec=spec,
         iteration_overhead=iteration_overhead,
+        draft=draft,
     )

@@ -187,27 +187,6 @@ def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, floa
     return rate, float(reqs.prompt_tokens.mean()), float(reqs.output_tokens.mean())
 
 
-def _perf_model(sc: Any, cat: Any, plan: Any) -> Any:
-    from accelsim.dtypes import precision
-    from accelsim.perf import SpecDecode, perf_model_from_catalog
-    from accelsim.routing import RoutingModel
-
-    skew = sc.routing_skew
-    spec = None
-    if sc.speculative is not None and sc.speculative.draft_tokens > 0:
-        s = sc.speculative
-        spec = SpecDecode(s.method, s.draft_tokens, s.acceptance)
-    return perf_model_from_catalog(
-        cat,
-        sc.model,
-        sc.device,
-        plan,
-        precision(sc.dtype, sc.kv_dtype),
-        routing=RoutingModel(kind=skew.kind, skew=skew.skew, seed=skew.seed),
-        spec=spec,
-    )
-
-
 def _prefill_time(pm: Any, n_in: int, chunk: int) -> float:
     from accelsim.batch import BatchStats
 
@@ -249,6 +228,7 @@ def _bmax(kv_tokens: int | None, dp: int, mean_ctx: float, max_seqs: int) -> int
 def analytic(ctx: EvalContext) -> dict[str, Any]:
     from accelsim.batch import BatchStats
     from accelsim.plan import parse_plan
+    from accelsim.scenario import scenario_perf_model
 
     cat = ctx.catalog
     sc = resolved_scenario(ctx)
@@ -256,7 +236,7 @@ def analytic(ctx: EvalContext) -> dict[str, Any]:
         return _analytic_disagg(ctx, sc)
     plan = parse_plan(sc.plan)
     rate, inp, out = _traffic_means(sc, ctx.seed, cat)
-    pm = _perf_model(sc, cat, plan)
+    pm = scenario_perf_model(sc, cat, plan)
     sched = sc.scheduler
     mean_ctx = inp + out / 2.0
     bmax = _bmax(sc.kv_tokens, plan.dp, mean_ctx, sched.max_seqs)
@@ -304,12 +284,13 @@ def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
     smaller of the two pools' capacities; TTFT is missing when the prefill pool saturates."""
     from accelsim.batch import BatchStats
     from accelsim.plan import parse_plan
+    from accelsim.scenario import scenario_perf_model
 
     cat = ctx.catalog
     d = sc.disaggregation
     pp_plan, dp_plan = parse_plan(d.prefill.plan), parse_plan(d.decode.plan)
     rate, inp, out = _traffic_means(sc, ctx.seed, cat)
-    pm_p, pm_d = _perf_model(sc, cat, pp_plan), _perf_model(sc, cat, dp_plan)
+    pm_p, pm_d = scenario_perf_model(sc, cat, pp_plan), scenario_perf_model(sc, cat, dp_plan)
     sched = sc.scheduler
     mean_ctx = inp + out / 2.0
     chunk = max(1, min(round(inp), sched.max_batched_tokens))

@@ -201,6 +201,7 @@ def enumerate_candidates(
 
     from accelsim.dtypes import precision
     from accelsim.plan import fit
+    from accelsim.scenario import memory_options
 
     if cards < 1:
         raise AccelsimError("tune: --cards must be at least 1")
@@ -213,6 +214,7 @@ def enumerate_candidates(
     if not grid or any(b < 1 or s < 1 for b, s in grid):
         raise AccelsimError("tune: the scheduler grid needs positive max_batched_tokens/max_seqs")
     mtp = bool(sc.speculative and sc.speculative.method == "mtp")
+    memory = memory_options(sc, catalog)
     ok: list[Candidate] = []
     pruned: list[tuple[Candidate, str]] = []
     n = 0
@@ -236,6 +238,7 @@ def enumerate_candidates(
                     max_batched_tokens=mbt,
                     max_seqs=seqs,
                     include_mtp=mtp,
+                    **memory,
                 )
                 for plan, pre, dec in layouts:
                     c = Candidate(n, ranks, plan, pre, dec, mbt, seqs, card.dies)
