@@ -40,6 +40,7 @@ class Linear:
     budget=st.integers(16, 4096),
     disagg=st.booleans(),
     seed=st.integers(0, 10),
+    preemption=st.sampled_from(["recompute", "retract-sglang"]),
 )
 def test_conservation_and_kv_capacity(
     n,
@@ -56,7 +57,11 @@ def test_conservation_and_kv_capacity(
     budget,
     disagg,
     seed,
+    preemption,
 ):
+    """Whatever the policy, router, preemption (vLLM recompute or SGLang retraction) and
+    disaggregation: every request completes or is rejected with a reason, and the KV blocks in
+    use never exceed capacity (``check_invariants`` recounts them after every iteration)."""
     rng = np.random.default_rng(seed)
     arrived = np.cumsum(rng.exponential(1 / rate, n))
     prompt = rng.integers(1, max_prompt, n, endpoint=True)
@@ -70,6 +75,7 @@ def test_conservation_and_kv_capacity(
         max_seqs=max_seqs,
         max_batched_tokens=budget,
         batch_size=max_seqs,
+        preemption="recompute" if pol == "static" else preemption,
     )
     pool = Pool(Linear(k), replicas=replicas, kv_tokens=kv_tokens, scheduler=sc)
     kw = {}

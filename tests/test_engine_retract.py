@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from accelsim.engine import KVTransfer, Pool, simulate
 from accelsim.scheduling import SchedulerConfig
@@ -105,50 +103,3 @@ def test_default_preemption_is_recompute_and_left_out_of_the_digest():
     other = Scenario.model_validate({**base, "scheduler": {"preemption": "retract-sglang"}})
     assert "preemption" not in plain.canonical()["scheduler"]
     assert plain.digest == same.digest != other.digest
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    n=st.integers(1, 50),
-    rate=st.floats(0.5, 500),
-    max_prompt=st.integers(1, 2000),
-    max_output=st.integers(1, 300),
-    kv_tokens=st.integers(64, 12_000),
-    block=st.sampled_from([1, 16, 128]),
-    pol=st.sampled_from(["continuous", "chunked_prefill"]),
-    k=st.sampled_from([1.0, 1.5, 2.7]),
-    max_seqs=st.integers(1, 32),
-    budget=st.integers(16, 4096),
-    disagg=st.booleans(),
-    seed=st.integers(0, 10),
-)
-def test_retract_conserves_requests_and_never_exceeds_kv(
-    n, rate, max_prompt, max_output, kv_tokens, block, pol, k, max_seqs, budget, disagg, seed
-):
-    rng = np.random.default_rng(seed)
-    arrived = np.cumsum(rng.exponential(1 / rate, n))
-    req = Requests.from_arrays(
-        arrived,
-        rng.integers(1, max_prompt, n, endpoint=True),
-        rng.integers(1, max_output, n, endpoint=True),
-    )
-    sc = SchedulerConfig(
-        policy=pol,
-        block_size=block,
-        max_seqs=max_seqs,
-        max_batched_tokens=budget,
-        preemption="retract-sglang",
-    )
-    kw = {}
-    if disagg:
-        kw = {
-            "decode_pool": Pool(Const(0.01, k), replicas=2, kv_tokens=kv_tokens, scheduler=sc),
-            "transfer": KVTransfer(1000.0, 1e9, 1e-4),
-        }
-    pool = Pool(Const(0.01, k), kv_tokens=kv_tokens, scheduler=sc)
-    # check_invariants recounts the blocks after every iteration: used <= capacity
-    res = simulate(req, pool, seed=seed, check_invariants=True, **kw)
-    s = res.summary
-    assert s["completed"] + s["rejected"] == s["arrived"] == n
-    done = res.records["outcome"] == 1
-    assert np.all(np.isfinite(res.records["finished_at"][done]))
