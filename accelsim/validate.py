@@ -288,6 +288,34 @@ class ValidationReport:
             "skipped": [{"id": c.id, "reason": c.reason} for c in self.skipped],
         }
 
+    def markdown(self) -> str:
+        """The error table as Markdown: every active case (sorted by signed error), then the
+        aggregates overall and by mode, split and device. Deterministic for the same cases."""
+        lines = [
+            "| case | mode | split | device | metric | measured | predicted | error |",
+            "|---|---|---|---|---|---:|---:|---:|",
+        ]
+        for r in sorted(self.results, key=lambda r: (r.error_pct, r.case.id)):
+            c = r.case
+            lines.append(
+                f"| {c.id} | {c.mode} | {c.split} | {c.device} | {c.metric} [{c.unit}] | "
+                f"{c.measured:.4g} | {r.predicted:.4g} | {r.error_pct:+.1f} % |"
+            )
+        lines += [
+            "",
+            "| group | cases | median \\|error\\| | max \\|error\\| |",
+            "|---|---:|---:|---:|",
+        ]
+        groups = [("all", _agg(self.errors))]
+        for key in ("mode", "split", "device"):
+            groups += [(f"{key} {k}", v) for k, v in self.by(key).items()]
+        for name, g in groups:
+            lines.append(
+                f"| {name} | {g['n']} | {g['median_abs_error_pct']:.1f} % | "
+                f"{g['max_abs_error_pct']:.1f} % |"
+            )
+        return "\n".join(lines) + "\n"
+
 
 # ---- reading case files ---------------------------------------------------------------------
 def _case(raw: Any, where: str) -> Case:

@@ -339,3 +339,25 @@ def test_readme_states_the_current_accuracy(report):
         median, worst = stats["median_abs_error_pct"], stats["max_abs_error_pct"]
         pair = f"{round(median, 1)} % / {round(worst, 1)} %"
         assert f"{label} {pair}" in text or f"{mode} {pair}" in text, (mode, pair)
+
+
+def test_docs_error_table_is_current(report):
+    """docs/validation.md's error table is ``accelsim validate --markdown`` of the shipped
+    cases; regenerate with ACCELSIM_REGEN_GOLDEN=1 when the timing model or cases change."""
+    import os
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
+    text = doc.read_text(encoding="utf-8")
+    start, end = "<!-- error-table:start -->\n", "<!-- error-table:end -->"
+    table = report.markdown()
+    if os.environ.get("ACCELSIM_REGEN_GOLDEN") == "1":
+        text = re.sub(
+            re.escape(start) + r".*?" + re.escape(end),
+            lambda _: start + table + end,
+            text,
+            flags=re.S,
+        )
+        doc.write_text(text, encoding="utf-8")
+    assert start + table + end in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -175,10 +176,17 @@ def validate(
     catalog: CatalogOpt = None,
     set_: SetOpt = None,
     json_out: JsonOpt = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the error table as Markdown.")
+    ] = False,
 ) -> None:
     """Predict every published validation case and print the signed errors."""
     cat = open_catalog(catalog, set_)
     rep = run_validation(cat, file)
+    if markdown:
+        sys.stdout.write(rep.markdown())
+        print_overrides(cat)
+        return
     if json_out:
         emit_json(rep.as_dict(), cat)
         return
