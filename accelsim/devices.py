@@ -30,12 +30,19 @@ from pydantic import Field, model_validator
 
 from accelsim.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
 
-__all__ = ["DTYPES", "Card", "EfficiencyProfile", "Fabric", "Server"]
+__all__ = ["DTYPES", "Card", "EfficiencyProfile", "Fabric", "Server", "packages"]
 
 #: Compute dtypes a card may list a dense peak for.
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
 
 DType = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+
+
+def packages(ranks: int, dies: int) -> int | float:
+    """Cards (packages) holding ``ranks`` ranks of a ``dies``-die card: plan degrees count
+    ranks, which are dies on a multi-die card (an int when whole, e.g. 32 ranks of a 910C are
+    16 cards; one die is 0.5)."""
+    return ranks // dies if ranks % dies == 0 else ranks / dies
 
 
 class EfficiencyProfile(Frozen):

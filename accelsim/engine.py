@@ -112,7 +112,7 @@ class KVTransfer:
 
 class _IterCache:
     """Iteration times (and, when the model reports them, FLOPs and HBM bytes) per quantized
-    batch. ``last`` holds the (FLOPs, bytes) of the latest priced iteration."""
+    batch. ``last`` holds the (seconds, FLOPs, bytes) of the latest priced iteration."""
 
     def __init__(self, model: IterationModel) -> None:
         self.model = model
@@ -121,7 +121,7 @@ class _IterCache:
         self.decode: dict[tuple[int, int], tuple[float, float, float]] = {}
         self.mixed: dict[tuple, tuple[float, float, float]] = {}
         self.calls = 0
-        self.last = (0.0, 0.0)
+        self.last = (0.0, 0.0, 0.0)
 
     def _price(self, b: BatchStats) -> tuple[float, float, float]:
         self.calls += 1
@@ -144,7 +144,7 @@ class _IterCache:
             if w is None:
                 w = self._price(BatchStats(n, float(qc)))
                 self.decode[key] = w
-        self.last = (w[1], w[2])
+        self.last = w
         return w[0]
 
     def time(self, n: int, ctx: int, pseq: int, ptok: int, ppairs: float, pctx: int) -> float:
@@ -157,7 +157,7 @@ class _IterCache:
                 b = BatchStats(key[0], float(key[1]), pseq, key[3], float(key[4]), float(key[5]))
                 w = self._price(b)
                 self.mixed[key] = w
-        self.last = (w[1], w[2])
+        self.last = w
         return w[0]
 
 
@@ -503,13 +503,16 @@ class _Replica:
         while self.n and not fits():
             self.preempt_one()
 
-    def apply(self, dt: float, plan: Any, work: tuple[float, float] = (0.0, 0.0)) -> None:
-        """Account one iteration that ended at ``self.clock`` (``work``: its FLOPs, bytes)."""
+    def apply(
+        self, dt: float, plan: Any, work: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    ) -> None:
+        """Account one iteration that ended at ``self.clock`` (``work``: the priced iteration's
+        seconds, FLOPs and HBM bytes, ``_IterCache.last``)."""
         eng = self.eng
         t = self.clock
         self.busy += dt
-        self.flops += work[0]
-        self.hbm_bytes += work[1]
+        self.flops += work[1]
+        self.hbm_bytes += work[2]
         n_dec = 0
         if plan is None or plan[1]:
             n_dec = self.n

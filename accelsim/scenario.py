@@ -46,7 +46,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from accelsim.catalog import Catalog, Override, format_validation_error, read_yaml
 from accelsim.claims import Claim
-from accelsim.devices import Server
+from accelsim.devices import Server, packages
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError, suggest
 from accelsim.plan import ParallelPlan, fit, fit_best, parse_plan
@@ -471,7 +471,7 @@ def _resolve_pool(
     )
     if not mf.fits:
         per, dies = plan.cards_per_replica, card.dies
-        on = f"{per}" if dies == 1 else f"{_packages(per, dies):g} ({per} dies)"
+        on = f"{per}" if dies == 1 else f"{packages(per, dies):g} ({per} dies)"
         raise AccelsimError(
             f"scenario {sc.name}: {what}{sc.model} does not fit on {on} x "
             f"{sc.device} with plan {plan.label()} at {sc.dtype} (short by "
@@ -602,11 +602,6 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
 
 
 # ---- running ----------------------------------------------------------------------------
-def _packages(ranks: int, dies: int) -> int | float:
-    """Cards (packages) holding ``ranks`` ranks of a ``dies``-die card (an int when whole)."""
-    return ranks // dies if ranks % dies == 0 else ranks / dies
-
-
 def scenario_perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan):
     """The timing model (``accelsim.perf.PerfModel``) of one replica of resolved ``sc`` under
     ``plan``: its precision, routing skew (with drift), speculative decoding (with its draft
@@ -646,9 +641,9 @@ def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skippin
         plan_text: str, kv: int, per_seq: int | None, sched: SchedulerConfig | None = None
     ) -> Pool:
         plan = parse_plan(plan_text)
-        packages = _packages(plan.cards_per_replica, card.dies)
+        cards = packages(plan.cards_per_replica, card.dies)
         model = scenario_perf_model(sc, catalog, plan)
-        return Pool(model, plan.replicas, kv, per_seq, packages, sched or sc.scheduler)
+        return Pool(model, plan.replicas, kv, per_seq, cards, sched or sc.scheduler)
 
     seeds = np.random.SeedSequence(sc.seed).spawn(2)
     requests = generate(sc.traffic_spec, np.random.default_rng(seeds[0]), _resolver(catalog))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from accelsim.catalog import Catalog
+from accelsim.devices import packages
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.plan import MemoryFit, ParallelPlan, fit, minimum_cards, parse_plan
@@ -320,7 +321,7 @@ def size_cluster(
     # of a fraction of a card (one die of a 910C) is deployed ``step`` replicas at a time, so
     # every size tried fills whole cards
     ranks, dies = shape.plan.cards_per_replica, catalog.device(device).dies
-    per = ranks // dies if ranks % dies == 0 else ranks / dies
+    per = packages(ranks, dies)
     step = dies // math.gcd(ranks, dies)
     runs: dict[int, dict[str, Any]] = {}
 

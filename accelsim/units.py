@@ -17,8 +17,10 @@ the front or back of the text and converts the rest (``"0.05 USD/kWh"`` -> 0.05 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pint
 
@@ -30,6 +32,7 @@ __all__ = [
     "HOURS_PER_YEAR",
     "UnitError",
     "format_quantity",
+    "format_value",
     "parse_money",
     "parse_quantity",
 ]
@@ -231,3 +234,23 @@ def format_quantity(value: float, dimension: str, digits: int = 3) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.{digits}g} {prefix}{unit}"
     return f"{value:.{digits}g} {unit}".strip()
+
+
+def format_value(value: Any, unit: str = "", missing: str = "-") -> str:
+    """A result value with its display unit, as tables show it: seconds (``unit`` ``"s"``) as
+    ms below 1 s, money (``"USD..."``) with cents below 1,000, whole numbers with separators,
+    three significant digits below 100; ``missing`` for ``None`` and non-finite floats."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    if unit == "s":
+        return f"{value * 1e3:,.1f} ms" if value < 1 else f"{value:,.2f} s"
+    if unit.startswith("USD"):
+        return f"{value:,.2f} {unit}" if abs(value) < 1000 else f"{value:,.0f} {unit}"
+    if isinstance(value, int):
+        return f"{value:,} {unit}".strip()
+    text = f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()

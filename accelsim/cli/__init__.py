@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 
 from accelsim.catalog import Catalog, load_catalog
 from accelsim.errors import AccelsimError
@@ -33,11 +34,13 @@ __all__ = [
     "SeedOpt",
     "SetOpt",
     "app",
+    "check_executor",
     "console",
     "emit_json",
     "main",
     "open_catalog",
     "print_overrides",
+    "progress_bar",
 ]
 
 app = typer.Typer(
@@ -108,6 +111,27 @@ def emit_json(payload: Any, catalog: Catalog | None = None) -> None:
         if marks:
             payload = {**payload, "overrides": marks}
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=_default) + "\n")
+
+
+def check_executor(executor: str, workers: int | None) -> None:
+    """``--executor`` and ``--workers`` of the commands that run a sweep (sweep, tune)."""
+    if executor not in ("local", "ray"):
+        raise AccelsimError(f"--executor {executor!r}: use local or ray")
+    if workers is not None and workers < 0:
+        raise AccelsimError("--workers cannot be negative")
+
+
+def progress_bar(label: ProgressColumn, *columns: ProgressColumn, quiet: bool = False) -> Progress:
+    """A transient rich progress bar: ``label``, the bar, ``columns``, elapsed time; drawn on
+    stderr when ``quiet`` (``--json`` keeps stdout for the JSON)."""
+    return Progress(
+        label,
+        BarColumn(),
+        *columns,
+        TimeElapsedColumn(),
+        console=err_console if quiet else console,
+        transient=True,
+    )
 
 
 def print_overrides(overrides: Catalog | list[dict[str, Any]]) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 from rich.table import Table
 
 from accelsim.cli import (
@@ -25,40 +25,14 @@ from accelsim.cli import (
     emit_json,
     open_catalog,
     print_overrides,
+    progress_bar,
 )
 from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
 from accelsim.scenario import Scenario, load_scenario, resolve_scenario
 from accelsim.sizing import SLO_METRICS, size_cluster
 from accelsim.tco import unpriced
-from accelsim.units import parse_quantity
-
-
-def _fmt(value: Any, unit: str) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    if unit == "s":
-        return f"{value * 1e3:,.1f} ms" if value < 1 else f"{value:,.2f} s"
-    if unit.startswith("USD"):
-        return f"{value:,.2f} {unit}" if abs(value) < 1000 else f"{value:,.0f} {unit}"
-    if isinstance(value, int):
-        return f"{value:,} {unit}".strip()
-    return f"{value:,.3g} {unit}".strip() if abs(value) < 100 else f"{value:,.0f} {unit}".strip()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed} simulation(s)"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+from accelsim.units import format_value, parse_quantity
 
 
 @app.command("compare")
@@ -89,7 +63,10 @@ def compare_cmd(
     if as_json:
         emit_json(compare(sc, cat, devices, **options).as_dict())
         return
-    with _progress() as bar:
+    with progress_bar(
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed} simulation(s)"),
+    ) as bar:
         task = bar.add_task("simulating", total=None)
 
         def tick(dev: str, replicas: int) -> None:
@@ -107,7 +84,7 @@ def compare_cmd(
     for row in result.rows:
         cells = []
         for d in result.devices:
-            text = _fmt(row["values"][d], row["unit"])
+            text = format_value(row["values"][d], row["unit"])
             cells.append(f"[bold green]{text}[/]" if row["winner"] == d else text)
         win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
         table.add_row(row["label"], *cells, win)
@@ -270,8 +247,8 @@ def size_cmd(
             str(r["cards"]),
             str(r["nodes"]),
             r["replica_plan"],
-            _fmt(r["ttft_p99_s"], "s"),
-            _fmt(r["tpot_p99_s"], "s"),
+            format_value(r["ttft_p99_s"], "s"),
+            format_value(r["tpot_p99_s"], "s"),
             f"{r['slo_margin']:.2f}",
             *(
                 "-" if r[k] is None else f"{r[k]:,.{digits}f}"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 from rich.table import Table
 
 from accelsim.cli import (
@@ -20,6 +20,7 @@ from accelsim.cli import (
     emit_json,
     open_catalog,
     print_overrides,
+    progress_bar,
 )
 from accelsim.scenario import dump_scenario, load_scenario, run_scenario, write_atomic
 
@@ -100,13 +101,8 @@ def run(
     if json_out:
         result = run_scenario(sc, cat)
     else:
-        with Progress(
-            TextColumn("[bold]simulating[/]"),
-            BarColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
+        with progress_bar(
+            TextColumn("[bold]simulating[/]"), TextColumn("{task.fields[info]}")
         ) as bar:
             task = bar.add_task("run", total=1.0, info="")
 

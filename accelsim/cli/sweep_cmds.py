@@ -18,7 +18,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, err_console
+from accelsim.cli import (
+    CatalogOpt,
+    JsonOpt,
+    SetOpt,
+    app,
+    check_executor,
+    console,
+    emit_json,
+    err_console,
+)
 from accelsim.errors import AccelsimError
 
 
@@ -105,10 +114,7 @@ def sweep_cmd(
     """Run a design-space sweep; results stream into OUT/results.sqlite (resumable)."""
     from accelsim.sweep import load_sweep, run_sweep
 
-    if executor not in ("local", "ray"):
-        raise AccelsimError(f"--executor {executor!r}: use local or ray")
-    if workers is not None and workers < 0:
-        raise AccelsimError("--workers cannot be negative")
+    check_executor(executor, workers)
     spec = load_sweep(sweep_file)
     if set_:
         extra = {}

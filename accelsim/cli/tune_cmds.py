@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from accelsim.cli import (
@@ -15,11 +15,12 @@ from accelsim.cli import (
     JsonOpt,
     SetOpt,
     app,
+    check_executor,
     console,
     emit_json,
-    err_console,
     open_catalog,
     print_overrides,
+    progress_bar,
 )
 from accelsim.errors import AccelsimError
 
@@ -110,18 +111,8 @@ def tune_cmd(
 
     if cards < 1:
         raise AccelsimError("--cards: give the card budget (a positive whole number)")
-    if executor not in ("local", "ray"):
-        raise AccelsimError(f"--executor {executor!r}: use local or ray")
-    if workers is not None and workers < 0:
-        raise AccelsimError("--workers cannot be negative")
-    bar = Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console if json_ else console,
-        transient=True,
-    )
+    check_executor(executor, workers)
+    bar = progress_bar(TextColumn("[bold]{task.description}[/]"), MofNCompleteColumn(), quiet=json_)
     with bar:
         result = tune(
             scenario,

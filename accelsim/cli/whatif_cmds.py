@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
 from accelsim.cli import (
@@ -22,6 +22,7 @@ from accelsim.cli import (
     emit_json,
     open_catalog,
     print_overrides,
+    progress_bar,
 )
 from accelsim.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
 
@@ -132,14 +133,8 @@ def whatif_cmd(
     if as_json:
         result = whatif(scenario, **kwargs)
     else:
-        with Progress(
-            TextColumn("[bold]what-if[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
+        with progress_bar(
+            TextColumn("[bold]what-if[/]"), MofNCompleteColumn(), TextColumn("{task.fields[info]}")
         ) as bar:
             task = bar.add_task("whatif", total=None, info="")
 

@@ -20,7 +20,6 @@ facility's ``as_of``, so the same scenario and seed give the same report.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -45,6 +44,7 @@ from accelsim.report import charts
 from accelsim.report.model import Chart, Report, Section, Table
 from accelsim.scenario import Scenario, resolve_scenario
 from accelsim.tco import BREAKDOWN, OUTPUTS
+from accelsim.units import format_value
 
 __all__ = ["build_report"]
 
@@ -61,24 +61,8 @@ _CONF = {
 
 # ---- formatting -------------------------------------------------------------------------------
 def fmt(value: Any, unit: str = "") -> str:
-    """A value as report text (SI seconds shown as ms below 1 s)."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and not math.isfinite(value):
-        return "—"
-    if unit == "s":
-        return f"{value * 1e3:,.1f} ms" if value < 1 else f"{value:,.2f} s"
-    if unit.startswith("USD"):
-        text = f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
-        return f"{text} {unit}"
-    if isinstance(value, int):
-        return f"{value:,} {unit}".strip()
-    text = f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
-    return f"{text} {unit}".strip()
+    """A value as report text (``accelsim.units.format_value``, an em dash when missing)."""
+    return format_value(value, unit, missing="—")
 
 
 def _table(columns: list[str], rows: list[list[str]], align: str = "", caption: str = "") -> Table:

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accelsim.devices import packages
 from accelsim.errors import AccelsimError
 
 __all__ = [
@@ -137,7 +138,7 @@ class Candidate:
             "dp": shape.dp,
             "pp": shape.pp,
             "ep": shape.ep,
-            "replica_cards": _packages(shape.cards_per_replica, self.dies),
+            "replica_cards": packages(shape.cards_per_replica, self.dies),
             "replicas": (
                 self.prefill.replicas + self.decode.replicas
                 if self.disaggregated
@@ -148,11 +149,6 @@ class Candidate:
             "max_batched_tokens": self.max_batched_tokens,
             "max_seqs": self.max_seqs,
         }
-
-
-def _packages(ranks: int, dies: int) -> int | float:
-    """Cards (packages) holding ``ranks`` ranks (an int when whole)."""
-    return ranks // dies if ranks % dies == 0 else ranks / dies
 
 
 def _one(plan: Any) -> str:
