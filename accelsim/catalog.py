@@ -1,10 +1,11 @@
 """Finding, reading and resolving catalog files (devices, workloads, price books).
 
-A *catalog root* is a folder laid out like the built-in one: ``devices/{cards,servers,fabrics}``,
-``workloads/{models,scenarios,traffic,validation}``, ``tco/{pricebooks,facilities}``. The built-in
-root is the repository itself in a clone (editable install) and ``accelsim/_catalog`` inside an
-installed wheel. User roots (``--catalog DIR`` or ``ACCELSIM_CATALOG=DIR1:DIR2``) are read after it;
-a user file with the name of a built-in one replaces it, a new name extends the catalog.
+A *catalog root* is a folder laid out like the built-in one:
+``devices/{cards,servers,fabrics,frameworks}``, ``workloads/{models,scenarios,traffic,validation}``,
+``tco/{pricebooks,facilities}``. The built-in root is the repository itself in a clone (editable
+install) and ``accelsim/_catalog`` inside an installed wheel. User roots (``--catalog DIR`` or
+``ACCELSIM_CATALOG=DIR1:DIR2``) are read after it; a user file with the name of a built-in one
+replaces it, a new name extends the catalog.
 
 Resolution of one entry, in order:
 
@@ -33,7 +34,7 @@ from typing import Any, Generic, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from accelsim.devices import Card, Fabric, Server
+from accelsim.devices import Card, Fabric, FrameworkProfile, Server
 from accelsim.errors import AccelsimError, CatalogError, suggest
 from accelsim.pricebook import FacilityProfile, PriceBook
 from accelsim.schema import CatalogEntry, Provenance
@@ -71,6 +72,7 @@ KINDS: dict[str, Kind] = {
         Kind("device", "devices/cards", Card, "device"),
         Kind("server", "devices/servers", Server, "server"),
         Kind("fabric", "devices/fabrics", Fabric, "fabric"),
+        Kind("framework", "devices/frameworks", FrameworkProfile, "framework profile"),
         Kind("model", "workloads/models", ModelArch, "model"),
         Kind("prices", "tco/pricebooks", PriceBook, "price book"),
         Kind("facility", "tco/facilities", FacilityProfile, "facility profile"),
@@ -82,6 +84,7 @@ _ALIASES = {
     "cards": "device",
     "servers": "server",
     "fabrics": "fabric",
+    "frameworks": "framework",
     "models": "model",
     "pricebook": "prices",
     "price": "prices",
@@ -371,6 +374,15 @@ class Catalog:
 
     def model(self, name: str) -> ModelArch:
         return self.get("model", name)
+
+    def framework_profile(self, framework: str, vendor: str) -> FrameworkProfile | None:
+        """The profile of serving ``framework`` on ``vendor``'s cards, or None when the catalog
+        has none (the framework then costs what the card's roofline says)."""
+        for name in self.names("framework"):
+            p = self.get("framework", name)
+            if p.framework == framework and p.vendor == vendor:
+                return p
+        return None
 
     def prices(self, name: str) -> PriceBook:
         return self.get("prices", name)

@@ -1,4 +1,4 @@
-"""Schema of ``devices/``: accelerator cards, servers (nodes) and fabrics.
+"""Schema of ``devices/``: accelerator cards, servers (nodes), fabrics and framework profiles.
 
 One YAML file per item (``devices/cards/ascend-910b2.yaml`` ...), every number with a source and
 a confidence mark (see ``accelsim.schema``). Peak rates are *dense* (no 2:4 sparsity) and keyed by
@@ -20,6 +20,12 @@ The *efficiency profile* of a card turns peaks into achievable rates for the tim
 - ``kernel_launch``: fixed cost per kernel (launch + tail), charged per op per layer;
 - ``iteration_overhead``: fixed host-side cost per forward iteration (scheduling, sampling,
   graph replay bubble).
+
+A *framework profile* (``devices/frameworks/*.yaml``) holds what one serving framework costs on
+one vendor's cards beyond the roofline of the card: a cost the published measurements of that
+software stack show and the card's microbenchmarks do not. Its numbers are calibrated (confidence
+``C``) on named ``split: fit`` validation cases and judged on the ``check`` ones
+(``accelsim.validate.fit_framework_cost``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,15 @@ from pydantic import Field, model_validator
 
 from accelsim.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
 
-__all__ = ["DTYPES", "Card", "EfficiencyProfile", "Fabric", "Server", "packages"]
+__all__ = [
+    "DTYPES",
+    "Card",
+    "EfficiencyProfile",
+    "Fabric",
+    "FrameworkProfile",
+    "Server",
+    "packages",
+]
 
 #: Compute dtypes a card may list a dense peak for.
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
@@ -155,3 +169,24 @@ class Fabric(CatalogEntry):
     def fraction(self, card_default: float) -> float:
         """Achievable share of peak on this fabric: ``achievable_fraction`` or ``card_default``."""
         return self.achievable_fraction if self.achievable_fraction is not None else card_default
+
+
+class FrameworkProfile(CatalogEntry):
+    """Calibrated costs of one serving framework on one vendor's cards.
+
+    It applies to a scenario whose ``framework.name`` is ``framework`` on a card whose ``vendor``
+    is ``vendor`` (``accelsim.scenario.scenario_perf_model``).
+
+    ``decode_token_layer_cost`` is seconds per decode query token per layer, paid by the busiest
+    attention group and divided by the attention TP degree. A query token is a decoding
+    sequence's new token plus its draft tokens under speculative decoding. The term is
+    serialized with the rest of the iteration. It stands for a cost that grows with the decode
+    batch and that the card's roofline does not price. Its mechanism is not identified: it is a
+    calibration, and ``fit_cases`` names the validation cases it was fitted on.
+    """
+
+    framework: str
+    vendor: str
+    display_name: str
+    decode_token_layer_cost: Time = 0.0
+    fit_cases: tuple[str, ...] = ()

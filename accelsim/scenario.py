@@ -145,7 +145,9 @@ class FrameworkSpec(Frozen):
     ``iteration_overhead`` (seconds per forward iteration: scheduling, batch preparation,
     sampling, graph launch) replaces the card's ``efficiency.iteration_overhead`` in every
     pool's timing model; ``name`` says which framework (and backend) the figure belongs to and
-    ``source`` where it comes from.
+    ``source`` where it comes from. ``name`` also brings in the framework's calibrated profile
+    on the card's vendor when ``devices/frameworks`` has one (``sglang`` on Huawei cards:
+    ``accelsim.devices.FrameworkProfile``).
 
     ``memory_fraction`` is the share of each rank's HBM the framework may use (vLLM
     ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``); ``accelsim.plan.fit``
@@ -605,7 +607,8 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
 def scenario_perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan):
     """The timing model (``accelsim.perf.PerfModel``) of one replica of resolved ``sc`` under
     ``plan``: its precision, routing skew (with drift), speculative decoding (with its draft
-    model), server and framework iteration overhead. The simulator and the analytic sweep
+    model), server, framework iteration overhead and the framework's calibrated profile on the
+    card's vendor (``accelsim.devices.FrameworkProfile``). The simulator and the analytic sweep
     evaluator both price iterations with it."""
     from accelsim.perf import SpecDecode, perf_model_from_catalog
     from accelsim.routing import RoutingModel
@@ -625,6 +628,7 @@ def scenario_perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan):
         spec=spec,
         server=sc.server,
         iteration_overhead=sc.framework.iteration_overhead if sc.framework is not None else None,
+        framework=sc.framework.name if sc.framework is not None else None,
     )
 
 

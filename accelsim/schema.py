@@ -12,8 +12,9 @@ file-level ``provenance_default`` gives the provenance of numbers written plainl
 model file whose every number comes from one ``config.json``).
 
 Confidence codes follow ``reference/hardware.md``: V vendor spec, M measured, D derived by
-arithmetic from V values, E estimate, R rumour, A an explicit modelling assumption, and O a
-what-if override given by the user (never in shipped files).
+arithmetic from V values, E estimate, R rumour, A an explicit modelling assumption, C calibrated
+(fitted to published measurements, the fit cases named in the note; see ``accelsim.validate``),
+and O a what-if override given by the user (never in shipped files).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ Power = Annotated[float, _unit("power"), Field(ge=0)]
 #: Seconds, from ``"8 us"`` or ``"2 ms"``.
 Time = Annotated[float, _unit("time"), Field(ge=0)]
 
-Confidence = Literal["V", "M", "D", "E", "R", "A", "O"]
+Confidence = Literal["V", "M", "D", "E", "R", "A", "C", "O"]
 
 
 class Frozen(BaseModel):

@@ -32,6 +32,11 @@ Shared, fitted parameters (the only ones; every card and fabric number comes fro
   isolates the routing mechanism from every other modelling error. The CloudMatrix384 pair
   (5,655 / 6,688 = 0.846) is the independent check. The value is then applied unchanged to every
   case that does not claim perfect balance.
+- Framework profiles (``devices/frameworks/*.yaml``, ``accelsim.devices.FrameworkProfile``): a
+  serving framework's cost on one vendor's cards that the roofline does not price, calibrated by
+  ``fit_framework_cost`` on the serving cases the profile's ``fit_cases`` names (each must be a
+  ``split: fit`` case): bisection on ``decode_token_layer_cost`` until the mean signed error of
+  those cases is zero. The shipped value is that refit, rounded to 0.1 us.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ import yaml
 from pydantic import ValidationError
 
 from accelsim.batch import BatchStats
-from accelsim.catalog import Catalog, format_validation_error, read_yaml
+from accelsim.catalog import Catalog, format_validation_error, read_yaml, with_overrides
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
 from accelsim.perf import PerfModel, SpecDecode, StepTime, perf_model_from_catalog
@@ -64,6 +69,7 @@ __all__ = [
     "Case",
     "CaseResult",
     "ValidationReport",
+    "fit_framework_cost",
     "fit_production_drift",
     "load_cases",
     "predict",
@@ -619,6 +625,54 @@ def fit_production_drift(catalog: Catalog, source: str | Path | None = None) -> 
         else:
             hi = mid
     return round((lo + hi) / 2, 3)
+
+
+def fit_framework_cost(
+    catalog: Catalog, profile: str, source: str | Path | None = None, *, tol_s: float = 5e-8
+) -> float:
+    """Bisect ``decode_token_layer_cost`` of framework profile ``profile`` (seconds) until the
+    mean signed error of the serving cases its ``fit_cases`` names is zero, to ``tol_s``.
+    Each named case must be active, ``split: fit`` and run that framework on that vendor's
+    cards; ``check`` cases are never read."""
+    prof = catalog.get("framework", profile)
+    by_id = {c.id: c for c in load_cases(source, catalog)}
+    fit = []
+    for cid in prof.fit_cases:
+        c = by_id.get(cid)
+        ok = (
+            c is not None
+            and c.status == "active"
+            and c.split == "fit"
+            and c.scenario is not None
+            and c.scenario.framework is not None
+            and c.scenario.framework.name == prof.framework
+            and catalog.device(c.device).vendor == prof.vendor
+        )
+        if not ok:
+            raise AccelsimError(
+                f"framework {profile}: fit case {cid!r} must be an active split: fit serving case "
+                f"of {prof.framework} on {prof.vendor} cards"
+            )
+        fit.append(c)
+    if not fit:
+        raise AccelsimError(f"framework {profile}: no fit_cases")
+
+    def mean_err(cost: float) -> float:
+        cat = with_overrides(catalog, {f"framework.{profile}.decode_token_layer_cost": cost})
+        return statistics.fmean(predict_serving(c, cat).error_pct for c in fit)
+
+    lo, hi = 0.0, 1e-4
+    if mean_err(lo) <= 0:
+        return lo
+    if mean_err(hi) > 0:
+        return hi
+    while hi - lo > tol_s:
+        mid = (lo + hi) / 2
+        if mean_err(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return round((lo + hi) / 2, 7)
 
 
 def with_routing(case: Case, routing: str) -> Case:

@@ -11,7 +11,11 @@ each against what the source implies (``CaseResult.decomposition``, Little's law
 with a separate draft model (``spec.draft_model``), a last table shows the draft's weights and
 KV bytes per token on one rank of the decode pool and its share of one decode iteration at the
 simulated mean batch (context: prompt plus half the output), next to the generic estimate the
-timing model uses without a draft model.
+timing model uses without a draft model. The decomposition's ``step@src`` column prices one
+decode iteration of the decode pool at the *source's* batch (its Little's-law sequences per
+replica, context prompt plus half the output) with the scenario's own timing model and divides
+it by the source's iteration: it judges the iteration model apart from the scheduler. The last
+lines refit every framework profile (``fit_framework_cost``) next to its shipped value.
 """
 
 from __future__ import annotations
@@ -24,8 +28,13 @@ from accelsim.catalog import load_catalog
 from accelsim.dtypes import BYTES, precision
 from accelsim.perf import perf_model_from_catalog
 from accelsim.plan import parse_plan
-from accelsim.scenario import resolve_scenario
-from accelsim.validate import PRODUCTION_DRIFT, fit_production_drift, run_validation
+from accelsim.scenario import resolve_scenario, scenario_perf_model
+from accelsim.validate import (
+    PRODUCTION_DRIFT,
+    fit_framework_cost,
+    fit_production_drift,
+    run_validation,
+)
 
 
 def draft_table(cat, rep) -> None:
@@ -62,6 +71,18 @@ def draft_table(cat, rep) -> None:
             f"{draft.kv_bytes_per_token(prec.kv_bytes) / kv_split:8.0f} "
             f"{times[0][0] * 1e3:7.2f}  {times[1][0] * 1e3:6.2f}  {times[0][1] * 1e3:6.1f}ms"
         )
+
+
+def step_at_source(cat, r, d) -> float:
+    """The decode pool's iteration at the source's batch over the source's iteration."""
+    sc = resolve_scenario(r.case.scenario, cat)
+    plan = parse_plan(sc.disaggregation.decode.plan if sc.disaggregation else sc.plan)
+    lengths = sc.traffic_spec.lengths
+    batch = BatchStats.decode(
+        max(1, round(d["src_decode_seqs"] / plan.replicas)),
+        float(lengths.prompt) + float(lengths.output) / 2,
+    )
+    return scenario_perf_model(sc, cat, plan).iteration_time(batch) / d["src_iteration_s"]
 
 
 def main() -> None:
@@ -104,7 +125,8 @@ def main() -> None:
     print()
     print(
         f"{'serving case':40s} {'error':>7s} {'seqs sim':>8s} {'src':>7s} {'ratio':>5s} "
-        f"{'iter sim':>8s} {'src':>7s} {'ratio':>5s} {'TTFT sim':>8s} {'src':>6s}"
+        f"{'iter sim':>8s} {'src':>7s} {'ratio':>5s} {'TTFT sim':>8s} {'src':>6s} "
+        f"{'step@src':>8s}"
     )
     for r in rep.results:
         d = r.decomposition()
@@ -114,7 +136,8 @@ def main() -> None:
             f"{r.case.id:40s} {r.error_pct:+6.1f}% {d['decode_seqs']:8.1f} "
             f"{d['src_decode_seqs']:7.1f} {d['batch_ratio']:5.2f} {d['iteration_s'] * 1e3:6.1f}ms "
             f"{d['src_iteration_s'] * 1e3:5.1f}ms {d['iteration_ratio']:5.2f} "
-            f"{d['ttft_s']:7.2f}s {d.get('src_ttft_s', float('nan')):5.2f}s"
+            f"{d['ttft_s']:7.2f}s {d.get('src_ttft_s', float('nan')):5.2f}s "
+            f"{step_at_source(cat, r, d):8.2f}"
         )
     draft_table(cat, rep)
     for c in rep.pending:
@@ -124,6 +147,14 @@ def main() -> None:
         f"production drift: shipped {PRODUCTION_DRIFT}, refit on fit cases "
         f"{fit_production_drift(cat)}"
     )
+    for name in cat.names("framework"):
+        prof = cat.get("framework", name)
+        if prof.fit_cases:
+            print(
+                f"framework {name}: decode_token_layer_cost shipped "
+                f"{prof.decode_token_layer_cost * 1e6:.1f} us, refit on "
+                f"{', '.join(prof.fit_cases)}: {fit_framework_cost(cat, name) * 1e6:.1f} us"
+            )
 
 
 if __name__ == "__main__":

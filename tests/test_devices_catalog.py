@@ -14,7 +14,7 @@ from accelsim.devices import Card, Fabric, Server
 from accelsim.dtypes import UnsupportedDtypeError
 
 ROOT = builtin_root() / "devices"
-FOLDERS = {"device": "cards", "server": "servers", "fabric": "fabrics"}
+FOLDERS = {"device": "cards", "server": "servers", "fabric": "fabrics", "framework": "frameworks"}
 FILES = sorted(p for folder in FOLDERS.values() for p in (ROOT / folder).glob("*.yaml"))
 
 

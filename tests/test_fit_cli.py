@@ -139,7 +139,7 @@ def test_broken_user_catalog_exits_2_naming_the_file(capsys, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kind", ["devices", "servers", "fabrics", "models", "prices", "facilities"]
+    "kind", ["devices", "servers", "fabrics", "frameworks", "models", "prices", "facilities"]
 )
 def test_catalog_lists_every_kind_as_json(capsys, catalog, kind):
     code, out, _ = run_cli(capsys, "catalog", kind, "--json")

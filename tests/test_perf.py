@@ -595,3 +595,27 @@ def test_catalog_eagle3_draft_is_priced_from_its_file(catalog):
             prec,
             spec=SpecDecode("eagle3", 3, 0.5, "qwen3-32b-eagle"),
         )
+
+
+def test_framework_token_layer_cost_by_hand():
+    """A framework profile's cost: per decode query token (1 + draft tokens) of the busiest
+    attention group, per layer, divided by the attention TP degree."""
+    cost = 10e-6
+    cases = [  # plan, spec, decode sequences, query tokens of the busiest group per TP rank
+        (ParallelPlan(), None, 4, 4.0),
+        (ParallelPlan(tp=2), None, 4, 2.0),
+        (ParallelPlan(dp=2), None, 3, 2.0),  # ceil(3 / 2) sequences in the busiest group
+        (ParallelPlan(), SpecDecode("mtp", 2, 0.5), 4, 12.0),
+    ]
+    for plan, spec, seqs, tokens in cases:
+        base = model_for(plan=plan, spec=spec).step(BatchStats.decode(seqs, 100))
+        with_cost = model_for(plan=plan, spec=spec, decode_token_layer_cost=cost)
+        st = with_cost.step(BatchStats.decode(seqs, 100))
+        extra = cost * tokens * DENSE.num_layers
+        assert st.times["overhead"] - base.times["overhead"] == pytest.approx(extra)
+        assert st.total_s - base.total_s == pytest.approx(extra)
+        assert any("framework cost" in n for n in st.notes)
+    prefill = model_for(decode_token_layer_cost=cost).step(BatchStats.prefill_chunk(512))
+    assert prefill.total_s == pytest.approx(model_for().step(BatchStats.prefill_chunk(512)).total_s)
+    with pytest.raises(AccelsimError, match="decode_token_layer_cost"):
+        model_for(decode_token_layer_cost=-1.0)

@@ -11,7 +11,7 @@ from accelsim.batch import BatchStats
 from accelsim.catalog import load_catalog
 from accelsim.cli import main
 from accelsim.dtypes import precision
-from accelsim.errors import CatalogError
+from accelsim.errors import AccelsimError, CatalogError
 from accelsim.perf import SpecDecode, perf_model_from_catalog
 from accelsim.plan import ParallelPlan
 from accelsim.validate import (
@@ -19,6 +19,7 @@ from accelsim.validate import (
     PRODUCTION_DRIFT,
     Case,
     CaseResult,
+    fit_framework_cost,
     load_cases,
     predict,
     run_validation,
@@ -361,3 +362,44 @@ def test_docs_error_table_is_current(report):
         )
         doc.write_text(text, encoding="utf-8")
     assert start + table + end in text
+
+
+def test_framework_profile_is_its_refit(catalog):
+    """The shipped SGLang-on-Ascend cost is what fit_framework_cost returns on its fit cases."""
+    prof = catalog.get("framework", "sglang-ascend")
+    assert prof.provenance["decode_token_layer_cost"].conf == "C"
+    by_id = {c.id: c for c in load_cases(catalog=catalog)}
+    assert all(by_id[c].split == "fit" for c in prof.fit_cases)
+    refit = fit_framework_cost(catalog, "sglang-ascend")
+    assert refit == pytest.approx(prof.decode_token_layer_cost, abs=1.5e-7)
+
+
+def test_framework_fit_refuses_a_check_case(tmp_path, catalog):
+    (tmp_path / "devices" / "frameworks").mkdir(parents=True)
+    (tmp_path / "devices" / "frameworks" / "sglang-ascend.yaml").write_text(
+        "name: sglang-ascend\ndisplay_name: x\nframework: sglang\nvendor: Huawei\n"
+        "decode_token_layer_cost: {value: 1 us, conf: A, note: test}\n"
+        "fit_cases: [sgl-a2-qwen3-32b-tp8-4k1.5k-bs1]\n"
+    )
+    cat = load_catalog([str(tmp_path)])
+    with pytest.raises(AccelsimError, match="must be an active split: fit serving case"):
+        fit_framework_cost(cat, "sglang-ascend")
+
+
+def test_framework_profile_reaches_the_serving_timing_model(catalog):
+    """A scenario naming framework sglang on a Huawei card is priced with the profile; the same
+    scenario on an NVIDIA card, or without the framework, is not."""
+    by_id = {c.id: c for c in load_cases(catalog=catalog)}
+    sc = by_id["sgl-a2-qwen3-32b-tp8-6k1.5k-18ms"].scenario
+    from accelsim.plan import parse_plan
+    from accelsim.scenario import resolve_scenario, scenario_perf_model
+
+    plan = parse_plan("tp=8")
+    prof = catalog.get("framework", "sglang-ascend")
+    on = scenario_perf_model(resolve_scenario(sc, catalog), catalog, plan)
+    off = scenario_perf_model(
+        resolve_scenario(sc.model_copy(update={"framework": None}), catalog), catalog, plan
+    )
+    assert on.token_layer_s == prof.decode_token_layer_cost > 0
+    assert off.token_layer_s == 0.0
+    assert catalog.framework_profile("sglang", "NVIDIA") is None

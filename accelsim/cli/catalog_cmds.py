@@ -156,6 +156,18 @@ def _generic_rows(
             ]
             for p in entries
         ]
+    elif kind == "framework":
+        cols = ["name", "framework", "vendor", "decode token-layer cost", "fit cases"]
+        rows = [
+            [
+                f.name,
+                f.framework,
+                f.vendor,
+                format_quantity(f.decode_token_layer_cost, "time"),
+                str(len(f.fit_cases)),
+            ]
+            for f in entries
+        ]
     else:
         cols = ["name", "currency", "power /kWh", "PUE", "colo /kW-month", "years"]
         rows = [
@@ -176,13 +188,17 @@ def _generic_rows(
 @app.command()
 def catalog(
     kind: Annotated[
-        str, typer.Argument(help="devices | servers | fabrics | models | prices | facilities")
+        str,
+        typer.Argument(
+            help="devices | servers | fabrics | frameworks | models | prices | facilities"
+        ),
     ] = "devices",
     catalog_dirs: CatalogOpt = None,
     overrides: SetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the catalog's devices, servers, fabrics, models, price books or facilities."""
+    """List the catalog's devices, servers, fabrics, framework profiles, models, price books or
+    facilities."""
     cat = open_catalog(catalog_dirs, overrides)
     key = kind_key(kind)
     if key == "device":
@@ -214,7 +230,8 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 @app.command()
 def show(
     kind: Annotated[
-        str, typer.Argument(help="device | server | fabric | model | prices | facility")
+        str,
+        typer.Argument(help="device | server | fabric | framework | model | prices | facility"),
     ],
     name: Annotated[str, typer.Argument(help="Entry name, e.g. ascend-910b2")],
     catalog_dirs: CatalogOpt = None,

@@ -37,7 +37,9 @@ multiplied by the layer count):
 - per iteration: **PP transfer** (``pp - 1`` hops of the group's activations), **embedding /
   LM head** (logits for every decode query and the last token of each prefill chunk),
   **sampling** (read the FP32 logits), **draft** (speculative decoding), and the card's fixed
-  **overhead** per iteration.
+  **overhead** per iteration; a serving framework's calibrated cost per decode query token and
+  layer (``accelsim.devices.FrameworkProfile.decode_token_layer_cost``, zero without a profile)
+  joins the overhead: ``cost x query tokens of the busiest attention group x layers / tp``.
 
 Plan conventions (see ``accelsim.plan``): a ``BatchStats`` describes the whole replica; its
 sequences go whole to the ``dp`` attention groups (a sequence's KV cache lives in one group),
@@ -378,7 +380,9 @@ class PerfModel:
     uniform; ``spec`` to no speculative decoding; ``draft`` is the draft model ``spec`` names
     (required when it names one). ``iteration_overhead`` (seconds) replaces the
     card's per-iteration host cost (``efficiency.iteration_overhead``) when a serving framework's
-    own figure is known (``accelsim.scenario.FrameworkSpec``).
+    own figure is known (``accelsim.scenario.FrameworkSpec``). ``decode_token_layer_cost``
+    (seconds per decode query token per layer) is the serving framework's calibrated cost on
+    this card (``accelsim.devices.FrameworkProfile``; 0: none).
     """
 
     def __init__(
@@ -396,6 +400,7 @@ class PerfModel:
         spec: SpecDecode | None = None,
         iteration_overhead: float | None = None,
         draft: ModelArch | None = None,
+        decode_token_layer_cost: float = 0.0,
     ) -> None:
         self.card, self.model, self.plan, self.prec = card, model, plan, prec
         if spec is not None and spec.draft_model is not None:
@@ -412,6 +417,9 @@ class PerfModel:
             if iteration_overhead < 0:
                 raise AccelsimError("iteration_overhead cannot be negative")
             self.rates = replace(self.rates, iteration_s=float(iteration_overhead))
+        if decode_token_layer_cost < 0:
+            raise AccelsimError("decode_token_layer_cost cannot be negative")
+        self.token_layer_s = float(decode_token_layer_cost)
         self.routing = routing or RoutingModel()
         self.spec = spec if spec is not None and spec.draft_tokens > 0 else None
         self.tokens_per_decode_step = self.spec.tokens_per_step if self.spec else 1.0
@@ -470,7 +478,7 @@ class PerfModel:
             kvh = d.attention.num_kv_heads or 1
             self.d_kv_split = 1 if d.attention.kind == "mla" else min(self.plan.tp, kvh)
             self.d_f_dec = d.attention_flops_per_context_token("decode") / d.num_layers
-        elif self.spec is not None and self.spec.method != "mtp":
+        elif self.spec is not None and not (self.spec.method == "mtp" and m.is_moe):
             moe = m.moe
             width = m.dense_intermediate or 0
             if moe is not None:
@@ -522,8 +530,11 @@ class PerfModel:
             self._per_iteration(total, g)
             if self.spec is not None and g.dec_seqs > 0:
                 self._draft(total, g)
-        total.add("overhead", kernels=1.0, launch_s=r.iteration_s)
-        total.launch -= r.iteration_s
+        framework_s = self.token_layer_s * g.dec_seqs * qps * self.model.num_layers / plan.tp
+        total.add("overhead", kernels=1.0, launch_s=r.iteration_s + framework_s)
+        total.launch -= r.iteration_s + framework_s
+        if framework_s > 0:
+            notes.append(f"framework cost per decode token and layer: {framework_s * 1e3:.3g} ms")
         if plan.micro_batch_overlap:
             notes.append("two micro-batches overlap communication with compute")
         emitted = batch.decode_seqs * self.tokens_per_decode_step
@@ -883,10 +894,14 @@ def perf_model_from_catalog(
     spec: SpecDecode | None = None,
     server: str | None = None,
     iteration_overhead: float | None = None,
+    framework: str | None = None,
 ) -> PerfModel:
     """A ``PerfModel`` with the card, its server (default: the card's ``default_server``) and
-    that server's scale-up and scale-out fabrics looked up in ``catalog``."""
+    that server's scale-up and scale-out fabrics looked up in ``catalog``; ``framework`` (a
+    serving framework's name) brings in its profile on the card's vendor, when the catalog has
+    one (``Catalog.framework_profile``)."""
     card = catalog.device(device)
+    profile = catalog.framework_profile(framework, card.vendor) if framework else None
     arch = catalog.model(model)
     srv = catalog.server(server) if server else catalog.server_for(card)
     draft = None
@@ -910,4 +925,5 @@ def perf_model_from_catalog(
         spec=spec,
         iteration_overhead=iteration_overhead,
         draft=draft,
+        decode_token_layer_cost=profile.decode_token_layer_cost if profile is not None else 0.0,
     )

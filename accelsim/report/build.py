@@ -55,6 +55,7 @@ _CONF = {
     "E": "estimate",
     "R": "rumour/press",
     "A": "assumption",
+    "C": "calibrated on published runs",
     "O": "WHAT-IF override",
 }
 
@@ -552,6 +553,9 @@ def _used_entries(
         srv = catalog.server_for(card)
         out.append(("server", srv.name))
         out += [("fabric", srv.scale_up_fabric), ("fabric", srv.scale_out_fabric)]
+        prof = catalog.framework_profile(sc.framework.name, card.vendor) if sc.framework else None
+        if prof is not None:
+            out.append(("framework", prof.name))
     out += [("model", sc.model), ("prices", prices), ("facility", facility)]
     seen: set[tuple[str, str]] = set()
     return [e for e in out if not (e in seen or seen.add(e))]
