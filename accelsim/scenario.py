@@ -130,8 +130,8 @@ class SpeculativeSpec(Frozen):
 class RoutingSkewSpec(Frozen):
     """Expert-popularity skew handed to the timing model (``accelsim.routing``): long-run
     popularity (``kind``, ``skew``) and the per-batch ``drift`` from it that an EPLB placement
-    cannot see (``accelsim.validate``'s ``production`` profile is ``zipf``, skew 1.0, the fitted
-    drift)."""
+    cannot see (``accelsim.validate``'s ``production`` profile is ``zipf`` with skew 0, i.e.
+    uniform, plus the fitted drift)."""
 
     kind: Literal["uniform", "zipf", "dirichlet"] = "uniform"
     skew: float = Field(default=0.0, ge=0)

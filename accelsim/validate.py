@@ -22,8 +22,13 @@ both, overall, per split, per device and per mode.
 Shared, fitted parameters (the only ones; every card and fabric number comes from the catalog):
 
 - ``ROUTING_PROFILES["production"]``: real (non-idealised) expert routing. Long-run popularity
-  is Zipf with skew ``PRODUCTION_SKEW`` = 1.0 (an assumption: a hot-expert regime; with EPLB
-  redundancy it matters little), and each priced batch drifts from it by a log-normal factor
+  is uniform (``PRODUCTION_SKEW`` = 0, the Zipf exponent). The models are trained for
+  balanced long-run expert load: DeepSeek-V3's auxiliary-loss-free bias balancing (technical
+  report, arXiv 2412.19437, sec. 2.1.2) and Qwen3's global-batch load-balancing loss. An EPLB
+  placement built on history also balances any long-run skew. The previous assumption, Zipf 1.0,
+  put 16 % of all assignments on the hottest of 256 experts (41x the mean). At one expert per die
+  (EP320 on CloudMatrix384) no redundancy budget can flatten that, so it priced that rank 6.7x the
+  mean. Each priced batch drifts from the long-run popularity by a log-normal factor
   ``exp(PRODUCTION_DRIFT * Z)`` per expert that an EPLB placement built on history cannot see
   (``accelsim.routing``). ``PRODUCTION_DRIFT`` is fitted once by ``fit_production_drift``:
   bisection until the predicted *ratio* of the ``fit`` case ``sglang-h100-ep32-prefill-4k``
@@ -77,14 +82,14 @@ __all__ = [
     "run_validation",
 ]
 
-#: Zipf skew of long-run popularity in "production" routing (assumption A, see module docs).
-PRODUCTION_SKEW = 1.0
+#: Zipf skew of long-run popularity in "production" routing: 0, uniform (see module docs).
+PRODUCTION_SKEW = 0.0
 #: Per-batch drift of "production" routing, fitted by ``fit_production_drift`` on the fit pair
 #: sglang-h100-ep32-prefill-4k / -perfect-eplb (measured ratio 0.848); refitted (0.23 -> 0.238)
 #: when FP8 GEMM and per-fabric collective fractions changed the pair's compute/network balance,
-#: and (0.238 -> 0.306) when DeepEP's SM share under overlap and the FlashMLA attention fraction
-#: changed it again.
-PRODUCTION_DRIFT = 0.306
+#: (0.238 -> 0.306) when DeepEP's SM share under overlap and the FlashMLA attention fraction
+#: changed it again, and (0.306 -> 0.308) when the long-run skew went from Zipf 1.0 to uniform.
+PRODUCTION_DRIFT = 0.308
 
 
 def production_routing(drift: float = PRODUCTION_DRIFT) -> RoutingModel:
