@@ -132,26 +132,31 @@ def test_single_gemm_roofline_to_the_flop_and_byte():
 
 
 def test_small_dense_decode_step_by_hand():
-    """Decode of 4 sequences with 100 tokens of context each through the 2-layer toy model."""
+    """Decode of 4 sequences with 100 tokens of context each through the 2-layer toy model.
+    Elementwise kernels (BF16, nothing quantised), per token and layer: attention's residual
+    add + RMSNorm 4 x 1024 x 2 B and RoPE read + write over 8 query + 8 key heads of 128,
+    2 x 2 B x 16 x 128; the FFN's add + RMSNorm and SiLU-and-mul (read 2 x 4096, write 4096)."""
     pm = model_for()
     st = pm.step(BatchStats.decode(4, 100))
     h, layers, b = 1024, 2, 4
     attn_params = 4 * h * h + 2 * h  # q, k, v, o (MHA) + two norms
     attn_flops = 2 * attn_params * b + 4 * 8 * 128 * 400  # projections + QK/AV over 400 ctx
     attn_bytes = attn_params * 2 + 2 * b * h * 2 + 2 * 8 * 128 * 2 * 400  # weights, acts, KV
+    attn_ew = b * (4 * h * 2 + 2 * 2 * 16 * 128)
     ffn_params = 3 * h * 4096
     ffn_flops, ffn_bytes = 2 * ffn_params * b, ffn_params * 2 + 2 * b * h * 2
+    ffn_ew = b * (4 * h * 2 + 3 * 4096 * 2)
     assert st.flops["attention"] == layers * attn_flops
-    assert st.hbm_bytes["attention"] == layers * attn_bytes
+    assert st.hbm_bytes["attention"] == layers * (attn_bytes + attn_ew)
     assert st.flops["dense_ffn"] == layers * ffn_flops
-    assert st.hbm_bytes["dense_ffn"] == layers * ffn_bytes
+    assert st.hbm_bytes["dense_ffn"] == layers * (ffn_bytes + ffn_ew)
     lm_flops, lm_bytes = 2 * 1000 * h * b, 1000 * h * 2 + b * h * 2
     assert st.flops["embedding_lm_head"] == lm_flops
     assert st.hbm_bytes["embedding_lm_head"] == lm_bytes
     assert st.hbm_bytes["sampling"] == b * 1000 * 4
     expect = (
-        layers * max(attn_flops / 1e14, attn_bytes / 1e12)
-        + layers * max(ffn_flops / 1e14, ffn_bytes / 1e12)
+        layers * (max(attn_flops / 1e14, attn_bytes / 1e12) + attn_ew / 1e12)
+        + layers * (max(ffn_flops / 1e14, ffn_bytes / 1e12) + ffn_ew / 1e12)
         + max(lm_flops / 1e14, lm_bytes / 1e12)
         + b * 1000 * 4 / 1e12
     )
@@ -498,6 +503,53 @@ def test_low_latency_dispatch_sends_one_copy_per_expert():
     assert pre.net_bytes["ep_dispatch"] == pytest.approx(4 * 16 * n_dest * 0.75 * 512 * 2)
 
 
+def test_moe_elementwise_kernels_by_hand():
+    """toy-moe in BF16 (H=512, top-2 of 16 experts of width 256, no shared expert): per token
+    and MoE layer, the FFN's add + RMSNorm (4 x 512 x 2 B) into routed_experts and top-k
+    (FP32 logits 4 x 16 B, ids + weights 8 x 2 B) into router. Per (token, expert) assignment
+    on the busiest rank: with ep=1 SiLU-and-mul (3 x 256 x 2 B) and moe_sum (read 512 x 2 B,
+    write one row per token: 512 x 2 / 2 B); with ep=4 a prefill token's assignment adds
+    ep_scatter (read + write 512 x 2 B) and ep_gather writes one row per received token
+    (n_dest / top_k of the assignments); a decode token's (low-latency dispatch) runs only the
+    fused activation, read 2 x 256 x 2 B and write 256 x 2 B. The bytes are added to the
+    grouped GEMM's roofline, not max'ed with it."""
+    pm = model_for(model=MOE)
+    m, layers = 64, MOE.num_layers
+    st = pm.step(BatchStats(prefill_seqs=1, prefill_tokens=m, prefill_attention_pairs=m * 65 / 2))
+    compute, memory, _, hbm, _, load = pm._routed(m)
+    assert load == pytest.approx(m * 2)
+    ew = m * 4 * 512 * 2 + load * (3 * 256 * 2 + 512 * 2 + 512 * 2 / 2)
+    assert st.hbm_bytes["routed_experts"] == pytest.approx(layers * (hbm + ew))
+    assert st.times["routed_experts"] == pytest.approx(layers * (max(compute, memory) + ew / 1e12))
+    assert st.hbm_bytes["router"] == pytest.approx(
+        layers * (16 * 512 * 2 + 2 * m * 512 * 2 + m * 80)
+    )
+    ep = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4))
+    n_dest = 4 * (1 - (14 / 16) ** 4)
+    assert ep.ew_assign == pytest.approx(2 * 512 * 2 + 3 * 256 * 2 + 512 * 2 + 512 * 2 * n_dest / 2)
+    assert ep.ew_assign_ll == 2 * 256 * 2 + 256 * 2
+    # INT8 activations: the routed input is quantised (read 2 B, write 1 B per element) and the
+    # low-latency activation writes 1 B
+    i8 = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4), prec="int8")
+    assert i8.ew_moe_in == 512 * 3
+    assert i8.ew_assign_ll == 2 * 256 * 2 + 256 * 1
+
+
+def test_mla_attention_elementwise_by_hand(catalog):
+    """DeepSeek-V3 attention on one FP8 rank (tp=1), per token: add + RMSNorm 4 x 7168 x 2 B
+    and its quantisation 7168 x 3 B, the q/kv latent RMSNorms 2 x 2 x (1536 + 512) B, q_b_proj's
+    quantised input 1536 x 3 B, RoPE on 128 q_pe heads and the shared k_pe (2 x 2 x 129 x 64 B),
+    o_proj's quantised input 128 x 128 x 3 B; per expanded (prefill) token, k = [k_nope, k_pe]
+    (2 B x 128 x (2 x 128 + 64)) and kv_b_proj's quantised input 512 x 3 B."""
+    from accelsim.perf import perf_model_from_catalog
+
+    plan = ParallelPlan(tp=1, dp=8, ep=8)
+    pm = perf_model_from_catalog(catalog, "deepseek-v3", "h800", plan, precision("fp8"))
+    per_token = 4 * 7168 * 2 + 7168 * 3 + 2 * 2 * 2048 + 1536 * 3 + 2 * 2 * 129 * 64
+    assert pm.ew_attn == per_token + 128 * 128 * 3
+    assert pm.ew_expand == 2 * 128 * (2 * 128 + 64) + 512 * 3
+
+
 # ---- separate draft models (EAGLE3) ----------------------------------------------------------
 TOY_DRAFT = ModelArch.model_validate(
     {
@@ -527,7 +579,9 @@ def test_eagle3_draft_model_passes_by_hand():
     sequence (12 tokens): fc 3*1024*1024, the draft layer (q/k/v over 2H: 4,197,376 params;
     SwiGLU 3*1024*2048), reading the draft's KV, 2*2*128 elems * 2 B per context token; pass 2
     one token per sequence through the layer. Each pass: 500-row LM head for 4 rows and the
-    FP32 logits. Every op is memory-bound."""
+    FP32 logits. The draft layer's elementwise kernels (BF16) per token: add + RMSNorm of its
+    two H-wide inputs 2 x 4 x 1024 x 2 B, RoPE over 8 query + 2 key heads of 128 (read +
+    write, 2 B), the FFN's add + RMSNorm and SiLU-and-mul over 2048. Every op is memory-bound."""
     spec = SpecDecode("eagle3", 2, 0.5, "toy-dense-eagle3")
     pm = model_for(spec=spec, draft=TOY_DRAFT)
     st = pm.step(BatchStats.decode(4, 100))
@@ -542,6 +596,8 @@ def test_eagle3_draft_model_passes_by_hand():
     for m, q in ((12, 3), (4, 1)):
         f, b = gemm(attn, m)
         ops += [(f + core_f * q, b + kv_b), gemm(ffn, m), gemm(lm, 4), (0, 4 * 500 * 4)]
+        ew = 2 * 4 * h * 2 + 2 * 2 * 10 * 128 + 4 * h * 2 + 3 * 2048 * 2
+        ops.append((0, m * ew))
     assert st.flops["draft"] == sum(f for f, _ in ops)
     assert st.hbm_bytes["draft"] == sum(b for _, b in ops)
     assert st.times["draft"] == pytest.approx(sum(max(f / 1e14, b / 1e12) for f, b in ops))

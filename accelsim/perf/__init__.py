@@ -82,9 +82,68 @@ average; the draft costs ``draft_tokens`` sequential passes:
 - ``eagle``/``eagle3`` without a draft model: a generic estimate, one dense layer of the
   model's width (the widest FFN) in BF16 with the model's attention, plus the model's LM head.
 
-Ignored (named so nobody is surprised): fused-kernel savings beyond the launch term, norms and
-elementwise ops other than through kernel counts, activation memory traffic beyond GEMM
-inputs/outputs, KV-cache writes, host/device overlap, congestion between ranks.
+Elementwise kernels (``PerfModel._elementwise``): the memory-bound kernels every layer runs
+between its GEMMs on the same stream — norms, RoPE, the SwiGLU activation, activation
+quantisation, MoE permute/unpermute, top-k — move activations through HBM and cannot overlap the
+GEMMs around them, so their bytes are priced at the card's achievable HBM bandwidth and *added*
+to the op class they serve (``attention``, ``dense_ffn``, ``shared_experts``,
+``routed_experts``, ``router``; ``draft`` for a draft model), never max'ed with a GEMM roofline.
+Their launches stay in the per-op kernel counts. Bytes per token and layer on one rank, with
+``a`` = 2 B (BF16 activations) and ``q`` = ``a + 1`` B per element of a separate quantisation
+kernel (read BF16, write FP8/INT8; 0 when the compute dtype is 16-bit; scales, at most 4 B per
+128 elements, are left out), as SGLang's CUDA path runs them (its DeepSeek/Qwen3 code is what
+most validation cases serve; vLLM's kernels move the same bytes):
+
+- **residual add + RMSNorm**, twice per layer, one fused kernel each (SGLang
+  ``python/sglang/srt/layers/layernorm.py`` ``RMSNorm.forward_cuda`` calls FlashInfer's in-place
+  ``fused_add_rmsnorm(x, residual, ...)``; vLLM ``fused_add_rms_norm``): reads ``x`` and the
+  residual, writes both, ``4 H a``; not fused with the quantisation that follows;
+- **quantisation** of each quantised GEMM input that is not already 8-bit: the attention
+  input (``H q``), the FFN / shared-expert input (``H q`` each), MLA's ``q_b_proj`` input
+  (``q_lora q``), ``o_proj``'s input (``heads/tp x head_dim x q``), the SwiGLU output before the
+  down projection (``width x q``); the routed-expert input is quantised once per token before a
+  DeepEP normal dispatch (SGLang ``_DeepEPDispatcherImplNormal.dispatch_a``:
+  ``sglang_per_token_group_quant_fp8``) or a fused-MoE call, while DeepEP's low-latency dispatch
+  casts to FP8 inside the communication kernel;
+- **RoPE** in place on the rotary part of the query and key heads of the rank: read + write
+  ``2 a (heads/tp + kv_heads/kv_split) x rotary_dim`` (GQA/MHA: the whole head; MLA: the
+  ``qk_rope`` slice of every query head and the one shared ``k_pe``);
+- **MLA**: the ``q_a``/``kv_a`` RMSNorms on the latents (``2 a (q_lora + kv_lora)``); for every
+  expanded token of the prefill MHA form (new prefill tokens and re-expanded cached context),
+  assembling ``k = [k_nope, k_pe]`` for the attention kernel (read ``k_nope``, write ``k``:
+  ``a heads/tp (2 nope + rope)``) and quantising the ``kv_b_proj`` input (``kv_lora q``)
+  (SGLang ``python/sglang/srt/models/deepseek_common/attention_forward_methods/forward_mha.py``,
+  ``forward_normal_prepare``: ``q_a_layernorm``, ``kv_a_layernorm``, ``rotary_emb``,
+  ``_concat_and_cast_mha_k``);
+- **SiLU-and-mul** over the FFN width of the rank (dense, shared, and each routed assignment):
+  read ``2 w a``, write ``w a``;
+- **routed experts**, per (token, expert) assignment on the busiest EP rank (``load``), after
+  SGLang's ``DeepEPMoE`` (``python/sglang/srt/layers/moe/ep_moe/layer.py``): tokens of a DeepEP
+  *normal* dispatch (prefill, ``ep > 1``) are permuted to the expert-contiguous layout
+  (``ep_scatter``: read + write ``H`` at the dispatch width), activated, quantised, and
+  gathered back with their routing weights (``ep_gather``: read ``H a`` per assignment, write
+  ``H a`` per received token, ``load x n_dest / top_k`` of them); tokens of a *low-latency*
+  dispatch (decode, ``ep > 1``) land in the expert-major buffer the masked grouped GEMM reads,
+  run the fused ``silu_and_mul_masked_post_quant_fwd`` (read ``2 w a``, write ``w`` at 1 B; at
+  ``w a`` when nothing is quantised) and
+  are reduced with their weights inside DeepEP's combine; with ``ep = 1`` the fused-MoE GEMM
+  gathers its input rows itself (vLLM/SGLang ``fused_moe``: no permute copy) and ``moe_sum``
+  reduces the ``top_k`` outputs (read ``H a`` per assignment, write ``H a`` per token);
+- **MoE combine with shared experts**: ``routed + shared`` (read ``2 H a``, write ``H a``);
+- **top-k** (``router``): read the FP32 router logits (``4 E``), write ids and weights
+  (``8 top_k``).
+
+The attention input's norm and quantisation, RoPE and the MLA terms go to ``attention``; the
+FFN input's norm and quantisation to ``dense_ffn`` (dense layers) or ``routed_experts`` (MoE
+layers, with the routed input's quantisation, the per-assignment terms and the combine add);
+the shared experts' input quantisation and activation to ``shared_experts``. All of these run
+on every rank of a TP group over the full hidden size (hidden states are replicated between
+the all-reduces) except the per-head and FFN-width terms, which split like their GEMMs.
+
+Ignored (named so nobody is surprised): fusions beyond the ones listed (TensorRT-LLM and
+Ascend's CANN fuse norm + quantisation and all-reduce + norm), QK-norm (Qwen3), the final norm
+and the embedding gather (once per iteration, not per layer), KV-cache writes, host/device
+overlap, congestion between ranks.
 """
 
 from __future__ import annotations
@@ -139,7 +198,8 @@ BOUNDS = ("compute", "memory", "network", "overhead")
 #: SMs DeepEP's normal (prefill) dispatch/combine kernels occupy (see the module docstring).
 COMM_SMS = 24
 
-# Kernels per op and layer (norms, rope, cache writes and activations folded in).
+# Kernels per op and layer (norms, rope, cache writes and activations folded in: their launches
+# are counted here, their bytes by the elementwise terms).
 _K_ATTN = 6
 _K_FFN = 3
 _K_ROUTED = 5
@@ -432,7 +492,7 @@ class PerfModel:
         self.cards = plan.cards_per_replica / dies
         if plan.pp > model.num_layers:
             raise AccelsimError(f"plan pp={plan.pp} exceeds the model's {model.num_layers} layers")
-        self._routed_cache: dict[tuple[float, int], tuple[float, float, float, float]] = {}
+        self._routed_cache: dict[float, tuple[float, float, float, float, float, float]] = {}
         self._iter_cache: dict[tuple[float, ...], tuple[float, float, float]] = {}
         self._setup_constants()
 
@@ -447,6 +507,12 @@ class PerfModel:
         self.attn_params = m.attention_params_per_layer
         self.kv_elems = m.kv_elements_per_token_per_layer
         self.kv_split = 1 if a.kind == "mla" else min(self.plan.tp, a.num_kv_heads)
+        quant = self.act + 1.0 if p.compute in ("fp8", "int8") else 0.0
+        self.ew_quant = quant
+        self.ew_attn, self.ew_expand = _attention_elementwise(
+            m, self.plan.tp, self.kv_split, self.act, quant
+        )
+        self.ew_norm = 4.0 * self.h * self.act
         self.f_dec = m.attention_flops_per_context_token("decode") / m.num_layers
         self.f_pre = m.attention_flops_per_context_token("prefill") / m.num_layers
         if a.kind == "mla":
@@ -471,6 +537,27 @@ class PerfModel:
             if moe.routing == "group_limited" and moe.n_group >= nn:
                 nodes = min(nodes, float(moe.topk_group))
             self.dest_domains = nodes
+            a, quant, h = self.act, self.ew_quant, self.h
+            w = moe.expert_intermediate / self.plan.moe_tp
+            act_separate = w * (3.0 * a + quant)  # SiLU-and-mul, then quantisation
+            act_fused = w * (2.0 * a + (1.0 if quant else a))  # one kernel, 8-bit out
+            if ep > 1:
+                # normal dispatch: ep_scatter, act, ep_gather (per received token: n_dest / k)
+                self.ew_assign = 2.0 * h * self.dispatch_b + act_separate + h * a
+                self.ew_assign += h * a * self.n_dest / k
+                self.ew_assign_ll = act_fused  # low-latency dispatch: combine reduces
+            else:
+                # fused MoE reads rows in place; moe_sum writes one row per token (load / k)
+                self.ew_assign = act_separate + h * a + h * a / k
+                self.ew_assign_ll = self.ew_assign
+            self.ew_moe_in = h * quant  # routed input quantised (not in low-latency dispatch)
+            self.ew_shared = 0.0
+            self.ew_combine = 0.0
+            if self.shared_params:
+                ws = moe.shared_width / self.plan.tp
+                self.ew_shared = h * quant + ws * (3.0 * a + quant)
+                self.ew_combine = 3.0 * h * a
+            self.ew_topk = 4.0 * e + 8.0 * k
         if self.draft is not None:
             d = self.draft
             assert d.draft is not None
@@ -478,12 +565,17 @@ class PerfModel:
             kvh = d.attention.num_kv_heads or 1
             self.d_kv_split = 1 if d.attention.kind == "mla" else min(self.plan.tp, kvh)
             self.d_f_dec = d.attention_flops_per_context_token("decode") / d.num_layers
+            # the draft runs in BF16: no quantisation kernels
+            width = (d.dense_intermediate or 0) / self.plan.tp
+            self.d_ew = _attention_elementwise(d, self.plan.tp, self.d_kv_split, self.act, 0.0)[0]
+            self.d_ew += 4.0 * d.hidden_size * self.act + 3.0 * width * self.act
         elif self.spec is not None and not (self.spec.method == "mtp" and m.is_moe):
             moe = m.moe
             width = m.dense_intermediate or 0
             if moe is not None:
                 width = max(width, moe.shared_width + moe.top_k * moe.expert_intermediate)
             self.draft_ffn_params = 3 * self.h * width
+            self.draft_ffn_ew = self.ew_norm + 3.0 * width / self.plan.tp * self.act
 
     # ---- public API ------------------------------------------------------------------------
     def step(self, batch: BatchStats) -> StepTime:
@@ -609,6 +701,11 @@ class PerfModel:
             self._moe(ops, g)
         else:
             self._gemm(ops, "dense_ffn", self.model.dense_ffn_params / tp, g.tokens, _K_FFN)
+            width = (self.model.dense_intermediate or 0) / tp
+            per_token = (
+                self.ew_norm + self.h * self.ew_quant + width * (3.0 * self.act + self.ew_quant)
+            )
+            self._elementwise(ops, "dense_ffn", per_token * g.tokens)
         if tp > 1:
             size = g.tokens * self.h * self.act
             t = all_reduce(self._link(tp), size, tp)
@@ -670,6 +767,14 @@ class PerfModel:
             flops=flops + core_f,
             hbm=hbm + core_b,
         )
+        ew = self.ew_attn * g.tokens + self.ew_expand * (g.pre_tokens + g.pre_ctx)
+        self._elementwise(ops, "attention", ew)
+
+    def _elementwise(self, ops: _Ops, cls: str, nbytes: float) -> None:
+        """Memory-bound elementwise kernels moving ``nbytes`` through HBM, serialised with the
+        GEMMs of ``cls`` (see the module docstring); their launches are in the op's kernels."""
+        if nbytes > 0:
+            ops.add(cls, memory_s=nbytes / self.rates.hbm, hbm=nbytes)
 
     def _moe(self, ops: _Ops, g: _Group) -> None:
         plan, r = self.plan, self.rates
@@ -678,10 +783,12 @@ class PerfModel:
         assert moe is not None
         m = g.tokens
         self._gemm(ops, "router", self.router_params, m, _K_ROUTER, wbytes=self.eb)
+        self._elementwise(ops, "router", self.ew_topk * m)
         if self.shared_params:
             self._gemm(ops, "shared_experts", self.shared_params / tp, m, _K_FFN)
+            self._elementwise(ops, "shared_experts", self.ew_shared * m)
         t_all = g.replica_tokens if g.replica_tokens >= 0 else m * dp
-        compute_s, memory_s, flops, hbm, max_load = self._routed(t_all)
+        compute_s, memory_s, flops, hbm, max_load, load = self._routed(t_all)
         ops.add(
             "routed_experts",
             compute_s=compute_s,
@@ -691,11 +798,15 @@ class PerfModel:
             flops=flops,
             hbm=hbm,
         )
+        dec_share = (g.dec_seqs * g.q_per_seq) / m if m > 0 else 0.0
+        ll = dec_share if ep > 1 else 0.0  # share of tokens in DeepEP low-latency mode
+        per_token = self.ew_norm + (1.0 - ll) * self.ew_moe_in + self.ew_combine
+        per_assign = (1.0 - ll) * self.ew_assign + ll * self.ew_assign_ll
+        self._elementwise(ops, "routed_experts", per_token * m + per_assign * load)
         if ep > 1:
             mean_load = t_all * moe.top_k / ep
             imb = max_load / mean_load if mean_load > 0 else 1.0
             per_rank = m / tp
-            dec_share = (g.dec_seqs * g.q_per_seq) / m if m > 0 else 0.0
             for cls, b in (("ep_dispatch", self.dispatch_b), ("ep_combine", 2.0)):
                 t, sent = self._all_to_all(per_rank, dec_share, b, imb)
                 ops.add(cls, network_s=t, kernels=_K_COLL, launch_s=r.launch_s, net=sent)
@@ -711,8 +822,10 @@ class PerfModel:
                 net=2 * size * (n - 1) / n,
             )
 
-    def _routed(self, t_all: float) -> tuple[float, float, float, float, float]:
-        """Busiest EP rank's grouped-GEMM time terms for ``t_all`` replica tokens."""
+    def _routed(self, t_all: float) -> tuple[float, float, float, float, float, float]:
+        """Busiest EP rank's grouped-GEMM time terms for ``t_all`` replica tokens: compute and
+        memory seconds, FLOPs, bytes, the mean busiest-rank load over popularity draws, and the
+        (token, expert) assignments on the rank that sets the time."""
         key = round(t_all, 3)
         hit = self._routed_cache.get(key)
         if hit is not None:
@@ -737,6 +850,7 @@ class PerfModel:
             float(flops[rows, idx].mean()),
             float(hbm[rows, idx].mean()),
             loads.max_load,
+            float(load[rows, idx].mean()),
         )
         if len(self._routed_cache) > 100_000:
             self._routed_cache.clear()
@@ -818,6 +932,7 @@ class PerfModel:
             self._gemm(
                 one, "dense_ffn", self.draft_ffn_params / self.plan.tp, d.tokens, _K_FFN, wbytes=2.0
             )
+            self._elementwise(one, "dense_ffn", self.draft_ffn_ew * d.tokens)
         lm = _Ops()
         self._per_iteration(lm, d, pipeline=False)
         one.merge(lm)
@@ -851,6 +966,7 @@ class PerfModel:
                     hbm=hbm + core_b,
                 )
                 self._gemm(out, "draft", d.dense_ffn_params / tp, m, _K_FFN, wbytes=wb, width=h)
+                self._elementwise(out, "draft", self.d_ew * m)
                 if tp > 1:
                     size = m * h * self.act
                     out.add(
@@ -867,6 +983,31 @@ class PerfModel:
                 "draft", memory_s=logits / r.hbm, kernels=_K_SAMPLE, launch_s=r.launch_s, hbm=logits
             )
         ops.merge(out)
+
+
+def _attention_elementwise(
+    arch: ModelArch, tp: int, kv_split: int, act: float, quant: float
+) -> tuple[float, float]:
+    """Bytes per token of one layer's attention elementwise kernels on one rank, and the extra
+    bytes per token of MLA's expanded (prefill MHA) form (see the module docstring): ``act``
+    bytes per activation, ``quant`` bytes per element quantised (0: 16-bit GEMM inputs)."""
+    at, h = arch.attention, arch.hidden_size
+    inputs = arch.draft.attention_input_factor if arch.draft else 1
+    per_token = inputs * h * (4.0 * act + quant)  # residual add + RMSNorm, quantised input
+    heads = at.num_heads / tp
+    if at.kind == "mla":
+        assert at.kv_lora_rank and at.qk_rope_head_dim and at.qk_nope_head_dim and at.v_head_dim
+        q_lora = at.q_lora_rank or 0
+        rope, nope = at.qk_rope_head_dim, at.qk_nope_head_dim
+        per_token += 2.0 * act * (q_lora + at.kv_lora_rank) + q_lora * quant  # latent norms
+        per_token += 2.0 * act * (heads + 1.0) * rope  # RoPE on q_pe and the shared k_pe
+        per_token += heads * at.v_head_dim * quant  # o_proj input
+        expand = act * heads * (2.0 * nope + rope) + at.kv_lora_rank * quant
+        return per_token, expand
+    assert at.head_dim and at.num_kv_heads
+    per_token += 2.0 * act * (heads + at.num_kv_heads / kv_split) * at.head_dim  # RoPE
+    per_token += heads * at.head_dim * quant  # o_proj input
+    return per_token, 0.0
 
 
 def _busiest_share(n: float, dp: int) -> float:
