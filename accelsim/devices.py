@@ -15,6 +15,13 @@ The *efficiency profile* of a card turns peaks into achievable rates for the tim
 - ``gemm_m_half``: rows (tokens) at which a GEMM reaches half of that — small-M GEMMs (decode,
   few tokens per expert) run far below peak; efficiency(M) = gemm_fraction * M / (M + m_half);
 - ``hbm_fraction``: achievable fraction of HBM peak bandwidth for streaming reads;
+- ``dequant_hbm_fraction``: optional fraction of HBM peak that a weight-only quantized GEMM
+  reaches on its weight reads, keyed by the stored weight dtype: weights narrower than the
+  compute dtype (INT8 or INT4 weights with BF16/FP16 math, ``w8a16``/``w4a16``) are unpacked,
+  converted and scaled inside the kernel before the 16-bit multiply, and those kernels stream
+  their weights below a 16-bit kernel's share (gpt-fast on A100: INT8 Llama-2-7B at 1,069 GB/s
+  against 1,397 GB/s in BF16). A dtype not listed, or weights as wide as the math (BF16, FP8
+  with FP8 math, W8A8), use ``hbm_fraction`` (``EfficiencyProfile.weight_hbm_fraction``);
 - ``collective_fraction``: achievable NCCL/HCCL bus bandwidth over the fabric's link peak (a
   fabric's own ``Fabric.achievable_fraction``, when set, takes precedence on that fabric);
 - ``kernel_launch``: fixed cost per kernel (launch + tail), charged per op per layer;
@@ -70,18 +77,31 @@ class EfficiencyProfile(Frozen):
     iteration_overhead: Time
     attention_fraction: float | None = Field(default=None, gt=0, le=1)
     gemm_fraction_by_dtype: dict[DType, float] = Field(default_factory=dict)
+    dequant_hbm_fraction: dict[DType, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_by_dtype(self) -> EfficiencyProfile:
-        for dtype, frac in self.gemm_fraction_by_dtype.items():
-            if not 0.0 < frac <= 1.0:
-                raise ValueError(f"gemm_fraction_by_dtype[{dtype}] must be in (0, 1], got {frac}")
+        for field in ("gemm_fraction_by_dtype", "dequant_hbm_fraction"):
+            for dtype, frac in getattr(self, field).items():
+                if not 0.0 < frac <= 1.0:
+                    raise ValueError(f"{field}[{dtype}] must be in (0, 1], got {frac}")
         return self
 
     def gemm_fraction_for(self, dtype: str) -> float:
         """Large-GEMM fraction of peak in ``dtype``: its ``gemm_fraction_by_dtype`` entry when
         measured, else ``gemm_fraction``."""
         return self.gemm_fraction_by_dtype.get(dtype, self.gemm_fraction)  # type: ignore[call-overload]
+
+    def weight_hbm_fraction(self, weights: str, compute: str) -> float:
+        """Fraction of HBM peak at which a GEMM reads weights stored in ``weights`` for math in
+        ``compute``: the ``dequant_hbm_fraction`` entry of ``weights`` when they are narrower
+        than the math (weight-only quantization, dequantized in the kernel) and the card lists
+        one, else ``hbm_fraction``."""
+        from accelsim.dtypes import BYTES
+
+        if BYTES[weights] < BYTES[compute]:
+            return self.dequant_hbm_fraction.get(weights, self.hbm_fraction)  # type: ignore[call-overload]
+        return self.hbm_fraction
 
 
 class Card(CatalogEntry):

@@ -256,6 +256,28 @@ def test_gemm_fraction_by_dtype_must_be_a_fraction():
     data["efficiency"]["gemm_fraction_by_dtype"] = {"bf16": 1.2}
     with pytest.raises(ValueError, match="gemm_fraction_by_dtype"):
         Card.model_validate(data)
+    data["efficiency"]["gemm_fraction_by_dtype"] = {}
+    data["efficiency"]["dequant_hbm_fraction"] = {"int8": 0.0}
+    with pytest.raises(ValueError, match="dequant_hbm_fraction"):
+        Card.model_validate(data)
+
+
+def test_weight_only_dequant_fractions(catalog):
+    """gpt-fast's INT8/INT4 weight-only rows on A100 (M20): weights narrower than the math
+    stream at the dequant fraction; 16-bit weights, W8A8 and cards without an entry use
+    hbm_fraction."""
+    a100 = catalog.device("a100-sxm4-80gb").efficiency
+    assert a100.weight_hbm_fraction("int8", "bf16") == pytest.approx(0.66)
+    assert a100.weight_hbm_fraction("int4", "fp16") == pytest.approx(0.45)
+    assert a100.weight_hbm_fraction("bf16", "bf16") == a100.hbm_fraction
+    assert a100.weight_hbm_fraction("int8", "int8") == a100.hbm_fraction
+    h100 = catalog.device("h100-sxm5").efficiency
+    assert h100.weight_hbm_fraction("int8", "bf16") == h100.hbm_fraction  # no source: falls back
+    for card in catalog.all("device"):
+        eff = card.efficiency
+        for dtype, frac in eff.dequant_hbm_fraction.items():
+            assert dtype in ("int8", "int4", "fp8"), (card.name, dtype)
+            assert 0.3 < frac <= eff.hbm_fraction, (card.name, dtype)
 
 
 def test_scale_out_fabrics_carry_measured_fractions(catalog):

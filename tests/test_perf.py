@@ -214,6 +214,31 @@ def test_weight_only_int8_reads_half_the_bytes_and_computes_in_bf16():
     assert st8.flops["dense_ffn"] == st16.flops["dense_ffn"]
 
 
+def test_weight_only_weights_stream_at_the_dequant_fraction_by_hand():
+    """W8A16 on a card whose INT8 dequantizing kernels read weights at half its HBM rate: the
+    weight bytes of attention, dense FFN and routed experts take twice as long, activations,
+    KV and the 16-bit LM head keep the full rate, and the bytes themselves do not change."""
+    card = make_card(efficiency={"dequant_hbm_fraction": {"int8": 0.5}})
+    assert Rates.of(card, precision("w8a16")).hbm_weights == pytest.approx(0.5e12)
+    for prec in ("bf16", "int8"):  # 16-bit weights, or INT8 weights with INT8 math (W8A8)
+        assert Rates.of(card, precision(prec)).hbm_weights == Rates.of(card, precision(prec)).hbm
+    b, ctx, h, layers = 1, 100, 1024, 2
+    st = model_for(card=card, prec="w8a16").step(BatchStats.decode(b, ctx))
+    plain = model_for(prec="w8a16").step(BatchStats.decode(b, ctx))
+    assert st.hbm_bytes == plain.hbm_bytes
+    attn_params, ffn_params = 4 * h * h + 2 * h, 3 * h * 4096
+    slower = 1 / 0.5e12 - 1 / 1e12  # only the INT8 weight bytes (1 B each) slow down
+    for cls, params in (("attention", attn_params), ("dense_ffn", ffn_params)):
+        extra = st.times[cls] - plain.times[cls]
+        assert extra == pytest.approx(layers * params * slower)
+    assert st.times["embedding_lm_head"] == plain.times["embedding_lm_head"]
+    moe = model_for(card=card, model=MOE, prec="w8a16").step(BatchStats.decode(1, 10))
+    moe_plain = model_for(model=MOE, prec="w8a16").step(BatchStats.decode(1, 10))
+    weights = 2 * MOE.expert_params * MOE.num_layers  # top-2 experts read once, 1 B each
+    extra = moe.times["routed_experts"] - moe_plain.times["routed_experts"]
+    assert extra == pytest.approx(weights / 0.5e12 - weights / 1e12)
+
+
 def test_multi_die_rank_is_half_a_card():
     two = make_card(dies=2, peak_flops={"bf16": 2e14}, hbm_bandwidth=2e12)
     pm = model_for(card=two, plan=ParallelPlan(tp=1, dp=2))

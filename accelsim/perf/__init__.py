@@ -502,6 +502,11 @@ class PerfModel:
         self.h = m.hidden_size
         self.wb = p.weight_bytes
         self.eb = max(p.weight_bytes, 2.0)  # embedding / LM head / router stay 16-bit
+        # weight-only quantized weights stream at the card's dequant fraction, not hbm_fraction
+        # (roofline module docstring): their bytes cost hbm / hbm_weights times a 16-bit
+        # stream's; 0.0 whenever weights are as wide as the math
+        r = self.rates
+        self.dequant_extra = r.hbm / r.hbm_weights - 1.0
         self.act = 2.0  # activations between ops in BF16/FP16
         self.dispatch_b = 1.0 if p.compute in ("fp8", "int8") else 2.0
         self.attn_params = m.attention_params_per_layer
@@ -733,11 +738,13 @@ class PerfModel:
         r = self.rates
         flops = 2.0 * params * m
         h = self.h if width is None else width
-        hbm = params * (self.wb if wbytes is None else wbytes) + 2.0 * m * h * self.act
+        weights = params * (self.wb if wbytes is None else wbytes)
+        hbm = weights + 2.0 * m * h * self.act
+        slow = weights * self.dequant_extra if wbytes is None else 0.0
         ops.add(
             cls,
             compute_s=flops / r.gemm_rate(m),
-            memory_s=hbm / r.hbm,
+            memory_s=(hbm + slow) / r.hbm,
             kernels=kernels,
             launch_s=r.launch_s,
             flops=flops,
@@ -758,10 +765,11 @@ class PerfModel:
         ) / tp
         core_b = self.kv_elems * kv_b * (g.dec_ctx + g.pre_tokens + g.pre_ctx) / self.kv_split
         compute += core_f / r.attn_flops
+        slow = params * self.wb * self.dequant_extra
         ops.add(
             "attention",
             compute_s=compute,
-            memory_s=(hbm + core_b) / r.hbm,
+            memory_s=(hbm + core_b + slow) / r.hbm,
             kernels=_K_ATTN,
             launch_s=r.launch_s,
             flops=flops + core_f,
@@ -839,8 +847,9 @@ class PerfModel:
         m = np.divide(load, touched, out=np.zeros_like(load), where=touched > 0)
         rate = r.gemm_flops * m / (m + r.m_half)
         compute = np.divide(flops, rate, out=np.zeros_like(flops), where=rate > 0)
-        hbm = touched * params * self.wb + load * (2.0 * self.h + 3.0 * params / self.h) * self.act
-        memory = hbm / r.hbm
+        weights = touched * params * self.wb
+        hbm = weights + load * (2.0 * self.h + 3.0 * params / self.h) * self.act
+        memory = (hbm + weights * self.dequant_extra) / r.hbm
         t = np.maximum(compute, memory)
         idx = t.argmax(axis=1)
         rows = np.arange(t.shape[0])
