@@ -19,10 +19,12 @@ Model of one replica (assumptions):
 - With DP attention (``kv_tokens_per_seq`` below the replica total), the replica's cache is
   treated as one pool, and a request must fit in one group's share.
 - Preemption follows the scheduler's ``preemption`` (``accelsim.scheduling``): vLLM's recompute
-  (default) or SGLang's reserving admission and retraction (``retract-sglang``: each admission
+  (default), SGLang's reserving admission and retraction (``retract-sglang``: each admission
   checks, over the running sequences sorted by tokens left, that the cache holds them all to
   completion, and the replica keeps SGLang's ``new_token_ratio``; both walk the running set,
-  O(n) per admission attempt, so only this option pays for it). Counted per request.
+  O(n) per admission attempt, so only this option pays for it) or TensorRT-LLM's
+  ``no-evict`` (admission reserves every running request's blocks at its last token, summed
+  once per admission round, O(n); nothing is preempted). Counted per request.
 
 Performance (why an iteration costs O(log n), not O(n)): decoding sequences are never looped
 over. The replica keeps aggregates — count, the sum of ``a_i`` with context ``c_i(s) = a_i +
@@ -203,6 +205,7 @@ class _Replica:
         self.sleeping = False
         # SGLang retraction (``preemption: retract-sglang``)
         self.retract = sc.preemption == "retract-sglang"
+        self.noevict = sc.preemption == "no-evict"
         self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
         self.ratio_min = SGLANG_INIT_NEW_TOKEN_RATIO * SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR
         self.ratio_decay = (self.ratio - self.ratio_min) / SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS
@@ -361,6 +364,17 @@ class _Replica:
         total = sum(int(out_total[sid]) for sid, st in decoding)
         self.ratio = min(1.0, (sum(done) + SGLANG_RETRACT_DECODE_STEPS * len(done)) / (total + 1))
 
+    # ---- TensorRT-LLM: guaranteed no evict (``no-evict``) ---------------------------------
+    def _final_blocks(self) -> int:
+        """Blocks the running sequences hold at their last token (decoding: the tokens held
+        plus those left; partially prefilled: the whole prompt plus the output)."""
+        eng = self.eng
+        left, held, _done = self._decoding_states()
+        total = sum(self.blocks_for(h + x) for h, x in zip(held, left, strict=True))
+        for psid in self.prefilling:
+            total += self.blocks_for(int(eng.prompt_eff[psid]) + int(eng.out_left[psid]))
+        return total
+
     # ---- admission -----------------------------------------------------------------------
     def _admit_blocks(self, sid: int) -> int:
         eng = self.eng
@@ -400,8 +414,11 @@ class _Replica:
             used = dec + self.prefill_blocks + self.handoff_blocks
             free = self.cap - used
             # the watermark keeps room for running sequences: it only gates new admissions
-            wm = self.watermark if self.running and not self.retract else 0
+            noevict = self.noevict and self.role != "prefill"
+            wm = self.watermark if self.running and not (self.retract or noevict) else 0
             reserve = self.retract and self.role != "prefill"
+            # no-evict: blocks every running request holds at its last token
+            final = self._final_blocks() + self.handoff_blocks if noevict else 0
             admitted: list[tuple[int, int, int]] = []  # SGLang: (sid, tokens left, held)
             max_seqs = self.sc.max_seqs if rules.admit_while_running else self.sc.batch_size
             budget = self.sc.max_batched_tokens
@@ -426,6 +443,11 @@ class _Replica:
                     need = self.blocks_for(int(eng.prompt_eff[sid]) + grow)
                     if need > free - wm:
                         break
+                    if noevict:
+                        whole = self.blocks_for(int(eng.prompt_eff[sid]) + int(eng.out_left[sid]))
+                        if final + whole > self.cap:
+                            break
+                        final += whole
                     free -= need
                     waiting.popleft()
                     self._admit_ready(sid, t)
@@ -444,6 +466,11 @@ class _Replica:
                     need = self._admit_blocks(sid)
                 if need > free - wm:
                     break
+                if noevict:
+                    whole = self.blocks_for(total + int(eng.out_left[sid]))
+                    if final + whole > self.cap:
+                        break
+                    final += whole
                 if reserve and (self.running or admitted):
                     # an empty replica takes its head request whatever the estimate: a lone
                     # request that passed the arrival check always fits

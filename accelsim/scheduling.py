@@ -50,6 +50,13 @@ happens under KV pressure is the scheduler's ``preemption`` (by name, ``PREEMPTI
   requests' remaining outputs in a first, coarser budget check; it applies fully to requests
   without ``ignore_eos`` (whose ``max_new_tokens`` exceeds the real output), which a simulated
   request, having no separate ``max_new_tokens``, is not.
+- ``no-evict`` (TensorRT-LLM's default capacity scheduler, ``CapacitySchedulerPolicy.
+  GUARANTEED_NO_EVICT``: "guarantee that a started request is never paused", TensorRT-LLM
+  performance-tuning guide, "Useful Runtime Options"): admission reserves every request's KV to
+  its last token — a waiting request is admitted only if the blocks of all running and admitted
+  requests at their full prompt + output, plus its own, fit the cache at once — and nothing is
+  ever preempted. No free-block watermark. On a P/D prefill pool, where requests leave after
+  prefill, admission needs only the prompt's blocks.
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ from accelsim.schema import Frozen
 __all__ = ["POLICIES", "PREEMPTIONS", "Policy", "SchedulerConfig", "policy"]
 
 #: What a replica does under KV pressure (see the module docstring).
-PREEMPTIONS = ("recompute", "retract-sglang")
+PREEMPTIONS = ("recompute", "retract-sglang", "no-evict")
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,9 @@ class SchedulerConfig(Frozen):
     block_size: int = Field(default=16, ge=1)
     batch_size: int = Field(default=8, ge=1)
     kv_watermark: float = Field(default=0.01, ge=0, lt=1)
-    #: ``recompute`` (vLLM) or ``retract-sglang`` (SGLang's reserving admission and retraction).
-    preemption: Literal["recompute", "retract-sglang"] = "recompute"
+    #: ``recompute`` (vLLM), ``retract-sglang`` (SGLang's reserving admission and retraction) or
+    #: ``no-evict`` (TensorRT-LLM's GUARANTEED_NO_EVICT: full reservation, never preempts).
+    preemption: Literal["recompute", "retract-sglang", "no-evict"] = "recompute"
 
     @model_validator(mode="before")
     @classmethod

@@ -40,7 +40,7 @@ class Linear:
     budget=st.integers(16, 4096),
     disagg=st.booleans(),
     seed=st.integers(0, 10),
-    preemption=st.sampled_from(["recompute", "retract-sglang"]),
+    preemption=st.sampled_from(["recompute", "retract-sglang", "no-evict"]),
 )
 def test_conservation_and_kv_capacity(
     n,
@@ -59,7 +59,8 @@ def test_conservation_and_kv_capacity(
     seed,
     preemption,
 ):
-    """Whatever the policy, router, preemption (vLLM recompute or SGLang retraction) and
+    """Whatever the policy, router, preemption (vLLM recompute, SGLang retraction or
+    TensorRT-LLM's no-evict, which never preempts) and
     disaggregation: every request completes or is rejected with a reason, and the KV blocks in
     use never exceed capacity (``check_invariants`` recounts them after every iteration)."""
     rng = np.random.default_rng(seed)
@@ -93,3 +94,5 @@ def test_conservation_and_kv_capacity(
     assert np.all(res.records.reason[rejected] != "")
     done = out == 1
     assert np.all(np.isfinite(res.records["finished_at"][done]))
+    if preemption == "no-evict" and pol != "static":
+        assert int(res.records["preemptions"].sum()) == 0  # a started request is never paused

@@ -103,3 +103,22 @@ def test_default_preemption_is_recompute_and_left_out_of_the_digest():
     other = Scenario.model_validate({**base, "scheduler": {"preemption": "retract-sglang"}})
     assert "preemption" not in plain.canonical()["scheduler"]
     assert plain.digest == same.digest != other.digest
+
+
+def test_no_evict_reserves_whole_requests_and_never_preempts():
+    """TensorRT-LLM's GUARANTEED_NO_EVICT: each request reserves its 10 + 20 tokens (30 of the
+    64 one-token blocks), so two run at once and the third waits for them, with no spare token
+    as SGLang keeps; nothing is preempted."""
+    res = _three("no-evict")
+    rec = res.records
+    assert res.summary["completed"] == 3
+    assert int(rec["preemptions"].sum()) == 0
+    assert rec["scheduled_at"][0] == rec["scheduled_at"][1] == 0.0
+    assert rec["scheduled_at"][2] == rec["finished_at"][:2].max()
+
+
+def test_no_evict_on_a_pd_decode_pool_never_preempts():
+    res = _decode_pressure(1.0, preemption="no-evict")
+    s = res.summary
+    assert s["completed"] == s["arrived"] == 40
+    assert int(res.records["preemptions"].sum()) == 0
