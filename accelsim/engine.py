@@ -206,6 +206,7 @@ class _Replica:
         # SGLang retraction (``preemption: retract-sglang``)
         self.retract = sc.preemption == "retract-sglang"
         self.noevict = sc.preemption == "no-evict"
+        self.overshoot = -(-self.kn // self.kd) - 1  # tokens a last decode step may write past
         self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
         self.ratio_min = SGLANG_INIT_NEW_TOKEN_RATIO * SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR
         self.ratio_decay = (self.ratio - self.ratio_min) / SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS
@@ -366,14 +367,21 @@ class _Replica:
 
     # ---- TensorRT-LLM: guaranteed no evict (``no-evict``) ---------------------------------
     def _final_blocks(self) -> int:
-        """Blocks the running sequences hold at their last token (decoding: the tokens held
-        plus those left; partially prefilled: the whole prompt plus the output)."""
-        eng = self.eng
+        """Blocks the running sequences hold at their last step (decoding: the tokens held plus
+        those left; partially prefilled: the whole prompt plus the output), each with the
+        ``ceil(k) - 1`` tokens a speculative last step may write past its output."""
+        over = self.overshoot
         left, held, _done = self._decoding_states()
-        total = sum(self.blocks_for(h + x) for h, x in zip(held, left, strict=True))
+        total = sum(self.blocks_for(h + x + over) for h, x in zip(held, left, strict=True))
         for psid in self.prefilling:
-            total += self.blocks_for(int(eng.prompt_eff[psid]) + int(eng.out_left[psid]))
+            total += self._whole_blocks(psid)
         return total
+
+    def _whole_blocks(self, sid: int) -> int:
+        """Blocks request ``sid`` holds at its last step, reserved at admission (``no-evict``)."""
+        eng = self.eng
+        tokens = int(eng.prompt_eff[sid]) + int(eng.out_left[sid]) - 1 + self.overshoot
+        return self.blocks_for(tokens)
 
     # ---- admission -----------------------------------------------------------------------
     def _admit_blocks(self, sid: int) -> int:
@@ -444,8 +452,8 @@ class _Replica:
                     if need > free - wm:
                         break
                     if noevict:
-                        whole = self.blocks_for(int(eng.prompt_eff[sid]) + int(eng.out_left[sid]))
-                        if final + whole > self.cap:
+                        whole = self._whole_blocks(sid)
+                        if final + whole > self.cap and (self.running or final):
                             break
                         final += whole
                     free -= need
@@ -467,8 +475,10 @@ class _Replica:
                 if need > free - wm:
                     break
                 if noevict:
-                    whole = self.blocks_for(total + int(eng.out_left[sid]))
-                    if final + whole > self.cap:
+                    # an empty replica takes its head request: one that passed the arrival
+                    # check always fits alone
+                    whole = self._whole_blocks(sid)
+                    if final + whole > self.cap and (self.running or final):
                         break
                     final += whole
                 if reserve and (self.running or admitted):

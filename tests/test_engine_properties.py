@@ -94,5 +94,7 @@ def test_conservation_and_kv_capacity(
     assert np.all(res.records.reason[rejected] != "")
     done = out == 1
     assert np.all(np.isfinite(res.records["finished_at"][done]))
-    if preemption == "no-evict" and pol != "static":
-        assert int(res.records["preemptions"].sum()) == 0  # a started request is never paused
+    if preemption == "no-evict" and pol != "static" and k == 1.0:
+        # a started request is never paused (with k > 1 a lone request whose speculative last
+        # step overshoots an exactly-fitting cache may still be)
+        assert int(res.records["preemptions"].sum()) == 0
