@@ -403,3 +403,19 @@ def test_framework_profile_reaches_the_serving_timing_model(catalog):
     assert on.token_layer_s == prof.decode_token_layer_cost > 0
     assert off.token_layer_s == 0.0
     assert catalog.framework_profile("sglang", "NVIDIA") is None
+
+
+def test_cli_step_framework_adds_the_calibrated_cost(capsys, catalog):
+    """``step --framework sglang`` on an Ascend card adds the profile's cost per decode token
+    and layer: 16 sequences x 64 layers / tp 8 of it."""
+    args = ["step", "qwen3-32b", "-d", "ascend-910b3", "--cards", "8", "--plan", "tp=8"]
+    args += ["--decode-batch", "16", "--context", "4000", "--json"]
+    main(args)
+    plain = json.loads(capsys.readouterr().out)
+    main([*args, "--framework", "sglang"])
+    with_fw = json.loads(capsys.readouterr().out)
+    cost = catalog.get("framework", "sglang-ascend").decode_token_layer_cost
+    extra = with_fw["ops"]["overhead"]["time_s"] - plain["ops"]["overhead"]["time_s"]
+    assert extra == pytest.approx(cost * 16 * 64 / 8)
+    main([*args[:-1], "--framework", "sglang"])
+    assert "calibrated" in capsys.readouterr().out

@@ -76,6 +76,14 @@ def step(
     server: Annotated[
         str | None, typer.Option("--server", help="Server (default: the card's).")
     ] = None,
+    framework: Annotated[
+        str | None,
+        typer.Option(
+            "--framework",
+            help="Serving framework (e.g. sglang): adds its calibrated profile on the card's "
+            "vendor, when the catalog has one (accelsim catalog frameworks).",
+        ),
+    ] = None,
     catalog: CatalogOpt = None,
     set_: SetOpt = None,
     json_out: JsonOpt = False,
@@ -99,7 +107,15 @@ def step(
         raise AccelsimError(f"--routing {routing!r}: choose uniform, zipf, dirichlet or production")
     spec = SpecDecode(spec_method, mtp, accept, draft_model) if mtp > 0 else None
     pm = perf_model_from_catalog(
-        cat, model, device, p, precision(dtype, kv_dtype), routing=rm, spec=spec, server=server
+        cat,
+        model,
+        device,
+        p,
+        precision(dtype, kv_dtype),
+        routing=rm,
+        spec=spec,
+        server=server,
+        framework=framework,
     )
     if decode_batch is not None:
         batch = BatchStats.decode(decode_batch, context)
@@ -166,6 +182,9 @@ def step(
             else ""
         )
     )
+    for note in st.notes:
+        if note.startswith("framework"):
+            console.print(f"{note} (profile of {framework} on {card.vendor}, calibrated)")
 
 
 @app.command()
