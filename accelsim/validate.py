@@ -62,7 +62,7 @@ from accelsim.errors import AccelsimError, CatalogError
 from accelsim.perf import PerfModel, SpecDecode, StepTime, perf_model_from_catalog
 from accelsim.plan import ParallelPlan
 from accelsim.routing import RoutingModel
-from accelsim.scenario import Scenario, run_scenario
+from accelsim.scenario import FrameworkSpec, Scenario, run_scenario
 
 __all__ = [
     "METRICS",
@@ -155,6 +155,9 @@ class Case:
     file: str | None = None
     scenario: Scenario | None = None
     reported: dict[str, float] = field(default_factory=dict)
+    #: Fixed-batch cases: the framework that measured it (its per-iteration overhead replaces
+    #: the card's, and its profile on the card's vendor applies), as a serving scenario's.
+    framework: FrameworkSpec | None = None
 
     @property
     def unit(self) -> str:
@@ -404,7 +407,17 @@ def _case(raw: Any, where: str) -> Case:
         split=split,
         reference=raw.get("reference"),
         file=where,
+        framework=_framework(raw.get("framework"), at),
     )
+
+
+def _framework(fraw: Any, at: str) -> FrameworkSpec | None:
+    if fraw is None:
+        return None
+    try:
+        return FrameworkSpec.model_validate(fraw)
+    except ValidationError as exc:
+        raise CatalogError(format_validation_error(f"{at}: framework", exc)) from None
 
 
 def _spec(sraw: Any, at: str) -> SpecDecode | None:
@@ -525,6 +538,7 @@ def perf_model_for(case: Case, catalog: Catalog, routing: RoutingModel | None = 
     """The ``PerfModel`` a case describes."""
     assert case.plan is not None and case.model is not None
     prec = precision(case.dtype, case.kv_dtype)
+    fw = case.framework
     pm = perf_model_from_catalog(
         catalog,
         case.model,
@@ -534,6 +548,8 @@ def perf_model_for(case: Case, catalog: Catalog, routing: RoutingModel | None = 
         routing=routing or ROUTING_PROFILES[case.routing],
         spec=case.spec,
         server=case.server,
+        iteration_overhead=fw.iteration_overhead if fw is not None else None,
+        framework=fw.name if fw is not None else None,
     )
     if case.cards is not None and not math.isclose(pm.cards, float(case.cards)):
         raise CatalogError(

@@ -419,3 +419,24 @@ def test_cli_step_framework_adds_the_calibrated_cost(capsys, catalog):
     assert extra == pytest.approx(cost * 16 * 64 / 8)
     main([*args[:-1], "--framework", "sglang"])
     assert "calibrated" in capsys.readouterr().out
+
+
+def test_fixed_batch_case_names_its_framework(tmp_path, catalog):
+    """A fixed-batch case's framework overhead replaces the card's; a bad one is named."""
+    case = (
+        "- id: fw\n  mode: decode\n  metric: decode_tokens_per_s_per_user\n  measured: 100\n"
+        "  device: a100-sxm4-80gb\n  model: llama-2-7b\n  cards: 1\n"
+        "  batch: {decode_seqs: 1, context: 100}\n"
+    )
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(case)
+    fw = tmp_path / "fw.yaml"
+    fw.write_text(case + "  framework: {name: gpt-fast, iteration_overhead: 0 s}\n")
+    card_s = catalog.device("a100-sxm4-80gb").efficiency.iteration_overhead
+    a = predict(load_cases(plain, catalog)[0], catalog).step
+    b = predict(load_cases(fw, catalog)[0], catalog).step
+    assert a.times["overhead"] - b.times["overhead"] == pytest.approx(card_s)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(case + "  framework: {name: gpt-fast, iteration_overhead: fast}\n")
+    with pytest.raises(CatalogError, match=r"bad.yaml: case fw: framework.*iteration_overhead"):
+        load_cases(bad, catalog)
