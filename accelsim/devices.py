@@ -14,6 +14,10 @@ The *efficiency profile* of a card turns peaks into achievable rates for the tim
   (``EfficiencyProfile.gemm_fraction_for``);
 - ``gemm_m_half``: rows (tokens) at which a GEMM reaches half of that — small-M GEMMs (decode,
   few tokens per expert) run far below peak; efficiency(M) = gemm_fraction * M / (M + m_half);
+- ``attention_fraction``: optional achievable fraction of the attention dtype's peak for attention
+  math (a flash-attention or MLA kernel measurement); ``decode_attention_fraction`` optionally
+  overrides it for decode attention (queries over a KV cache: absorbed MLA, paged GQA) where the
+  card's decode kernel was measured apart from its prefill kernel (910C: AMLA);
 - ``hbm_fraction``: achievable fraction of HBM peak bandwidth for streaming reads;
 - ``dequant_hbm_fraction``: optional fraction of HBM peak that a weight-only quantized GEMM
   reaches on its weight reads, keyed by the stored weight dtype: weights narrower than the
@@ -76,6 +80,7 @@ class EfficiencyProfile(Frozen):
     kernel_launch: Time
     iteration_overhead: Time
     attention_fraction: float | None = Field(default=None, gt=0, le=1)
+    decode_attention_fraction: float | None = Field(default=None, gt=0, le=1)
     gemm_fraction_by_dtype: dict[DType, float] = Field(default_factory=dict)
     dequant_hbm_fraction: dict[DType, float] = Field(default_factory=dict)
 

@@ -700,3 +700,21 @@ def test_framework_token_layer_cost_by_hand():
     assert prefill.total_s == pytest.approx(model_for().step(BatchStats.prefill_chunk(512)).total_s)
     with pytest.raises(AccelsimError, match="decode_token_layer_cost"):
         model_for(decode_token_layer_cost=-1.0)
+
+
+def test_decode_attention_fraction_prices_decode_attention_only():
+    """A card's decode attention fraction sets the rate of decode attention math; prefill
+    attention keeps ``attention_fraction``. On a card whose HBM is effectively free, the decode
+    step's attention time falls by exactly the core FLOPs at the two rates."""
+    eff = {"attention_fraction": 0.5}
+    base = make_card(hbm_bandwidth=1e18, efficiency=eff)
+    fast = make_card(hbm_bandwidth=1e18, efficiency={**eff, "decode_attention_fraction": 1.0})
+    r = Rates.of(fast, precision("bf16"))
+    assert r.attn_flops == pytest.approx(0.5e14) and r.attn_dec_flops == pytest.approx(1e14)
+    assert Rates.of(base, precision("bf16")).attn_dec_flops == pytest.approx(0.5e14)
+    batch = BatchStats.decode(4, 1000)
+    a, b = model_for(card=base).step(batch), model_for(card=fast).step(batch)
+    core = DENSE.num_layers * 4 * 8 * 128 * 4 * 1000  # QK and AV over 4 x 1000 context tokens
+    assert a.times["attention"] - b.times["attention"] == pytest.approx(core / 0.5e14 - core / 1e14)
+    pre = BatchStats.prefill_chunk(256)
+    assert model_for(card=base).step(pre).total_s == model_for(card=fast).step(pre).total_s

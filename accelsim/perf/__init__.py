@@ -758,13 +758,11 @@ class PerfModel:
         hbm = params * self.wb + 2.0 * g.tokens * self.h * self.act
         compute = flops / r.gemm_rate(g.tokens)
         kv_b = self.prec.kv_bytes
-        core_f = (
-            self.f_dec * g.dec_ctx * g.q_per_seq
-            + self.f_pre * g.pre_pairs
-            + self.f_expand * g.pre_ctx
-        ) / tp
+        dec_f = self.f_dec * g.dec_ctx * g.q_per_seq / tp
+        pre_f = (self.f_pre * g.pre_pairs + self.f_expand * g.pre_ctx) / tp
+        core_f = dec_f + pre_f
         core_b = self.kv_elems * kv_b * (g.dec_ctx + g.pre_tokens + g.pre_ctx) / self.kv_split
-        compute += core_f / r.attn_flops
+        compute += dec_f / r.attn_dec_flops + pre_f / r.attn_flops
         slow = params * self.wb * self.dequant_extra
         ops.add(
             "attention",
@@ -967,7 +965,7 @@ class PerfModel:
                 core_b = kv * g.dec_ctx
                 out.add(
                     "draft",
-                    compute_s=flops / r.gemm_rate(m) + core_f / r.attn_flops,
+                    compute_s=flops / r.gemm_rate(m) + core_f / r.attn_dec_flops,
                     memory_s=(hbm + core_b) / r.hbm,
                     kernels=_K_ATTN,
                     launch_s=r.launch_s,

@@ -11,7 +11,8 @@ best ("MAMF") fraction, small-M GEMMs (decode, few tokens per expert) far less. 
 the one measured for the compute dtype (``gemm_fraction_by_dtype``, e.g. FP8 on Hopper) when
 the card lists it, else ``gemm_fraction``. Attention kernels use ``attention_fraction`` when the
 card gives one, else the GEMM fraction of the attention dtype, without the small-M term (their
-M is heads x queries, not tokens). HBM streams at ``hbm_fraction`` of peak, except the weight
+M is heads x queries, not tokens); decode attention uses ``decode_attention_fraction`` when the
+card gives one. HBM streams at ``hbm_fraction`` of peak, except the weight
 reads of a weight-only quantized deployment (weights narrower than the compute dtype: W8A16,
 W4A16), which stream at the card's ``dequant_hbm_fraction`` for the weight dtype when it lists
 one (``EfficiencyProfile.weight_hbm_fraction``): the kernel unpacks and scales every weight
@@ -45,6 +46,7 @@ class Rates:
     gemm_flops: float  # peak x GEMM fraction of the compute dtype, per rank
     m_half: float
     attn_flops: float  # attention math rate per rank
+    attn_dec_flops: float  # decode attention math rate per rank
     hbm: float  # achievable bytes/s per rank
     hbm_weights: float  # achievable bytes/s per rank for the deployment's weight reads
     launch_s: float
@@ -64,6 +66,7 @@ class Rates:
             gemm_flops=peak * eff.gemm_fraction_for(prec.compute),
             m_half=eff.gemm_m_half,
             attn_flops=card.peak(attn_dtype) / d * attn_frac,
+            attn_dec_flops=card.peak(attn_dtype) / d * (eff.decode_attention_fraction or attn_frac),
             hbm=card.hbm_bandwidth / d * eff.hbm_fraction,
             hbm_weights=card.hbm_bandwidth / d * weight_frac,
             launch_s=eff.kernel_launch,
