@@ -192,3 +192,21 @@ def test_html_escapes_text():
     html = render_html(r)
     assert "&lt;b&gt;" in html and "&lt;i&gt;" in html
     assert "<strong>bold</strong> &lt;x&gt;" in html
+
+
+def test_report_lists_the_framework_profile_it_used(tmp_path):
+    """A scenario naming SGLang on an Ascend card is priced with the calibrated profile, and
+    the report's assumptions table lists that number with its C mark and source."""
+    scenarios = Path(__file__).resolve().parents[1] / "workloads" / "scenarios"
+    tiny = (scenarios / "tiny.yaml").read_text()
+    sc = tmp_path / "tiny-sglang.yaml"
+    sc.write_text(
+        tiny.replace("name: tiny", "name: tiny-sglang").replace(
+            "device: a100-sxm4-80gb", "device: ascend-910b2\nframework: {name: sglang}"
+        )
+    )
+    out = tmp_path / "r.md"
+    assert exit_code(["report", str(sc), "--monte-carlo", "200", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    row = r"\| framework profile sglang-ascend \| decode_token_layer_cost \| [\d.]+ us \| C \|"
+    assert re.search(row, text)
