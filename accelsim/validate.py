@@ -74,6 +74,7 @@ __all__ = [
     "Case",
     "CaseResult",
     "ValidationReport",
+    "calibrations",
     "fit_framework_cost",
     "fit_production_drift",
     "load_cases",
@@ -696,6 +697,39 @@ def fit_framework_cost(
         else:
             hi = mid
     return round((lo + hi) / 2, 7)
+
+
+def calibrations(catalog: Catalog, source: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every fitted number next to its refit on the current model and cases: the production
+    routing drift and each framework profile's decode token-layer cost (SI units). A shipped
+    value that differs from its refit means the model or the fit cases changed since the fit."""
+    out: list[dict[str, Any]] = [
+        {
+            "name": "production routing drift",
+            "key": "accelsim.validate.PRODUCTION_DRIFT",
+            "shipped": PRODUCTION_DRIFT,
+            "refit": fit_production_drift(catalog, source),
+            "fit_cases": [
+                c.id
+                for c in load_cases(source, catalog)
+                if c.status == "active" and c.split == "fit" and c.routing == "production"
+            ],
+        }
+    ]
+    for name in catalog.names("framework"):
+        prof = catalog.get("framework", name)
+        if not prof.fit_cases:
+            continue
+        out.append(
+            {
+                "name": f"framework {name} decode_token_layer_cost",
+                "key": f"framework.{name}.decode_token_layer_cost",
+                "shipped": prof.decode_token_layer_cost,
+                "refit": fit_framework_cost(catalog, name, source),
+                "fit_cases": list(prof.fit_cases),
+            }
+        )
+    return out
 
 
 def with_routing(case: Case, routing: str) -> Case:

@@ -364,14 +364,21 @@ def test_docs_error_table_is_current(report):
     assert start + table + end in text
 
 
-def test_framework_profile_is_its_refit(catalog):
-    """The shipped SGLang-on-Ascend cost is what fit_framework_cost returns on its fit cases."""
+def test_every_calibrated_number_is_its_refit(catalog, capsys):
+    """The shipped production drift and SGLang-on-Ascend cost are what their fits return on
+    their fit cases today (``accelsim validate --refit`` shows the same table)."""
     prof = catalog.get("framework", "sglang-ascend")
     assert prof.provenance["decode_token_layer_cost"].conf == "C"
     by_id = {c.id: c for c in load_cases(catalog=catalog)}
     assert all(by_id[c].split == "fit" for c in prof.fit_cases)
-    refit = fit_framework_cost(catalog, "sglang-ascend")
-    assert refit == pytest.approx(prof.decode_token_layer_cost, abs=1.5e-7)
+    main(["validate", "--refit", "--json"])
+    cal = {row["key"]: row for row in json.loads(capsys.readouterr().out)["calibrations"]}
+    drift = cal["accelsim.validate.PRODUCTION_DRIFT"]
+    assert drift["refit"] == pytest.approx(drift["shipped"], abs=0.0015)
+    cost = cal["framework.sglang-ascend.decode_token_layer_cost"]
+    assert cost["shipped"] == prof.decode_token_layer_cost
+    assert cost["refit"] == pytest.approx(cost["shipped"], abs=1.5e-7)
+    assert cost["fit_cases"] == list(prof.fit_cases)
 
 
 def test_framework_fit_refuses_a_check_case(tmp_path, catalog):

@@ -25,7 +25,7 @@ from accelsim.perf import OP_CLASSES, SpecDecode, perf_model_from_catalog
 from accelsim.plan import parse_plan
 from accelsim.routing import ROUTING_KINDS, RoutingModel
 from accelsim.units import format_quantity
-from accelsim.validate import ROUTING_PROFILES, run_validation
+from accelsim.validate import ROUTING_PROFILES, calibrations, run_validation
 
 
 @app.command()
@@ -198,16 +198,28 @@ def validate(
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the error table as Markdown.")
     ] = False,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit",
+            help="Also refit every calibrated number on its fit cases and show it next to the "
+            "shipped value (slower: the fits simulate).",
+        ),
+    ] = False,
 ) -> None:
     """Predict every published validation case and print the signed errors."""
     cat = open_catalog(catalog, set_)
     rep = run_validation(cat, file)
+    cal = calibrations(cat, file) if refit else None
     if markdown:
         sys.stdout.write(rep.markdown())
         print_overrides(cat)
         return
     if json_out:
-        emit_json(rep.as_dict(), cat)
+        payload = rep.as_dict()
+        if cal is not None:
+            payload["calibrations"] = cal
+        emit_json(payload, cat)
         return
     table = Table(title="accelsim validation: predicted vs measured")
     for col in ("case", "mode", "split", "device", "metric", "measured", "predicted", "error"):
@@ -249,6 +261,21 @@ def validate(
                 f"{v['max_abs_error_pct']:.1f}%",
             )
     console.print(agg)
+    if cal is not None:
+        ct = Table(title="calibrated numbers: shipped against a refit on their fit cases")
+        for col in ("number", "shipped", "refit", "fit cases"):
+            if col in ("shipped", "refit"):
+                ct.add_column(col, justify="right")
+            else:
+                ct.add_column(col, overflow="fold")
+        for row in cal:
+            ct.add_row(
+                row["key"],
+                f"{row['shipped']:.4g}",
+                f"{row['refit']:.4g}",
+                ", ".join(row["fit_cases"]),
+            )
+        console.print(ct)
     for c in rep.pending:
         console.print(f"[bold]pending[/] {c.id}: {c.reason}")
     for c in rep.skipped:
