@@ -207,6 +207,7 @@ class _Replica:
         self.retract = sc.preemption == "retract-sglang"
         self.noevict = sc.preemption == "no-evict"
         self.overshoot = -(-self.kn // self.kd) - 1  # tokens a last decode step may write past
+        self.reserved: dict[int, int] = {}  # no-evict: sid -> blocks reserved at admission
         self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
         self.ratio_min = SGLANG_INIT_NEW_TOKEN_RATIO * SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR
         self.ratio_decay = (self.ratio - self.ratio_min) / SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS
@@ -367,15 +368,10 @@ class _Replica:
 
     # ---- TensorRT-LLM: guaranteed no evict (``no-evict``) ---------------------------------
     def _final_blocks(self) -> int:
-        """Blocks the running sequences hold at their last step (decoding: the tokens held plus
-        those left; partially prefilled: the whole prompt plus the output), each with the
-        ``ceil(k) - 1`` tokens a speculative last step may write past its output."""
-        over = self.overshoot
-        left, held, _done = self._decoding_states()
-        total = sum(self.blocks_for(h + x + over) for h, x in zip(held, left, strict=True))
-        for psid in self.prefilling:
-            total += self._whole_blocks(psid)
-        return total
+        """Blocks the running sequences hold at their last step: the sum of what each reserved
+        when admitted (``_whole_blocks``; a sequence's final length never changes while it
+        runs)."""
+        return sum(map(self.reserved.__getitem__, self.running))
 
     def _whole_blocks(self, sid: int) -> int:
         """Blocks request ``sid`` holds at its last step, reserved at admission (``no-evict``)."""
@@ -456,6 +452,7 @@ class _Replica:
                         if final + whole > self.cap and (self.running or final):
                             break
                         final += whole
+                        self.reserved[sid] = whole
                     free -= need
                     waiting.popleft()
                     self._admit_ready(sid, t)
@@ -481,6 +478,7 @@ class _Replica:
                     if final + whole > self.cap and (self.running or final):
                         break
                     final += whole
+                    self.reserved[sid] = whole
                 if reserve and (self.running or admitted):
                     # an empty replica takes its head request whatever the estimate: a lone
                     # request that passed the arrival check always fits
@@ -591,6 +589,7 @@ class _Replica:
 
     def finish(self, sid: int, t: float) -> None:
         eng = self.eng
+        self.reserved.pop(sid, None)
         eng.finished_at[sid] = t
         eng.outcome[sid] = 1
         self.loads[self.pos] -= int(eng.work[sid])
