@@ -369,15 +369,21 @@ class _Replica:
     # ---- TensorRT-LLM: guaranteed no evict (``no-evict``) ---------------------------------
     def _final_blocks(self) -> int:
         """Blocks the running sequences hold at their last step: the sum of what each reserved
-        when admitted (``_whole_blocks``; a sequence's final length never changes while it
+        when admitted (``_reserve``; a sequence's final length never changes while it
         runs)."""
         return sum(map(self.reserved.__getitem__, self.running))
 
-    def _whole_blocks(self, sid: int) -> int:
-        """Blocks request ``sid`` holds at its last step, reserved at admission (``no-evict``)."""
+    def _reserve(self, sid: int, final: int) -> int:
+        """Reserve the blocks request ``sid`` holds at its last step on top of the ``final``
+        blocks already reserved: the new total, or -1 when it does not fit (an empty replica
+        takes its head request: one that passed the arrival check always fits alone)."""
         eng = self.eng
         tokens = int(eng.prompt_eff[sid]) + int(eng.out_left[sid]) - 1 + self.overshoot
-        return self.blocks_for(tokens)
+        whole = self.blocks_for(tokens)
+        if final + whole > self.cap and (self.running or final):
+            return -1
+        self.reserved[sid] = whole
+        return final + whole
 
     # ---- admission -----------------------------------------------------------------------
     def _admit_blocks(self, sid: int) -> int:
@@ -448,11 +454,9 @@ class _Replica:
                     if need > free - wm:
                         break
                     if noevict:
-                        whole = self._whole_blocks(sid)
-                        if final + whole > self.cap and (self.running or final):
+                        final = self._reserve(sid, final)
+                        if final < 0:
                             break
-                        final += whole
-                        self.reserved[sid] = whole
                     free -= need
                     waiting.popleft()
                     self._admit_ready(sid, t)
@@ -472,13 +476,9 @@ class _Replica:
                 if need > free - wm:
                     break
                 if noevict:
-                    # an empty replica takes its head request: one that passed the arrival
-                    # check always fits alone
-                    whole = self._whole_blocks(sid)
-                    if final + whole > self.cap and (self.running or final):
+                    final = self._reserve(sid, final)
+                    if final < 0:
                         break
-                    final += whole
-                    self.reserved[sid] = whole
                 if reserve and (self.running or admitted):
                     # an empty replica takes its head request whatever the estimate: a lone
                     # request that passed the arrival check always fits

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -637,18 +638,23 @@ def fit_production_drift(catalog: Catalog, source: str | Path | None = None) -> 
                 errs.append(pred / (c.measured or 1) - 1)
         return sum(errs) / len(errs)
 
-    lo, hi = 0.0, 2.0
-    if mean_err(lo) <= 0:
+    return round(_bisect_decreasing(mean_err, 0.0, 2.0, 25), 3)
+
+
+def _bisect_decreasing(f: Callable[[float], float], lo: float, hi: float, steps: int) -> float:
+    """The zero of a decreasing ``f`` on ``[lo, hi]`` after ``steps`` halvings (the midpoint of
+    the last bracket); ``lo`` when ``f(lo) <= 0``, ``hi`` when ``f(hi) > 0``."""
+    if f(lo) <= 0:
         return lo
-    if mean_err(hi) > 0:
+    if f(hi) > 0:
         return hi
-    for _ in range(25):
+    for _ in range(steps):
         mid = (lo + hi) / 2
-        if mean_err(mid) > 0:
+        if f(mid) > 0:
             lo = mid
         else:
             hi = mid
-    return round((lo + hi) / 2, 3)
+    return (lo + hi) / 2
 
 
 def fit_framework_cost(
@@ -685,18 +691,8 @@ def fit_framework_cost(
         cat = with_overrides(catalog, {f"framework.{profile}.decode_token_layer_cost": cost})
         return statistics.fmean(predict_serving(c, cat).error_pct for c in fit)
 
-    lo, hi = 0.0, 1e-4
-    if mean_err(lo) <= 0:
-        return lo
-    if mean_err(hi) > 0:
-        return hi
-    while hi - lo > tol_s:
-        mid = (lo + hi) / 2
-        if mean_err(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return round((lo + hi) / 2, 7)
+    hi = 1e-4
+    return round(_bisect_decreasing(mean_err, 0.0, hi, math.ceil(math.log2(hi / tol_s))), 7)
 
 
 def calibrations(catalog: Catalog, source: str | Path | None = None) -> list[dict[str, Any]]:

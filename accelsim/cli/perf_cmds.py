@@ -182,9 +182,17 @@ def step(
             else ""
         )
     )
-    for note in st.notes:
-        if note.startswith("framework"):
-            console.print(f"{note} (profile of {framework} on {card.vendor}, calibrated)")
+    if framework and cat.framework_profile(framework, card.vendor) is None:
+        console.print(
+            f"no framework profile for {framework} on {card.vendor} cards "
+            "(accelsim catalog frameworks): priced by the card's roofline alone"
+        )
+    if pm.token_layer_s > 0:
+        console.print(
+            f"framework {framework} on {card.vendor}: calibrated cost of "
+            f"{format_quantity(pm.token_layer_s, 'time')} per decode token and layer, "
+            f"{format_quantity(st.times['overhead'] - pm.rates.iteration_s, 'time')} this step"
+        )
 
 
 @app.command()
