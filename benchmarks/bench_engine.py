@@ -22,8 +22,8 @@ import time
 
 
 def case_azure() -> dict:
-    from accelsim.catalog import load_catalog
-    from accelsim.scenario import load_scenario, run_scenario
+    from accelsim.catalog.loader import load_catalog
+    from accelsim.run.scenario import load_scenario, run_scenario
 
     cat = load_catalog()
     t0 = time.perf_counter()
@@ -40,8 +40,8 @@ def case_azure() -> dict:
 
 
 def case_million() -> dict:
-    from accelsim.catalog import load_catalog
-    from accelsim.scenario import load_scenario, run_scenario
+    from accelsim.catalog.loader import load_catalog
+    from accelsim.run.scenario import load_scenario, run_scenario
 
     cat = load_catalog()
     t0 = time.perf_counter()

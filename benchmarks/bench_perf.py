@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 
-from accelsim.batch import BatchStats
-from accelsim.catalog import load_catalog
+from accelsim.catalog.loader import load_catalog
 from accelsim.dtypes import precision
-from accelsim.perf import SpecDecode, perf_model_from_catalog
-from accelsim.plan import ParallelPlan
-from accelsim.validate import ROUTING_PROFILES
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import SpecDecode, perf_model_from_catalog
+from accelsim.model.plan import ParallelPlan
+from accelsim.validate.cases import ROUTING_PROFILES
 
 
 def bench(fn, n: int) -> float:

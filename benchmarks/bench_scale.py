@@ -34,8 +34,8 @@ CARDS_PER_REPLICA = 32
 
 
 def case(requests: int, replicas: int, per_replica: float) -> dict:
-    from accelsim.catalog import load_catalog
-    from accelsim.scenario import load_scenario, run_scenario
+    from accelsim.catalog.loader import load_catalog
+    from accelsim.run.scenario import load_scenario, run_scenario
 
     cat = load_catalog()
     t0 = time.perf_counter()

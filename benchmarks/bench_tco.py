@@ -48,9 +48,9 @@ def _best(fn, repeat: int = 5) -> tuple[float, float]:
 
 
 def main() -> None:
-    from accelsim.catalog import load_catalog
+    from accelsim.catalog.loader import load_catalog
     from accelsim.cli import main as cli_main
-    from accelsim.tco import estimate_tco
+    from accelsim.run.tco import estimate_tco
 
     def api() -> None:
         r = estimate_tco(

@@ -23,13 +23,13 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from accelsim.batch import BatchStats
-from accelsim.catalog import load_catalog
+from accelsim.catalog.loader import load_catalog
 from accelsim.dtypes import BYTES, precision
-from accelsim.perf import perf_model_from_catalog
-from accelsim.plan import parse_plan
-from accelsim.scenario import resolve_scenario, scenario_perf_model
-from accelsim.validate import (
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import perf_model_from_catalog
+from accelsim.model.plan import parse_plan
+from accelsim.run.scenario import resolve_scenario, scenario_perf_model
+from accelsim.validate.cases import (
     PRODUCTION_DRIFT,
     fit_framework_cost,
     fit_production_drift,

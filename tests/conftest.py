@@ -13,6 +13,6 @@ os.environ.pop("ACCELSIM_CATALOG", None)
 
 @pytest.fixture(scope="session")
 def catalog():
-    from accelsim.catalog import load_catalog
+    from accelsim.catalog.loader import load_catalog
 
     return load_catalog()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.catalog import builtin_root, load_catalog, parse_override
+from accelsim.catalog.loader import builtin_root, load_catalog, parse_override
 from accelsim.errors import AccelsimError, CatalogError, UnknownNameError
 from accelsim.units import parse_quantity
 

@@ -1,4 +1,5 @@
-"""Claims against accelsim (accelsim.claims): schema, tolerance policy, each kind's verdict."""
+"""Claims against accelsim (accelsim.questions.claims): schema, tolerance policy, each kind's
+verdict."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from accelsim.claims import (
+from accelsim.questions.claims import (
     MIN_PERF_TOLERANCE,
     SPEC_TOLERANCE,
     Claim,
@@ -21,7 +22,7 @@ from accelsim.claims import (
     precision_fits,
     supported_presets,
 )
-from accelsim.scenario import dump_scenario, load_scenario
+from accelsim.run.scenario import dump_scenario, load_scenario
 
 
 def claim(**kw) -> Claim:
@@ -219,7 +220,7 @@ def test_perf_claims_on_a_fitting_config_are_simulated(catalog, tiny):
 
 
 def test_peak_claim_against_an_override_says_so():
-    from accelsim.catalog import load_catalog
+    from accelsim.catalog.loader import load_catalog
 
     cat = load_catalog(overrides=["device.ascend-910b2.peak_flops.fp16=256 TFLOPS"])
     r = _one(claim(kind="peak_flops", value="256 TFLOPS", dtype="fp16"), cat)

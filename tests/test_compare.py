@@ -7,9 +7,9 @@ import json
 import pytest
 from clirun import run_cli
 
-from accelsim.compare import METRICS, _winner, compare
 from accelsim.errors import AccelsimError
-from accelsim.sizing import slo_check, slo_targets
+from accelsim.questions.compare import METRICS, _winner, compare
+from accelsim.questions.sizing import slo_check, slo_targets
 
 FIELDS = {key for key, *_ in METRICS}
 
@@ -132,7 +132,7 @@ def test_bad_input_exit_2(capsys, args, message):
 
 def test_slo_targets_reject_unknown_metric(catalog):
     from accelsim.errors import AccelsimError
-    from accelsim.scenario import load_scenario
+    from accelsim.run.scenario import load_scenario
 
     with pytest.raises(AccelsimError, match="unknown SLO metric"):
         slo_targets(load_scenario("tiny", catalog), {"latency": 1.0})
@@ -145,7 +145,7 @@ def test_compare_api_takes_overrides_and_marks_them():
     r = accelsim.compare(
         "tiny", devices=[dev], overrides={f"device.{dev}.hbm_bandwidth": "2TB/s"}, monte_carlo=100
     )
-    # the second lookup of accelsim.compare finds the module, which forwards the call
+    # the second lookup of accelsim.questions.compare finds the module, which forwards the call
     plain = accelsim.compare("tiny", devices=[dev], monte_carlo=100)
     d = r.as_dict()
     assert d["overrides"] == [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from accelsim.catalog import builtin_root, load_catalog, read_yaml, split_provenance
-from accelsim.devices import Card, Fabric, Server
+from accelsim.catalog.devices import Card, Fabric, Server
+from accelsim.catalog.loader import builtin_root, load_catalog, read_yaml, split_provenance
 from accelsim.dtypes import UnsupportedDtypeError
 
 ROOT = builtin_root() / "devices"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accelsim.engine import KVTransfer, Pool, quantize, simulate
-from accelsim.scheduling import SchedulerConfig, policy
-from accelsim.traffic import Requests
+from accelsim.sim.admission import SchedulerConfig, policy
+from accelsim.sim.engine import KVTransfer, Pool, quantize, simulate
+from accelsim.sim.traffic import Requests
 
 
 class Const:

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelsim.engine import KVTransfer, Pool, simulate
-from accelsim.scheduling import SchedulerConfig
-from accelsim.traffic import Requests
+from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.engine import KVTransfer, Pool, simulate
+from accelsim.sim.traffic import Requests
 
 
 class Linear:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accelsim.engine import KVTransfer, Pool, simulate
-from accelsim.scheduling import SchedulerConfig
-from accelsim.traffic import Requests
+from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.engine import KVTransfer, Pool, simulate
+from accelsim.sim.traffic import Requests
 
 
 class Const:
@@ -94,7 +94,7 @@ def test_retraction_is_deterministic():
 
 
 def test_default_preemption_is_recompute_and_left_out_of_the_digest():
-    from accelsim.scenario import Scenario
+    from accelsim.run.scenario import Scenario
 
     assert SchedulerConfig().preemption == "recompute"
     base = {"model": "m", "device": "d", "cards": 1, "traffic": "t"}

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from accelsim.metrics import RequestRecords, Timeline, percentiles, summarize
+from accelsim.sim.metrics import RequestRecords, Timeline, percentiles, summarize
 
 
 def records() -> RequestRecords:

@@ -15,17 +15,17 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.catalog import load_catalog
-from accelsim.claims import precision_fits
-from accelsim.compare import sized_cost
+from accelsim.catalog.loader import load_catalog
 from accelsim.errors import AccelsimError
-from accelsim.plan import minimum_cards, parse_plan
-from accelsim.scenario import Scenario, load_scenario, plan_on_cards, run_scenario
-from accelsim.sizing import replica_shape, size_cluster
+from accelsim.model.plan import minimum_cards, parse_plan
+from accelsim.questions.claims import precision_fits
+from accelsim.questions.compare import sized_cost
+from accelsim.questions.sizing import replica_shape, size_cluster
+from accelsim.questions.tune import enumerate_candidates, tune
+from accelsim.run.scenario import Scenario, load_scenario, plan_on_cards, run_scenario
+from accelsim.run.tco import estimate_tco
 from accelsim.sweep.evaluators import analytic, simulate
-from accelsim.sweep.tune import enumerate_candidates, tune
 from accelsim.sweep.worker import EvalContext
-from accelsim.tco import estimate_tco
 
 DEVICE = "ascend-910c"
 WIDE = "tp=1,dp=32,ep=32"  # SGLang's 910C decode instance: 32 dies = 16 packages

@@ -25,7 +25,7 @@ COMMANDS = {
 
 
 def _catalog_value(key: str) -> str | None:
-    from accelsim.catalog import load_catalog
+    from accelsim.catalog.loader import load_catalog
 
     marks = load_catalog(overrides=[f"{key}=0"]).overrides_in_effect()
     return marks[0]["catalog_value"]

@@ -11,17 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.batch import BatchStats
-from accelsim.catalog import load_catalog
-from accelsim.devices import Card, Fabric
+from accelsim.catalog.devices import Card, Fabric
+from accelsim.catalog.loader import load_catalog
+from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import UnsupportedDtypeError, precision
 from accelsim.errors import AccelsimError
-from accelsim.perf import OP_CLASSES, PerfModel, SpecDecode, StepTime
-from accelsim.perf.collectives import Link, all_reduce, all_to_all
-from accelsim.perf.roofline import Rates
-from accelsim.plan import ParallelPlan
-from accelsim.routing import RoutingModel
-from accelsim.workloads import ModelArch
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import OP_CLASSES, PerfModel, SpecDecode, StepTime
+from accelsim.model.perf.collectives import Link, all_reduce, all_to_all
+from accelsim.model.perf.roofline import Rates
+from accelsim.model.plan import ParallelPlan
+from accelsim.model.routing import RoutingModel
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -118,7 +118,7 @@ def test_gemm_rate_falls_at_small_m():
 def test_single_gemm_roofline_to_the_flop_and_byte():
     """One 4096x4096 weight GEMM over 256 tokens on the toy card (100 TFLOP/s, 1 TB/s)."""
     pm = model_for(card=make_card(efficiency={"kernel_launch": 5e-6}))
-    from accelsim.perf import _Ops
+    from accelsim.model.perf import _Ops
 
     ops = _Ops()
     params, m = 4096 * 4096, 256
@@ -438,7 +438,7 @@ def test_deepep_sms_slow_overlapped_prefill_compute_by_hand(monkeypatch):
     dispatch/combine runs on (132 - 24) of 132 SMs, so a layer costs
     C_h + M_h + max(M_h, C_h + s M_h) with s = 24/132; decode-only batches and AIC (Ascend)
     cards keep s = 0."""
-    import accelsim.perf as perf
+    import accelsim.model.perf as perf
 
     cat = load_catalog()
     plan = ParallelPlan(tp=1, dp=32, ep=32, micro_batch_overlap=True)
@@ -566,7 +566,7 @@ def test_mla_attention_elementwise_by_hand(catalog):
     quantised input 1536 x 3 B, RoPE on 128 q_pe heads and the shared k_pe (2 x 2 x 129 x 64 B),
     o_proj's quantised input 128 x 128 x 3 B; per expanded (prefill) token, k = [k_nope, k_pe]
     (2 B x 128 x (2 x 128 + 64)) and kv_b_proj's quantised input 512 x 3 B."""
-    from accelsim.perf import perf_model_from_catalog
+    from accelsim.model.perf import perf_model_from_catalog
 
     plan = ParallelPlan(tp=1, dp=8, ep=8)
     pm = perf_model_from_catalog(catalog, "deepseek-v3", "h800", plan, precision("fp8"))
@@ -657,7 +657,7 @@ def test_draft_model_needs_its_architecture_and_an_eagle_method():
 def test_catalog_eagle3_draft_is_priced_from_its_file(catalog):
     """Qwen3-32B on 4 x 910B3 with its EAGLE3 draft: the perf model looks the draft up, and an
     unknown or non-draft name is one clear error."""
-    from accelsim.perf import perf_model_from_catalog
+    from accelsim.model.perf import perf_model_from_catalog
 
     plan, prec = ParallelPlan(tp=4), precision("int8", "bf16")
     spec = SpecDecode.from_accept_length("eagle3", 3, 2.05, "qwen3-32b-eagle3")

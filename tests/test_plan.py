@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.devices import Card
+from accelsim.catalog.devices import Card
+from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import UnsupportedDtypeError, precision
 from accelsim.errors import AccelsimError
-from accelsim.plan import ParallelPlan, fit, fit_best, minimum_cards, parse_plan
-from accelsim.workloads import ModelArch
+from accelsim.model.plan import ParallelPlan, fit, fit_best, minimum_cards, parse_plan
 
 TINY_CARD = Card.model_validate(
     {
@@ -254,7 +254,7 @@ def test_minimum_cards_is_the_first_fitting_node_multiple():
 
 
 def test_multi_die_card_budgets_one_die_per_rank(catalog):
-    """Plan ranks are dies on a multi-die card (as in accelsim.perf): a 910C rank holds one
+    """Plan ranks are dies on a multi-die card (as in accelsim.model.perf): a 910C rank holds one
     die's 64 GB, not the package's 128 GB."""
     card = catalog.device("ascend-910c")
     assert card.dies == 2

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from accelsim.catalog import Catalog, load_catalog
+from accelsim.catalog.loader import Catalog, load_catalog
+from accelsim.catalog.prices import FacilityProfile, PriceBook
 from accelsim.errors import AccelsimError
-from accelsim.pricebook import FacilityProfile, PriceBook
 
 CARD_IDS = {
     "ascend-910b1", "ascend-910b2", "ascend-910b3", "ascend-910b4", "ascend-910c",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from accelsim.catalog.workloads import MoESpec
 from accelsim.errors import AccelsimError
-from accelsim.plan import ParallelPlan
-from accelsim.routing import RoutingModel, expected_max_normal
-from accelsim.workloads import MoESpec
+from accelsim.model.plan import ParallelPlan
+from accelsim.model.routing import RoutingModel, expected_max_normal
 
 MOE = MoESpec(num_experts=64, top_k=6, expert_intermediate=128)
 MOGE = MoESpec(num_experts=64, top_k=8, expert_intermediate=128, routing="moge", n_group=8)

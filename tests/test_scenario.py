@@ -11,10 +11,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from accelsim.catalog import load_catalog
+from accelsim.catalog.loader import load_catalog
 from accelsim.cli import app
 from accelsim.errors import AccelsimError, CatalogError
-from accelsim.scenario import (
+from accelsim.run.scenario import (
     Scenario,
     apply_scenario_overrides,
     dump_scenario,
@@ -131,13 +131,13 @@ def test_framework_overhead_slows_every_iteration(catalog):
 
 def test_production_drift_reaches_the_timing_model(catalog):
     """routing_skew.drift builds the same RoutingModel as validate's production profile."""
-    from accelsim.validate import PRODUCTION_DRIFT, PRODUCTION_SKEW, production_routing
+    from accelsim.validate.cases import PRODUCTION_DRIFT, PRODUCTION_SKEW, production_routing
 
     raw = _tiny_raw(catalog)
     raw["routing_skew"] = {"kind": "zipf", "skew": PRODUCTION_SKEW, "drift": PRODUCTION_DRIFT}
     sc = load_scenario(raw, catalog)
     rs = sc.routing_skew
-    from accelsim.routing import RoutingModel
+    from accelsim.model.routing import RoutingModel
 
     assert RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed) == (
         production_routing()
@@ -229,7 +229,7 @@ def test_framework_memory_fraction_sets_the_kv_capacity(catalog):
     ``fit``'s at that reserve (and at 0.9, the default, nothing changes); ``static`` (SGLang)
     leaves the activation workspace outside the fraction, so it holds more KV than ``all``."""
     from accelsim.dtypes import precision
-    from accelsim.plan import fit, parse_plan
+    from accelsim.model.plan import fit, parse_plan
 
     raw = _tiny_raw(catalog)
     base = load_scenario(raw, catalog)

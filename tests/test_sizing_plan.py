@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from accelsim.errors import AccelsimError
-from accelsim.plan import parse_plan
-from accelsim.scenario import load_scenario
-from accelsim.sizing import replica_shape, size_cluster
+from accelsim.model.plan import parse_plan
+from accelsim.questions.sizing import replica_shape, size_cluster
+from accelsim.run.scenario import load_scenario
 
 DEVICE = "a100-sxm4-80gb"
 

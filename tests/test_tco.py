@@ -11,9 +11,9 @@ from clirun import exit_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from accelsim.catalog.prices import FacilityProfile, PriceBook
 from accelsim.errors import AccelsimError
-from accelsim.pricebook import FacilityProfile, PriceBook
-from accelsim.tco import (
+from accelsim.run.tco import (
     HOURS_PER_YEAR,
     CostInputs,
     Dist,
@@ -213,7 +213,7 @@ def test_deepseek_decode_node():
 
 def test_deepseek_with_price_book(catalog):
     """The same $87,072/day from the price book's h800 rental rate ($2, DeepSeek's own)."""
-    from accelsim.tco import rental_rate
+    from accelsim.run.tco import rental_rate
 
     if "h800" not in catalog.names("device"):
         pytest.skip("no h800 card in the catalog")
@@ -283,7 +283,7 @@ def test_cny_book_without_fx_is_rejected():
 
 def test_output_currency(catalog):
     """China book prices in CNY; the result in CNY is the USD result x 7.2."""
-    from accelsim.tco import estimate_tco
+    from accelsim.run.tco import estimate_tco
 
     usd = estimate_tco(
         catalog, "ascend-910b2", 64, utilization=0.5, prices="china-2025", facility="china-2025"
@@ -318,7 +318,7 @@ def test_estimate_tco_from_catalog(catalog):
     """A100 80GB in dgx-a100 servers: 16 cards = 2 servers x $199,000 = $398,000. Two nodes are
     cabled back to back (no switch): 8 links x 2 optics x $750 = $12,000. Storage 2 x $2,500.
     Installation 10%: capex = 1.1 x (398,000 + 12,000 + 5,000) = $456,500."""
-    from accelsim.tco import estimate_tco
+    from accelsim.run.tco import estimate_tco
 
     r = estimate_tco(catalog, "a100-sxm4-80gb", 16, utilization=0.5, throughput=5000.0)
     assert r.values["capex_compute"] == pytest.approx(398_000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from clirun import exit_code
 
-from accelsim.tco import cluster_cost_claim
+from accelsim.run.tco import cluster_cost_claim
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cluster-cost-claim.md"
 CLAIMS = {"ascend-910b2": ("Ascend 910B", 4.5e6), "a100-sxm4-80gb": ("A100", 7.2e6)}

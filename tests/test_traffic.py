@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accelsim.traffic import (
+from accelsim.sim.traffic import (
     TraceError,
     TrafficSpec,
     generate,

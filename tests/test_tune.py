@@ -10,8 +10,7 @@ from clirun import run_cli
 from test_sweep import ray_local  # noqa: F401  (the serialized local-Ray fixture)
 
 from accelsim.errors import AccelsimError
-from accelsim.scenario import Scenario, load_scenario
-from accelsim.sweep.tune import (
+from accelsim.questions.tune import (
     _rank_key,
     _ratios,
     enumerate_candidates,
@@ -19,6 +18,7 @@ from accelsim.sweep.tune import (
     slo_margin,
     tune,
 )
+from accelsim.run.scenario import Scenario, load_scenario
 
 
 def _tiny(catalog, **update):

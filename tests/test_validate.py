@@ -7,14 +7,14 @@ import math
 
 import pytest
 
-from accelsim.batch import BatchStats
-from accelsim.catalog import load_catalog
+from accelsim.catalog.loader import load_catalog
 from accelsim.cli import main
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
-from accelsim.perf import SpecDecode, perf_model_from_catalog
-from accelsim.plan import ParallelPlan
-from accelsim.validate import (
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import SpecDecode, perf_model_from_catalog
+from accelsim.model.plan import ParallelPlan
+from accelsim.validate.cases import (
     METRICS,
     PRODUCTION_DRIFT,
     Case,
@@ -373,7 +373,7 @@ def test_every_calibrated_number_is_its_refit(catalog, capsys):
     assert all(by_id[c].split == "fit" for c in prof.fit_cases)
     main(["validate", "--refit", "--json"])
     cal = {row["key"]: row for row in json.loads(capsys.readouterr().out)["calibrations"]}
-    drift = cal["accelsim.validate.PRODUCTION_DRIFT"]
+    drift = cal["accelsim.validate.cases.PRODUCTION_DRIFT"]
     assert drift["refit"] == pytest.approx(drift["shipped"], abs=0.0015)
     cost = cal["framework.sglang-ascend.decode_token_layer_cost"]
     assert cost["shipped"] == prof.decode_token_layer_cost
@@ -398,8 +398,8 @@ def test_framework_profile_reaches_the_serving_timing_model(catalog):
     scenario on an NVIDIA card, or without the framework, is not."""
     by_id = {c.id: c for c in load_cases(catalog=catalog)}
     sc = by_id["sgl-a2-qwen3-32b-tp8-6k1.5k-18ms"].scenario
-    from accelsim.plan import parse_plan
-    from accelsim.scenario import resolve_scenario, scenario_perf_model
+    from accelsim.model.plan import parse_plan
+    from accelsim.run.scenario import resolve_scenario, scenario_perf_model
 
     plan = parse_plan("tp=8")
     prof = catalog.get("framework", "sglang-ascend")

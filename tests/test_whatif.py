@@ -13,14 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import accelsim
-from accelsim.batch import BatchStats
-from accelsim.catalog import load_catalog, with_overrides
+from accelsim.catalog.loader import load_catalog, with_overrides
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.perf import PerfModel
-from accelsim.plan import parse_plan
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import PerfModel
+from accelsim.model.plan import parse_plan
+from accelsim.questions.whatif import METRICS, parse_vary, whatif
 from accelsim.sweep.spec import resolve_base, sweep_from_mapping
-from accelsim.whatif import METRICS, parse_vary, whatif
 
 HBM = "device.a100-sxm4-80gb.hbm_bandwidth"
 

@@ -1,4 +1,5 @@
-"""Model architecture files (``workloads/models/``) and the derived math of ``accelsim.workloads``.
+"""Model architecture files (``workloads/models/``) and the derived math of
+``accelsim.catalog.workloads``.
 
 Reference values are the "Derived sizes" table (section 4) of the model reference, computed there
 from the same ``config.json`` numbers; a model that drifts from it by more than the tolerance
@@ -10,8 +11,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from accelsim.catalog import Catalog
-from accelsim.workloads import ModelArch
+from accelsim.catalog.loader import Catalog
+from accelsim.catalog.workloads import ModelArch
 
 EXPECTED_MODELS = {
     "deepseek-v3",

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 
-from accelsim.catalog import Catalog, load_catalog
+from accelsim.catalog.loader import Catalog, load_catalog
 from accelsim.errors import AccelsimError
 
 __all__ = [

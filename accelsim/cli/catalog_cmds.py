@@ -7,11 +7,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from accelsim.catalog import KINDS, Catalog, kind_key
+from accelsim.catalog.loader import KINDS, Catalog, kind_key
 from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
 from accelsim.dtypes import PRESETS, precision
 from accelsim.errors import AccelsimError
-from accelsim.plan import MemoryFit, fit, fit_best, minimum_cards, parse_plan
+from accelsim.model.plan import MemoryFit, fit, fit_best, minimum_cards, parse_plan
 from accelsim.units import format_quantity
 
 GB = 1e9

@@ -27,11 +27,11 @@ from accelsim.cli import (
     print_overrides,
     progress_bar,
 )
-from accelsim.compare import compare, sized_cost
 from accelsim.errors import AccelsimError
-from accelsim.scenario import Scenario, load_scenario, resolve_scenario
-from accelsim.sizing import SLO_METRICS, size_cluster
-from accelsim.tco import unpriced
+from accelsim.questions.compare import compare, sized_cost
+from accelsim.questions.sizing import SLO_METRICS, size_cluster
+from accelsim.run.scenario import Scenario, load_scenario, resolve_scenario
+from accelsim.run.tco import unpriced
 from accelsim.units import format_value, parse_quantity
 
 
@@ -152,7 +152,7 @@ def size_cmd(
         profile = lengths or None
         if profile is not None:
             from accelsim.errors import suggest
-            from accelsim.scenario import TRAFFIC_FOLDER
+            from accelsim.run.scenario import TRAFFIC_FOLDER
 
             files = cat.folder_files(TRAFFIC_FOLDER)
             if profile not in files:

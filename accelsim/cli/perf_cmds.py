@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accelsim.batch import BatchStats
 from accelsim.cli import (
     CatalogOpt,
     JsonOpt,
@@ -21,11 +20,12 @@ from accelsim.cli import (
 )
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.perf import OP_CLASSES, SpecDecode, perf_model_from_catalog
-from accelsim.plan import parse_plan
-from accelsim.routing import ROUTING_KINDS, RoutingModel
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import OP_CLASSES, SpecDecode, perf_model_from_catalog
+from accelsim.model.plan import parse_plan
+from accelsim.model.routing import ROUTING_KINDS, RoutingModel
 from accelsim.units import format_quantity
-from accelsim.validate import ROUTING_PROFILES, calibrations, run_validation
+from accelsim.validate.cases import ROUTING_PROFILES, calibrations, run_validation
 
 
 @app.command()

@@ -23,7 +23,7 @@ from accelsim.cli import (
     open_catalog,
 )
 from accelsim.report import build_report, check_output, write_report
-from accelsim.scenario import load_scenario
+from accelsim.run.scenario import load_scenario
 
 
 @app.command("report")

@@ -22,7 +22,7 @@ from accelsim.cli import (
     print_overrides,
     progress_bar,
 )
-from accelsim.scenario import dump_scenario, load_scenario, run_scenario, write_atomic
+from accelsim.run.scenario import dump_scenario, load_scenario, run_scenario, write_atomic
 
 
 def _fmt_s(v: float) -> str:

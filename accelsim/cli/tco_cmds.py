@@ -26,7 +26,7 @@ from accelsim.cli import (
     print_overrides,
 )
 from accelsim.errors import AccelsimError
-from accelsim.tco import (
+from accelsim.run.tco import (
     BREAKDOWN,
     OUTPUTS,
     UNCERTAIN_INPUTS,

@@ -1,4 +1,4 @@
-"""``accelsim tune``: search serving plans for a card budget (``accelsim.sweep.tune``)."""
+"""``accelsim tune``: search serving plans for a card budget (``accelsim.questions.tune``)."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def tune_cmd(
 ) -> None:
     """Search plans (TP/EP/DP attention, P/D pools, scheduler limits) for a card budget:
     the analytic model prunes, the simulator confirms; prints the best with its evidence."""
-    from accelsim.sweep.tune import tune
+    from accelsim.questions.tune import tune
 
     if cards < 1:
         raise AccelsimError("--cards: give the card budget (a positive whole number)")

@@ -24,7 +24,7 @@ from accelsim.cli import (
     print_overrides,
     progress_bar,
 )
-from accelsim.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
+from accelsim.questions.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
 
 
 def _fmt(value: Any, unit: str) -> str:

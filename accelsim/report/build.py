@@ -2,14 +2,16 @@
 
 What it runs, in order:
 
-1. ``accelsim.compare.compare`` — fit, smallest deployment, simulated figures, sizing, cost and
+1. ``accelsim.questions.compare.compare`` — fit, smallest deployment, simulated figures, sizing,
+cost and
    Monte Carlo uncertainty per device (the executive summary);
-2. a load sweep per device (``accelsim.claims.load_sweep``): the smallest deployment (one
+2. a load sweep per device (``accelsim.questions.claims.load_sweep``): the smallest deployment (one
    replica) at ``RATE_FACTORS`` x the scenario's arrival rate, ``SWEEP_REQUESTS`` requests each
    (fewer when the scenario has fewer) — throughput against latency;
-3. ``accelsim.validate.run_validation`` filtered to the devices involved, so readers see how far
+3. ``accelsim.validate.cases.run_validation`` filtered to the devices involved, so readers see how
+far
    the timing model is from measurements on those cards;
-4. the scenario's claims, if any (``accelsim.claims.check_claims``);
+4. the scenario's claims, if any (``accelsim.questions.claims.check_claims``);
 5. the assumptions: every catalog number the report rests on (cards, their servers and fabrics,
    the model, the price book's entries for these devices and its general fields, the facility),
    with its confidence, sources and note; what-if overrides are marked.
@@ -24,8 +26,11 @@ from dataclasses import replace
 from typing import Any
 
 from accelsim import __version__
-from accelsim.catalog import KINDS, Catalog, iter_numbers
-from accelsim.claims import (
+from accelsim.catalog.loader import KINDS, Catalog, iter_numbers
+from accelsim.dtypes import precision
+from accelsim.errors import AccelsimError
+from accelsim.model.plan import MemoryFit, fit, parse_plan
+from accelsim.questions.claims import (
     RATE_FACTORS,
     SWEEP_REQUESTS,
     ClaimCheck,
@@ -36,14 +41,11 @@ from accelsim.claims import (
     precision_fits,
     sweepable,
 )
-from accelsim.compare import ComparisonResult, compare
-from accelsim.dtypes import precision
-from accelsim.errors import AccelsimError
-from accelsim.plan import MemoryFit, fit, parse_plan
+from accelsim.questions.compare import ComparisonResult, compare
 from accelsim.report import charts
 from accelsim.report.model import Chart, Report, Section, Table
-from accelsim.scenario import Scenario, resolve_scenario
-from accelsim.tco import BREAKDOWN, OUTPUTS
+from accelsim.run.scenario import Scenario, resolve_scenario
+from accelsim.run.tco import BREAKDOWN, OUTPUTS
 from accelsim.units import format_value
 
 __all__ = ["build_report"]
@@ -121,7 +123,8 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
     intro = (
         f"{len(checks)} claim(s): {verdicts['consistent']} consistent, "
         f"{verdicts['inconsistent']} inconsistent, {n_nc} not checkable with accelsim. "
-        "Tolerance policy (accelsim.claims): peak specs within 10% of the catalog; performance "
+        "Tolerance policy (accelsim.questions.claims): peak specs within 10% of the catalog; "
+        "performance "
         "claims are read as 'achievable' and must be no better than accelsim's figure widened "
         "by the card's validation error (at least 10%); $ per M tokens must fall inside the "
         "Monte Carlo P10-P90; a cluster cost must lie between the bare cards (-25%) and the "
@@ -624,8 +627,8 @@ def build_report(
     plan: str | None = None,
 ) -> Report:
     """Everything a comparison report shows for ``sc`` (see the module docstring); ``plan``
-    is the replica plan each device is sized with (``accelsim.compare.compare``)."""
-    from accelsim.validate import run_validation
+    is the replica plan each device is sized with (``accelsim.questions.compare.compare``)."""
+    from accelsim.validate.cases import run_validation
 
     sc = resolve_scenario(sc, catalog)
     book = catalog.prices(prices)

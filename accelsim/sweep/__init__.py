@@ -34,7 +34,6 @@ from accelsim.sweep.spec import (
     sweep_from_mapping,
 )
 from accelsim.sweep.store import ResultStore, load_rows
-from accelsim.sweep.tune import TuneResult, tune
 from accelsim.sweep.worker import EvalContext, PointSkipped
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "ResultStore",
     "SweepRun",
     "SweepSpec",
-    "TuneResult",
     "best_per_group",
     "dominates",
     "expand",
@@ -60,5 +58,4 @@ __all__ = [
     "run_sweep",
     "sample_rows",
     "sweep_from_mapping",
-    "tune",
 ]

@@ -1,9 +1,9 @@
 """Point evaluators: scenario mapping -> flat metrics (see ``accelsim.sweep.worker``).
 
-- ``simulate`` — the discrete-event simulator (``accelsim.scenario.run_scenario``) and the cost
+- ``simulate`` — the discrete-event simulator (``accelsim.run.scenario.run_scenario``) and the cost
   model; the answer of record.
-- ``analytic`` — a closed-form steady-state estimate from the timing model (``accelsim.perf``)
-  and the cost model (``accelsim.tco``), milliseconds per point. Used to prune (``accelsim
+- ``analytic`` — a closed-form steady-state estimate from the timing model (``accelsim.model.perf``)
+  and the cost model (``accelsim.run.tco``), milliseconds per point. Used to prune (``accelsim
   tune``) and as the fallback when the simulator is not installed. Its assumptions:
 
   * the scenario is resolved as the simulator would (``load_scenario``: plan, KV capacity);
@@ -103,7 +103,7 @@ def _plan_text(plan: Any) -> Any:
 def resolved_scenario(ctx: EvalContext) -> Any:
     """The point's ``Scenario``, resolved against the catalog; a plan that does not fit is
     ``PointSkipped`` when the sweep asks to skip those (``constraints.fit``)."""
-    from accelsim.scenario import load_scenario
+    from accelsim.run.scenario import load_scenario
 
     data = dict(ctx.scenario)
     data["seed"] = ctx.seed
@@ -133,7 +133,7 @@ def _cost(
     input_tok_s: float,
     req_s: float,
 ) -> dict[str, Any]:
-    from accelsim.tco import estimate_tco, unpriced
+    from accelsim.run.tco import estimate_tco, unpriced
 
     none = {"usd_per_mtok": None, "usd_per_mtok_blended": None, "usd_per_card_hour": None}
     if not output_tok_s > 0:
@@ -171,8 +171,8 @@ _LN2 = math.log(2.0)
 def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, float]:
     """Arrival rate (requests/s) and mean prompt / output lengths of the scenario's traffic
     (from its request table, so traces and every length model are handled alike)."""
-    from accelsim.scenario import _resolver
-    from accelsim.traffic import generate
+    from accelsim.run.scenario import _resolver
+    from accelsim.sim.traffic import generate
 
     spec = sc.traffic_spec
     reqs = generate(spec, np.random.default_rng(seed), _resolver(catalog))
@@ -188,7 +188,7 @@ def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, floa
 
 
 def _prefill_time(pm: Any, n_in: int, chunk: int) -> float:
-    from accelsim.batch import BatchStats
+    from accelsim.model.batch import BatchStats
 
     t, done = 0.0, 0
     while done < n_in:
@@ -203,7 +203,7 @@ def _decode_batch(
 ) -> tuple[float, bool]:
     """Little's-law decode batch ``B = lam * out * t_dec(B) / (1 - rho_p) / tps`` (a fixed
     point, monotone from below) and whether it exceeds the cap ``bmax`` (saturated)."""
-    from accelsim.batch import BatchStats
+    from accelsim.model.batch import BatchStats
 
     tps = pm.tokens_per_decode_step
     if rho_p >= 0.98:
@@ -226,9 +226,9 @@ def _bmax(kv_tokens: int | None, dp: int, mean_ctx: float, max_seqs: int) -> int
 
 
 def analytic(ctx: EvalContext) -> dict[str, Any]:
-    from accelsim.batch import BatchStats
-    from accelsim.plan import parse_plan
-    from accelsim.scenario import scenario_perf_model
+    from accelsim.model.batch import BatchStats
+    from accelsim.model.plan import parse_plan
+    from accelsim.run.scenario import scenario_perf_model
 
     cat = ctx.catalog
     sc = resolved_scenario(ctx)
@@ -282,9 +282,9 @@ def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
     the first decode step, which is within TPOT's first interval and ignored here); the decode
     pool runs the Little's-law batch with no prefill interference. The deployment serves the
     smaller of the two pools' capacities; TTFT is missing when the prefill pool saturates."""
-    from accelsim.batch import BatchStats
-    from accelsim.plan import parse_plan
-    from accelsim.scenario import scenario_perf_model
+    from accelsim.model.batch import BatchStats
+    from accelsim.model.plan import parse_plan
+    from accelsim.run.scenario import scenario_perf_model
 
     cat = ctx.catalog
     d = sc.disaggregation
@@ -362,8 +362,8 @@ def _analytic_record(
 
 
 def simulate(ctx: EvalContext) -> dict[str, Any]:
-    """The simulator's summary (``accelsim.scenario.run_scenario``), flattened, plus cost."""
-    from accelsim.scenario import run_scenario
+    """The simulator's summary (``accelsim.run.scenario.run_scenario``), flattened, plus cost."""
+    from accelsim.run.scenario import run_scenario
 
     sc = resolved_scenario(ctx)
     result = run_scenario(sc, ctx.catalog)

@@ -159,7 +159,7 @@ def run_sweep(
     """
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
-    from accelsim.catalog import load_catalog
+    from accelsim.catalog.loader import load_catalog
 
     base = resolve_base(
         spec, load_catalog(catalog_dirs) if not isinstance(spec.base, dict) else None

@@ -56,7 +56,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from accelsim.catalog import format_validation_error, read_yaml
+from accelsim.catalog.loader import format_validation_error, read_yaml
 from accelsim.errors import AccelsimError
 
 __all__ = [
@@ -383,7 +383,7 @@ def resolve_base(spec: SweepSpec, catalog: Any | None = None) -> dict[str, Any]:
     traffic = data.get("traffic")
     if isinstance(traffic, str):
         if catalog is None:
-            from accelsim.catalog import load_catalog
+            from accelsim.catalog.loader import load_catalog
 
             catalog = load_catalog()
         files = catalog.folder_files("workloads/traffic")
@@ -409,7 +409,7 @@ def _base_mapping(spec: SweepSpec, catalog: Any | None) -> dict[str, Any]:
                 raise AccelsimError(f"{p}: a scenario file must be a mapping")
             return data
     if catalog is None:
-        from accelsim.catalog import load_catalog
+        from accelsim.catalog.loader import load_catalog
 
         catalog = load_catalog()
     files = catalog.folder_files("workloads/scenarios")

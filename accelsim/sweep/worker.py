@@ -9,7 +9,7 @@ overrides, cached per process), the point seed and whether plans that do not fit
 An evaluator raises ``PointSkipped(reason)`` for an infeasible point (recorded as ``skipped``);
 any other exception is recorded as ``error`` with its message, and the sweep goes on.
 
-Evaluators are named in the sweep file: ``auto`` (the simulator when ``accelsim.scenario`` is
+Evaluators are named in the sweep file: ``auto`` (the simulator when ``accelsim.run.scenario`` is
 available, else the analytic model), ``simulate``, ``analytic``, ``toy`` (a cheap deterministic
 function for tests and benchmarks of the sweep machinery), or ``package.module:function``.
 They are looked up by name on the worker, so they must be importable there.
@@ -78,7 +78,7 @@ class EvalContext:
 
 @functools.lru_cache(maxsize=64)
 def _catalog(dirs: tuple[str, ...], overrides: tuple[tuple[str, Any], ...]) -> Any:
-    from accelsim.catalog import load_catalog
+    from accelsim.catalog.loader import load_catalog
 
     return load_catalog(list(dirs) or None, {k: str(v) for k, v in overrides} or None)
 
@@ -86,7 +86,7 @@ def _catalog(dirs: tuple[str, ...], overrides: tuple[tuple[str, Any], ...]) -> A
 def auto_evaluator() -> str:
     """``simulate`` when the simulator modules exist, else ``analytic``."""
     try:
-        scen = importlib.import_module("accelsim.scenario")
+        scen = importlib.import_module("accelsim.run.scenario")
     except ImportError:
         return "analytic"
     return "simulate" if hasattr(scen, "run_scenario") else "analytic"

@@ -14,7 +14,7 @@ Resolution of one entry, in order:
    unknown parents are errors);
 3. what-if overrides (``--set device.ascend-910b2.hbm_bandwidth=3.2TB/s``) replace fields; each is
    recorded in ``provenance`` with confidence ``O`` and the value it replaced;
-4. sourced values are split into value + provenance (see ``accelsim.schema``);
+4. sourced values are split into value + provenance (see ``accelsim.catalog.schema``);
 5. the schema validates it; a failure names the file, the field and what was expected.
 
 Entries are validated lazily, so one broken user file only stops the commands that use it, and
@@ -34,11 +34,11 @@ from typing import Any, Generic, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from accelsim.devices import Card, Fabric, FrameworkProfile, Server
+from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server
+from accelsim.catalog.prices import FacilityProfile, PriceBook
+from accelsim.catalog.schema import CatalogEntry, Provenance
+from accelsim.catalog.workloads import ModelArch
 from accelsim.errors import AccelsimError, CatalogError, suggest
-from accelsim.pricebook import FacilityProfile, PriceBook
-from accelsim.schema import CatalogEntry, Provenance
-from accelsim.workloads import ModelArch
 
 __all__ = [
     "KINDS",
@@ -102,7 +102,7 @@ def kind_key(text: str) -> str:
 
 def builtin_root() -> Path:
     """The built-in catalog root: inside an installed wheel, or the repository of a clone."""
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parent.parent
     shipped = pkg / "_catalog"
     if (shipped / "devices").is_dir():
         return shipped

@@ -13,7 +13,7 @@ A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` cards:
 - ``redundant_experts`` extra expert slots per replica (EPLB) hold copies of hot experts;
 - ``replicas`` independent copies make up the deployment.
 
-Plan degrees count *ranks*, as in ``accelsim.perf``: a rank is one card, or one die of a
+Plan degrees count *ranks*, as in ``accelsim.model.perf``: a rank is one card, or one die of a
 multi-die package (an Ascend 910C holds two dies, each with its own 64 GB of HBM, and its
 published plans count dies). ``fit`` therefore budgets one rank with ``hbm_capacity / dies``
 (64 GB on a 910C), and a plan of ``tp * dp * pp`` ranks occupies ``tp * dp * pp / dies``
@@ -71,10 +71,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
-from accelsim.devices import Card
+from accelsim.catalog.devices import Card
+from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import BYTES, Precision
 from accelsim.errors import AccelsimError
-from accelsim.workloads import ModelArch
 
 __all__ = [
     "MemoryFit",

@@ -5,7 +5,7 @@ plan (or disaggregated prefill/decode pools), the dtypes, the scheduler, the rou
 (a profile name from ``workloads/traffic/`` or an inline mapping), the SLOs, the horizon, the
 seed, speculative decoding and the expert-routing skew. ``resolve_scenario`` fills every default
 from the catalog and *writes it into the scenario* — the plan picked for the card count, the KV
-capacity per replica from ``accelsim.plan.fit``, the traffic profile inlined, the trace file's
+capacity per replica from ``accelsim.model.plan.fit``, the traffic profile inlined, the trace file's
 SHA-256, the P/D link from the server's scale-out fabric — so the resolved scenario saved next
 to the results reproduces the run, and its ``digest`` (SHA-256 of its canonical JSON)
 identifies it.
@@ -44,16 +44,16 @@ import numpy as np
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from accelsim.catalog import Catalog, Override, format_validation_error, read_yaml
-from accelsim.claims import Claim
-from accelsim.devices import Server, packages
+from accelsim.catalog.devices import Server, packages
+from accelsim.catalog.loader import Catalog, Override, format_validation_error, read_yaml
+from accelsim.catalog.schema import Bandwidth, Frozen, Time
+from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError, suggest
-from accelsim.plan import ParallelPlan, fit, fit_best, parse_plan
-from accelsim.scheduling import SchedulerConfig
-from accelsim.schema import Bandwidth, Frozen, Time
-from accelsim.traffic import TrafficSpec, file_sha256, generate
-from accelsim.workloads import ModelArch
+from accelsim.model.plan import ParallelPlan, fit, fit_best, parse_plan
+from accelsim.questions.claims import Claim
+from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.traffic import TrafficSpec, file_sha256, generate
 
 __all__ = [
     "DisaggSpec",
@@ -117,8 +117,10 @@ class SpeculativeSpec(Frozen):
 
     ``draft_model`` (methods ``eagle``/``eagle3``) names the separate draft model in
     ``workloads/models/`` (a file with a ``draft:`` section drafting for the scenario's model):
-    the memory fit charges its weights and KV pool on every rank (``accelsim.plan.fit``) and the
-    timing model its forward passes (``accelsim.perf``). Without it an EAGLE draft is priced by
+    the memory fit charges its weights and KV pool on every rank (``accelsim.model.plan.fit``) and
+    the
+    timing model its forward passes (``accelsim.model.perf``). Without it an EAGLE draft is priced
+    by
     the timing model's generic one-layer estimate and takes no memory."""
 
     method: Literal["mtp", "eagle", "eagle3"] = "mtp"
@@ -128,9 +130,9 @@ class SpeculativeSpec(Frozen):
 
 
 class RoutingSkewSpec(Frozen):
-    """Expert-popularity skew handed to the timing model (``accelsim.routing``): long-run
+    """Expert-popularity skew handed to the timing model (``accelsim.model.routing``): long-run
     popularity (``kind``, ``skew``) and the per-batch ``drift`` from it that an EPLB placement
-    cannot see (``accelsim.validate``'s ``production`` profile is ``zipf`` with skew 0, i.e.
+    cannot see (``accelsim.validate.cases``'s ``production`` profile is ``zipf`` with skew 0, i.e.
     uniform, plus the fitted drift)."""
 
     kind: Literal["uniform", "zipf", "dirichlet"] = "uniform"
@@ -147,11 +149,11 @@ class FrameworkSpec(Frozen):
     pool's timing model; ``name`` says which framework (and backend) the figure belongs to and
     ``source`` where it comes from. ``name`` also brings in the framework's calibrated profile
     on the card's vendor when ``devices/frameworks`` has one (``sglang`` on Huawei cards:
-    ``accelsim.devices.FrameworkProfile``).
+    ``accelsim.catalog.devices.FrameworkProfile``).
 
     ``memory_fraction`` is the share of each rank's HBM the framework may use (vLLM
-    ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``); ``accelsim.plan.fit``
-    reserves the rest, so the KV capacity follows it (default: ``accelsim.plan``'s 0.9, vLLM's
+    ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``); ``accelsim.model.plan.fit``
+    reserves the rest, so the KV capacity follows it (default: ``accelsim.model.plan``'s 0.9, vLLM's
     default). ``memory_fraction_covers`` says what the fraction holds: ``all`` (weights,
     activations and KV cache — vLLM) or ``static`` (weights and KV pool, the activation
     workspace in the remainder — SGLang). A disaggregated pool may set its own
@@ -195,7 +197,8 @@ class Scenario(Frozen):
     speculative: SpeculativeSpec | None = None
     routing_skew: RoutingSkewSpec = Field(default_factory=RoutingSkewSpec)
     framework: FrameworkSpec | None = None
-    #: Published claims to check (``accelsim.claims``); not a run input, so left out of dumps
+    #: Published claims to check (``accelsim.questions.claims``); not a run input, so left out of
+    # dumps
     #: and of the digest.
     claims: list[Claim] = Field(default_factory=list, exclude=True)
     resolved: bool = False
@@ -605,13 +608,14 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
 
 # ---- running ----------------------------------------------------------------------------
 def scenario_perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan):
-    """The timing model (``accelsim.perf.PerfModel``) of one replica of resolved ``sc`` under
+    """The timing model (``accelsim.model.perf.PerfModel``) of one replica of resolved ``sc`` under
     ``plan``: its precision, routing skew (with drift), speculative decoding (with its draft
     model), server, framework iteration overhead and the framework's calibrated profile on the
-    card's vendor (``accelsim.devices.FrameworkProfile``). The simulator and the analytic sweep
+    card's vendor (``accelsim.catalog.devices.FrameworkProfile``). The simulator and the analytic
+    sweep
     evaluator both price iterations with it."""
-    from accelsim.perf import SpecDecode, perf_model_from_catalog
-    from accelsim.routing import RoutingModel
+    from accelsim.model.perf import SpecDecode, perf_model_from_catalog
+    from accelsim.model.routing import RoutingModel
 
     rs = sc.routing_skew
     spec = None
@@ -634,7 +638,7 @@ def scenario_perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan):
 
 def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skipping: bool = True):
     """Resolve ``sc``, build the timing model(s) from the catalog and simulate it."""
-    from accelsim.engine import KVTransfer, Pool, simulate
+    from accelsim.sim.engine import KVTransfer, Pool, simulate
 
     sc = resolve_scenario(sc, catalog)
     prec = precision(sc.dtype, sc.kv_dtype)
@@ -654,7 +658,7 @@ def run_scenario(sc: Scenario, catalog: Catalog, *, progress=None, event_skippin
     if sc.horizon is not None:
         keep = ~(requests.arrived_at >= sc.horizon)
         if not keep.all():
-            from accelsim.traffic import Requests
+            from accelsim.sim.traffic import Requests
 
             requests = Requests(
                 requests.arrived_at[keep],

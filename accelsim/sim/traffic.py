@@ -57,8 +57,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
 
+from accelsim.catalog.schema import Frozen, Time
 from accelsim.errors import AccelsimError
-from accelsim.schema import Frozen, Time
 from accelsim.units import parse_quantity
 
 __all__ = [

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from accelsim.devices import Fabric
+from accelsim.catalog.devices import Fabric
 
 __all__ = ["Link", "all_gather", "all_reduce", "all_to_all", "p2p", "reduce_scatter"]
 

@@ -3,8 +3,8 @@
 Given a scenario (model, traffic, dtype), a device, a budget of cards and SLOs, ``tune``
 
 1. **enumerates** candidate deployments that use the whole budget (the budget counts cards —
-   packages — and plan degrees count ranks, as in ``accelsim.plan``: ``ranks = cards * dies``;
-   each candidate's scenario says ``cards`` in packages, as ``accelsim.scenario`` reads them):
+   packages — and plan degrees count ranks, as in ``accelsim.model.plan``: ``ranks = cards * dies``;
+   each candidate's scenario says ``cards`` in packages, as ``accelsim.run.scenario`` reads them):
 
    * a replica of ``s`` ranks for every divisor ``s`` of the budget, ``replicas = ranks / s``;
    * MoE models: attention ``tp`` in the divisors of ``s`` that fit in one scale-up domain, the
@@ -17,7 +17,7 @@ Given a scenario (model, traffic, dtype), a device, a budget of cards and SLOs, 
      on a multi-die card only splits where each pool holds whole cards;
    * every plan crossed with a scheduler grid of ``max_batched_tokens`` x ``max_seqs``;
 
-   a candidate whose plan does not fit in memory (``accelsim.plan.fit`` at the scenario's
+   a candidate whose plan does not fit in memory (``accelsim.model.plan.fit`` at the scenario's
    context and that scheduler's workspace) is pruned here, with the shortfall as its reason;
 2. **stage 1** scores every remaining candidate with the analytic evaluator
    (``accelsim.sweep.evaluators.analytic``, milliseconds each) and keeps the ``top_k`` best:
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsim.devices import packages
+from accelsim.catalog.devices import packages
 from accelsim.errors import AccelsimError
 
 __all__ = [
@@ -160,7 +160,7 @@ def _divisors(n: int) -> list[int]:
 
 
 def _shapes(model: Any, size: int, domain: int) -> list[Any]:
-    from accelsim.plan import ParallelPlan
+    from accelsim.model.plan import ParallelPlan
 
     out = []
     for tp in _divisors(size):
@@ -196,8 +196,8 @@ def enumerate_candidates(
     from dataclasses import replace
 
     from accelsim.dtypes import precision
-    from accelsim.plan import fit
-    from accelsim.scenario import memory_options
+    from accelsim.model.plan import fit
+    from accelsim.run.scenario import memory_options
 
     if cards < 1:
         raise AccelsimError("tune: --cards must be at least 1")
@@ -427,7 +427,7 @@ class TuneResult:
 def _catalog_inputs(catalog: Any, overrides: Any) -> tuple[Any, list[str], dict[str, str]]:
     """The catalog, the user folders workers must read, and the catalog overrides as a sweep
     ``set`` mapping (scenario overrides stay on the returned catalog)."""
-    from accelsim.catalog import Catalog, load_catalog
+    from accelsim.catalog.loader import Catalog, load_catalog
 
     if isinstance(catalog, Catalog):
         if overrides:
@@ -445,7 +445,7 @@ def _catalog_inputs(catalog: Any, overrides: Any) -> tuple[Any, list[str], dict[
 
 
 def _base_mapping(scenario: Any, cat: Any, device: str | None) -> dict[str, Any]:
-    from accelsim.scenario import Scenario, apply_scenario_overrides
+    from accelsim.run.scenario import Scenario, apply_scenario_overrides
     from accelsim.sweep.spec import resolve_base, sweep_from_mapping
 
     if isinstance(scenario, Scenario):
@@ -505,8 +505,8 @@ def tune(
     ``out_dir`` the two stages' results persist there and a rerun reuses them."""
     from pydantic import ValidationError
 
-    from accelsim.catalog import format_validation_error
-    from accelsim.scenario import Scenario
+    from accelsim.catalog.loader import format_validation_error
+    from accelsim.run.scenario import Scenario
     from accelsim.sweep.runner import run_sweep
     from accelsim.sweep.spec import sweep_from_mapping
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.catalog import Catalog, parse_override, with_overrides
+from accelsim.catalog.loader import Catalog, parse_override, with_overrides
 from accelsim.errors import AccelsimError
 
 __all__ = ["METRICS", "Metric", "Vary", "WhatIfResult", "parse_vary", "whatif"]
@@ -137,7 +137,7 @@ class _Checker:
     def read(self, text: str) -> Any:
         try:
             if self.kind == "scenario":
-                from accelsim.scenario import load_scenario
+                from accelsim.run.scenario import load_scenario
                 from accelsim.sweep.spec import apply_assignment
 
                 data = copy.deepcopy(self.base)
@@ -155,7 +155,7 @@ class _Checker:
 
     def baseline(self) -> Any:
         if self.kind == "scenario":
-            from accelsim.scenario import load_scenario
+            from accelsim.run.scenario import load_scenario
 
             return _walk(load_scenario(self.base, self.catalog, {}, resolve=False), self.field)
         return _walk(self.catalog.get(self.kind, self.name), self.field)
@@ -385,9 +385,9 @@ def _metric_names(metrics: str | Sequence[str] | None) -> list[str]:
 
 
 def _scenario_mapping(scenario: Any, catalog: Catalog) -> tuple[str, dict[str, Any]]:
-    from accelsim.catalog import read_yaml
+    from accelsim.catalog.loader import read_yaml
     from accelsim.errors import CatalogError
-    from accelsim.scenario import Scenario, apply_scenario_overrides, scenario_path
+    from accelsim.run.scenario import Scenario, apply_scenario_overrides, scenario_path
 
     if isinstance(scenario, Scenario):
         raw = scenario.model_dump(mode="json")

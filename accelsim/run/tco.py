@@ -82,9 +82,9 @@ from accelsim.units import HOURS_PER_YEAR, UnitError, parse_quantity
 if TYPE_CHECKING:
     import pandas as pd
 
-    from accelsim.catalog import Catalog
-    from accelsim.devices import Card, Server
-    from accelsim.pricebook import FacilityProfile, PriceBook
+    from accelsim.catalog.devices import Card, Server
+    from accelsim.catalog.loader import Catalog
+    from accelsim.catalog.prices import FacilityProfile, PriceBook
 
 __all__ = [
     "AMORTIZATIONS",

@@ -37,7 +37,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from accelsim.schema import CatalogEntry, Frozen
+from accelsim.catalog.schema import CatalogEntry, Frozen
 
 __all__ = ["AttentionSpec", "DraftSpec", "MoESpec", "ModelArch"]
 

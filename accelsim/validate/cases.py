@@ -7,7 +7,7 @@ timing model predicts the metric from one ``PerfModel.step`` and the signed erro
 ``(predicted - measured) / measured``.
 
 Serving cases (``mode: serving``) carry an inline ``scenario`` (the fields of
-``accelsim.scenario.Scenario``: model, device, plan or disaggregated pools, dtype, scheduler,
+``accelsim.run.scenario.Scenario``: model, device, plan or disaggregated pools, dtype, scheduler,
 closed-loop or open-loop traffic, no SLOs); ``run_scenario`` simulates it and the metric is
 read from the run summary (``SERVING_METRICS``: output tokens/s of the whole deployment,
 requests/s, mean TTFT, mean TPOT). A case-level ``spec`` (published accept length) becomes the
@@ -30,14 +30,15 @@ Shared, fitted parameters (the only ones; every card and fabric number comes fro
   (EP320 on CloudMatrix384) no redundancy budget can flatten that, so it priced that rank 6.7x the
   mean. Each priced batch drifts from the long-run popularity by a log-normal factor
   ``exp(PRODUCTION_DRIFT * Z)`` per expert that an EPLB placement built on history cannot see
-  (``accelsim.routing``). ``PRODUCTION_DRIFT`` is fitted once by ``fit_production_drift``:
+  (``accelsim.model.routing``). ``PRODUCTION_DRIFT`` is fitted once by ``fit_production_drift``:
   bisection until the predicted *ratio* of the ``fit`` case ``sglang-h100-ep32-prefill-4k``
   (default EPLB) to its ``reference`` sibling ``sglang-h100-ep32-prefill-4k-perfect-eplb``
   (idealised balance) equals the measured ratio 6,287.75 / 7,417.125 = 0.848. Fitting a ratio
   isolates the routing mechanism from every other modelling error. The CloudMatrix384 pair
   (5,655 / 6,688 = 0.846) is the independent check. The value is then applied unchanged to every
   case that does not claim perfect balance.
-- Framework profiles (``devices/frameworks/*.yaml``, ``accelsim.devices.FrameworkProfile``): a
+- Framework profiles (``devices/frameworks/*.yaml``,
+``accelsim.catalog.devices.FrameworkProfile``): a
   serving framework's cost on one vendor's cards that the roofline does not price, calibrated by
   ``fit_framework_cost`` on the serving cases the profile's ``fit_cases`` names (each must be a
   ``split: fit`` case): bisection on ``decode_token_layer_cost`` until the mean signed error of
@@ -56,14 +57,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from accelsim.batch import BatchStats
-from accelsim.catalog import Catalog, format_validation_error, read_yaml, with_overrides
+from accelsim.catalog.loader import Catalog, format_validation_error, read_yaml, with_overrides
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
-from accelsim.perf import PerfModel, SpecDecode, StepTime, perf_model_from_catalog
-from accelsim.plan import ParallelPlan
-from accelsim.routing import RoutingModel
-from accelsim.scenario import FrameworkSpec, Scenario, run_scenario
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf import PerfModel, SpecDecode, StepTime, perf_model_from_catalog
+from accelsim.model.plan import ParallelPlan
+from accelsim.model.routing import RoutingModel
+from accelsim.run.scenario import FrameworkSpec, Scenario, run_scenario
 
 __all__ = [
     "METRICS",
@@ -702,7 +703,7 @@ def calibrations(catalog: Catalog, source: str | Path | None = None) -> list[dic
     out: list[dict[str, Any]] = [
         {
             "name": "production routing drift",
-            "key": "accelsim.validate.PRODUCTION_DRIFT",
+            "key": "accelsim.validate.cases.PRODUCTION_DRIFT",
             "shipped": PRODUCTION_DRIFT,
             "refit": fit_production_drift(catalog, source),
             "fit_cases": [

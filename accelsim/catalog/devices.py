@@ -1,7 +1,8 @@
 """Schema of ``devices/``: accelerator cards, servers (nodes), fabrics and framework profiles.
 
 One YAML file per item (``devices/cards/ascend-910b2.yaml`` ...), every number with a source and
-a confidence mark (see ``accelsim.schema``). Peak rates are *dense* (no 2:4 sparsity) and keyed by
+a confidence mark (see ``accelsim.catalog.schema``). Peak rates are *dense* (no 2:4 sparsity) and
+keyed by
 dtype; a dtype the hardware cannot run is simply absent (no ``fp8`` on Ascend 910B).
 
 The *efficiency profile* of a card turns peaks into achievable rates for the timing model:
@@ -36,7 +37,7 @@ A *framework profile* (``devices/frameworks/*.yaml``) holds what one serving fra
 one vendor's cards beyond the roofline of the card: a cost the published measurements of that
 software stack show and the card's microbenchmarks do not. Its numbers are calibrated (confidence
 ``C``) on named ``split: fit`` validation cases and judged on the ``check`` ones
-(``accelsim.validate.fit_framework_cost``).
+(``accelsim.validate.cases.fit_framework_cost``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from accelsim.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
+from accelsim.catalog.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
 
 __all__ = [
     "DTYPES",
@@ -200,7 +201,7 @@ class FrameworkProfile(CatalogEntry):
     """Calibrated costs of one serving framework on one vendor's cards.
 
     It applies to a scenario whose ``framework.name`` is ``framework`` on a card whose ``vendor``
-    is ``vendor`` (``accelsim.scenario.scenario_perf_model``).
+    is ``vendor`` (``accelsim.run.scenario.scenario_perf_model``).
 
     ``decode_token_layer_cost`` is seconds per decode query token per layer, paid by the busiest
     attention group and divided by the attention TP degree. A query token is a decoding

@@ -6,14 +6,16 @@ Catalog files (``devices/``, ``workloads/``, ``tco/``) write every number either
     hbm_bandwidth: {value: 1.6 TB/s, conf: E, src: A6, note: "no Huawei datasheet",
                     alternatives: ["1.2 TB/s (R, blogs)"]}
 
-The loader (``accelsim.catalog``) lifts the ``conf``/``src``/``note``/``alternatives`` part into
+The loader (``accelsim.catalog.loader``) lifts the ``conf``/``src``/``note``/``alternatives`` part
+into
 ``entry.provenance["hbm_bandwidth"]`` and validates the bare value against the schema below. A
 file-level ``provenance_default`` gives the provenance of numbers written plainly (for example a
 model file whose every number comes from one ``config.json``).
 
 Confidence codes follow ``reference/hardware.md``: V vendor spec, M measured, D derived by
 arithmetic from V values, E estimate, R rumour, A an explicit modelling assumption, C calibrated
-(fitted to published measurements, the fit cases named in the note; see ``accelsim.validate``),
+(fitted to published measurements, the fit cases named in the note; see
+``accelsim.validate.cases``),
 and O a what-if override given by the user (never in shipped files).
 """
 

@@ -2,12 +2,14 @@
 
 For each device of a scenario (``devices:``, or the ones asked for) ``compare``:
 
-1. checks the memory fit on one server of the device (``accelsim.plan.fit_best``);
-2. finds the smallest feasible deployment (whole nodes; ``accelsim.sizing.replica_shape``);
-3. simulates the scenario's traffic on it (``accelsim.scenario.run_scenario``): throughput,
+1. checks the memory fit on one server of the device (``accelsim.model.plan.fit_best``);
+2. finds the smallest feasible deployment (whole nodes;
+``accelsim.questions.sizing.replica_shape``);
+3. simulates the scenario's traffic on it (``accelsim.run.scenario.run_scenario``): throughput,
    TTFT/TPOT p50/p99, goodput under the scenario's SLOs;
-4. sizes the cluster for the scenario's load under its SLOs (``accelsim.sizing.size_cluster``);
-5. costs that cluster (``accelsim.tco.estimate_tco`` with the simulated utilization and
+4. sizes the cluster for the scenario's load under its SLOs
+(``accelsim.questions.sizing.size_cluster``);
+5. costs that cluster (``accelsim.run.tco.estimate_tco`` with the simulated utilization and
    throughput) and carries price/spec uncertainty through Monte Carlo (P10/P50/P90 of $ per
    million output tokens).
 
@@ -24,13 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from accelsim.catalog import Catalog, with_overrides
+from accelsim.catalog.loader import Catalog, with_overrides
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.plan import fit_best
-from accelsim.scenario import Scenario, load_scenario, resolve_scenario
-from accelsim.sizing import SizingResult, size_cluster
-from accelsim.tco import TcoResult, estimate_tco, unpriced
+from accelsim.model.plan import fit_best
+from accelsim.questions.sizing import SizingResult, size_cluster
+from accelsim.run.scenario import Scenario, load_scenario, resolve_scenario
+from accelsim.run.tco import TcoResult, estimate_tco, unpriced
 
 __all__ = ["METRICS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
 
@@ -217,8 +219,8 @@ def compare(
     its plan and KV capacity: pass its name to re-resolve it under the overrides.
 
     ``plan``: the replica plan each device is sized with — ``None`` (the smallest feasible
-    whole-node replica, ``accelsim.sizing``), a plan text, or ``"auto"`` (searched by
-    ``accelsim.sweep.tune`` on the smallest whole-node budget)."""
+    whole-node replica, ``accelsim.questions.sizing``), a plan text, or ``"auto"`` (searched by
+    ``accelsim.questions.tune`` on the smallest whole-node budget)."""
     if catalog is None or overrides:
         catalog = with_overrides(catalog, overrides)
     if isinstance(sc, Scenario):

@@ -1,6 +1,6 @@
 """Batching and admission policies, chosen by name — what a replica's scheduler may do.
 
-A policy is a small declarative record; the engine (``accelsim.engine``) interprets it at every
+A policy is a small declarative record; the engine (``accelsim.sim.engine``) interprets it at every
 iteration boundary. No timing math lives here. Adding a policy is one entry in ``POLICIES``.
 
 - ``continuous`` — vLLM-style continuous batching with prefill priority (vLLM v0 default):
@@ -66,8 +66,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from accelsim.catalog.schema import Frozen
 from accelsim.errors import suggest
-from accelsim.schema import Frozen
 
 __all__ = ["POLICIES", "PREEMPTIONS", "Policy", "SchedulerConfig", "policy"]
 

@@ -4,9 +4,9 @@ Method (issue "TCO and capacity planning"):
 
 1. the *replica shape* is the smallest whole-node deployment whose best candidate plan holds the
    model with KV room for ``min_batch`` sequences of the scenario's context
-   (``accelsim.plan.minimum_cards``), unless the scenario names a plan for this device, or
+   (``accelsim.model.plan.minimum_cards``), unless the scenario names a plan for this device, or
    ``plan`` names one (``"tp=4,dp=8,ep=32"``; its ``replicas`` is ignored), or ``plan="auto"``:
-   then ``accelsim.sweep.tune`` searches colocated plans and scheduler limits on a budget of
+   then ``accelsim.questions.tune`` searches colocated plans and scheduler limits on a budget of
    that smallest deployment's card count, at the scenario's traffic and SLOs, and the best
    plan's replica (with its scheduler limits) becomes the shape — a budget of 32 cards may
    come back as two 16-card replicas;
@@ -29,12 +29,12 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from accelsim.catalog import Catalog
-from accelsim.devices import packages
+from accelsim.catalog.devices import packages
+from accelsim.catalog.loader import Catalog
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.plan import MemoryFit, ParallelPlan, fit, minimum_cards, parse_plan
-from accelsim.scenario import Scenario, resolve_scenario, run_scenario
+from accelsim.model.plan import MemoryFit, ParallelPlan, fit, minimum_cards, parse_plan
+from accelsim.run.scenario import Scenario, resolve_scenario, run_scenario
 
 __all__ = [
     "SLO_METRICS",
@@ -119,7 +119,7 @@ def tuned_shape(
 ) -> tuple[MemoryFit | None, Any]:
     """``plan="auto"``: tune colocated plans on the smallest deployment's card budget; the
     best plan's replica and the ``TuneResult`` (``(None, None)`` when nothing fits)."""
-    from accelsim.sweep.tune import TUNE_SLO_METRICS, tune
+    from accelsim.questions.tune import TUNE_SLO_METRICS, tune
 
     smallest = replica_shape(sc, catalog, device, use_scenario_plan=False)
     if smallest is None or not smallest.fits:
@@ -283,7 +283,7 @@ def size_cluster(
     """The fewest replicas (whole nodes) of ``device`` meeting the SLOs at ``sc``'s traffic.
 
     ``plan``: ``None`` (the module docstring's shape), a plan text for the replica, or
-    ``"auto"`` to tune it (``tune_options`` go to ``accelsim.sweep.tune.tune``, e.g.
+    ``"auto"`` to tune it (``tune_options`` go to ``accelsim.questions.tune.tune``, e.g.
     ``{"workers": 2, "top_k": 4}``; the default runs serially)."""
     sc = resolve_scenario(sc, catalog)
     targets = slo_targets(sc, slo)

@@ -17,7 +17,7 @@ Kinds and what accelsim compares them with:
 - ``usd_per_mtok`` ($ per million output tokens on ``device``): the Monte Carlo P10–P90 of
   $/M output tokens of the cluster ``accelsim compare`` sizes for the scenario's load and SLOs.
 - ``peak_flops`` (dense peak of one card in ``dtype``): the catalog's value for ``device``.
-- ``cluster_cost`` (capex of ``cards`` cards): ``accelsim.tco.cluster_cost_claim`` over every
+- ``cluster_cost`` (capex of ``cards`` cards): ``accelsim.run.tco.cluster_cost_claim`` over every
   price book that prices the device: bare cards and all-in capex.
 
 Verdicts: ``consistent``, ``inconsistent`` or ``not checkable``, always with the reason and
@@ -32,7 +32,7 @@ accelsim's number. Tolerance policy (stated in every report):
   device, those of its vendor's cards; with none either, all cases — never below
   ``MIN_PERF_TOLERANCE`` = 10%.
 - *cost per token* (``usd_per_mtok``): consistent when inside the Monte Carlo P10–P90 (which
-  already carries the price and ±15% throughput spreads of ``accelsim.tco.DEFAULT_SPREADS``).
+  already carries the price and ±15% throughput spreads of ``accelsim.run.tco.DEFAULT_SPREADS``).
 - *cluster cost*: consistent when between the cheapest book's bare cards x (1 - 25%) and the
   dearest book's all-in capex x (1 + 25%); 25% is the card-price spread of
   ``DEFAULT_SPREADS``. Below the bare cards is inconsistent (cannot even buy the cards).
@@ -56,11 +56,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from accelsim.catalog import Catalog
+from accelsim.catalog.loader import Catalog
+from accelsim.catalog.schema import Frozen
 from accelsim.dtypes import PRESETS, Precision, precision
 from accelsim.errors import AccelsimError
-from accelsim.plan import MemoryFit, fit_best, minimum_cards
-from accelsim.schema import Frozen
+from accelsim.model.plan import MemoryFit, fit_best, minimum_cards
 from accelsim.units import parse_quantity
 
 __all__ = [
@@ -86,7 +86,7 @@ Verdict = Literal["consistent", "inconsistent", "not checkable"]
 SPEC_TOLERANCE = 0.10
 #: Floor of the performance tolerance (validation error of the card, see the module docstring).
 MIN_PERF_TOLERANCE = 0.10
-#: Cluster-cost tolerance: the card-price spread of ``accelsim.tco.DEFAULT_SPREADS``.
+#: Cluster-cost tolerance: the card-price spread of ``accelsim.run.tco.DEFAULT_SPREADS``.
 PRICE_TOLERANCE = 0.25
 #: Load sweep: multiples of the scenario's arrival rate.
 RATE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -218,8 +218,8 @@ def load_sweep(
     """Simulate ``device`` with ``plan`` (one replica, over ``cards`` cards — packages, so
     ``cards * dies`` ranks) at ``RATE_FACTORS`` x the scenario rate, ``SWEEP_REQUESTS``
     requests each (fewer when the scenario has fewer)."""
-    from accelsim.scenario import Scenario, run_scenario
-    from accelsim.sizing import slo_check, slo_targets
+    from accelsim.questions.sizing import slo_check, slo_targets
+    from accelsim.run.scenario import Scenario, run_scenario
 
     why = sweepable(sc)
     if why:
@@ -357,7 +357,7 @@ def _check_peak(c: Claim, catalog: Catalog) -> ClaimCheck:
 
 
 def _check_cluster(c: Claim, catalog: Catalog) -> ClaimCheck:
-    from accelsim.tco import cluster_cost_claim
+    from accelsim.run.tco import cluster_cost_claim
 
     assert c.cards is not None
     tol = f"-{PRICE_TOLERANCE:.0%} / +{PRICE_TOLERANCE:.0%} (card-price spread)"
@@ -520,7 +520,8 @@ def check_claims(
 ) -> list[ClaimCheck]:
     """Check every claim of a scenario (see the module docstring for the policy).
 
-    ``comparison`` is ``accelsim.compare.compare``'s result for the scenario, ``sweeps`` the
+    ``comparison`` is ``accelsim.questions.compare.compare``'s result for the scenario, ``sweeps``
+    the
     load sweeps of its smallest deployments by device, ``validation`` ``run_validation``'s
     report (for the performance tolerance)."""
     out = []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.devices import Card
+from accelsim.catalog.devices import Card
 from accelsim.dtypes import Precision
 
 __all__ = ["Rates", "attention_dtype"]

@@ -4,7 +4,7 @@ The serving engine forms batches; the timing model prices them. Neither knows th
 internals: the engine describes an iteration with a ``BatchStats`` (aggregates only, so building
 it costs O(1) per iteration however many sequences run), and anything with an
 ``iteration_time(batch) -> seconds`` method (an ``IterationModel``) prices it — the roofline
-model in ``accelsim.perf`` or a constant-time stub in queueing-theory tests.
+model in ``accelsim.model.perf`` or a constant-time stub in queueing-theory tests.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Pure functions of (card, fabrics, model, plan, precision, batch); no simpy. Every op is a
 roofline, ``max(FLOPs / achievable FLOP/s, HBM bytes / achievable bandwidth)`` plus a fixed
-per-kernel cost, with the card's efficiency profile (``accelsim.perf.roofline``); every
-collective an alpha-beta cost per fabric level (``accelsim.perf.collectives``).
+per-kernel cost, with the card's efficiency profile (``accelsim.model.perf.roofline``); every
+collective an alpha-beta cost per fabric level (``accelsim.model.perf.collectives``).
 
 What one iteration contains, per layer (computed once per layer *kind* — dense or MoE — and
 multiplied by the layer count):
@@ -17,7 +17,8 @@ multiplied by the layer count):
 - **router** — ``E x H`` GEMM, replicated;
 - **routed experts** — grouped GEMM per EP rank: FLOPs from the rank's (token, expert)
   assignments, weight bytes from the local experts the batch touches (each read once), GEMM
-  efficiency at the mean tokens per touched expert; the slowest rank (``accelsim.routing``) sets
+  efficiency at the mean tokens per touched expert; the slowest rank (``accelsim.model.routing``)
+  sets
   the time;
 - **TP collectives** — two all-reduces per layer when ``tp > 1`` (after attention and after the
   FFN/MoE); with ``dp > 1`` and ``ep = 1`` the MoE gathers tokens over all ``tp*dp`` ranks and
@@ -38,10 +39,11 @@ multiplied by the layer count):
   LM head** (logits for every decode query and the last token of each prefill chunk),
   **sampling** (read the FP32 logits), **draft** (speculative decoding), and the card's fixed
   **overhead** per iteration; a serving framework's calibrated cost per decode query token and
-  layer (``accelsim.devices.FrameworkProfile.decode_token_layer_cost``, zero without a profile)
+  layer (``accelsim.catalog.devices.FrameworkProfile.decode_token_layer_cost``, zero without a
+  profile)
   joins the overhead: ``cost x query tokens of the busiest attention group x layers / tp``.
 
-Plan conventions (see ``accelsim.plan``): a ``BatchStats`` describes the whole replica; its
+Plan conventions (see ``accelsim.model.plan``): a ``BatchStats`` describes the whole replica; its
 sequences go whole to the ``dp`` attention groups (a sequence's KV cache lives in one group),
 so the busiest group holds ``ceil(n / dp)`` of ``n`` decode (and of the prefill) sequences and
 sets the attention, dense and shared-expert time (then ``1/tp`` within a group); one prefill
@@ -154,18 +156,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from accelsim.batch import BatchStats
-from accelsim.devices import Card, Fabric
+from accelsim.catalog.devices import Card, Fabric
+from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import BYTES, Precision
 from accelsim.errors import AccelsimError
-from accelsim.perf.collectives import Link, all_gather, all_reduce, all_to_all, p2p
-from accelsim.perf.roofline import Rates
-from accelsim.plan import ParallelPlan
-from accelsim.routing import RoutingModel
-from accelsim.workloads import ModelArch
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf.collectives import Link, all_gather, all_reduce, all_to_all, p2p
+from accelsim.model.perf.roofline import Rates
+from accelsim.model.plan import ParallelPlan
+from accelsim.model.routing import RoutingModel
 
 if TYPE_CHECKING:
-    from accelsim.catalog import Catalog
+    from accelsim.catalog.loader import Catalog
 
 __all__ = [
     "COMM_CLASSES",
@@ -432,7 +434,7 @@ class _Group:
 
 
 class PerfModel:
-    """Roofline timing model of one replica (implements ``accelsim.batch.IterationModel``).
+    """Roofline timing model of one replica (implements ``accelsim.model.batch.IterationModel``).
 
     ``scale_up``/``scale_out`` are the fabrics inside and between scale-up domains;
     ``node_cards`` the cards per server and ``scale_up_cards`` the cards one scale-up fabric
@@ -440,9 +442,9 @@ class PerfModel:
     uniform; ``spec`` to no speculative decoding; ``draft`` is the draft model ``spec`` names
     (required when it names one). ``iteration_overhead`` (seconds) replaces the
     card's per-iteration host cost (``efficiency.iteration_overhead``) when a serving framework's
-    own figure is known (``accelsim.scenario.FrameworkSpec``). ``decode_token_layer_cost``
+    own figure is known (``accelsim.run.scenario.FrameworkSpec``). ``decode_token_layer_cost``
     (seconds per decode query token per layer) is the serving framework's calibrated cost on
-    this card (``accelsim.devices.FrameworkProfile``; 0: none).
+    this card (``accelsim.catalog.devices.FrameworkProfile``; 0: none).
     """
 
     def __init__(

@@ -28,7 +28,7 @@ splits each expert's tokens evenly over its copies, and packs copies onto ranks 
 (largest first onto the least-loaded rank with a free slot) — DeepSeek's EPLB heuristic.
 
 Group-limited routing (DeepSeek ``n_group``/``topk_group``) changes which *nodes* a token reaches
-(the dispatch volume, see ``accelsim.perf``) but is treated like plain top-k for per-expert
+(the dispatch volume, see ``accelsim.model.perf``) but is treated like plain top-k for per-expert
 load. MoGE (Pangu) picks exactly ``top_k / n_group`` experts in every group, so a rank holding
 whole groups gets a deterministic load; within a group the load varies hypergeometrically.
 
@@ -50,8 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
+from accelsim.catalog.workloads import ModelArch, MoESpec
 from accelsim.errors import AccelsimError
-from accelsim.workloads import ModelArch, MoESpec
 
 __all__ = ["ROUTING_KINDS", "RankLoads", "RoutingModel", "expected_max_normal"]
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from accelsim.schema import CatalogEntry, Frozen
+from accelsim.catalog.schema import CatalogEntry, Frozen
 from accelsim.units import parse_money
 
 __all__ = ["FacilityProfile", "NetworkPrices", "PriceBook"]

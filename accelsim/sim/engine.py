@@ -1,8 +1,9 @@
 """The serving simulation: replicas, router, paged KV cache, P/D links — ``simulate()``.
 
 This is the only module that imports simpy. Replicas are simpy processes that run iterations
-back to back; each iteration's duration comes from an ``accelsim.batch.IterationModel`` for the
-batch the scheduler policy (``accelsim.scheduling``) formed. The engine knows nothing about
+back to back; each iteration's duration comes from an ``accelsim.model.batch.IterationModel`` for
+the
+batch the scheduler policy (``accelsim.sim.admission``) formed. The engine knows nothing about
 hardware. Time is in seconds.
 
 Model of one replica (assumptions):
@@ -18,7 +19,7 @@ Model of one replica (assumptions):
   sharing is modelled — conservative for memory, exact for compute).
 - With DP attention (``kv_tokens_per_seq`` below the replica total), the replica's cache is
   treated as one pool, and a request must fit in one group's share.
-- Preemption follows the scheduler's ``preemption`` (``accelsim.scheduling``): vLLM's recompute
+- Preemption follows the scheduler's ``preemption`` (``accelsim.sim.admission``): vLLM's recompute
   (default), SGLang's reserving admission and retraction (``retract-sglang``: each admission
   checks, over the running sequences sorted by tokens left, that the cache holds them all to
   completion, and the replica keeps SGLang's ``new_token_ratio``; both walk the running set,
@@ -61,11 +62,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from accelsim.batch import BatchStats, IterationModel
 from accelsim.errors import AccelsimError
-from accelsim.metrics import REASONS, RequestRecords, SimResult, Timeline, summarize
-from accelsim.scheduling import SchedulerConfig
-from accelsim.traffic import Requests
+from accelsim.model.batch import BatchStats, IterationModel
+from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.metrics import REASONS, RequestRecords, SimResult, Timeline, summarize
+from accelsim.sim.traffic import Requests
 
 __all__ = ["ROUTERS", "KVTransfer", "Pool", "SimResult", "simulate"]
 
