@@ -7,6 +7,7 @@ from accelsim.catalog.loader import Catalog, load_catalog
 from accelsim.dtypes import Precision, precision
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import MemoryFit, ParallelPlan, fit, fit_best, minimum_cards, parse_plan
+from accelsim.version import __version__ as __version__
 
 __all__ = [
     "AccelsimError",
@@ -22,7 +23,6 @@ __all__ = [
     "precision",
 ]
 
-__version__ = "0.1.0"
 
 _LAZY = {
     "compare": ("accelsim.questions.compare", "compare"),

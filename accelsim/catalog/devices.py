@@ -47,6 +47,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from accelsim.catalog.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
+from accelsim.dtypes import BYTES, UnsupportedDtypeError
 
 __all__ = [
     "DTYPES",
@@ -103,8 +104,6 @@ class EfficiencyProfile(Frozen):
         ``compute``: the ``dequant_hbm_fraction`` entry of ``weights`` when they are narrower
         than the math (weight-only quantization, dequantized in the kernel) and the card lists
         one, else ``hbm_fraction``."""
-        from accelsim.dtypes import BYTES
-
         if BYTES[weights] < BYTES[compute]:
             return self.dequant_hbm_fraction.get(weights, self.hbm_fraction)  # type: ignore[call-overload]
         return self.hbm_fraction
@@ -142,8 +141,6 @@ class Card(CatalogEntry):
 
     def peak(self, dtype: str) -> float:
         """Dense peak FLOP/s for ``dtype``; raises ``UnsupportedDtype`` when absent."""
-        from accelsim.dtypes import UnsupportedDtypeError
-
         try:
             return self.peak_flops[dtype]  # type: ignore[index]
         except KeyError:

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from accelsim import __version__
 from accelsim.catalog.loader import KINDS, Catalog, iter_numbers
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
@@ -47,6 +46,7 @@ from accelsim.report.model import Chart, Report, Section, Table
 from accelsim.run.scenario import Scenario, resolve_scenario
 from accelsim.run.tco import BREAKDOWN, OUTPUTS
 from accelsim.units import format_value
+from accelsim.version import __version__
 
 __all__ = ["build_report"]
 

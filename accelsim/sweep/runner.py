@@ -17,6 +17,7 @@ from accelsim.sweep.pareto import best_per_group, pareto_front, plot_pareto
 from accelsim.sweep.spec import SweepSpec, expand, load_sweep, resolve_base
 from accelsim.sweep.store import ResultStore, flatten
 from accelsim.sweep.worker import Task, auto_evaluator
+from accelsim.version import __version__
 
 __all__ = ["RESULTS_FILE", "SweepRun", "run_sweep", "summarize"]
 
@@ -259,6 +260,4 @@ def summarize(run: SweepRun) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from accelsim import __version__
-
     return __version__
