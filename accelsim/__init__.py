@@ -26,10 +26,10 @@ __all__ = [
 
 _LAZY = {
     "compare": ("accelsim.questions.compare", "compare"),
-    "estimate_tco": ("accelsim.run.tco", "estimate_tco"),
+    "estimate_tco": ("accelsim.run.pricing", "estimate_tco"),
     "size_cluster": ("accelsim.questions.sizing", "size_cluster"),
-    "load_scenario": ("accelsim.run.scenario", "load_scenario"),
-    "simulate": ("accelsim.run.scenario", "run_scenario"),
+    "load_scenario": ("accelsim.run.resolve", "load_scenario"),
+    "simulate": ("accelsim.run.simulate", "run_scenario"),
     "whatif": ("accelsim.questions.whatif", "whatif"),
 }
 __all__ += list(_LAZY)

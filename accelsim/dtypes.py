@@ -15,7 +15,42 @@ w4a16       int4      bf16      bf16    weight-only INT4 (AWQ/GPTQ style)
 w4a8        int4      int8      bf16    INT4 weights, INT8 math (Ascend W4A8)
 ==========  ========  ========  ======  ====================================================
 
-Bytes per element: 4 (fp32/tf32), 2 (bf16/fp16), 1 (fp8/int8), 0.5 (int4, packed).
+Bytes per element: 4 (fp32/tf32), 2 (bf16/fp16), 1 (fp8/int8), 0.5 (int4 and fp4 e2m1,
+packed), 0.53125 (``mxfp4``: OCP microscaling FP4, 4-bit e2m1 values plus one E8M0 scale byte
+per block of 32, 0.5 + 1/32). Block scales of FP8 checkpoints (one scale per 128 x 128 weights,
+FP32 in DeepSeek-V3, E8M0 in DeepSeek-V4: at most 4/16384 B per parameter) and the per-channel
+or per-group scales of INT8/INT4 are not counted.
+
+Weights by tensor class. A model is more than one tensor kind: its routed experts, attention,
+shared experts, router, embedding, LM head (``accelsim.catalog.workloads.TENSOR_CLASSES``).
+``Precision.weights_for`` gives the stored format of one class: a class the precision names in
+``by_class`` is stored so; the embedding and the LM head stay 16-bit whatever narrower weight
+dtype the rest uses (no quantizer touches them: DeepSeek-V3's FP8 checkpoint keeps them BF16,
+README_WEIGHTS.md; ``accelsim.model.plan`` charges them ``max(weight_bytes, 2)`` the same way);
+every other class uses ``weights``. The uniform presets above name no class.
+
+Mixed presets (``MIXED_PRESETS``, also resolved by ``precision``): the deployments people run a
+DeepSeek-V4 checkpoint with (MXFP4 routed experts, FP8 block-scaled rest, BF16 embedding and LM
+head, ``reference/models.md`` section 6) on cards without FP4 math. They are kept apart from the
+uniform ``PRESETS`` that ``--dtype`` lists and that the seed-claims fit table walks: the memory
+fit and the step time read one weight dtype today, and use ``weights_for`` per class once they
+price mixed formats.
+
+============  ==============  =====  =======  ===============================================
+preset        routed experts  rest   compute  deployment
+============  ==============  =====  =======  ===============================================
+w4a16-mxfp4   mxfp4           bf16   bf16     weight-only dequant: the checkpoint's MXFP4
+                                              experts dequantized inside the GEMM, the rest
+                                              BF16 (community A100 ports; no FP8/FP4 math)
+w8a8-mixed    int8            int8   int8     W8A8: every linear layer INT8, experts included
+                                              (vLLM-Ascend ``DeepSeek-V4-Flash-w8a8-mtp``)
+w4a8-mixed    int4            int8   int8     W4A8: INT4 routed experts, INT8 rest and math
+                                              (vLLM-Ascend ``DeepSeek-V4-Pro-w4a8-mtp``)
+============  ==============  =====  =======  ===============================================
+
+In the three the tensors the checkpoint ships unquantized keep their format: the router and the
+KV compressors BF16, the hyper-connection mixers FP32 (vLLM ``deepseek_v4.py`` builds them
+without a quantization config).
 """
 
 from __future__ import annotations
@@ -24,7 +59,14 @@ from dataclasses import dataclass
 
 from accelsim.errors import AccelsimError
 
-__all__ = ["BYTES", "PRESETS", "Precision", "UnsupportedDtypeError", "precision"]
+__all__ = [
+    "BYTES",
+    "MIXED_PRESETS",
+    "PRESETS",
+    "Precision",
+    "UnsupportedDtypeError",
+    "precision",
+]
 
 BYTES: dict[str, float] = {
     "fp32": 4.0,
@@ -34,7 +76,12 @@ BYTES: dict[str, float] = {
     "fp8": 1.0,
     "int8": 1.0,
     "int4": 0.5,
+    "fp4": 0.5,
+    "mxfp4": 0.53125,
 }
+
+#: Tensor classes that no quantizer narrows below 16 bits (see the module docstring).
+_SIXTEEN_BIT_FLOOR = ("embedding", "lm_head")
 
 
 class UnsupportedDtypeError(AccelsimError):
@@ -48,10 +95,23 @@ class Precision:
     weights: str
     compute: str
     kv: str
+    #: ``(tensor class, weight dtype)`` pairs stored otherwise than ``weights`` (mixed presets).
+    by_class: tuple[tuple[str, str], ...] = ()
 
     @property
     def weight_bytes(self) -> float:
         return BYTES[self.weights]
+
+    def weights_for(self, tensor_class: str) -> str:
+        """Stored weight dtype of one tensor class (see the module docstring): its ``by_class``
+        entry, else 16 bits for the embedding and LM head when ``weights`` is narrower, else
+        ``weights``."""
+        named = dict(self.by_class)
+        if tensor_class in named:
+            return named[tensor_class]
+        if tensor_class in _SIXTEEN_BIT_FLOOR and BYTES[self.weights] < 2.0:
+            return "bf16"
+        return self.weights
 
     @property
     def kv_bytes(self) -> float:
@@ -64,10 +124,11 @@ class Precision:
 
     @property
     def label(self) -> str:
-        for name, p in PRESETS.items():
+        for name, p in (PRESETS | MIXED_PRESETS).items():
             if p == self:
                 return name
-        return f"w={self.weights},a={self.compute},kv={self.kv}"
+        named = "".join(f",{c}={d}" for c, d in self.by_class)
+        return f"w={self.weights},a={self.compute},kv={self.kv}{named}"
 
 
 PRESETS: dict[str, Precision] = {
@@ -81,17 +142,37 @@ PRESETS: dict[str, Precision] = {
     "w4a8": Precision("int4", "int8", "bf16"),
 }
 
+#: The checkpoint's unquantized tensors that the mixed presets leave as shipped (vLLM
+#: ``vllm/model_executor/models/deepseek_v4.py``: router gate, KV compressors and
+#: hyper-connection mixers are built without a quantization config).
+_AS_SHIPPED = (("router", "bf16"), ("compressors", "bf16"), ("hyper_connections", "fp32"))
+
+MIXED_PRESETS: dict[str, Precision] = {
+    # Weight-only dequant of the MXFP4 experts on a card without FP4/FP8 math: "community A100
+    # ports run the MXFP4 experts with BF16 for the rest" (reference/models.md section 6).
+    "w4a16-mxfp4": Precision("bf16", "bf16", "bf16", (("routed_experts", "mxfp4"), *_AS_SHIPPED)),
+    # W8A8 on Ascend 910B/910C: vLLM-Ascend serves DeepSeek-V4-Flash as the converted
+    # Eco-Tech/DeepSeek-V4-Flash-w8a8-mtp checkpoint (vllm-ascend
+    # docs/source/tutorials/models/DeepSeek-V4-Flash.md: "requires 1 Atlas 800 A3 (128G x 8)
+    # node or 1 Atlas 800 A2 (64G x 8) node"); every linear layer INT8, experts included.
+    "w8a8-mixed": Precision("int8", "int8", "bf16", (("routed_experts", "int8"), *_AS_SHIPPED)),
+    # W4A8 on Ascend: Eco-Tech/DeepSeek-V4-Pro-w4a8-mtp (vllm-ascend
+    # docs/source/tutorials/models/DeepSeek-V4-Pro.md: "require 2 Atlas 800 A3 (128G x 8) node
+    # or 4 Atlas 800 A2 (64G x 8) node"); INT4 routed experts, INT8 attention and shared experts.
+    "w4a8-mixed": Precision("int8", "int8", "bf16", (("routed_experts", "int4"), *_AS_SHIPPED)),
+}
+
 
 def precision(preset: str, kv: str | None = None) -> Precision:
     """The ``Precision`` for a preset name, optionally with another KV-cache dtype."""
     try:
-        p = PRESETS[preset]
+        p = (PRESETS | MIXED_PRESETS)[preset]
     except KeyError:
         raise AccelsimError(
-            f"unknown dtype {preset!r} (choose from {', '.join(PRESETS)})"
+            f"unknown dtype {preset!r} (choose from {', '.join(PRESETS | MIXED_PRESETS)})"
         ) from None
     if kv is not None:
         if kv not in BYTES:
             raise AccelsimError(f"unknown KV dtype {kv!r} (choose from {', '.join(BYTES)})")
-        p = Precision(p.weights, p.compute, kv)
+        p = Precision(p.weights, p.compute, kv, p.by_class)
     return p

@@ -23,7 +23,8 @@ import time
 
 def case_azure() -> dict:
     from accelsim.catalog.loader import load_catalog
-    from accelsim.run.scenario import load_scenario, run_scenario
+    from accelsim.run.resolve import load_scenario
+    from accelsim.run.simulate import run_scenario
 
     cat = load_catalog()
     t0 = time.perf_counter()
@@ -31,17 +32,18 @@ def case_azure() -> dict:
     res = run_scenario(sc, cat)
     wall = time.perf_counter() - t0
     return {
-        "requests": res.summary["arrived"],
+        "requests": res.summary.arrived,
         "wall_s": wall,
-        "sim_wall_s": res.summary["wall_s"],
-        "model_calls": res.summary["iteration_model_calls"],
-        "out_tok_s": res.summary["throughput"]["output_tokens_per_s"],
+        "sim_wall_s": res.summary.wall_s,
+        "model_calls": res.summary.iteration_model_calls,
+        "out_tok_s": res.summary.throughput.output_tokens_per_s,
     }
 
 
 def case_million() -> dict:
     from accelsim.catalog.loader import load_catalog
-    from accelsim.run.scenario import load_scenario, run_scenario
+    from accelsim.run.resolve import load_scenario
+    from accelsim.run.simulate import run_scenario
 
     cat = load_catalog()
     t0 = time.perf_counter()
@@ -60,13 +62,13 @@ def case_million() -> dict:
     wall = time.perf_counter() - t0
     s = res.summary
     return {
-        "requests": s["arrived"],
-        "completed": s["completed"],
+        "requests": s.arrived,
+        "completed": s.completed,
         "wall_s": wall,
-        "sim_wall_s": s["wall_s"],
-        "model_calls": s["iteration_model_calls"],
-        "sim_duration_s": s["duration_s"],
-        "ttft_p50": s["ttft_s"]["p50"],
+        "sim_wall_s": s.wall_s,
+        "model_calls": s.iteration_model_calls,
+        "sim_duration_s": s.duration_s,
+        "ttft_p50": s.ttft_s.p50,
     }
 
 

@@ -11,9 +11,10 @@ import time
 from accelsim.catalog.loader import load_catalog
 from accelsim.dtypes import precision
 from accelsim.model.batch import BatchStats
-from accelsim.model.perf import SpecDecode, perf_model_from_catalog
+from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.plan import ParallelPlan
-from accelsim.validate.cases import ROUTING_PROFILES
+from accelsim.run.timing import perf_model_from_catalog
+from accelsim.validate.predict import routing_model
 
 
 def bench(fn, n: int) -> float:
@@ -68,10 +69,10 @@ def main() -> None:
             device,
             plan,
             precision(dtype),
-            routing=ROUTING_PROFILES["production"],
+            routing=routing_model(cat, "production"),
             spec=spec,
         )
-        seqs = 256 * plan.cards_per_replica
+        seqs = 256 * plan.ranks_per_replica
         fixed = BatchStats.decode(seqs, 2000)
         step_s = bench(lambda pm=pm, b=fixed: pm.step(b), 2000)
         # a serving-like stream of varying batches: new routing token counts each call

@@ -35,7 +35,8 @@ CARDS_PER_REPLICA = 32
 
 def case(requests: int, replicas: int, per_replica: float) -> dict:
     from accelsim.catalog.loader import load_catalog
-    from accelsim.run.scenario import load_scenario, run_scenario
+    from accelsim.run.resolve import load_scenario
+    from accelsim.run.simulate import run_scenario
 
     cat = load_catalog()
     t0 = time.perf_counter()
@@ -55,19 +56,19 @@ def case(requests: int, replicas: int, per_replica: float) -> dict:
     wall = time.perf_counter() - t0
     s = res.summary
     return {
-        "requests": s["arrived"],
-        "completed": s["completed"],
-        "rejected": s["rejected"],
+        "requests": s.arrived,
+        "completed": s.completed,
+        "rejected": s.rejected,
         "replicas": replicas,
         "cards": sc.cards,
         "wall_s": wall,
         "setup_s": setup,
-        "sim_wall_s": s.get("wall_s"),
-        "model_calls": s.get("iteration_model_calls"),
-        "sim_duration_s": s["duration_s"],
-        "ttft_p99_s": s["ttft_s"]["p99"],
-        "tpot_p99_s": s["tpot_s"]["p99"],
-        "out_tok_s": s["throughput"]["output_tokens_per_s"],
+        "sim_wall_s": s.wall_s,
+        "model_calls": s.iteration_model_calls,
+        "sim_duration_s": s.duration_s,
+        "ttft_p99_s": s.ttft_s.p99,
+        "tpot_p99_s": s.tpot_s.p99,
+        "out_tok_s": s.throughput.output_tokens_per_s,
     }
 
 

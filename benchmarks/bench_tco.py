@@ -17,6 +17,10 @@ import subprocess
 import sys
 import time
 
+from accelsim.catalog.loader import load_catalog
+from accelsim.cli import main as cli_main
+from accelsim.run.pricing import estimate_tco
+
 ARGS = [
     "tco",
     "--device",
@@ -48,10 +52,6 @@ def _best(fn, repeat: int = 5) -> tuple[float, float]:
 
 
 def main() -> None:
-    from accelsim.catalog.loader import load_catalog
-    from accelsim.cli import main as cli_main
-    from accelsim.run.tco import estimate_tco
-
     def api() -> None:
         r = estimate_tco(
             load_catalog(),

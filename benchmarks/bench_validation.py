@@ -3,8 +3,7 @@
 Run: ``python benchmarks/bench_validation.py``. Prints measured vs predicted for every active
 case (fixed-batch cases with their bound and top ops, serving cases with the simulated TTFT,
 TPOT, MFU, MBU, preemptions and peak KV use), median/max absolute error overall, per mode, per
-split (fit/check) and per device, the wall time of the whole validation, then refits the
-production-routing drift on the fit cases to show it reproduces ``PRODUCTION_DRIFT``. For
+split (fit/check) and per device, the wall time of the whole validation. For
 serving cases that carry the published mean TPOT (``reported``), a decomposition table splits
 the error into the decode batch the simulated scheduler forms and the decode iteration time,
 each against what the source implies (``CaseResult.decomposition``, Little's law). For cases
@@ -15,7 +14,9 @@ timing model uses without a draft model. The decomposition's ``step@src`` column
 decode iteration of the decode pool at the *source's* batch (its Little's-law sequences per
 replica, context prompt plus half the output) with the scenario's own timing model and divides
 it by the source's iteration: it judges the iteration model apart from the scheduler. The last
-lines refit every framework profile (``fit_framework_cost``) next to its shipped value.
+lines refit every fitted number of the registry (``accelsim.validate.calibrate.CALIBRATED``: the
+production routing drift, the SGLang-on-Ascend cost, the A100 dequant fractions) next to its
+shipped value.
 """
 
 from __future__ import annotations
@@ -24,17 +25,12 @@ import time
 from dataclasses import replace
 
 from accelsim.catalog.loader import load_catalog
-from accelsim.dtypes import BYTES, precision
+from accelsim.dtypes import BYTES
 from accelsim.model.batch import BatchStats
-from accelsim.model.perf import perf_model_from_catalog
-from accelsim.model.plan import parse_plan
-from accelsim.run.scenario import resolve_scenario, scenario_perf_model
-from accelsim.validate.cases import (
-    PRODUCTION_DRIFT,
-    fit_framework_cost,
-    fit_production_drift,
-    run_validation,
-)
+from accelsim.run.resolve import deploy
+from accelsim.run.timing import perf_model_from_catalog
+from accelsim.validate.calibrate import calibrations
+from accelsim.validate.predict import run_validation
 
 
 def draft_table(cat, rep) -> None:
@@ -48,9 +44,9 @@ def draft_table(cat, rep) -> None:
         spec, sc = r.case.spec, r.case.scenario
         if spec is None or spec.draft_model is None or sc is None or r.decode_seqs_mean is None:
             continue
-        sc = resolve_scenario(sc, cat)
-        plan = parse_plan(sc.disaggregation.decode.plan if sc.disaggregation else sc.plan)
-        prec = precision(sc.dtype, sc.kv_dtype)
+        dep = deploy(sc, cat)
+        sc, prec = dep.scenario, dep.precision
+        plan = (dep.decode or dep.main).plan
         draft = cat.model(spec.draft_model)
         lengths = sc.traffic_spec.lengths
         batch = BatchStats.decode(
@@ -75,14 +71,14 @@ def draft_table(cat, rep) -> None:
 
 def step_at_source(cat, r, d) -> float:
     """The decode pool's iteration at the source's batch over the source's iteration."""
-    sc = resolve_scenario(r.case.scenario, cat)
-    plan = parse_plan(sc.disaggregation.decode.plan if sc.disaggregation else sc.plan)
-    lengths = sc.traffic_spec.lengths
+    dep = deploy(r.case.scenario, cat)
+    pool = dep.decode or dep.main
+    lengths = dep.scenario.traffic_spec.lengths
     batch = BatchStats.decode(
-        max(1, round(d["src_decode_seqs"] / plan.replicas)),
+        max(1, round(d["src_decode_seqs"] / pool.plan.replicas)),
         float(lengths.prompt) + float(lengths.output) / 2,
     )
-    return scenario_perf_model(sc, cat, plan).iteration_time(batch) / d["src_iteration_s"]
+    return pool.perf.iteration_time(batch) / d["src_iteration_s"]
 
 
 def main() -> None:
@@ -100,12 +96,15 @@ def main() -> None:
             top = sorted(st.times.items(), key=lambda kv: -kv[1])[:3]
             detail = f"{st.bound:7s} " + ", ".join(f"{k} {v / st.total_s:.0%}" for k, v in top)
         else:
-            s = r.summary or {}
+            s = r.summary
+            assert s is not None
+            nan = float("nan")
+            kv_peak = s.kv_utilization.peak if s.kv_utilization is not None else nan
             detail = (
-                f"TTFT {s['ttft_s']['mean']:.3g} s, TPOT {s['tpot_s']['mean'] * 1e3:.3g} ms, "
-                f"MFU {s.get('mfu', float('nan')):.2f}, MBU {s.get('mbu', float('nan')):.2f}, "
-                f"{s['arrived']} requests, {s['preemptions']} preempted, "
-                f"KV peak {s.get('kv_utilization', {}).get('peak', float('nan')):.0%}"
+                f"TTFT {s.ttft_s.mean:.3g} s, TPOT {s.tpot_s.mean * 1e3:.3g} ms, "
+                f"MFU {s.mfu if s.mfu is not None else nan:.2f}, "
+                f"MBU {s.mbu if s.mbu is not None else nan:.2f}, "
+                f"{s.arrived} requests, {s.preemptions} preempted, KV peak {kv_peak:.0%}"
             )
         print(
             f"{c.id:44s} {c.mode:7s} {c.split:5s} {c.measured:10.4g} {r.predicted:10.4g} "
@@ -143,18 +142,11 @@ def main() -> None:
     for c in rep.pending:
         print(f"pending {c.id}: {c.reason}")
     print(f"skipped: {len(rep.skipped)}")
-    print(
-        f"production drift: shipped {PRODUCTION_DRIFT}, refit on fit cases "
-        f"{fit_production_drift(cat)}"
-    )
-    for name in cat.names("framework"):
-        prof = cat.get("framework", name)
-        if prof.fit_cases:
-            print(
-                f"framework {name}: decode_token_layer_cost shipped "
-                f"{prof.decode_token_layer_cost * 1e6:.1f} us, refit on "
-                f"{', '.join(prof.fit_cases)}: {fit_framework_cost(cat, name) * 1e6:.1f} us"
-            )
+    for row in calibrations(cat):
+        print(
+            f"{row['key']}: shipped {row['shipped']:.4g}, refit {row['refit']:.4g} on "
+            f"{', '.join(row['fit_cases'])}"
+        )
 
 
 if __name__ == "__main__":

@@ -94,10 +94,10 @@ scenario = accelsim.load_scenario("tiny", catalog, overrides={"traffic": trace_t
 run = accelsim.simulate(scenario, catalog)
 s = run.summary
 print(
-    f"{s['completed']} of {s['arrived']} requests in {s['duration_s']:.0f} s: "
-    f"{s['throughput']['output_tokens_per_s']:.0f} output tok/s, "
-    f"TTFT p99 {s['ttft_s']['p99'] * 1e3:.0f} ms, TPOT p99 {s['tpot_s']['p99'] * 1e3:.1f} ms, "
-    f"goodput {s['goodput']['share']:.0%}"
+    f"{s.completed} of {s.arrived} requests in {s.duration_s:.0f} s: "
+    f"{s.throughput.output_tokens_per_s:.0f} output tok/s, "
+    f"TTFT p99 {s.ttft_s.p99 * 1e3:.0f} ms, TPOT p99 {s.tpot_s.p99 * 1e3:.1f} ms, "
+    f"goodput {s.goodput.share:.0%}"
 )
 requests = run.to_frame()
 requests.head()
@@ -169,9 +169,9 @@ tco = accelsim.estimate_tco(
     catalog,
     "h100-sxm5",
     sizing.cards,
-    utilization=min(sizing.summary["busy_fraction"], 1.0),
-    throughput=sizing.summary["throughput"]["output_tokens_per_s"],
-    input_tokens_per_s=sizing.summary["throughput"]["input_tokens_per_s"],
+    utilization=min(sizing.summary.busy_fraction, 1.0),
+    throughput=sizing.summary.throughput.output_tokens_per_s,
+    input_tokens_per_s=sizing.summary.throughput.input_tokens_per_s,
 )
 uncertainty = tco.monte_carlo(500, seed=0)
 costs = uncertainty.to_frame().set_index("output")

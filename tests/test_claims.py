@@ -1,5 +1,5 @@
-"""Claims against accelsim (accelsim.questions.claims): schema, tolerance policy, each kind's
-verdict."""
+"""Claims against accelsim: the schema (accelsim.run.scenario.Claim, part of the scenario) and,
+in accelsim.questions.claims, the tolerance policy and each kind's verdict."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from accelsim.catalog.loader import load_catalog
+from accelsim.model.plan import parse_plan
 from accelsim.questions.claims import (
     MIN_PERF_TOLERANCE,
     SPEC_TOLERANCE,
-    Claim,
     LoadPoint,
     LoadSweep,
     check_claims,
@@ -22,7 +23,8 @@ from accelsim.questions.claims import (
     precision_fits,
     supported_presets,
 )
-from accelsim.run.scenario import dump_scenario, load_scenario
+from accelsim.run.resolve import load_scenario
+from accelsim.run.scenario import Claim, dump_scenario
 
 
 def claim(**kw) -> Claim:
@@ -166,7 +168,7 @@ def test_perf_claim_on_a_config_that_does_not_fit_is_inconsistent(catalog, seed)
     sweep = LoadSweep(
         "ascend-910b2",
         24,
-        "tp=8,ep=24,dp=3",
+        parse_plan("tp=8,ep=24,dp=3"),
         "int8",
         600,
         (LoadPoint(1.0, 250.0, 0.12, 0.3, 0.05, 0.07, True),),
@@ -220,8 +222,6 @@ def test_perf_claims_on_a_fitting_config_are_simulated(catalog, tiny):
 
 
 def test_peak_claim_against_an_override_says_so():
-    from accelsim.catalog.loader import load_catalog
-
     cat = load_catalog(overrides=["device.ascend-910b2.peak_flops.fp16=256 TFLOPS"])
     r = _one(claim(kind="peak_flops", value="256 TFLOPS", dtype="fp16"), cat)
     assert r.verdict == "consistent"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from clirun import run_cli
 
+import accelsim
 from accelsim.errors import AccelsimError
-from accelsim.questions.compare import METRICS, _winner, compare
+from accelsim.questions.compare import ROWS, _winner, compare
 from accelsim.questions.sizing import slo_check, slo_targets
+from accelsim.run.resolve import Deployment, load_scenario
 
-FIELDS = {key for key, *_ in METRICS}
+FIELDS = {m.name for m in ROWS}
 
 
 def test_default_compare_has_a_row_per_device_with_every_field(capsys):
@@ -52,13 +55,20 @@ def test_winner_and_ratio():
     assert _winner({"a": True, "b": False}, 0) == (None, None)
 
 
+def _summary(rejected: int = 0) -> SimpleNamespace:
+    """The groups of a run ``Summary`` that the SLO check reads."""
+    return SimpleNamespace(
+        ttft_s=SimpleNamespace(p99=1.0), tpot_s=SimpleNamespace(p99=0.05), rejected=rejected
+    )
+
+
 def test_slo_check_margin():
-    summary = {"ttft_s": {"p99": 1.0}, "tpot_s": {"p99": 0.05}, "rejected": 0}
+    summary = _summary()
     ok, margin = slo_check(summary, {"ttft_p99": 2.0, "tpot_p99": 0.04})
     assert not ok and margin == pytest.approx(0.8)
     ok, margin = slo_check(summary, {"ttft_p99": 2.0, "tpot_p99": 0.1})
     assert ok and margin == pytest.approx(2.0)
-    ok, _ = slo_check({**summary, "rejected": 1}, {"ttft_p99": 2.0})
+    ok, _ = slo_check(_summary(rejected=1), {"ttft_p99": 2.0})
     assert not ok
 
 
@@ -131,16 +141,11 @@ def test_bad_input_exit_2(capsys, args, message):
 
 
 def test_slo_targets_reject_unknown_metric(catalog):
-    from accelsim.errors import AccelsimError
-    from accelsim.run.scenario import load_scenario
-
     with pytest.raises(AccelsimError, match="unknown SLO metric"):
         slo_targets(load_scenario("tiny", catalog), {"latency": 1.0})
 
 
 def test_compare_api_takes_overrides_and_marks_them():
-    import accelsim
-
     dev = "h100-sxm5"
     r = accelsim.compare(
         "tiny", devices=[dev], overrides={f"device.{dev}.hbm_bandwidth": "2TB/s"}, monte_carlo=100
@@ -216,3 +221,16 @@ def test_results_draw_inline_and_convert_to_frames():
     assert list(frame.index) == sorted(sizing.runs)
     assert frame["chosen"].sum() == 1 and frame.loc[sizing.replicas, "chosen"]
     assert (frame["cards"] == frame.index * sizing.cards_per_replica).all()
+
+
+def test_compare_deploys_the_scenario_once(catalog):
+    """compare works on one Deployment of the scenario; handed that Deployment, it keeps it."""
+    result = compare("tiny", catalog, devices=["a100-sxm4-80gb"], monte_carlo=50)
+    dep = result.deployment
+    assert isinstance(dep, Deployment) and result.scenario is dep.scenario
+    assert result.scenario.digest == load_scenario("tiny", catalog).digest
+    again = compare(dep, catalog, devices=["a100-sxm4-80gb"], monte_carlo=50)
+    assert again.deployment is dep
+    assert again.outcomes[0].values == result.outcomes[0].values
+    shape = result.outcomes[0].sizing.shape
+    assert shape is not None and shape.label() == result.outcomes[0].values["min_plan"]

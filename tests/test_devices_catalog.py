@@ -178,6 +178,32 @@ def test_seed_claim_variant_changes_only_the_peaks(catalog):
     assert child.model_dump(exclude=skip) == parent.model_dump(exclude=skip)
 
 
+#: card families (``extends``): the base states the shared silicon's values once
+FAMILIES = {
+    "a100-sxm4-80gb": ("a100-sxm4-40gb", "a100-pcie-80gb", "a800"),  # GA100
+    "h100-sxm5": ("h800", "h200"),  # GH100 (the H20 is its own card: 78 SMs, capped compute)
+    "ascend-910b2": ("ascend-910b1", "ascend-910b3", "ascend-910b4", "ascend-910c"),  # 910B
+}
+
+
+@pytest.mark.parametrize("base", sorted(FAMILIES))
+def test_card_families_inherit_the_shared_profile(base, catalog):
+    """A family member extends its base; what its own file leaves out is the base's value, and
+    the inherited provenance says so."""
+    parent = catalog.device(base)
+    assert parent.extends is None
+    for name in FAMILIES[base]:
+        card = catalog.device(name)
+        assert card.extends == base, name
+        own = read_yaml(ROOT / "cards" / f"{name}.yaml")
+        for field in ("gemm_m_half", "hbm_fraction", "kernel_launch", "iteration_overhead"):
+            if field not in own.get("efficiency", {}):
+                assert getattr(card.efficiency, field) == getattr(parent.efficiency, field)
+                note = card.provenance[f"efficiency.{field}"].note
+                assert note.startswith(f"inherited from {base}"), (name, field)
+        assert card.vendor == parent.vendor
+
+
 def test_efficiency_profiles_are_plausible(catalog):
     for card in catalog.all("device"):
         eff = card.efficiency

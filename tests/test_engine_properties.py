@@ -87,7 +87,7 @@ def test_conservation_and_kv_capacity(
         }
     res = simulate(req, pool, router=router, seed=seed, check_invariants=True, **kw)
     s = res.summary
-    assert s["completed"] + s["rejected"] == s["arrived"] == n
+    assert s.completed + s.rejected == s.arrived == n
     out = res.records["outcome"]
     assert set(np.unique(out)) <= {1, 2}
     rejected = out == 2

@@ -38,7 +38,7 @@ def _three(preemption: str):
 def test_reserving_admission_holds_the_third_request_back():
     res = _three("retract-sglang")
     rec = res.records
-    assert res.summary["completed"] == 3
+    assert res.summary.completed == 3
     assert int(rec["preemptions"].sum()) == 0
     first_two = rec["finished_at"][:2]
     assert rec["scheduled_at"][0] == rec["scheduled_at"][1] == 0.0
@@ -49,7 +49,7 @@ def test_reserving_admission_holds_the_third_request_back():
 
 def test_recompute_admits_the_third_request_and_preempts():
     res = _three("recompute")
-    assert res.summary["completed"] == 3
+    assert res.summary.completed == 3
     assert res.records["scheduled_at"][2] == 0.0
     assert int(res.records["preemptions"].sum()) > 0
 
@@ -78,8 +78,8 @@ def test_retracted_requests_still_finish_with_all_their_tokens():
         res = _decode_pressure(k)
         rec = res.records
         s = res.summary
-        assert s["completed"] + s["rejected"] == s["arrived"] == 40
-        assert s["rejected"] == 0
+        assert s.completed + s.rejected == s.arrived == 40
+        assert s.rejected == 0
         retracted = rec["preemptions"] > 0
         assert retracted.any()
         assert np.all(rec.outcome[retracted] == "completed")
@@ -111,7 +111,7 @@ def test_no_evict_reserves_whole_requests_and_never_preempts():
     as SGLang keeps; nothing is preempted."""
     res = _three("no-evict")
     rec = res.records
-    assert res.summary["completed"] == 3
+    assert res.summary.completed == 3
     assert int(rec["preemptions"].sum()) == 0
     assert rec["scheduled_at"][0] == rec["scheduled_at"][1] == 0.0
     assert rec["scheduled_at"][2] == rec["finished_at"][:2].max()
@@ -120,5 +120,5 @@ def test_no_evict_reserves_whole_requests_and_never_preempts():
 def test_no_evict_on_a_pd_decode_pool_never_preempts():
     res = _decode_pressure(1.0, preemption="no-evict")
     s = res.summary
-    assert s["completed"] == s["arrived"] == 40
+    assert s.completed == s.arrived == 40
     assert int(res.records["preemptions"].sum()) == 0

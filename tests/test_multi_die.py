@@ -16,16 +16,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.catalog.loader import load_catalog
+from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import minimum_cards, parse_plan
 from accelsim.questions.claims import precision_fits
 from accelsim.questions.compare import sized_cost
 from accelsim.questions.sizing import replica_shape, size_cluster
 from accelsim.questions.tune import enumerate_candidates, tune
-from accelsim.run.scenario import Scenario, load_scenario, plan_on_cards, run_scenario
-from accelsim.run.tco import estimate_tco
+from accelsim.run.pricing import estimate_tco
+from accelsim.run.resolve import load_scenario, plan_on_cards
+from accelsim.run.scenario import Scenario, read_scenario
+from accelsim.run.simulate import run_scenario
+from accelsim.sweep.context import EvalContext
 from accelsim.sweep.evaluators import analytic, simulate
-from accelsim.sweep.worker import EvalContext
 
 DEVICE = "ascend-910c"
 WIDE = "tp=1,dp=32,ep=32"  # SGLang's 910C decode instance: 32 dies = 16 packages
@@ -34,7 +37,7 @@ CARD_USD = 30000.0  # a test price (no sourced 910C price exists in the built-in
 
 
 def _raw(catalog, **update):
-    raw = load_scenario("tiny", catalog, resolve=False).model_dump(
+    raw = read_scenario("tiny", catalog).model_dump(
         exclude={"resolved", "kv_tokens", "kv_tokens_per_seq"}
     )
     raw.update(device=DEVICE, devices=[DEVICE], dtype="int8", kv_dtype=None, server=None)
@@ -63,13 +66,13 @@ def priced(tmp_path_factory):
 def test_sixteen_cards_hold_a_32_rank_plan_and_the_summary_says_16(catalog):
     sc = load_scenario(_raw(catalog, cards=16, plan=WIDE), catalog)
     assert sc.cards == 16
-    assert parse_plan(sc.plan).cards == 32  # the plan keeps counting dies
+    assert parse_plan(sc.plan).ranks == 32  # the plan keeps counting dies
     assert parse_plan(sc.plan).replicas == 1
     s = run_scenario(sc, catalog).summary
-    assert s["completed"] == s["arrived"] == 12
-    assert s["cards"] == 16
-    t = s["throughput"]
-    assert t["output_tokens_per_s_per_card"] == pytest.approx(t["output_tokens_per_s"] / 16)
+    assert s.completed == s.arrived == 12
+    assert s.cards == 16
+    t = s.throughput
+    assert t.output_tokens_per_s_per_card == pytest.approx(t.output_tokens_per_s / 16)
 
 
 def test_resolved_scenario_reresolves_to_itself(catalog):
@@ -88,7 +91,7 @@ def test_replicas_fill_the_ranks_of_the_cards(catalog):
 
 def test_without_a_plan_cards_are_packages_too(catalog):
     sc = load_scenario(_raw(catalog, cards=2, plan=None), catalog)
-    assert sc.cards == 2 and parse_plan(sc.plan).cards == 4
+    assert sc.cards == 2 and parse_plan(sc.plan).ranks == 4
 
 
 def test_disaggregated_pools_count_packages(catalog):
@@ -101,7 +104,7 @@ def test_disaggregated_pools_count_packages(catalog):
     d = sc.disaggregation
     assert (d.prefill.cards, d.decode.cards, sc.cards) == (1, 2, 3)
     assert parse_plan(d.prefill.plan).replicas == 2 and parse_plan(d.decode.plan).replicas == 1
-    assert run_scenario(sc, catalog).summary["cards"] == 3
+    assert run_scenario(sc, catalog).summary.cards == 3
 
 
 @pytest.mark.parametrize(
@@ -119,7 +122,7 @@ def test_a_plan_with_the_wrong_rank_count_is_one_clear_error(catalog, cards, pla
 
 
 def test_single_die_error_names_cards_and_ranks(catalog):
-    raw = load_scenario("tiny", catalog, resolve=False).model_dump()
+    raw = read_scenario("tiny", catalog).model_dump()
     raw.update(cards=3, plan="tp=2", resolved=False)
     with pytest.raises(AccelsimError, match=r"tp\*dp\*pp=2 ranks does not divide the 3 ranks of "):
         load_scenario(raw, catalog)
@@ -140,7 +143,7 @@ def test_plan_on_cards_uses_exactly_cards_times_dies_ranks(tp, dp, cards, dies):
         assert (cards * dies) % (tp * dp) != 0
         assert f"{cards * dies} ranks" in str(exc)
     else:
-        assert plan.cards == cards * dies and plan.cards_per_replica == tp * dp
+        assert plan.ranks == cards * dies and plan.ranks_per_replica == tp * dp
         if dies == 1:
             assert plan == parse_plan(text, cards)  # single-die cards: unchanged
 
@@ -192,7 +195,7 @@ def test_sizing_a_910c_deployment_reports_packages_and_costs_them(priced):
     res = size_cluster(sc, priced, DEVICE, plan=WIDE)
     assert res.attainable and res.replicas == 1
     assert res.cards_per_replica == 16 and res.cards == 16 and res.nodes == 2
-    assert res.summary["cards"] == 16
+    assert res.summary.cards == 16
     tco = sized_cost(priced, res, prices=BOOK, facility="us-2025")
     assert tco.inputs.cards == 16
     assert tco.as_dict()["cards"] == 16
@@ -204,7 +207,7 @@ def test_sizing_a_one_die_replica_adds_whole_cards(catalog):
     assert res.attainable and res.cards_per_replica == 0.5
     assert res.replicas % 2 == 0 and all(r % 2 == 0 for r in res.runs)
     assert isinstance(res.cards, int) and res.cards == res.replicas // 2
-    assert res.summary["cards"] == res.cards and isinstance(res.summary["cards"], int)
+    assert res.summary.cards == res.cards and isinstance(res.summary.cards, int)
 
 
 def test_minimum_deployment_of_claims_counts_packages(catalog):
@@ -212,12 +215,10 @@ def test_minimum_deployment_of_claims_counts_packages(catalog):
     server = catalog.server_for(card)
     arch, ctx = catalog.model("deepseek-v3"), 4096
     for name, _one, least in precision_fits(catalog, "deepseek-v3", DEVICE, 8, ctx):
-        from accelsim.dtypes import precision
-
         want = minimum_cards(
             arch, card, precision(name), ctx, server.cards_per_node, server.scale_up_domain_cards
         )
-        assert least == (want.plan.cards // 2 if want is not None else None)
+        assert least == (want.plan.ranks // 2 if want is not None else None)
         if least is not None:
             assert least % server.cards_per_node == 0  # whole nodes of packages
 
@@ -230,7 +231,7 @@ def test_tune_on_16_cards_enumerates_32_rank_plans(catalog):
     ok, pruned = enumerate_candidates(sc, catalog, 16, batched_tokens=[2048], max_seqs=[64])
     assert ok and not pruned
     colocated = [c for c in ok if not c.disaggregated]
-    assert {c.plan.cards for c in colocated} == {32}
+    assert {c.plan.ranks for c in colocated} == {32}
     assert "tp=1,ep=32,dp=32" in {c.plan_label for c in colocated}
     for c in ok:
         assert c.cards == 16 and c.ranks == 32
@@ -238,12 +239,12 @@ def test_tune_on_16_cards_enumerates_32_rank_plans(catalog):
             value = c.axis_value()[2]
             pools = [value["prefill"]["cards"], value["decode"]["cards"]]
             assert sum(pools) == 16 and all(isinstance(n, int) and n >= 1 for n in pools)
-            assert c.prefill.cards == 2 * pools[0] and c.decode.cards == 2 * pools[1]
+            assert c.prefill.ranks == 2 * pools[0] and c.decode.ranks == 2 * pools[1]
         else:
             assert c.axis_value()[0] == 16
     wide = next(c for c in colocated if c.plan_label == "tp=1,ep=32,dp=32")
     assert wide.describe()["replica_cards"] == 16
-    one_die = next(c for c in colocated if c.plan.cards_per_replica == 1)
+    one_die = next(c for c in colocated if c.plan.ranks_per_replica == 1)
     assert one_die.describe()["replica_cards"] == 0.5
 
 
@@ -256,4 +257,4 @@ def test_tune_best_scenario_resolves_on_its_card_budget(priced):
     assert res.cards == 1 and res.best is not None
     assert all(r["reason"] is None or "top" in r["reason"] for r in res.evidence)
     best = load_scenario(res.best_scenario(), priced, overrides={})
-    assert best.cards == 1 and parse_plan(best.plan).cards == 2
+    assert best.cards == 1 and parse_plan(best.plan).ranks == 2

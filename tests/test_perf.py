@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -11,17 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import accelsim
 from accelsim.catalog.devices import Card, Fabric
 from accelsim.catalog.loader import load_catalog
 from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import UnsupportedDtypeError, precision
 from accelsim.errors import AccelsimError
-from accelsim.model.batch import BatchStats
-from accelsim.model.perf import OP_CLASSES, PerfModel, SpecDecode, StepTime
+from accelsim.model.batch import BatchStats, IterationModel
+from accelsim.model.perf import overlap
 from accelsim.model.perf.collectives import Link, all_reduce, all_to_all
+from accelsim.model.perf.draft import SpecDecode
+from accelsim.model.perf.model import PerfModel
+from accelsim.model.perf.ops import BOUNDS, OP_CLASSES, Group, Ops, StepTime
 from accelsim.model.perf.roofline import Rates
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
+from accelsim.run.timing import perf_model_from_catalog
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -118,11 +124,9 @@ def test_gemm_rate_falls_at_small_m():
 def test_single_gemm_roofline_to_the_flop_and_byte():
     """One 4096x4096 weight GEMM over 256 tokens on the toy card (100 TFLOP/s, 1 TB/s)."""
     pm = model_for(card=make_card(efficiency={"kernel_launch": 5e-6}))
-    from accelsim.model.perf import _Ops
-
-    ops = _Ops()
+    ops = Ops()
     params, m = 4096 * 4096, 256
-    pm._gemm(ops, "dense_ffn", params, m, kernels=1)
+    pm.roofline.gemm(ops, "dense_ffn", params, m, kernels=1)
     flops = 2 * params * m
     hbm = params * 2 + 2 * m * 1024 * 2  # weights in BF16 + activations in and out (H=1024)
     assert ops.f["dense_ffn"] == flops
@@ -301,12 +305,58 @@ def test_iteration_time_matches_step_and_is_cached():
     assert pm.iteration_time(b) == pm.iteration_time(b)
 
 
+def _simulator_reads() -> set[str]:
+    """Members the simulator reads from a timing model: ``<...>.model.NAME`` and
+    ``getattr(<...>.model, "NAME", ...)`` in ``accelsim/sim``."""
+
+    def is_model(e: ast.expr) -> bool:
+        return (isinstance(e, ast.Name) and e.id == "model") or (
+            isinstance(e, ast.Attribute) and e.attr == "model"
+        )
+
+    names = set()
+    for path in (Path(accelsim.__file__).parent / "sim").rglob("*.py"):
+        for n in ast.walk(ast.parse(path.read_text())):
+            if isinstance(n, ast.Attribute) and is_model(n.value):
+                names.add(n.attr)
+            elif (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Name)
+                and n.func.id == "getattr"
+                and len(n.args) >= 2
+                and is_model(n.args[0])
+                and isinstance(n.args[1], ast.Constant)
+            ):
+                names.add(n.args[1].value)
+    return names
+
+
+def test_iteration_model_protocol_is_complete_and_perf_model_implements_it():
+    """``IterationModel`` names every member the simulator reads from its timing model, and
+    ``PerfModel`` has each of them (``runtime_checkable``: an attribute check)."""
+    members = set(IterationModel.__annotations__) | {
+        n for n, v in vars(IterationModel).items() if callable(v) or isinstance(v, property)
+    }
+    members = {n for n in members if not n.startswith("_")}
+    reads = _simulator_reads()
+    assert reads, "found no timing-model reads in accelsim/sim"
+    assert reads <= members, f"IterationModel lacks {sorted(reads - members)}"
+    pm = model_for(model=MOE, spec=SpecDecode("mtp", 1, 0.8))
+    assert isinstance(pm, IterationModel)
+    for name in members:
+        assert hasattr(pm, name), name
+    b = BatchStats.decode(8, 100)
+    assert pm.iteration_work(b)[0] == pm.iteration_time(b) > 0
+    assert pm.cacheable is True and pm.peak_flops > 0 and pm.peak_hbm_bandwidth > 0
+
+
 def test_step_time_dict_lists_every_op_class():
     st = model_for(model=MOE).step(BatchStats.decode(10, 10))
     d = st.as_dict()
     assert set(d["ops"]) == set(OP_CLASSES)
     assert d["total_s"] == pytest.approx(sum(v["time_s"] for v in d["ops"].values()))
     assert isinstance(st, StepTime)
+    assert set(st.bounds.values()) <= {*BOUNDS, "-"}  # "-": a class with no op this step
 
 
 # ---- monotonicity (hypothesis) ----------------------------------------------------------------
@@ -438,36 +488,32 @@ def test_deepep_sms_slow_overlapped_prefill_compute_by_hand(monkeypatch):
     dispatch/combine runs on (132 - 24) of 132 SMs, so a layer costs
     C_h + M_h + max(M_h, C_h + s M_h) with s = 24/132; decode-only batches and AIC (Ascend)
     cards keep s = 0."""
-    import accelsim.model.perf as perf
-
     cat = load_catalog()
     plan = ParallelPlan(tp=1, dp=32, ep=32, micro_batch_overlap=True)
-    pm = perf.perf_model_from_catalog(cat, "deepseek-v3", "h800", plan, precision("fp8"))
+    pm = perf_model_from_catalog(cat, "deepseek-v3", "h800", plan, precision("fp8"))
     batch = BatchStats(
         prefill_seqs=32 * 4,
         prefill_tokens=32 * 4 * 4096,
         prefill_attention_pairs=32 * 4 * 4096 * 4097 / 2,
     )
     with_sms = pm.step(batch)
-    g = perf._Group(4 * 4096, 0, 0, 1.0, 4 * 4096, 4 * 4096 * 4097 / 2, 0, 4)
-    half = pm._layer(g.half(), True)
+    g = Group(4 * 4096, 0, 0, 1.0, 4 * 4096, 4 * 4096 * 4097 / 2, 0, 4)
+    half = pm.layer.price(g.half(), True)
     c_h, m_h = half.compute_time(), half.comm_time()
     s = 24 / 132
     extra = max(m_h, c_h + s * m_h) - max(m_h, c_h)
-    monkeypatch.setattr(perf, "COMM_SMS", 0)
-    pm0 = perf.perf_model_from_catalog(cat, "deepseek-v3", "h800", plan, precision("fp8"))
+    monkeypatch.setattr(overlap, "COMM_SMS", 0)
+    pm0 = perf_model_from_catalog(cat, "deepseek-v3", "h800", plan, precision("fp8"))
     without = pm0.step(batch)
     layers = pm.model.moe_layers
     assert extra > 0
     assert with_sms.total_s - without.total_s == pytest.approx(layers * extra, rel=0.05)
-    monkeypatch.setattr(perf, "COMM_SMS", 24)
+    monkeypatch.setattr(overlap, "COMM_SMS", 24)
     decode = BatchStats.decode(32 * 64, 2000)
     assert pm.step(decode).total_s == pytest.approx(pm0.step(decode).total_s)
-    assert pm._comm_unit_share(g) == pytest.approx(s)
-    ascend = perf.perf_model_from_catalog(
-        cat, "deepseek-v3", "ascend-910c", plan, precision("int8")
-    )
-    assert ascend._comm_unit_share(g) == 0.0
+    assert overlap.comm_unit_share(pm.card, plan.ep, g) == pytest.approx(s)
+    ascend = perf_model_from_catalog(cat, "deepseek-v3", "ascend-910c", plan, precision("int8"))
+    assert overlap.comm_unit_share(ascend.card, plan.ep, g) == 0.0
 
 
 def test_whole_sequences_per_dp_group_the_busiest_sets_the_time():
@@ -541,7 +587,7 @@ def test_moe_elementwise_kernels_by_hand():
     pm = model_for(model=MOE)
     m, layers = 64, MOE.num_layers
     st = pm.step(BatchStats(prefill_seqs=1, prefill_tokens=m, prefill_attention_pairs=m * 65 / 2))
-    compute, memory, _, hbm, _, load = pm._routed(m)
+    compute, memory, _, hbm, _, load = pm.layer.moe.routed(m)
     assert load == pytest.approx(m * 2)
     ew = m * 4 * 512 * 2 + load * (3 * 256 * 2 + 512 * 2 + 512 * 2 / 2)
     assert st.hbm_bytes["routed_experts"] == pytest.approx(layers * (hbm + ew))
@@ -549,13 +595,13 @@ def test_moe_elementwise_kernels_by_hand():
     assert st.hbm_bytes["router"] == pytest.approx(
         layers * (16 * 512 * 2 + 2 * m * 512 * 2 + m * 80)
     )
-    ep = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4))
+    ep = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4)).layer.moe
     n_dest = 4 * (1 - (14 / 16) ** 4)
     assert ep.ew_assign == pytest.approx(2 * 512 * 2 + 3 * 256 * 2 + 512 * 2 + 512 * 2 * n_dest / 2)
     assert ep.ew_assign_ll == 2 * 256 * 2 + 256 * 2
     # INT8 activations: the routed input is quantised (read 2 B, write 1 B per element) and the
     # low-latency activation writes 1 B
-    i8 = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4), prec="int8")
+    i8 = model_for(model=MOE, plan=ParallelPlan(tp=1, dp=4, ep=4), prec="int8").layer.moe
     assert i8.ew_moe_in == 512 * 3
     assert i8.ew_assign_ll == 2 * 256 * 2 + 256 * 1
 
@@ -566,13 +612,12 @@ def test_mla_attention_elementwise_by_hand(catalog):
     quantised input 1536 x 3 B, RoPE on 128 q_pe heads and the shared k_pe (2 x 2 x 129 x 64 B),
     o_proj's quantised input 128 x 128 x 3 B; per expanded (prefill) token, k = [k_nope, k_pe]
     (2 B x 128 x (2 x 128 + 64)) and kv_b_proj's quantised input 512 x 3 B."""
-    from accelsim.model.perf import perf_model_from_catalog
-
     plan = ParallelPlan(tp=1, dp=8, ep=8)
     pm = perf_model_from_catalog(catalog, "deepseek-v3", "h800", plan, precision("fp8"))
+    attn = pm.layer.attention
     per_token = 4 * 7168 * 2 + 7168 * 3 + 2 * 2 * 2048 + 1536 * 3 + 2 * 2 * 129 * 64
-    assert pm.ew_attn == per_token + 128 * 128 * 3
-    assert pm.ew_expand == 2 * 128 * (2 * 128 + 64) + 512 * 3
+    assert attn.ew_attn == per_token + 128 * 128 * 3
+    assert attn.ew_expand == 2 * 128 * (2 * 128 + 64) + 512 * 3
 
 
 # ---- separate draft models (EAGLE3) ----------------------------------------------------------
@@ -657,8 +702,6 @@ def test_draft_model_needs_its_architecture_and_an_eagle_method():
 def test_catalog_eagle3_draft_is_priced_from_its_file(catalog):
     """Qwen3-32B on 4 x 910B3 with its EAGLE3 draft: the perf model looks the draft up, and an
     unknown or non-draft name is one clear error."""
-    from accelsim.model.perf import perf_model_from_catalog
-
     plan, prec = ParallelPlan(tp=4), precision("int8", "bf16")
     spec = SpecDecode.from_accept_length("eagle3", 3, 2.05, "qwen3-32b-eagle3")
     pm = perf_model_from_catalog(catalog, "qwen3-32b", "ascend-910b3", plan, prec, spec=spec)

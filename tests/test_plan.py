@@ -10,7 +10,15 @@ from accelsim.catalog.devices import Card
 from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import UnsupportedDtypeError, precision
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import ParallelPlan, fit, fit_best, minimum_cards, parse_plan
+from accelsim.model.plan import (
+    ParallelPlan,
+    divisors,
+    fit,
+    fit_best,
+    minimum_cards,
+    parse_plan,
+    replica_plans,
+)
 
 TINY_CARD = Card.model_validate(
     {
@@ -172,7 +180,7 @@ def test_parse_plan(text, cards, expected):
     ("text", "cards", "message"),
     [
         ("tp=8", 12, "does not divide"),
-        ("tp=8,replicas=2", 8, "uses 16 cards"),
+        ("tp=8,replicas=2", 8, "uses 16 ranks"),
         ("tp=2,ep=4", 2, "must divide"),
         ("tq=2", 2, "cannot read"),
         ("tp=x", 2, "integer"),
@@ -182,6 +190,54 @@ def test_parse_plan(text, cards, expected):
 def test_bad_plans(text, cards, message):
     with pytest.raises(AccelsimError, match=message):
         parse_plan(text, cards)
+
+
+def test_plan_grammar_reads_text_mappings_and_plans():
+    """One grammar: text, the same keys as a mapping (a validation case, a sweep axis), or a
+    plan; micro_batch_overlap and redundant_experts included, and both written forms read
+    back to the same plan."""
+    full = ParallelPlan(tp=1, dp=32, ep=32, redundant_experts=32, micro_batch_overlap=True)
+    text = "tp=1,dp=32,ep=32,redundant=32,overlap=1"
+    assert parse_plan(text) == full
+    mapping = {"tp": 1, "dp": 32, "ep": 32, "redundant_experts": 32, "micro_batch_overlap": True}
+    assert parse_plan(mapping) == full
+    assert parse_plan({**mapping, "micro_batch_overlap": "true"}) == full
+    assert parse_plan(full) is not None and parse_plan(full, 32) == full
+    assert parse_plan(full.label()) == full and parse_plan(full.text()) == full
+    assert full.text().endswith(",replicas=1") and "overlap=1" in full.label()
+    assert parse_plan("tp=2", 8) == ParallelPlan(tp=2, replicas=4)
+    assert parse_plan(ParallelPlan(tp=2, replicas=4).text(), 8).replicas == 4
+    with pytest.raises(AccelsimError, match="uses 32 ranks"):
+        parse_plan(full, 16)
+    with pytest.raises(AccelsimError, match="unknown key"):
+        parse_plan({"tq": 2})
+    with pytest.raises(AccelsimError, match="true or false"):
+        parse_plan("tp=1,overlap=maybe")
+
+
+def test_plans_count_ranks():
+    plan = ParallelPlan(tp=2, dp=4, ep=8, replicas=3)
+    assert plan.ranks_per_replica == 8 and plan.ranks == 24
+
+
+def test_one_enumerator_for_planner_and_search():
+    """``fit_best`` searches the wide-EP plans; the search also every expert layout."""
+    moe = ModelArch.model_validate(
+        {
+            **TINY_GQA.model_dump(exclude={"provenance"}),
+            "moe": {"num_experts": 8, "top_k": 2, "expert_intermediate": 512},
+            "dense_layers": 1,
+        }
+    )
+    wide = replica_plans(moe, 8, 4)
+    assert [p.label() for p in wide] == ["tp=1,ep=8,dp=8", "tp=2,ep=8,dp=4", "tp=4,ep=8,dp=2"]
+    every = replica_plans(moe, 8, 4, expert_layouts=True)
+    assert set(wide) < set(every) and ParallelPlan(tp=2, dp=4, ep=2) in every
+    assert [p.label() for p in replica_plans(TINY_GQA, 4, 2)] == [
+        "tp=1,ep=1,pp=4",
+        "tp=2,ep=1,pp=2",
+    ]
+    assert divisors(12) == [1, 2, 3, 4, 6, 12]
 
 
 moe_models = st.builds(
@@ -248,8 +304,8 @@ def test_minimum_cards_is_the_first_fitting_node_multiple():
     )
     m = minimum_cards(big, TINY_CARD, precision("bf16"), 4096, 8, 8)
     assert m is not None and m.fits
-    if m.plan.cards > 8:
-        below = fit_best(big, TINY_CARD, m.plan.cards - 8, precision("bf16"), 4096, 8)
+    if m.plan.ranks > 8:
+        below = fit_best(big, TINY_CARD, m.plan.ranks - 8, precision("bf16"), 4096, 8)
         assert not below.fits
 
 

@@ -1,8 +1,10 @@
-"""Price books (``tco/pricebooks/``) and facility profiles (``tco/facilities/``).
+"""Price books (``tco/pricebooks/``), facility profiles (``tco/facilities/``), the default
+spreads (``tco/spreads.yaml``) and the structured ``range: [low, high]`` of a sourced value.
 
 Checks that the shipped files load, that money in a foreign currency is converted with the
-book's own ``fx_per_usd`` and never silently, that units of facility prices are enforced, and
-that every number carries its provenance.
+book's own ``fx_per_usd`` and never silently, that units of facility prices are enforced, that a
+range is parsed like its value and must hold it (one clear error otherwise), and that every
+number carries its provenance.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from accelsim.catalog.loader import Catalog, load_catalog
-from accelsim.catalog.prices import FacilityProfile, PriceBook
-from accelsim.errors import AccelsimError
+from accelsim.catalog.prices import FacilityProfile, PriceBook, Spread, output_fx, units_per_usd
+from accelsim.errors import AccelsimError, CatalogError
 
 CARD_IDS = {
     "ascend-910b1", "ascend-910b2", "ascend-910b3", "ascend-910b4", "ascend-910c",
@@ -174,7 +176,8 @@ def test_facility_pue_bounds() -> None:
 # ---- provenance ---------------------------------------------------------------------------
 def test_every_price_has_provenance(cat: Catalog) -> None:
     problems = []
-    for kind, folder in (("prices", "tco/pricebooks"), ("facility", "tco/facilities")):
+    folders = (("prices", "tco/pricebooks"), ("facility", "tco/facilities"), ("spreads", "tco"))
+    for kind, folder in folders:
         for name in cat.folder_files(folder):
             problems += cat.provenance_problems(kind, name)
     assert not problems, "\n".join(problems)
@@ -195,3 +198,98 @@ def test_provenance_check_catches_unsourced_numbers(tmp_path: Path) -> None:
     assert "cards.h20: no provenance" in problems
     assert "cards.h200: assumption without a note" in problems
     assert "cards.mi300x: unknown source T9" in problems
+
+
+# ---- the FX rule --------------------------------------------------------------------------
+def test_units_per_usd_and_output_fx(cat: Catalog) -> None:
+    book, us = cat.prices("china-2025"), cat.facility("us-2025")
+    assert (units_per_usd(book), units_per_usd(us)) == (7.2, 1.0)
+    assert output_fx("cny", us, book) == 7.2  # the first entry in that currency
+    assert output_fx("CNY", us, fx_per_usd=7.0) == 7.0
+    with pytest.raises(AccelsimError, match="no exchange rate for EUR"):
+        output_fx("EUR", book, us)
+
+
+# ---- default spreads ----------------------------------------------------------------------
+def test_spreads_load_with_their_basis(cat: Catalog) -> None:
+    table = cat.spreads()
+    assert table.file and table.file.endswith("spreads.yaml")
+    assert table.spreads["card_price"] == Spread(minus=0.25, plus=0.25)
+    assert table.spreads["power_price_per_kwh"] == Spread(minus=0.25, plus=0.5)
+    assert table.basis("pue").startswith("assumption -10%/+15%")
+    assert table.source_of("spreads.pue").conf == "A"
+
+
+def test_bad_spread_names_file_and_field(tmp_path: Path) -> None:
+    (tmp_path / "tco").mkdir()
+    (tmp_path / "tco" / "spreads.yaml").write_text(
+        "name: spreads\nspreads:\n  pue: {value: 10%, conf: A, note: n}\n", encoding="utf-8"
+    )
+    with pytest.raises(CatalogError, match=r"spreads.yaml: field spreads.pue: .*'±25%'"):
+        load_catalog([str(tmp_path)]).spreads()
+
+
+# ---- range: [low, high] -------------------------------------------------------------------
+def _user_file(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _book_with(root: Path, card: str) -> Catalog:
+    _user_file(
+        root,
+        "tco/pricebooks/r.yaml",
+        "name: r\ncurrency: CNY\nfx_per_usd: 7.2\nas_of: '2024'\nsources: {T1: {title: t}}\n"
+        f"cards: {{h20: {card}}}\n",
+    )
+    return load_catalog([str(root)])
+
+
+def test_range_is_parsed_like_the_value(tmp_path: Path) -> None:
+    """Each bound goes through the schema in the value's place: money written in USD inside a
+    CNY book is converted at the book's rate, a quantity takes its units."""
+    cat = _book_with(tmp_path, "{value: 110000, conf: M, src: T1, range: [USD 12000, 130000]}")
+    assert cat.prices("r").source_of("cards.h20").range == pytest.approx((86_400, 130_000))
+    _user_file(
+        tmp_path,
+        "devices/cards/hot.yaml",
+        "extends: ascend-910b2\nname: hot\n"
+        "tdp: {value: 400 W, conf: E, src: A1, range: [0.31 kW, 450 W]}\n",
+    )
+    hot = load_catalog([str(tmp_path)]).device("hot")
+    assert hot.source_of("tdp").range == pytest.approx((310.0, 450.0))
+    assert load_catalog().device("ascend-910b2").source_of("tdp").range == (310.0, 400.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("[0.5 GB, 130000]", "'0.5 GB'"),  # not money
+        ("[130000, 100000]", "must hold the value"),  # low > high
+        ("[111000, 130000]", "must hold the value (low 111000 <= value 110000"),
+        ("[-1, 130000]", "negative"),  # the field's own limit
+        ("[100000]", "expected [low, high]"),
+        ("100000", "expected [low, high]"),
+    ],
+)
+def test_bad_range_is_one_clear_error(tmp_path: Path, spec: str, message: str) -> None:
+    cat = _book_with(tmp_path, f"{{value: 110000, conf: M, src: T1, range: {spec}}}")
+    with pytest.raises(CatalogError) as info:
+        cat.prices("r")
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith(f"{tmp_path / 'tco' / 'pricebooks' / 'r.yaml'}: field cards.h20.range")
+    assert message in text
+
+
+def test_range_with_a_bad_unit_on_a_card(tmp_path: Path) -> None:
+    _user_file(
+        tmp_path,
+        "devices/cards/odd.yaml",
+        "extends: ascend-910b2\nname: odd\n"
+        "tdp: {value: 400 W, conf: E, src: A1, range: [310 GB, 400 W]}\n",
+    )
+    with pytest.raises(CatalogError, match=r"odd.yaml: field tdp.range: '310 GB'"):
+        load_catalog([str(tmp_path)]).device("odd")

@@ -1,4 +1,5 @@
-"""Scenario loading, resolution, digest, overrides; run_scenario, the CLI and the golden run."""
+"""Scenario loading, resolution, the Deployment, digest, overrides; run_scenario, the CLI and the
+golden run."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from typer.testing import CliRunner
 
 from accelsim.catalog.loader import load_catalog
 from accelsim.cli import app
+from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
-from accelsim.run.scenario import (
-    Scenario,
-    apply_scenario_overrides,
-    dump_scenario,
-    load_scenario,
-    run_scenario,
-)
+from accelsim.model.plan import ParallelPlan, fit, parse_plan
+from accelsim.model.routing import RoutingModel
+from accelsim.run.resolve import deploy, load_scenario
+from accelsim.run.scenario import Scenario, apply_scenario_overrides, dump_scenario, read_scenario
+from accelsim.run.simulate import run_scenario
+from accelsim.validate.predict import routing_model
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -33,7 +34,8 @@ def catalog():
 def test_shipped_scenarios_resolve(catalog):
     for name in ("default", "azure-conv-deepseek-v3", "tiny"):
         sc = load_scenario(name, catalog)
-        assert sc.resolved and sc.kv_tokens and sc.plan and "replicas=" in sc.plan
+        assert sc.resolved and sc.kv_tokens and isinstance(sc.plan, ParallelPlan)
+        assert "replicas=" in sc.canonical()["plan"]
         assert len(sc.digest) == 64
     d = load_scenario("default", catalog)
     assert d.model == "deepseek-v3" and d.devices == ["ascend-910b2", "a100-sxm4-80gb"]
@@ -83,7 +85,7 @@ def test_disaggregated_scenario_runs(catalog):
     sc = load_scenario(raw, catalog)
     assert sc.cards == 3 and sc.disaggregation.link_bandwidth > 0
     res = run_scenario(sc, catalog)
-    assert res.summary["completed"] + res.summary["rejected"] == res.summary["arrived"]
+    assert res.summary.completed + res.summary.rejected == res.summary.arrived
 
 
 def _tiny_raw(catalog):
@@ -126,21 +128,19 @@ def test_framework_overhead_slows_every_iteration(catalog):
     base = run_scenario(load_scenario(raw, catalog), catalog).summary
     fw = {"name": "x", "iteration_overhead": "20 ms"}
     slow = run_scenario(load_scenario({**raw, "framework": fw}, catalog), catalog).summary
-    assert slow["tpot_s"]["mean"] - base["tpot_s"]["mean"] == pytest.approx(18e-3, rel=1e-6)
+    assert slow.tpot_s.mean - base.tpot_s.mean == pytest.approx(18e-3, rel=1e-6)
 
 
 def test_production_drift_reaches_the_timing_model(catalog):
     """routing_skew.drift builds the same RoutingModel as validate's production profile."""
-    from accelsim.validate.cases import PRODUCTION_DRIFT, PRODUCTION_SKEW, production_routing
-
+    prod = catalog.get("routing", "production")
     raw = _tiny_raw(catalog)
-    raw["routing_skew"] = {"kind": "zipf", "skew": PRODUCTION_SKEW, "drift": PRODUCTION_DRIFT}
+    raw["routing_skew"] = {"kind": prod.kind, "skew": prod.skew, "drift": prod.drift}
     sc = load_scenario(raw, catalog)
     rs = sc.routing_skew
-    from accelsim.model.routing import RoutingModel
-
+    assert deploy(sc, catalog).main.perf.routing == routing_model(catalog, "production")
     assert RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed) == (
-        production_routing()
+        routing_model(catalog, "production")
     )
 
 
@@ -159,8 +159,8 @@ def test_each_pool_can_have_its_own_scheduler(catalog):
     narrow = run_scenario(sc, catalog).summary
     raw["disaggregation"]["decode"].pop("scheduler")
     wide = run_scenario(load_scenario(raw, catalog), catalog).summary
-    assert narrow["completed"] == wide["completed"] == 60
-    assert narrow["duration_s"] > wide["duration_s"]
+    assert narrow.completed == wide.completed == 60
+    assert narrow.duration_s > wide.duration_s
 
 
 def test_summary_counts_packages_of_a_multi_die_card(catalog):
@@ -170,9 +170,9 @@ def test_summary_counts_packages_of_a_multi_die_card(catalog):
     raw.update(device="ascend-910c", cards=1, plan="tp=2", dtype="int8")
     raw["traffic"] = {**raw["traffic"], "requests": 20}
     s = run_scenario(load_scenario(raw, catalog), catalog).summary
-    assert s["cards"] == 1
-    t = s["throughput"]
-    assert t["output_tokens_per_s_per_card"] == pytest.approx(t["output_tokens_per_s"])
+    assert s.cards == 1
+    t = s.throughput
+    assert t.output_tokens_per_s_per_card == pytest.approx(t.output_tokens_per_s)
 
 
 def test_cli_run_json_and_out(tmp_path):
@@ -214,7 +214,8 @@ def test_golden_default_summary(catalog):
     """The built-in default scenario's summary, checked in; regenerate with
     ACCELSIM_REGEN_GOLDEN=1 when a deliberate model change moves it."""
     res = run_scenario(load_scenario("default", catalog), catalog)
-    s = {k: v for k, v in res.summary.items() if k not in ("wall_s", "iteration_model_calls")}
+    data = res.summary.as_dict()
+    s = {k: v for k, v in data.items() if k not in ("wall_s", "iteration_model_calls")}
     got = _rounded(s)
     path = GOLDEN / "run_default.json"
     if os.environ.get("ACCELSIM_REGEN_GOLDEN") == "1":
@@ -228,9 +229,6 @@ def test_framework_memory_fraction_sets_the_kv_capacity(catalog):
     """framework.memory_fraction f is the fit's reserve 1 - f: the resolved kv_tokens equal
     ``fit``'s at that reserve (and at 0.9, the default, nothing changes); ``static`` (SGLang)
     leaves the activation workspace outside the fraction, so it holds more KV than ``all``."""
-    from accelsim.dtypes import precision
-    from accelsim.model.plan import fit, parse_plan
-
     raw = _tiny_raw(catalog)
     base = load_scenario(raw, catalog)
     at_default = load_scenario({**raw, "framework": {"name": "v", "memory_fraction": 0.9}}, catalog)
@@ -311,7 +309,7 @@ def test_draft_model_takes_memory_and_runs(catalog):
     again = Scenario.model_validate(yaml.safe_load(dump_scenario(drafted)))
     assert again.digest == drafted.digest
     summary = run_scenario(drafted, catalog).summary
-    assert summary["completed"] == 4
+    assert summary.completed == 4
 
 
 @pytest.mark.parametrize(
@@ -332,3 +330,34 @@ def test_a_draft_model_cannot_be_served(catalog):
     raw = {**_qwen32_raw(), "model": "qwen3-32b-eagle3", "speculative": None}
     with pytest.raises(AccelsimError, match="is a draft model; serve its target 'qwen3-32b'"):
         load_scenario(raw, catalog)
+
+
+def test_the_deployment_is_built_once_from_the_resolved_scenario(catalog):
+    """deploy resolves the scenario and keeps its objects: the plan the scenario records (a
+    ``ParallelPlan``, written as text only in dumps), its fit, KV capacity and timing model;
+    a resolved scenario read back from its YAML deploys to the same pools."""
+    sc = read_scenario("tiny", catalog)
+    dep = deploy(sc, catalog)
+    assert deploy(dep, catalog) is dep
+    pool = dep.main
+    assert dep.scenario.plan is pool.plan and pool.plan.replicas == 2 and not dep.disaggregated
+    assert pool.kv_tokens == dep.scenario.kv_tokens == pool.fit.max_kv_tokens
+    assert pool.perf.plan is pool.plan and dep.precision == precision("bf16")
+    assert dump_scenario(dep.scenario).count("plan: tp=1,ep=1,replicas=2") == 1
+    again = deploy(Scenario.model_validate(yaml.safe_load(dump_scenario(dep.scenario))), catalog)
+    assert again.main.plan == pool.plan and again.main.kv_tokens == pool.kv_tokens
+    assert again.scenario.digest == dep.scenario.digest
+
+
+def test_micro_batch_overlap_survives_resolution(catalog):
+    """The plan grammar carries micro_batch_overlap (text ``overlap=1`` or a mapping key), so a
+    serving scenario's overlap reaches its timing model and its resolved file."""
+    raw = {**_tiny_raw(catalog), "plan": "tp=1,overlap=1"}
+    dep = deploy(load_scenario(raw, catalog), catalog)
+    assert dep.main.plan.micro_batch_overlap and dep.main.perf.plan.micro_batch_overlap
+    text = dump_scenario(dep.scenario)
+    assert "overlap=1" in text
+    back = Scenario.model_validate(yaml.safe_load(text))
+    assert back.plan == dep.main.plan
+    as_mapping = load_scenario({**raw, "plan": {"tp": 1, "micro_batch_overlap": True}}, catalog)
+    assert as_mapping.plan == dep.main.plan

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import parse_plan
+from accelsim.model.plan import ParallelPlan, parse_plan
 from accelsim.questions.sizing import replica_shape, size_cluster
-from accelsim.run.scenario import load_scenario
+from accelsim.run.resolve import deploy, load_scenario
 
 DEVICE = "a100-sxm4-80gb"
 
@@ -40,8 +42,9 @@ def test_auto_plan_uses_the_tuned_replica(catalog, tiny):
     assert tuned.cards == 8
     best = tuned.best_candidate
     assert not best.disaggregated
-    assert res.replica_plan == parse_plan(tuned.best_plan.split(",replicas=")[0]).label()
-    assert res.cards_per_replica == best.plan.cards_per_replica
+    assert res.shape == replace(best.plan, replicas=1)
+    assert res.replica_plan == res.shape.label()
+    assert res.cards_per_replica == best.plan.ranks_per_replica
     assert res.attainable and res.as_dict()["tuned"]["plan"] == tuned.best_plan
     assert res.as_dict()["tuned"]["max_seqs"] == tuned.best["max_seqs"]
 
@@ -49,3 +52,13 @@ def test_auto_plan_uses_the_tuned_replica(catalog, tiny):
 def test_bad_plan_text(catalog, tiny):
     with pytest.raises(AccelsimError):
         size_cluster(tiny, catalog, DEVICE, plan="tp=two")
+
+
+def test_the_scenario_plan_is_the_deployments(catalog, tiny):
+    """With the scenario's own device, the replica is the deployment's plan (one replica); a
+    plan may also be given as a ``ParallelPlan``."""
+    dep = deploy(tiny, catalog)
+    shape = replica_shape(dep, catalog, dep.scenario.device)
+    assert shape.plan == replace(dep.main.plan, replicas=1)
+    given = replica_shape(dep, catalog, DEVICE, plan=ParallelPlan(tp=2, ep=2, replicas=3))
+    assert given.plan == ParallelPlan(tp=2, ep=2)

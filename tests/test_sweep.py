@@ -455,7 +455,7 @@ def test_example_sweep_files_expand(path, catalog):
 
 
 def test_analytic_prices_iterations_with_the_simulators_timing_model(tmp_path, catalog):
-    """The analytic evaluator builds its timing model like the simulator (scenario_perf_model):
+    """The analytic evaluator reads its timing model from the Deployment, as the simulator:
     a framework iteration overhead from the scenario slows its TPOT as it slows the engine."""
     rows = {}
     for overhead in ("1 ms", "20 ms"):

@@ -11,21 +11,21 @@ from clirun import exit_code
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from accelsim.catalog.loader import load_catalog
 from accelsim.catalog.prices import FacilityProfile, PriceBook
 from accelsim.errors import AccelsimError
-from accelsim.run.tco import (
-    HOURS_PER_YEAR,
-    CostInputs,
+from accelsim.model.cost import CostInputs, evaluate, rental_cost, size_network
+from accelsim.model.uncertainty import (
     Dist,
-    alternative_numbers,
-    evaluate,
+    RangedTco,
+    default_ranges,
     monte_carlo,
     parse_dist,
-    read_run_summary,
-    rental_cost,
     sensitivity,
-    size_network,
 )
+from accelsim.run.pricing import estimate_tco, rental_rate
+from accelsim.run.summary_file import read_run_summary
+from accelsim.units import HOURS_PER_YEAR
 
 
 def _bare(**kw: object) -> CostInputs:
@@ -213,8 +213,6 @@ def test_deepseek_decode_node():
 
 def test_deepseek_with_price_book(catalog):
     """The same $87,072/day from the price book's h800 rental rate ($2, DeepSeek's own)."""
-    from accelsim.run.tco import rental_rate
-
     if "h800" not in catalog.names("device"):
         pytest.skip("no h800 card in the catalog")
     rate = rental_rate(catalog, "h800", "international-2025")
@@ -283,8 +281,6 @@ def test_cny_book_without_fx_is_rejected():
 
 def test_output_currency(catalog):
     """China book prices in CNY; the result in CNY is the USD result x 7.2."""
-    from accelsim.run.tco import estimate_tco
-
     usd = estimate_tco(
         catalog, "ascend-910b2", 64, utilization=0.5, prices="china-2025", facility="china-2025"
     )
@@ -318,8 +314,6 @@ def test_estimate_tco_from_catalog(catalog):
     """A100 80GB in dgx-a100 servers: 16 cards = 2 servers x $199,000 = $398,000. Two nodes are
     cabled back to back (no switch): 8 links x 2 optics x $750 = $12,000. Storage 2 x $2,500.
     Installation 10%: capex = 1.1 x (398,000 + 12,000 + 5,000) = $456,500."""
-    from accelsim.run.tco import estimate_tco
-
     r = estimate_tco(catalog, "a100-sxm4-80gb", 16, utilization=0.5, throughput=5000.0)
     assert r.values["capex_compute"] == pytest.approx(398_000)
     assert r.capex_usd == pytest.approx(456_500)
@@ -327,7 +321,7 @@ def test_estimate_tco_from_catalog(catalog):
     frame = r.to_frame()
     assert set(frame.columns) == {"output", "label", "value", "unit"}
     assert r.as_dict()["cards"] == 16
-    assert "years" in r.inputs.ranges  # from us-2025's depreciation alternatives
+    assert "years" in r.ranges  # from us-2025's depreciation range
 
 
 # ---- uncertainty ------------------------------------------------------------------------------
@@ -346,10 +340,16 @@ def _ranged() -> CostInputs:
     )
 
 
+def _spread(inputs: CostInputs) -> dict[str, Dist]:
+    """The built-in catalog's default spreads (tco/spreads.yaml) around ``inputs``."""
+    return default_ranges(inputs, load_catalog().spreads())
+
+
 def test_monte_carlo_deterministic_for_a_seed():
-    a = monte_carlo(_ranged(), 2000, seed=7)
-    b = monte_carlo(_ranged(), 2000, seed=7)
-    c = monte_carlo(_ranged(), 2000, seed=8)
+    ranges = _spread(_ranged())
+    a = monte_carlo(_ranged(), ranges, 2000, seed=7)
+    b = monte_carlo(_ranged(), ranges, 2000, seed=7)
+    c = monte_carlo(_ranged(), ranges, 2000, seed=8)
     assert a.quantiles == b.quantiles
     assert a.quantiles != c.quantiles
     assert np.array_equal(a.samples["per_year"], b.samples["per_year"])
@@ -359,15 +359,15 @@ def test_monte_carlo_stream_per_input():
     """Adding a range for one input leaves the other inputs' draws unchanged."""
     one = {"card_price": Dist.triangular(8000, 10_000, 14_000)}
     two = {**one, "pue": Dist.uniform(1.1, 1.5)}
-    a = monte_carlo(_ranged(), 500, 3, one)
-    b = monte_carlo(_ranged(), 500, 3, two)
+    a = monte_carlo(_ranged(), one, 500, 3)
+    b = monte_carlo(_ranged(), two, 500, 3)
     assert np.array_equal(a.samples["capex"], b.samples["capex"])
 
 
 def test_monte_carlo_fixed_ranges_equal_point():
     """With no spread, every percentile is the point estimate."""
     inp = _ranged()
-    mc = monte_carlo(inp, 100, 0, {"pue": Dist.fixed(1.3)})
+    mc = monte_carlo(inp, {"pue": Dist.fixed(1.3)}, 100, 0)
     p = evaluate(inp).per_year_usd
     assert mc.p10["per_year"] == pytest.approx(p) and mc.p90["per_year"] == pytest.approx(p)
 
@@ -375,7 +375,7 @@ def test_monte_carlo_fixed_ranges_equal_point():
 def test_sensitivity_ranks_by_swing():
     """Life 3..6 y moves $/M output tokens more than PUE 1.2..1.4 when capex dominates."""
     rows = sensitivity(
-        _ranged(), ranges={"years": Dist.triangular(3, 4, 6), "pue": Dist.triangular(1.2, 1.3, 1.4)}
+        _ranged(), {"years": Dist.triangular(3, 4, 6), "pue": Dist.triangular(1.2, 1.3, 1.4)}
     )
     assert [r.input for r in rows] == ["years", "pue"]
     assert rows[0].low_output > rows[0].base_output > rows[0].high_output
@@ -390,7 +390,7 @@ def test_scipy_and_lognormal_distributions():
         "card_price": Dist.from_scipy(stats.triang(0.5, loc=8000, scale=4000)),
         "utilization": Dist.lognormal(0.6, 0.5),
     }
-    mc = monte_carlo(_ranged(), 1000, 1, dists)
+    mc = monte_carlo(_ranged(), dists, 1000, 1)
     assert 8 * 8000 <= mc.p10["capex"] <= mc.p90["capex"] <= 8 * 12_000
     assert dists["utilization"].low < 0.6 < dists["utilization"].high
 
@@ -406,13 +406,59 @@ def test_parse_dist_forms():
             parse_dist(bad)
 
 
-def test_alternative_numbers():
-    """Catalog alternatives as numbers: ranges, '~', 'k', and USD inside a CNY book."""
-    assert alternative_numbers("10000-15000 (T23)") == [10_000, 15_000]
-    assert alternative_numbers("~30000 MSRP (T23, R)") == [30_000]
-    assert alternative_numbers("USD 12,000-15,000 (T3)", "CNY", 7.2) == [86_400, 108_000]
-    assert alternative_numbers("~110k CNY from distributors", "USD", None) == []
-    assert alternative_numbers("T9 example sheet: ...") == []
+def test_default_spreads_from_the_catalog():
+    """tco/spreads.yaml: card price ±25% around the base, PUE -10% / +15% clipped at 1, each
+    with its note as the basis; the card price is not ranged when servers are priced."""
+    spreads = load_catalog().spreads()
+    assert (spreads.spreads["pue"].minus, spreads.spreads["pue"].plus) == (0.1, 0.15)
+    ranges = default_ranges(_bare(pue=1.05), spreads)
+    card = ranges["card_price"]
+    assert (card.low, card.base, card.high) == pytest.approx((7500, 10_000, 12_500))
+    assert card.basis.startswith("assumption ±25%: card street prices")
+    assert ranges["pue"].low == 1.0  # 1.05 x 0.9 clipped to the bound
+    assert "card_price" not in default_ranges(_bare(server_price=90_000.0), spreads)
+
+
+def test_monte_carlo_draws_the_catalog_ranges(catalog):
+    """estimate_tco ranges the values whose catalog entry states a range (triangular low / value
+    / high, each bound in USD like the value) and spreads the others."""
+    r = estimate_tco(catalog, "ascend-910b2", 64, utilization=0.5, throughput=5000.0)
+    years, pue, tdp = r.ranges["years"], r.ranges["pue"], r.ranges["tdp_w"]
+    assert (years.low, years.base, years.high) == (3.0, 4.0, 6.0)  # us-2025: range [3, 6]
+    assert (pue.low, pue.high) == (1.2, 1.58)
+    assert (tdp.kind, tdp.low, tdp.high) == ("triangular", 310.0, 400.0)  # range [310 W, 400 W]
+    assert r.ranges["storage_per_node"].basis.startswith("assumption ±50%")
+    mc = r.monte_carlo(400, seed=2)
+    assert mc.ranges == r.ranges
+    # the CNY book's range [USD 12000, 110000] for the H20 card, back in USD at 7.2
+    h20 = estimate_tco(
+        catalog,
+        "h20",
+        8,
+        utilization=0.5,
+        prices="china-2025",
+        facility="china-2025",
+        pricing="card",
+    )
+    price = h20.ranges["card_price"]
+    assert (price.low, price.high) == pytest.approx((12_000, 110_000 / 7.2))
+    # a what-if override drops the file's range: the spread applies again
+    tdp_set = estimate_tco(
+        load_catalog(overrides=["device.ascend-910b2.tdp=380W"]),
+        "ascend-910b2",
+        64,
+        utilization=0.5,
+    ).ranges["tdp_w"]
+    assert (tdp_set.low, tdp_set.high) == pytest.approx((342, 418))
+
+
+def test_ranged_result_validates_its_ranges(catalog):
+    r = estimate_tco(catalog, "a100-sxm4-80gb", 16, utilization=0.5)
+    assert isinstance(r, RangedTco)
+    with pytest.raises(AccelsimError, match="unknown input"):
+        r.with_ranges({"bogus": Dist.fixed(1.0)})
+    assert "ranges" not in evaluate(r.inputs).as_dict()["inputs"]
+    assert r.as_dict()["inputs"]["ranges"]["pue"].startswith("triangular 1.2 / 1.3 / 1.58")
 
 
 # ---- properties -----------------------------------------------------------------------------
@@ -485,7 +531,7 @@ def test_percentiles_ordered(seed, spread):
         "utilization": Dist.relative(0.6, min(spread, 0.99), 0.5),
         "power_price_per_kwh": Dist.lognormal(0.08, spread),
     }
-    mc = monte_carlo(inp, 200, seed, {k: v for k, v in ranges.items()})
+    mc = monte_carlo(inp, ranges, 200, seed)
     for key, (p10, p50, p90) in mc.quantiles.items():
         if not math.isnan(p50):
             assert p10 <= p50 <= p90, key
@@ -505,13 +551,24 @@ def test_percentiles_ordered(seed, spread):
         ({"pue": 0.9}, "at least 1"),
         ({"amortization": "declining"}, "amortization"),
         ({"cards": 0}, "positive whole"),
-        ({"ranges": {"bogus": Dist.fixed(1.0)}}, "unknown input"),
-        ({"ranges": {"card_price": Dist.triangular(-5, 1, 2)}}, "negative"),
     ],
 )
 def test_bad_inputs_raise(kw, match):
     with pytest.raises(AccelsimError, match=match):
         _bare(**kw)
+
+
+@pytest.mark.parametrize(
+    "ranges, match",
+    [
+        ({"bogus": Dist.fixed(1.0)}, "unknown input"),
+        ({"card_price": Dist.triangular(-5, 1, 2)}, "negative"),
+        ({"server_price": Dist.triangular(1, 2, 3)}, "no base value"),
+    ],
+)
+def test_bad_ranges_raise(ranges, match):
+    with pytest.raises(AccelsimError, match=match):
+        monte_carlo(_bare(), ranges, 10)
 
 
 def test_bad_rental_inputs():
@@ -672,20 +729,28 @@ def test_cli_tco_tables(capsys):
 
 
 def test_cli_from_result(tmp_path, capsys):
-    """--from reads device, cards, busy_fraction and tokens/s from a run summary."""
+    """--from reads device, cards, busy_fraction and the throughput from a run summary, at the
+    keys `accelsim run` writes them (the goodput's requests/s is not the throughput's)."""
     summary = {
         "device": "a100-sxm4-80gb",
         "cards": 16,
-        "metrics": {
-            "busy_fraction": 0.4,
+        "busy_fraction": 0.4,
+        "goodput": {"requests_per_s": 2.0},
+        "throughput": {
             "output_tokens_per_s": 8000.0,
             "input_tokens_per_s": 20000.0,
+            "requests_per_s": 3.0,
         },
     }
     path = tmp_path / "summary.json"
-    path.write_text(json.dumps(summary))
+    path.write_text(json.dumps(summary, sort_keys=True))
     figures = read_run_summary(tmp_path)
     assert (figures.cards, figures.utilization, figures.input_tokens_per_s) == (16, 0.4, 20000.0)
+    assert figures.requests_per_s == 3.0
+    path.write_text(json.dumps({**summary, "busy_fraction": "high"}))
+    with pytest.raises(AccelsimError, match="busy_fraction should be a number"):
+        read_run_summary(path)
+    path.write_text(json.dumps(summary))
     assert exit_code(["tco", "--from", str(path), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)["tco"]
     assert data["inputs"]["utilization"] == 0.4

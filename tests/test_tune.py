@@ -10,6 +10,7 @@ from clirun import run_cli
 from test_sweep import ray_local  # noqa: F401  (the serialized local-Ray fixture)
 
 from accelsim.errors import AccelsimError
+from accelsim.model.plan import ParallelPlan, replica_plans
 from accelsim.questions.tune import (
     _rank_key,
     _ratios,
@@ -18,11 +19,14 @@ from accelsim.questions.tune import (
     slo_margin,
     tune,
 )
-from accelsim.run.scenario import Scenario, load_scenario
+from accelsim.run.resolve import load_scenario
+from accelsim.run.scenario import Scenario, read_scenario
+from accelsim.sweep.context import EvalContext
+from accelsim.sweep.evaluators import analytic
 
 
 def _tiny(catalog, **update):
-    sc = load_scenario("tiny", catalog, resolve=False)
+    sc = read_scenario("tiny", catalog)
     return sc.model_copy(update=update) if update else sc
 
 
@@ -46,7 +50,7 @@ def test_candidates_for_two_cards(catalog):
     assert [c.index for c in ok] == list(range(24))
     for c in ok:
         used = (
-            c.prefill.cards + c.decode.cards if c.disaggregated else c.plan.cards  # all ranks used
+            c.prefill.ranks + c.decode.ranks if c.disaggregated else c.plan.ranks  # all ranks used
         )
         assert used == 2
     grid = {(c.max_batched_tokens, c.max_seqs) for c in ok}
@@ -55,7 +59,7 @@ def test_candidates_for_two_cards(catalog):
 
 def test_candidates_that_do_not_fit_are_pruned_with_reason(catalog):
     # DeepSeek-V3 at int8 (~671 GB of weights) cannot fit on 8 x A100-80GB in any plan
-    sc = load_scenario("default", catalog, resolve=False)
+    sc = read_scenario("default", catalog)
     sc = sc.model_copy(update={"device": "a100-sxm4-80gb", "plan": None})
     ok, pruned = enumerate_candidates(sc, catalog, 8, batched_tokens=[8192], max_seqs=[256])
     assert ok == [] and pruned
@@ -73,6 +77,21 @@ def test_candidates_that_do_not_fit_are_pruned_with_reason(catalog):
     assert res.counts["pruned"] == res.counts["candidates"] == len(pruned)
     with pytest.raises(AccelsimError, match="no candidate"):
         res.best_scenario()
+
+
+def test_candidate_shapes_come_from_the_one_plan_enumerator(catalog):
+    """Every colocated candidate's replica is one of ``replica_plans`` with every expert layout,
+    and its sweep axis value is the plan's recorded text (replicas always written)."""
+    sc = _tiny(catalog)
+    ok, _ = enumerate_candidates(sc, catalog, 4, batched_tokens=[2048], max_seqs=[64])
+    model = catalog.model(sc.model)
+    for c in ok:
+        if c.disaggregated:
+            continue
+        assert c.shape.replicas * c.shape.ranks_per_replica == 4
+        one = ParallelPlan(c.shape.tp, c.shape.dp, c.shape.pp, c.shape.ep)
+        assert one in replica_plans(model, c.shape.ranks_per_replica, 8, expert_layouts=True)
+        assert c.axis_value()[1] == c.plan.text()
 
 
 def test_prefill_ratios():
@@ -237,10 +256,7 @@ def test_tune_on_ray_equals_local(catalog, ray_local):  # noqa: F811
 def test_analytic_disaggregated_pools_at_low_load(catalog):
     """At a vanishing load there is no prefill queue: TTFT is the prefill alone (p50 = p99), and
     the decode pool, free of prefill chunks, has a TPOT no worse than the colocated replica's."""
-    from accelsim.sweep.evaluators import analytic
-    from accelsim.sweep.worker import EvalContext
-
-    base = load_scenario("tiny", catalog, resolve=False).model_dump(mode="json")
+    base = read_scenario("tiny", catalog).model_dump(mode="json")
     base["traffic"] = {**base["traffic"], "rate": "0.01/s"}
     colo = {**base, "cards": 2, "plan": "tp=1,ep=1,replicas=2"}
     pd = {

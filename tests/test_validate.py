@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 
-from accelsim.catalog.loader import load_catalog
+from accelsim.catalog.loader import KINDS, load_catalog, read_yaml, split_provenance
 from accelsim.cli import main
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
 from accelsim.model.batch import BatchStats
-from accelsim.model.perf import SpecDecode, perf_model_from_catalog
+from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.plan import ParallelPlan
-from accelsim.validate.cases import (
-    METRICS,
-    PRODUCTION_DRIFT,
-    Case,
-    CaseResult,
-    fit_framework_cost,
-    load_cases,
-    predict,
-    run_validation,
-)
+from accelsim.model.routing import RoutingModel
+from accelsim.run.timing import perf_model_from_catalog
+from accelsim.validate.calibrate import CALIBRATED
+from accelsim.validate.cases import METRICS, Case, load_cases
+from accelsim.validate.predict import CaseResult, predict, routing_model, run_validation
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +43,11 @@ def test_shipped_cases_parse_and_cover_every_source_case(catalog):
     assert sum(c.mode == "serving" for c in active) >= 10
     assert all(c.scenario is not None for c in active if c.mode == "serving")
     # nothing waits without saying on what
-    assert all(c.reason for c in cases if c.status != "active")
+    assert all(c.reason for c in cases if c.status in ("pending", "skipped"))
+    # calibration cases are fit cases, parsed like active ones
+    calibration = [c for c in cases if c.status == "calibration"]
+    assert len(calibration) == 4
+    assert all(c.split == "fit" and c.metric in METRICS and c.plan for c in calibration)
     assert [c.id for c in cases if c.status == "pending"] == []
     # the PD32 case runs with a scheduler per pool (prefill max_seqs 8, decode 832)
     pd32 = next(c for c in cases if c.id == "sgl-a3-r1-pd32-3.5k1.5k-50ms")
@@ -85,21 +85,17 @@ def test_serving_case_is_predicted_from_the_simulated_run(catalog):
     assert case.mode == "serving" and case.metric == "output_tokens_per_s_total"
     r = predict(case, catalog)
     s = r.summary
-    assert s["completed"] == s["arrived"] == 1
-    assert (
-        r.predicted
-        == s["throughput"]["output_tokens_per_s"]
-        == pytest.approx(128 / s["e2e_s"]["mean"])
-    )
+    assert s.completed == s.arrived == 1
+    assert r.predicted == s.throughput.output_tokens_per_s == pytest.approx(128 / s.e2e_s.mean)
     pm = perf_model_from_catalog(
         catalog, "llama-2-7b", "a100-sxm4-80gb", ParallelPlan(), precision("fp16")
     )
     by_hand = pm.step(BatchStats.prefill_chunk(2048)).total_s + sum(
         pm.step(BatchStats.decode(1, 2048 + i)).total_s for i in range(1, 128)
     )
-    assert s["e2e_s"]["mean"] == pytest.approx(by_hand, rel=0.005)
+    assert s.e2e_s.mean == pytest.approx(by_hand, rel=0.005)
     assert r.predicted == pytest.approx(128 / by_hand, rel=0.005)
-    assert 0 < s["mbu"] < 1 and 0 < s["mfu"] < s["mbu"]  # batch-1 decode: memory-bound
+    assert 0 < s.mbu < 1 and 0 < s.mfu < s.mbu  # batch-1 decode: memory-bound
 
 
 def test_malformed_serving_case_names_file_and_case(tmp_path):
@@ -158,14 +154,14 @@ def test_serving_decomposition_by_hand():
         spec=SpecDecode.from_accept_length("mtp", 1, 2.0),
         reported={"mean_tpot_s": 0.05, "mean_ttft_s": 2.0},
     )
-    summary = {
-        "completed": 1200,
-        "duration_s": 101.0,
-        "throughput": {"output_tokens_per_s": 1200.0},
-        "itl_s": {"mean": 0.08},
-        "tpot_s": {"mean": 0.04},
-        "ttft_s": {"mean": 1.5},
-    }
+    summary = SimpleNamespace(  # the groups of a run ``Summary`` the decomposition reads
+        completed=1200,
+        duration_s=101.0,
+        throughput=SimpleNamespace(output_tokens_per_s=1200.0),
+        itl_s=SimpleNamespace(mean=0.08),
+        tpot_s=SimpleNamespace(mean=0.04),
+        ttft_s=SimpleNamespace(mean=1.5),
+    )
     d = CaseResult(case, 1515.0, summary=summary, decode_seqs_mean=60.0).decomposition()
     assert d["src_decode_seqs"] == pytest.approx(1000 / 101 * 0.05 * 100)
     assert d["src_iteration_s"] == pytest.approx(0.1)
@@ -199,7 +195,7 @@ def test_fit_case_reproduces_its_target_ratio(catalog):
     ref = by_id[fit.reference]
     ratio = predict(fit, catalog).predicted / predict(ref, catalog).predicted
     assert ratio == pytest.approx(fit.measured / ref.measured, rel=0.03)
-    assert PRODUCTION_DRIFT > 0
+    assert routing_model(catalog, "production").drift > 0
 
 
 def test_malformed_case_file_names_file_and_case(tmp_path, catalog):
@@ -365,32 +361,84 @@ def test_docs_error_table_is_current(report):
 
 
 def test_every_calibrated_number_is_its_refit(catalog, capsys):
-    """The shipped production drift and SGLang-on-Ascend cost are what their fits return on
-    their fit cases today (``accelsim validate --refit`` shows the same table)."""
-    prof = catalog.get("framework", "sglang-ascend")
-    assert prof.provenance["decode_token_layer_cost"].conf == "C"
+    """Every fitted number of the registry is what its refit returns on its fit cases today
+    (``accelsim validate --refit`` shows the same table): ``conf: C`` in its catalog file, its
+    fit cases ``split: fit``, the shipped value equal to the refit to its rounding."""
     by_id = {c.id: c for c in load_cases(catalog=catalog)}
-    assert all(by_id[c].split == "fit" for c in prof.fit_cases)
+    for number in CALIBRATED:
+        entry = catalog.get(number.kind, number.name)
+        assert entry.provenance[number.field].conf == "C", number.key
+        assert all(by_id[c].split == "fit" for c in number.fit_cases(catalog)), number.key
     main(["validate", "--refit", "--json"])
-    cal = {row["key"]: row for row in json.loads(capsys.readouterr().out)["calibrations"]}
-    drift = cal["accelsim.validate.cases.PRODUCTION_DRIFT"]
-    assert drift["refit"] == pytest.approx(drift["shipped"], abs=0.0015)
-    cost = cal["framework.sglang-ascend.decode_token_layer_cost"]
-    assert cost["shipped"] == prof.decode_token_layer_cost
-    assert cost["refit"] == pytest.approx(cost["shipped"], abs=1.5e-7)
-    assert cost["fit_cases"] == list(prof.fit_cases)
+    rows = json.loads(capsys.readouterr().out)["calibrations"]
+    assert [r["key"] for r in rows] == [n.key for n in CALIBRATED]
+    for number, row in zip(CALIBRATED, rows, strict=True):
+        assert row["shipped"] == number.shipped(catalog), number.key
+        assert row["refit"] == pytest.approx(row["shipped"], abs=0.5 * 10**-number.digits)
+        assert row["fit_cases"] == list(number.fit_cases(catalog)), number.key
+    assert catalog.device("a100-sxm4-80gb").efficiency.dequant_hbm_fraction == {
+        "int8": 0.66,
+        "int4": 0.45,
+    }
 
 
-def test_framework_fit_refuses_a_check_case(tmp_path, catalog):
+def test_the_registry_holds_every_fitted_number_of_the_catalog(catalog):
+    """Every ``conf: C`` number a shipped catalog file states is a registry entry, and back
+    (numbers a card inherits through ``extends`` are its parent's entry)."""
+    found = set()
+    for kind in KINDS:
+        for name in catalog.names(kind):
+            own = read_yaml(catalog.raw(kind, name)[1])
+            _, prov = split_provenance(own, own.get("provenance_default"))
+            found |= {f"{kind}.{name}.{f}" for f, p in prov.items() if p.conf == "C"}
+    assert found == {n.key for n in CALIBRATED}
+
+
+def test_routing_profiles_are_sourced(catalog):
+    assert set(catalog.names("routing")) >= {"uniform", "production"}
+    for name in catalog.names("routing"):
+        assert catalog.provenance_problems("routing", name) == []
+    prod = routing_model(catalog, "production")
+    assert (prod.kind, prod.skew, prod.seed) == ("zipf", 0.0, 0)
+    assert routing_model(catalog, "uniform") == RoutingModel()
+
+
+def test_a_refit_refuses_a_check_case(tmp_path, catalog):
     (tmp_path / "devices" / "frameworks").mkdir(parents=True)
     (tmp_path / "devices" / "frameworks" / "sglang-ascend.yaml").write_text(
         "name: sglang-ascend\ndisplay_name: x\nframework: sglang\nvendor: Huawei\n"
-        "decode_token_layer_cost: {value: 1 us, conf: A, note: test}\n"
-        "fit_cases: [sgl-a2-qwen3-32b-tp8-4k1.5k-bs1]\n"
+        "decode_token_layer_cost: {value: 1 us, conf: C, src: S1, note: test,\n"
+        "  fit_cases: [sgl-a2-qwen3-32b-tp8-4k1.5k-bs1]}\n"
+        "sources: {S1: {title: test, date: '2025'}}\n"
     )
     cat = load_catalog([str(tmp_path)])
-    with pytest.raises(AccelsimError, match="must be an active split: fit serving case"):
-        fit_framework_cost(cat, "sglang-ascend")
+    cost = next(n for n in CALIBRATED if n.kind == "framework")
+    cases = {c.id: c for c in load_cases(catalog=cat)}
+    with pytest.raises(AccelsimError, match="must be an active or calibration split: fit serving"):
+        cost.refit(cat, cases)
+
+
+def test_calibration_cases_are_fit_cases_and_never_scored(tmp_path, catalog, report):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "- id: x\n  status: calibration\n  split: check\n  mode: decode\n"
+        "  metric: tpot_s\n  measured: 1\n  device: h800\n  model: deepseek-v3\n"
+    )
+    with pytest.raises(CatalogError, match=r"bad.yaml: case x: a calibration case is a fit case"):
+        load_cases(bad)
+    calibration = {c.id for c in load_cases(catalog=catalog) if c.status == "calibration"}
+    assert calibration and not calibration & {r.case.id for r in report.results}
+
+
+def test_a_fitted_number_needs_conf_c_and_fit_cases(tmp_path):
+    (tmp_path / "workloads" / "routing").mkdir(parents=True)
+    (tmp_path / "workloads" / "routing" / "production.yaml").write_text(
+        "name: production\nkind: zipf\ndrift: {value: 0.3, conf: A, note: guessed}\n"
+    )
+    cat = load_catalog([str(tmp_path)])
+    drift = next(n for n in CALIBRATED if n.key == "routing.production.drift")
+    with pytest.raises(AccelsimError, match="needs conf C and fit_cases"):
+        drift.fit_cases(cat)
 
 
 def test_framework_profile_reaches_the_serving_timing_model(catalog):
@@ -398,15 +446,11 @@ def test_framework_profile_reaches_the_serving_timing_model(catalog):
     scenario on an NVIDIA card, or without the framework, is not."""
     by_id = {c.id: c for c in load_cases(catalog=catalog)}
     sc = by_id["sgl-a2-qwen3-32b-tp8-6k1.5k-18ms"].scenario
-    from accelsim.model.plan import parse_plan
-    from accelsim.run.scenario import resolve_scenario, scenario_perf_model
+    from accelsim.run.resolve import deploy
 
-    plan = parse_plan("tp=8")
     prof = catalog.get("framework", "sglang-ascend")
-    on = scenario_perf_model(resolve_scenario(sc, catalog), catalog, plan)
-    off = scenario_perf_model(
-        resolve_scenario(sc.model_copy(update={"framework": None}), catalog), catalog, plan
-    )
+    on = deploy(sc, catalog).main.perf
+    off = deploy(sc.model_copy(update={"framework": None}), catalog).main.perf
     assert on.token_layer_s == prof.decode_token_layer_cost > 0
     assert off.token_layer_s == 0.0
     assert catalog.framework_profile("sglang", "NVIDIA") is None

@@ -17,7 +17,7 @@ from accelsim.catalog.loader import load_catalog, with_overrides
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats
-from accelsim.model.perf import PerfModel
+from accelsim.model.perf.model import PerfModel
 from accelsim.model.plan import parse_plan
 from accelsim.questions.whatif import METRICS, parse_vary, whatif
 from accelsim.sweep.spec import resolve_base, sweep_from_mapping

@@ -32,6 +32,9 @@ EXPECTED_MODELS = {
     "llama-3.3-70b",
     "qwen3-32b",
     "seed-moe-1.2t",
+    "deepseek-v3.2",
+    "deepseek-v4-flash",
+    "deepseek-v4-pro",
 }
 DENSE = {"llama-2-7b", "llama-2-70b", "llama-3-70b", "llama-3.3-70b", "qwen3-32b"}
 
@@ -260,11 +263,73 @@ def test_hand_computed_moe() -> None:
     assert m.nonrouted_params == 93248 - 24576
 
 
+def test_sparse_attention_fields_stay_out_of_older_entries(cat: Catalog) -> None:
+    """Fields added for DeepSeek sparse/compressed attention, hyper-connections, hash routing and
+    weight formats are left out of a dump while unset: entries that do not use them dump (and
+    ``show model`` prints) as before."""
+    new = {"o_lora_rank", "o_groups", "sliding_window", "compress_ratios", "indexer"}
+    for name in EXPECTED_MODELS - {"deepseek-v3.2", "deepseek-v4-flash", "deepseek-v4-pro"}:
+        dump = cat.model(name).model_dump()
+        assert not new & set(dump["attention"]), name
+        assert "hyper_connections" not in dump and "weight_formats" not in dump, name
+        assert dump["moe"] is None or "hash_layers" not in dump["moe"], name
+    v4 = cat.model("deepseek-v4-pro").model_dump()
+    assert new <= set(v4["attention"]) and v4["moe"]["hash_layers"] == 3
+
+
+def test_hand_computed_dsa_layer() -> None:
+    """The tiny model with MLA plus a lightning indexer (DSA): H=64, 4 heads, q_lora 16,
+    kv_lora 8, nope 8, rope 4, v 8; indexer 2 heads x 8, top-3.
+
+    MLA/layer       = q 64*16 + 16*4*12 + 16 = 1808; kv 64*12 + 8*4*16 + 8 = 1288;
+                      o 4*8*64 = 2048; norms 128 -> 5272
+    indexer/layer   = wq_b 16*2*8 + wk 64*8 + LayerNorm 2*8 + weights_proj 64*2 = 912
+    KV per token    = 2 layers x (12 latent + 8 indexer key) x 2 B = 80
+    """
+    attention = {
+        "kind": "dsa",
+        "num_heads": 4,
+        "q_lora_rank": 16,
+        "kv_lora_rank": 8,
+        "qk_nope_head_dim": 8,
+        "qk_rope_head_dim": 4,
+        "v_head_dim": 8,
+        "indexer": {"num_heads": 2, "head_dim": 8, "top_k": 3},
+    }
+    m = _tiny(attention=attention)
+    assert m.attention_params_per_layer == 5272 + 912
+    assert m.kv_bytes_per_token(2) == 80
+    assert m.kv_bytes_per_sequence(10, 2, 1) == 2 * 10 * (12 * 2 + 8)
+    assert m.attention.attended_entries(10) == 3
+    assert m.layer_kinds == ("dsa", "dsa")
+
+
 def test_invalid_architectures_rejected() -> None:
     with pytest.raises(ValidationError, match="dense_layers"):
         _tiny(dense_layers=1)  # no moe but not every layer dense
     with pytest.raises(ValidationError, match="num_kv_heads == num_heads"):
         _tiny(attention={"kind": "mha", "num_heads": 4, "num_kv_heads": 2, "head_dim": 16})
+    with pytest.raises(ValidationError, match="gqa attention has no indexer"):
+        _tiny(
+            attention={
+                "kind": "gqa",
+                "num_heads": 4,
+                "num_kv_heads": 2,
+                "head_dim": 16,
+                "indexer": {"num_heads": 2, "head_dim": 8, "top_k": 3},
+            }
+        )
+    with pytest.raises(ValidationError, match="dsa attention needs indexer"):
+        _tiny(
+            attention={
+                "kind": "dsa",
+                "num_heads": 4,
+                "kv_lora_rank": 8,
+                "qk_nope_head_dim": 8,
+                "qk_rope_head_dim": 4,
+                "v_head_dim": 8,
+            }
+        )
 
 
 # ---- provenance of every number ----------------------------------------------------------

@@ -37,7 +37,7 @@ A *framework profile* (``devices/frameworks/*.yaml``) holds what one serving fra
 one vendor's cards beyond the roofline of the card: a cost the published measurements of that
 software stack show and the card's microbenchmarks do not. Its numbers are calibrated (confidence
 ``C``) on named ``split: fit`` validation cases and judged on the ``check`` ones
-(``accelsim.validate.cases.fit_framework_cost``).
+(``accelsim.validate.calibrate``).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ __all__ = [
 ]
 
 #: Compute dtypes a card may list a dense peak for.
-DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4")
 
-DType = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"]
+DType = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
 
 
 def packages(ranks: int, dies: int) -> int | float:
@@ -198,18 +198,18 @@ class FrameworkProfile(CatalogEntry):
     """Calibrated costs of one serving framework on one vendor's cards.
 
     It applies to a scenario whose ``framework.name`` is ``framework`` on a card whose ``vendor``
-    is ``vendor`` (``accelsim.run.scenario.scenario_perf_model``).
+    is ``vendor`` (``accelsim.run.resolve``).
 
     ``decode_token_layer_cost`` is seconds per decode query token per layer, paid by the busiest
     attention group and divided by the attention TP degree. A query token is a decoding
     sequence's new token plus its draft tokens under speculative decoding. The term is
     serialized with the rest of the iteration. It stands for a cost that grows with the decode
     batch and that the card's roofline does not price. Its mechanism is not identified: it is a
-    calibration, and ``fit_cases`` names the validation cases it was fitted on.
+    calibration (``conf: C``); its provenance's ``fit_cases`` names the validation cases it was
+    fitted on (``accelsim.validate.calibrate``).
     """
 
     framework: str
     vendor: str
     display_name: str
     decode_token_layer_cost: Time = 0.0
-    fit_cases: tuple[str, ...] = ()

@@ -1,21 +1,26 @@
 """Finding, reading and resolving catalog files (devices, workloads, price books).
 
 A *catalog root* is a folder laid out like the built-in one:
-``devices/{cards,servers,fabrics,frameworks}``, ``workloads/{models,scenarios,traffic,validation}``,
-``tco/{pricebooks,facilities}``. The built-in root is the repository itself in a clone (editable
-install) and ``accelsim/_catalog`` inside an installed wheel. User roots (``--catalog DIR`` or
-``ACCELSIM_CATALOG=DIR1:DIR2``) are read after it; a user file with the name of a built-in one
-replaces it, a new name extends the catalog.
+``devices/{cards,servers,fabrics,frameworks}``,
+``workloads/{models,routing,scenarios,traffic,validation}``,
+``tco/{pricebooks,facilities}``, ``tco/spreads.yaml``. The built-in root is the repository
+itself in a clone (editable install) and ``accelsim/_catalog`` inside an installed wheel. User
+roots (``--catalog DIR`` or ``ACCELSIM_CATALOG=DIR1:DIR2``) are read after it; a user file with
+the name of a built-in one replaces it, a new name extends the catalog.
 
 Resolution of one entry, in order:
 
 1. read the YAML file (errors name the file and line);
 2. ``extends: parent`` deep-merges the parent's resolved fields under the child's (cycles and
-   unknown parents are errors);
+   unknown parents are errors); the note of a sourced value the child inherits begins
+   ``inherited from PARENT`` (the ancestor that states it);
 3. what-if overrides (``--set device.ascend-910b2.hbm_bandwidth=3.2TB/s``) replace fields; each is
    recorded in ``provenance`` with confidence ``O`` and the value it replaced;
 4. sourced values are split into value + provenance (see ``accelsim.catalog.schema``);
-5. the schema validates it; a failure names the file, the field and what was expected.
+5. the schema validates it; a failure names the file, the field and what was expected;
+6. each ``range: [low, high]`` is parsed like its value — each bound validated by the schema in
+   the value's place, so units, currency conversion and the field's limits apply — and must hold
+   the value; a failure names the file and ``field PATH.range``.
 
 Entries are validated lazily, so one broken user file only stops the commands that use it, and
 then with a message naming it; ``Catalog.check()`` validates everything.
@@ -35,7 +40,8 @@ import yaml
 from pydantic import ValidationError
 
 from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server
-from accelsim.catalog.prices import FacilityProfile, PriceBook
+from accelsim.catalog.prices import FacilityProfile, PriceBook, SpreadTable
+from accelsim.catalog.routing import RoutingProfile
 from accelsim.catalog.schema import CatalogEntry, Provenance
 from accelsim.catalog.workloads import ModelArch
 from accelsim.errors import AccelsimError, CatalogError, suggest
@@ -52,7 +58,7 @@ __all__ = [
     "with_overrides",
 ]
 
-_PROVENANCE_KEYS = {"conf", "src", "note", "alternatives"}
+_PROVENANCE_KEYS = {"conf", "src", "note", "alternatives", "fit_cases", "range"}
 _NUMBERISH = re.compile(r"^\s*(?:[A-Z]{3}\s*)?[-+]?\.?\d")
 
 
@@ -76,6 +82,8 @@ KINDS: dict[str, Kind] = {
         Kind("model", "workloads/models", ModelArch, "model"),
         Kind("prices", "tco/pricebooks", PriceBook, "price book"),
         Kind("facility", "tco/facilities", FacilityProfile, "facility profile"),
+        Kind("spreads", "tco", SpreadTable, "spread table"),
+        Kind("routing", "workloads/routing", RoutingProfile, "routing profile"),
     )
 }
 _ALIASES = {
@@ -89,6 +97,7 @@ _ALIASES = {
     "pricebook": "prices",
     "price": "prices",
     "facilities": "facility",
+    "spread": "spreads",
 }
 
 
@@ -175,6 +184,7 @@ def split_provenance(
             src=_as_tuple(data.get("src", (default or {}).get("src"))),
             note=data.get("note"),
             alternatives=_as_tuple(data.get("alternatives")),
+            fit_cases=_as_tuple(data.get("fit_cases")),
         )
         inner, deeper = split_provenance(data["value"], default, prefix)
         found.update(deeper)
@@ -197,6 +207,66 @@ def split_provenance(
     return data, found
 
 
+def iter_ranges(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(dotted path, [low, high] as written)`` of every sourced value that states a range."""
+    if _is_sourced(data):
+        if "range" in data:
+            yield prefix, data["range"]
+        yield from iter_ranges(data["value"], prefix)
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from iter_ranges(value, f"{prefix}.{key}" if prefix else str(key))
+
+
+def _at(node: Any, path: str) -> Any:
+    """The value at dotted ``path`` of a validated entry (fields and dict keys)."""
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else getattr(node, part, None)
+    return node
+
+
+def _replaced(data: dict[str, Any], keys: list[str], value: Any) -> dict[str, Any]:
+    """A copy of nested ``data`` with ``value`` at ``keys`` (the dicts on the way copied)."""
+    inner = value if len(keys) == 1 else _replaced(data[keys[0]], keys[1:], value)
+    return {**data, keys[0]: inner}
+
+
+def _with_ranges(
+    entry: CatalogEntry, values: dict[str, Any], ranges: dict[str, Any], where: str
+) -> CatalogEntry:
+    """``entry`` with the ``range`` of each sourced value parsed into its provenance.
+
+    Each bound is parsed like the value: the entry is validated again with the bound in the
+    value's place (``values`` are the bare values ``entry`` was validated from), so the field's
+    units, a price book's currency conversion and the field's limits all apply. The bounds must
+    hold the value (``low <= value <= high``)."""
+    schema = type(entry)
+    prov = dict(entry.provenance)
+    for path, raw in ranges.items():
+        what = f"{where}: field {path}.range"
+        value = _at(entry, path)
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise CatalogError(f"{what}: expected [low, high] (got {raw!r})")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CatalogError(f"{what}: only a number takes a range (the value is {value!r})")
+        bounds = []
+        for bound in raw:
+            try:
+                trial = schema.model_validate(_replaced(values, path.split("."), bound))
+            except ValidationError as exc:
+                msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise CatalogError(f"{what}: {bound!r}: {msg}") from None
+            bounds.append(float(_at(trial, path)))
+        low, high = bounds
+        if not low <= value <= high:
+            raise CatalogError(
+                f"{what}: [{raw[0]}, {raw[1]}] must hold the value "
+                f"(low {low:g} <= value {value:g} <= high {high:g} is false)"
+            )
+        prov[path] = prov[path].model_copy(update={"range": (low, high)})
+    return entry.model_copy(update={"provenance": prov})
+
+
 def iter_numbers(data: Any, prefix: str = "") -> Iterator[str]:
     """Dotted paths of every number (or number-with-unit text) in raw catalog data."""
     if _is_sourced(data):
@@ -214,6 +284,27 @@ def iter_numbers(data: Any, prefix: str = "") -> Iterator[str]:
         return
     elif isinstance(data, int | float) or (isinstance(data, str) and _NUMBERISH.match(data)):
         yield prefix
+
+
+def _inherited(base: dict[str, Any], top: dict[str, Any], parent: str) -> dict[str, Any]:
+    """``base`` with the note of every sourced value that ``top`` does not restate beginning
+    ``inherited from PARENT`` (a note that already names an ancestor is kept)."""
+    out = {}
+    for key, value in base.items():
+        mine = top.get(key)
+        if _is_sourced(value):
+            note = value.get("note") or ""
+            if mine is None and not note.startswith("inherited from "):
+                value = {
+                    **value,
+                    "note": f"inherited from {parent}" + (f": {note}" if note else ""),
+                }
+        elif isinstance(value, dict) and (
+            mine is None or (isinstance(mine, dict) and not _is_sourced(mine))
+        ):
+            value = _inherited(value, mine or {}, parent)
+        out[key] = value
+    return out
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -390,6 +481,10 @@ class Catalog:
     def facility(self, name: str) -> FacilityProfile:
         return self.get("facility", name)
 
+    def spreads(self) -> SpreadTable:
+        """The cost model's default assumption spreads (``tco/spreads.yaml``)."""
+        return self.get("spreads", "spreads")
+
     def server_for(self, card: Card) -> Server:
         """The server a card is normally deployed in (the card's ``default_server``)."""
         if card.default_server is None:
@@ -479,7 +574,7 @@ class Catalog:
         base = self._resolved_raw(key, parent, (*chain, name))
         base.pop("hypothetical", None)
         base.pop("description", None)
-        merged = _deep_merge(base, entry.data)
+        merged = _deep_merge(_inherited(base, entry.data, parent), entry.data)
         merged["name"] = name
         merged["extends"] = parent
         return merged
@@ -495,12 +590,13 @@ class Catalog:
         default = data.pop("provenance_default", None)
         data.setdefault("name", name)
         values, prov = split_provenance(data, default)
+        ranges = dict(iter_ranges(data))
         for fld, old in replaced.items():
             prov[fld] = Provenance(conf="O", note="what-if override", override_of=str(old))
         values["provenance"] = prov
         values["file"] = str(path)
         try:
-            return table.kind.schema.model_validate(values)
+            entry = table.kind.schema.model_validate(values)
         except ValidationError as exc:
             if overrides_here:
                 names = ", ".join(str(o) for o in overrides_here)
@@ -508,6 +604,7 @@ class Catalog:
                     format_validation_error(f"--set {names} (on {path.name})", exc)
                 ) from None
             raise CatalogError(format_validation_error(str(path), exc)) from None
+        return _with_ranges(entry, values, ranges, str(path)) if ranges else entry
 
 
 def user_roots(catalog_dirs: list[str] | None = None) -> list[Path]:

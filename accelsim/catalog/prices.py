@@ -1,22 +1,42 @@
-"""Schema of ``tco/``: price books and facility profiles (the cost math lives in ``tco.py``).
+"""Schema of ``tco/``: price books, facility profiles, the default spreads, and the FX rule.
 
-Money is explicit: every book and profile names its ``currency``; a book not in USD must state
-``fx_per_usd`` (units of its currency per US dollar, e.g. 7.2 CNY/USD), and amounts written in
-another currency inside a book (``"USD 199,000"`` in a CNY book) are converted with that rate at
-load time. Amounts keep their unit in the field name when it is not SI (``power_price_per_kwh``,
+The cost formula lives in ``accelsim.model.cost``, its uncertainty in
+``accelsim.model.uncertainty``; ``accelsim.run.pricing`` turns the entries below into their
+inputs.
+
+Money is explicit, and this module holds its one FX rule: every book and profile names its
+``currency``; a book not in USD must state ``fx_per_usd`` (units of its currency per US dollar,
+e.g. 7.2 CNY/USD). Amounts written in another currency inside a book (``"USD 199,000"`` in a CNY
+book) are converted with that rate at load time; ``units_per_usd`` is the rate the cost model
+divides a book's amounts by (1.0 for USD), ``output_fx`` the rate results are presented at.
+Amounts keep their unit in the field name when it is not SI (``power_price_per_kwh``,
 ``colocation_per_kw_month``, ``rental_per_card_hour``).
+
+``tco/spreads.yaml`` (``SpreadTable``) holds the relative spreads the Monte Carlo gives an input
+that has no catalog ``range``: modelling assumptions, each a sourced value (``±25%`` or
+``-10% / +15%``) whose note says why and is shown as the range's basis.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from accelsim.catalog.schema import CatalogEntry, Frozen
+from accelsim.errors import AccelsimError
 from accelsim.units import parse_money
 
-__all__ = ["FacilityProfile", "NetworkPrices", "PriceBook"]
+__all__ = [
+    "FacilityProfile",
+    "NetworkPrices",
+    "PriceBook",
+    "Spread",
+    "SpreadTable",
+    "output_fx",
+    "units_per_usd",
+]
 
 Currency = Literal["USD", "CNY", "EUR"]
 
@@ -116,7 +136,7 @@ class PriceBook(CatalogEntry):
 
     def to_usd(self, amount: float) -> float:
         """An amount of this book's currency in USD."""
-        return amount if self.currency == "USD" else amount / (self.fx_per_usd or 1.0)
+        return amount / units_per_usd(self)
 
 
 class FacilityProfile(CatalogEntry):
@@ -154,4 +174,73 @@ class FacilityProfile(CatalogEntry):
         return data
 
     def to_usd(self, amount: float) -> float:
-        return amount if self.currency == "USD" else amount / (self.fx_per_usd or 1.0)
+        """An amount of this profile's currency in USD."""
+        return amount / units_per_usd(self)
+
+
+def units_per_usd(entry: PriceBook | FacilityProfile) -> float:
+    """Units of the entry's currency per USD (1.0 for USD): what its amounts are divided by."""
+    if entry.currency == "USD":
+        return 1.0
+    if not entry.fx_per_usd:
+        raise AccelsimError(
+            f"{entry.name}: amounts are in {entry.currency} but it states no fx_per_usd"
+        )
+    return float(entry.fx_per_usd)
+
+
+def output_fx(currency: str, *entries: Any, fx_per_usd: float | None = None) -> float:
+    """Units of ``currency`` per USD for presenting results: an explicit rate, else the rate of
+    the first entry (price book, facility) in that currency."""
+    currency = currency.upper()
+    if currency == "USD":
+        return 1.0
+    if fx_per_usd is not None:
+        if not fx_per_usd > 0:
+            raise AccelsimError(f"fx_per_usd must be positive (got {fx_per_usd:g})")
+        return float(fx_per_usd)
+    for entry in entries:
+        if entry is not None and entry.currency == currency and entry.fx_per_usd:
+            return float(entry.fx_per_usd)
+    raise AccelsimError(
+        f"no exchange rate for {currency}: none of the price book/facility is in {currency}; "
+        "give --fx-per-usd"
+    )
+
+
+_PCT = r"([0-9]+(?:\.[0-9]+)?)\s*%"
+_SPREAD = re.compile(rf"^\s*(?:±\s*{_PCT}|-\s*{_PCT}\s*/\s*\+\s*{_PCT})\s*$")
+
+
+class Spread(Frozen):
+    """A relative range around a base value: ``base x (1 - minus)`` to ``base x (1 + plus)``,
+    written ``±25%`` or ``-10% / +15%``."""
+
+    minus: float = Field(ge=0, le=1)
+    plus: float = Field(ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        m = _SPREAD.match(data)
+        if not m:
+            raise ValueError(f"expected a spread like '±25%' or '-10% / +15%' (got {data!r})")
+        both, minus, plus = m.groups()
+        if both is not None:
+            return {"minus": float(both) / 100.0, "plus": float(both) / 100.0}
+        return {"minus": float(minus) / 100.0, "plus": float(plus) / 100.0}
+
+
+class SpreadTable(CatalogEntry):
+    """The default spreads of the cost model's inputs (``tco/spreads.yaml``), keyed by the
+    input's name in ``accelsim.model.cost.CostInputs``. Each is a sourced value; its note is the
+    basis a range made from it shows."""
+
+    spreads: dict[str, Spread] = Field(default_factory=dict)
+
+    def basis(self, name: str) -> str:
+        """Why ``name`` has its spread (the note of its sourced value)."""
+        prov = self.provenance.get(f"spreads.{name}")
+        return (prov.note or "") if prov else ""

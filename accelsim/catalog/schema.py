@@ -3,19 +3,24 @@
 Catalog files (``devices/``, ``workloads/``, ``tco/``) write every number either plainly or as a
 *sourced value*::
 
-    hbm_bandwidth: {value: 1.6 TB/s, conf: E, src: A6, note: "no Huawei datasheet",
-                    alternatives: ["1.2 TB/s (R, blogs)"]}
+    tdp: {value: 400 W, conf: R, src: A1, note: "no vendor figure for 910B",
+          alternatives: ["310 W (R)"], range: [310 W, 400 W]}
 
-The loader (``accelsim.catalog.loader``) lifts the ``conf``/``src``/``note``/``alternatives`` part
-into
-``entry.provenance["hbm_bandwidth"]`` and validates the bare value against the schema below. A
-file-level ``provenance_default`` gives the provenance of numbers written plainly (for example a
-model file whose every number comes from one ``config.json``).
+The loader (``accelsim.catalog.loader``) lifts the ``conf``/``src``/``note``/``alternatives``/
+``range`` part into ``entry.provenance["tdp"]`` and validates the bare value against the schema
+below. A file-level ``provenance_default`` gives the provenance of numbers written plainly (for
+example a model file whose every number comes from one ``config.json``).
+
+``alternatives`` is prose: the other figures the sources give, for a reader. ``range: [low,
+high]`` is data: the span the number plausibly takes, each bound written and parsed like the
+value itself (units, a currency converted at the book's rate, the field's limits), with
+``low <= value <= high``. The cost model's Monte Carlo draws a triangular low/value/high from it
+(``accelsim.run.pricing``).
 
 Confidence codes follow ``reference/hardware.md``: V vendor spec, M measured, D derived by
 arithmetic from V values, E estimate, R rumour, A an explicit modelling assumption, C calibrated
-(fitted to published measurements, the fit cases named in the note; see
-``accelsim.validate.cases``),
+(fitted to published measurements; the sourced value's ``fit_cases`` names the validation
+cases and ``accelsim.validate.calibrate`` refits it),
 and O a what-if override given by the user (never in shipped files).
 """
 
@@ -87,6 +92,11 @@ class Provenance(Frozen):
     src: tuple[str, ...] = ()
     note: str | None = None
     alternatives: tuple[str, ...] = ()
+    #: ``range: [low, high]`` parsed into the schema's units (SI, or the entry's currency);
+    #: ``low <= value <= high`` (checked by the loader)
+    range: tuple[float, float] | None = None
+    #: conf C: the validation cases the number was fitted on (``accelsim.validate.calibrate``)
+    fit_cases: tuple[str, ...] = ()
     override_of: str | None = None  # the catalog value a what-if override replaced
 
 

@@ -1,172 +1,49 @@
 """The ``accelsim`` command line: parse, call the public API, render with rich.
 
-Command modules (``catalog_cmds``, ``perf_cmds``, ...) register their commands on ``app``. Every
-command that reads the catalog takes ``--catalog DIR`` and ``--set KIND.NAME.FIELD=VALUE`` through
-``CommonOptions``; every command that prints takes ``--json``. Errors from bad input
-(``AccelsimError``) print one red line and exit with status 2 — never a traceback.
+Command modules (``catalog_cmds``, ``perf_cmds``, ...) register their commands on the app of
+``accelsim.cli.options``; importing them here builds the whole command tree. Every command that
+reads the catalog takes ``--catalog DIR`` and ``--set KIND.NAME.FIELD=VALUE``; every command that
+prints takes ``--json``. Errors from bad input (``AccelsimError``) print one red line and exit
+with status 2 — never a traceback.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
+import signal
 import sys
-from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
 
-from accelsim.catalog.loader import Catalog, load_catalog
+# The import order is the registration order, which is the order of ``accelsim --help``.
+# isort: off
+from accelsim.cli import catalog_cmds, perf_cmds, run_cmds, tco_cmds  # noqa: F401
+from accelsim.cli import compare_cmds, sweep_cmds, report_cmds  # noqa: F401
+from accelsim.cli import whatif_cmds, tune_cmds  # noqa: F401
+
+# isort: on
+from accelsim.cli.options import app, err_console
 from accelsim.errors import AccelsimError
 
-__all__ = [
-    "DEFAULT_FACILITY",
-    "DEFAULT_PRICES",
-    "CatalogOpt",
-    "DevicesOpt",
-    "FacilityOpt",
-    "JsonOpt",
-    "MonteCarloOpt",
-    "PricesOpt",
-    "ReplicaPlanOpt",
-    "SeedOpt",
-    "SetOpt",
-    "app",
-    "check_executor",
-    "console",
-    "emit_json",
-    "main",
-    "open_catalog",
-    "print_overrides",
-    "progress_bar",
-]
-
-app = typer.Typer(
-    name="accelsim",
-    help="Simulate and cost AI accelerator clusters serving sparse MoE LLMs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-err_console = Console(stderr=True)
-
-CatalogOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--catalog",
-        help="Extra catalog folder (devices/, workloads/, tco/); repeatable. "
-        "Default: $ACCELSIM_CATALOG.",
-    ),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        help="What-if override KIND.NAME.FIELD=VALUE, e.g. "
-        "device.ascend-910b2.hbm_bandwidth=3.2TB/s; repeatable.",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-PricesOpt = Annotated[str, typer.Option("--prices", help="Price book.")]
-FacilityOpt = Annotated[str, typer.Option("--facility", help="Facility profile.")]
-MonteCarloOpt = Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo draws.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Monte Carlo seed.")]
-DevicesOpt = Annotated[
-    list[str] | None, typer.Option("--device", "-d", help="Device to compare; repeatable.")
-]
-ReplicaPlanOpt = Annotated[
-    str | None,
-    typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)."),
-]
-#: Defaults shared by the commands that cost a deployment.
-DEFAULT_PRICES = "international-2025"
-DEFAULT_FACILITY = "us-2025"
+__all__ = ["app", "main"]
 
 
-def open_catalog(catalog: list[str] | None, overrides: list[str] | None) -> Catalog:
-    """The catalog for a command: built-in + user folders + what-if overrides."""
-    return load_catalog(catalog, overrides)
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that every ``finally`` (temp files) runs."""
 
 
-def _default(o: Any) -> Any:
-    if hasattr(o, "as_dict"):
-        return o.as_dict()
-    if hasattr(o, "model_dump"):
-        return o.model_dump()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if hasattr(o, "item"):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def emit_json(payload: Any, catalog: Catalog | None = None) -> None:
-    """Print ``payload`` as JSON on stdout (sorted keys, stable for diffs). With ``catalog``, a
-    dict payload gains ``"overrides"`` — the what-if overrides in effect — when there are any."""
-    if catalog is not None and isinstance(payload, dict):
-        marks = catalog.overrides_in_effect()
-        if marks:
-            payload = {**payload, "overrides": marks}
-    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=_default) + "\n")
-
-
-def check_executor(executor: str, workers: int | None) -> None:
-    """``--executor`` and ``--workers`` of the commands that run a sweep (sweep, tune)."""
-    if executor not in ("local", "ray"):
-        raise AccelsimError(f"--executor {executor!r}: use local or ray")
-    if workers is not None and workers < 0:
-        raise AccelsimError("--workers cannot be negative")
-
-
-def progress_bar(label: ProgressColumn, *columns: ProgressColumn, quiet: bool = False) -> Progress:
-    """A transient rich progress bar: ``label``, the bar, ``columns``, elapsed time; drawn on
-    stderr when ``quiet`` (``--json`` keeps stdout for the JSON)."""
-    return Progress(
-        label,
-        BarColumn(),
-        *columns,
-        TimeElapsedColumn(),
-        console=err_console if quiet else console,
-        transient=True,
-    )
-
-
-def print_overrides(overrides: Catalog | list[dict[str, Any]]) -> None:
-    """One yellow line per what-if override in effect (``Catalog.overrides_in_effect``), with
-    the catalog value it replaced, so that a what-if is never mistaken for the catalog."""
-    if isinstance(overrides, Catalog):
-        overrides = overrides.overrides_in_effect()
-    for o in overrides:
-        was = o["catalog_value"]
-        if o["key"].startswith("scenario."):
-            was_text = "replaces the scenario file's value"
-        else:
-            was_text = f"catalog value: {was}" if was is not None else "not in the catalog file"
-        console.print(f"[yellow]what-if:[/] {o['key']}={o['value']} ({was_text})", highlight=False)
-
-
-# Importing a command module registers its commands on ``app``.
-for _module in (
-    "accelsim.cli.catalog_cmds",
-    "accelsim.cli.perf_cmds",
-    "accelsim.cli.run_cmds",
-    "accelsim.cli.tco_cmds",
-    "accelsim.cli.compare_cmds",
-    "accelsim.cli.sweep_cmds",
-    "accelsim.cli.report_cmds",
-    "accelsim.cli.whatif_cmds",
-    "accelsim.cli.tune_cmds",
-):
-    importlib.import_module(_module)
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app, turning ``AccelsimError`` into exit 2."""
+    """Console-script entry point: run the app; bad input (``AccelsimError``, usage errors) is
+    one line and exit 2, Ctrl-C is "interrupted" and exit 130, SIGTERM exit 143; a command's
+    own exit code is passed on."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(args=argv, prog_name="accelsim", standalone_mode=False)
+        code = app(args=argv, prog_name="accelsim", standalone_mode=False)
     except AccelsimError as exc:
         err_console.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
@@ -174,12 +51,35 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
+    except (typer.Abort, KeyboardInterrupt, *_aborts()):
+        err_console.print("interrupted")
         sys.exit(130)
+    except _Terminated:
+        err_console.print("interrupted (terminated)")
+        sys.exit(143)
     except _usage_errors() as exc:  # unknown option, extra argument, bad option value
         exc.show()
         sys.exit(getattr(exc, "exit_code", 2) or 2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _aborts() -> tuple[type[BaseException], ...]:
+    """Click's ``Abort`` (what a Ctrl-C inside a command becomes), vendored or not."""
+    found: list[type[BaseException]] = []
+    try:
+        from typer._click.exceptions import Abort as Vendored
+    except ImportError:
+        pass
+    else:
+        found.append(Vendored)
+    try:
+        from click.exceptions import Abort
+    except ImportError:
+        pass
+    else:
+        found.append(Abort)
+    return tuple(found)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

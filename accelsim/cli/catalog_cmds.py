@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from accelsim.catalog.loader import KINDS, Catalog, kind_key
-from accelsim.cli import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
+from accelsim.cli.options import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
 from accelsim.dtypes import PRESETS, precision
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import MemoryFit, fit, fit_best, minimum_cards, parse_plan
@@ -164,7 +164,7 @@ def _generic_rows(
                 f.framework,
                 f.vendor,
                 format_quantity(f.decode_token_layer_cost, "time"),
-                str(len(f.fit_cases)),
+                str(len(getattr(f.source_of("decode_token_layer_cost"), "fit_cases", ()))),
             ]
             for f in entries
         ]
@@ -384,7 +384,7 @@ def fit_cmd(
         "node_cards": server.cards_per_node,
         "server": server.name,
         "weights_total_model": m.weight_bytes(prec.weight_bytes),
-        "minimum_cards": minimum.plan.cards // card.dies if minimum else None,
+        "minimum_cards": minimum.plan.ranks // card.dies if minimum else None,
         "minimum_plan": minimum.plan.label() if minimum else None,
         "overridden": {
             f"device.{card.name}.{k}": p.override_of for k, p in card.overridden().items()
@@ -440,7 +440,7 @@ def _render_fit(
         console.print("no whole-node card count up to 8192 cards fits")
     else:
         console.print(
-            f"minimum: {minimum.plan.cards // dies} cards "
-            f"({minimum.plan.cards // dies // node_cards} nodes of "
+            f"minimum: {minimum.plan.ranks // dies} cards "
+            f"({minimum.plan.ranks // dies // node_cards} nodes of "
             f"{node_cards}), plan {minimum.plan.label()}, KV {minimum.max_kv_tokens:,} tokens"
         )

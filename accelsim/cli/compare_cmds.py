@@ -8,7 +8,7 @@ import typer
 from rich.progress import TextColumn
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     DEFAULT_FACILITY,
     DEFAULT_PRICES,
     CatalogOpt,
@@ -27,11 +27,12 @@ from accelsim.cli import (
     print_overrides,
     progress_bar,
 )
-from accelsim.errors import AccelsimError
+from accelsim.errors import AccelsimError, suggest
 from accelsim.questions.compare import compare, sized_cost
 from accelsim.questions.sizing import SLO_METRICS, size_cluster
-from accelsim.run.scenario import Scenario, load_scenario, resolve_scenario
-from accelsim.run.tco import unpriced
+from accelsim.run.pricing import unpriced
+from accelsim.run.resolve import load_scenario, resolve_scenario
+from accelsim.run.scenario import TRAFFIC_FOLDER, Scenario, read_scenario
 from accelsim.units import format_value, parse_quantity
 
 
@@ -143,7 +144,7 @@ def size_cmd(
     """The fewest cards of each device that meet the SLOs at a load, and what they cost."""
     cat = open_catalog(catalog_dirs, overrides)
     # the file's own values: a plan resolved for the scenario's device need not suit another
-    raw = load_scenario(scenario, cat, resolve=False).model_dump(exclude={"resolved"})
+    raw = read_scenario(scenario, cat).model_dump(exclude={"resolved"})
     if model:
         raw["model"] = model
     if dtype:
@@ -151,9 +152,6 @@ def size_cmd(
     if lengths or rate:
         profile = lengths or None
         if profile is not None:
-            from accelsim.errors import suggest
-            from accelsim.run.scenario import TRAFFIC_FOLDER
-
             files = cat.folder_files(TRAFFIC_FOLDER)
             if profile not in files:
                 raise suggest(profile, sorted(files), "traffic profile")
@@ -197,7 +195,7 @@ def size_cmd(
         no_price = unpriced(cat, d, prices)
         if sizing.attainable:
             s = sizing.summary
-            row.update(ttft_p99_s=s["ttft_s"]["p99"], tpot_p99_s=s["tpot_s"]["p99"])
+            row.update(ttft_p99_s=s.ttft_s.p99, tpot_p99_s=s.tpot_s.p99)
             row.update(capex_usd=None, per_year_usd=None, usd_per_mtok_output=None)
             if no_price is None:
                 tco = sized_cost(cat, sizing, prices=prices, facility=facility)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     CatalogOpt,
     JsonOpt,
     SetOpt,
@@ -21,11 +21,14 @@ from accelsim.cli import (
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats
-from accelsim.model.perf import OP_CLASSES, SpecDecode, perf_model_from_catalog
+from accelsim.model.perf.draft import SpecDecode
+from accelsim.model.perf.ops import OP_CLASSES
 from accelsim.model.plan import parse_plan
 from accelsim.model.routing import ROUTING_KINDS, RoutingModel
+from accelsim.run.timing import perf_model_from_catalog
 from accelsim.units import format_quantity
-from accelsim.validate.cases import ROUTING_PROFILES, calibrations, run_validation
+from accelsim.validate.calibrate import calibrations
+from accelsim.validate.predict import routing_model, run_validation
 
 
 @app.command()
@@ -101,8 +104,8 @@ def step(
         raise AccelsimError("give exactly one of --decode-batch B or --prefill-tokens T")
     if routing in ROUTING_KINDS and routing != "counts":
         rm = RoutingModel(kind=routing, skew=skew)
-    elif routing in ROUTING_PROFILES:
-        rm = ROUTING_PROFILES[routing]
+    elif routing in cat.names("routing"):
+        rm = routing_model(cat, routing)
     else:
         raise AccelsimError(f"--routing {routing!r}: choose uniform, zipf, dirichlet or production")
     spec = SpecDecode(spec_method, mtp, accept, draft_model) if mtp > 0 else None

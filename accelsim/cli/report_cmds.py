@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     DEFAULT_FACILITY,
     DEFAULT_PRICES,
     CatalogOpt,
@@ -23,7 +23,7 @@ from accelsim.cli import (
     open_catalog,
 )
 from accelsim.report import build_report, check_output, write_report
-from accelsim.run.scenario import load_scenario
+from accelsim.run.resolve import load_scenario
 
 
 @app.command("report")

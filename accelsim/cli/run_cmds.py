@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import TextColumn
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     CatalogOpt,
     JsonOpt,
     SetOpt,
@@ -22,63 +21,56 @@ from accelsim.cli import (
     print_overrides,
     progress_bar,
 )
-from accelsim.run.scenario import dump_scenario, load_scenario, run_scenario, write_atomic
+from accelsim.run.resolve import load_scenario
+from accelsim.run.scenario import dump_scenario, write_atomic
+from accelsim.run.simulate import run_scenario
+from accelsim.sim.metrics import METRICS, Summary
+from accelsim.units import format_value
+
+#: The latency rows: run-summary metric groups (``accelsim.sim.metrics.METRICS`` names
+#: ``{group}_mean``, ``_p50``, ``_p99``) and their labels.
+_LATENCY_ROWS = (
+    ("ttft", "TTFT"),
+    ("tpot", "TPOT"),
+    ("itl", "ITL"),
+    ("e2e", "end-to-end"),
+    ("queue", "queueing"),
+)
 
 
-def _fmt_s(v: float) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if v < 1:
-        return f"{v * 1000:.1f} ms"
-    return f"{v:.2f} s"
-
-
-def summary_table(s: dict[str, Any]) -> Table:
+def summary_table(s: Summary, what_if: bool = False) -> Table:
     """The summary of one run as a rich table (stable text for golden tests); a run under
-    what-if overrides (``s["overrides"]``) says so in the title (``print_overrides`` lists them)."""
+    what-if overrides (``what_if``) says so in the title (``print_overrides`` lists them)."""
     t = Table(
-        title=f"{s.get('scenario', 'run')}: {s.get('model', '')} on {s.get('cards')} x "
-        f"{s.get('device', '')}" + (" (what-if)" if s.get("overrides") else ""),
+        title=f"{s.scenario if s.scenario is not None else 'run'}: {s.model or ''} on "
+        f"{s.cards} x {s.device or ''}" + (" (what-if)" if what_if else ""),
         show_header=True,
     )
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_row(
-        "requests arrived / completed / rejected",
-        f"{s['arrived']} / {s['completed']} / {s['rejected']}",
+        "requests arrived / completed / rejected", f"{s.arrived} / {s.completed} / {s.rejected}"
     )
-    th = s["throughput"]
-    t.add_row("duration", _fmt_s(s["duration_s"]))
-    t.add_row("requests/s", f"{th['requests_per_s']:.3g}")
-    t.add_row("input tokens/s", f"{th['input_tokens_per_s']:.4g}")
-    t.add_row("output tokens/s", f"{th['output_tokens_per_s']:.4g}")
-    t.add_row("output tokens/s per card", f"{th['output_tokens_per_s_per_card']:.4g}")
-    for key, label in (
-        ("ttft_s", "TTFT"),
-        ("tpot_s", "TPOT"),
-        ("itl_s", "ITL"),
-        ("e2e_s", "end-to-end"),
-        ("queue_s", "queueing"),
-    ):
-        if key in s:
-            p = s[key]
-            t.add_row(
-                f"{label} mean / p50 / p99",
-                f"{_fmt_s(p['mean'])} / {_fmt_s(p['p50'])} / {_fmt_s(p['p99'])}",
-            )
-    g = s["goodput"]
-    t.add_row(
-        "goodput (TTFT & TPOT SLOs)", f"{g['share'] * 100:.1f} % ({g['requests_per_s']:.3g} req/s)"
-    )
-    if "kv_utilization" in s:
-        kv = s["kv_utilization"]
+    th = s.throughput
+    t.add_row("duration", format_value(s.duration_s, "s"))
+    t.add_row("requests/s", f"{th.requests_per_s:.3g}")
+    t.add_row("input tokens/s", f"{th.input_tokens_per_s:.4g}")
+    t.add_row("output tokens/s", f"{th.output_tokens_per_s:.4g}")
+    t.add_row("output tokens/s per card", f"{th.output_tokens_per_s_per_card:.4g}")
+    for group, label in _LATENCY_ROWS:
+        values = [METRICS[f"{group}_{q}"].get(s) for q in ("mean", "p50", "p99")]
+        if values[0] is not None:
+            t.add_row(f"{label} mean / p50 / p99", " / ".join(format_value(v, "s") for v in values))
+    g = s.goodput
+    t.add_row("goodput (TTFT & TPOT SLOs)", f"{g.share * 100:.1f} % ({g.requests_per_s:.3g} req/s)")
+    if s.kv_utilization is not None:
+        kv = s.kv_utilization
         t.add_row(
-            "KV utilization mean / peak",
-            f"{kv['mean_busy'] * 100:.1f} % / {kv['peak'] * 100:.1f} %",
+            "KV utilization mean / peak", f"{kv.mean_busy * 100:.1f} % / {kv.peak * 100:.1f} %"
         )
-    t.add_row("preemptions", str(s["preemptions"]))
-    if "energy" in s:
-        t.add_row("energy per output token", f"{s['energy']['joules_per_output_token']:.3g} J")
+    t.add_row("preemptions", str(s.preemptions))
+    if s.energy is not None:
+        t.add_row("energy per output token", f"{s.energy.joules_per_output_token:.3g} J")
     return t
 
 
@@ -111,9 +103,10 @@ def run(
                 bar.update(task, completed=frac, info=f"t={now:,.0f} s  {done}/{total} requests")
 
             result = run_scenario(sc, cat, progress=progress)
-    summary = result.summary
-    if cat.overrides or cat.scenario_overrides:
-        summary = {**summary, "overrides": cat.overrides_in_effect()}
+    summary = result.summary.as_dict()
+    what_if = bool(cat.overrides or cat.scenario_overrides)
+    if what_if:
+        summary["overrides"] = cat.overrides_in_effect()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / ".records.csv.tmp"
@@ -126,7 +119,7 @@ def run(
     if json_out:
         emit_json(summary)
         return
-    console.print(summary_table(summary))
+    console.print(summary_table(result.summary, what_if and bool(summary["overrides"])))
     print_overrides(summary.get("overrides", []))
     if out is not None:
         console.print(f"wrote {out}/records.csv, summary.json, scenario.yaml")

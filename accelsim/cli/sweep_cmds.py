@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     CatalogOpt,
     JsonOpt,
     SetOpt,
@@ -29,6 +29,8 @@ from accelsim.cli import (
     err_console,
 )
 from accelsim.errors import AccelsimError
+from accelsim.sweep.runner import run_sweep
+from accelsim.sweep.spec import load_sweep
 
 
 class _RichProgress:
@@ -112,8 +114,6 @@ def sweep_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Run a design-space sweep; results stream into OUT/results.sqlite (resumable)."""
-    from accelsim.sweep import load_sweep, run_sweep
-
     check_executor(executor, workers)
     spec = load_sweep(sweep_file)
     if set_:

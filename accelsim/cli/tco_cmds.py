@@ -1,5 +1,6 @@
 """``accelsim tco`` (cost of a deployment, or of renting it) and ``accelsim cluster-cost``
-(the "1,000-card cluster" press claim against the price books)."""
+(the "1,000-card cluster" press claim of ``workloads/scenarios/seed-claims.yaml`` against the
+price books)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.catalog.prices import output_fx
+from accelsim.cli.options import (
     DEFAULT_FACILITY,
     DEFAULT_PRICES,
     CatalogOpt,
@@ -26,29 +28,23 @@ from accelsim.cli import (
     print_overrides,
 )
 from accelsim.errors import AccelsimError
-from accelsim.run.tco import (
+from accelsim.model.cost import (
     BREAKDOWN,
     OUTPUTS,
     UNCERTAIN_INPUTS,
     RentalCost,
     TcoResult,
-    TcoUncertainty,
-    claim_markdown,
-    cluster_cost_claim,
-    default_output,
-    estimate_tco,
-    output_fx,
-    parse_dist,
-    read_run_summary,
     rental_cost,
-    rental_rate,
 )
-
-#: The press claim (reference/tco.md section 9): device -> (label, USD for 1,000 cards).
-DEFAULT_CLAIMS = {
-    "ascend-910b2": ("Ascend 910B, 1,000 cards", 4.5e6),
-    "a100-sxm4-80gb": ("A100, 1,000 cards", 7.2e6),
-}
+from accelsim.model.uncertainty import RangedTco, TcoUncertainty, default_output, parse_dist
+from accelsim.questions.cluster_cost import (
+    PRESS_SCENARIO,
+    cluster_cost_claim,
+    scenario_cluster_claim,
+)
+from accelsim.report.cluster_cost import claim_markdown
+from accelsim.run.pricing import estimate_tco, rental_rate
+from accelsim.run.summary_file import read_run_summary
 
 
 def _money(value: float, currency: str, digits: int | None = None) -> str:
@@ -198,7 +194,7 @@ def _rental_table(rent: RentalCost, currency: str, fx: float, title: str) -> Tab
     return table
 
 
-def _parse_ranges(specs: list[str], result: TcoResult | None = None) -> dict[str, Any]:
+def _parse_ranges(specs: list[str], result: RangedTco | None = None) -> dict[str, Any]:
     out = {}
     for spec in specs:
         name, sep, text = spec.partition("=")
@@ -379,13 +375,7 @@ def tco_cmd(
     )
     user_ranges = _parse_ranges(ranges or [], result)
     if user_ranges:
-        result = TcoResult(
-            result.inputs.with_ranges(user_ranges),
-            result.values,
-            result.network,
-            result.currency,
-            result.fx_per_usd,
-        )
+        result = result.with_ranges(user_ranges)
     mc = result.monte_carlo(monte_carlo, seed) if monte_carlo else None
     sens = result.sensitivity() if (monte_carlo or show_sensitivity) else None
     sens_output = default_output(result.inputs)
@@ -503,7 +493,8 @@ def cluster_cost_cmd(
         typer.Option(
             "--claim",
             help="DEVICE=USD claimed for the cluster, e.g. ascend-910b2=4.5M; "
-            "repeatable (default: the press claim, 910B $4.5M vs A100 $7.2M).",
+            f"repeatable (default: the press claim of the {PRESS_SCENARIO} scenario, 910B "
+            "$4.5M vs A100 $7.2M).",
         ),
     ] = None,
     prices: Annotated[
@@ -523,6 +514,7 @@ def cluster_cost_cmd(
     all-in capex: servers + network + storage + installation)."""
     if cards < 1:
         raise AccelsimError(f"--cards must be positive (got {cards})")
+    cat = open_catalog(catalog, set_)
     table: dict[str, tuple[str, float]] = {}
     for spec in claims or []:
         dev, sep, text = spec.partition("=")
@@ -533,11 +525,7 @@ def cluster_cost_cmd(
             raise AccelsimError(f"--claim {spec!r}: the claimed cost must be positive")
         table[dev.strip()] = (f"{dev.strip()}, {cards:,} cards", value)
     if not table:
-        table = {
-            d: (label.replace("1,000", f"{cards:,}"), usd * cards / 1000)
-            for d, (label, usd) in DEFAULT_CLAIMS.items()
-        }
-    cat = open_catalog(catalog, set_)
+        table = scenario_cluster_claim(cat, cards)
     rows = cluster_cost_claim(cat, table, cards=cards, prices=prices)
     if not rows:
         raise AccelsimError("no price book prices any of the claimed devices")

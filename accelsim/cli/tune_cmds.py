@@ -10,7 +10,7 @@ import typer
 from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     CatalogOpt,
     JsonOpt,
     SetOpt,
@@ -23,6 +23,7 @@ from accelsim.cli import (
     progress_bar,
 )
 from accelsim.errors import AccelsimError
+from accelsim.questions.tune import tune
 
 
 class _StageProgress:
@@ -107,8 +108,6 @@ def tune_cmd(
 ) -> None:
     """Search plans (TP/EP/DP attention, P/D pools, scheduler limits) for a card budget:
     the analytic model prunes, the simulator confirms; prints the best with its evidence."""
-    from accelsim.questions.tune import tune
-
     if cards < 1:
         raise AccelsimError("--cards: give the card budget (a positive whole number)")
     check_executor(executor, workers)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
-from accelsim.cli import (
+from accelsim.cli.options import (
     DEFAULT_FACILITY,
     DEFAULT_PRICES,
     CatalogOpt,

@@ -2,9 +2,10 @@
 
 The serving engine forms batches; the timing model prices them. Neither knows the other's
 internals: the engine describes an iteration with a ``BatchStats`` (aggregates only, so building
-it costs O(1) per iteration however many sequences run), and anything with an
-``iteration_time(batch) -> seconds`` method (an ``IterationModel``) prices it — the roofline
-model in ``accelsim.model.perf`` or a constant-time stub in queueing-theory tests.
+it costs O(1) per iteration however many sequences run), and an ``IterationModel`` prices it —
+the roofline model (``accelsim.model.perf.model.PerfModel``) or a constant-time stub in
+queueing-theory tests. ``IterationModel`` lists every member the simulator reads from its
+timing model.
 """
 
 from __future__ import annotations
@@ -73,12 +74,30 @@ class BatchStats:
 
 @runtime_checkable
 class IterationModel(Protocol):
-    """Prices one iteration. ``tokens_per_decode_step`` is the mean number of tokens a decode
-    sequence emits per iteration (1 without speculative decoding; 1 + accepted drafts with
-    MTP/EAGLE)."""
+    """What the serving simulator (``accelsim.sim``) asks of the timing model of one replica.
+
+    - ``tokens_per_decode_step``: the mean number of tokens a decode sequence emits per
+      iteration (1 without speculative decoding; 1 + accepted drafts with MTP/EAGLE);
+    - ``cacheable``: whether the simulator may price a batch once per quantized shape and reuse
+      the figure (False for a stub with random service times, priced every iteration);
+    - ``peak_flops`` / ``peak_hbm_bandwidth``: of the replica's cards, the MFU and MBU
+      denominators (None, or 0, when the model has none: the run then reports no MFU/MBU).
+    """
 
     tokens_per_decode_step: float
+    cacheable: bool
+
+    @property
+    def peak_flops(self) -> float | None: ...
+
+    @property
+    def peak_hbm_bandwidth(self) -> float | None: ...
 
     def iteration_time(self, batch: BatchStats) -> float:
         """Seconds one iteration of ``batch`` takes on one replica."""
+        ...
+
+    def iteration_work(self, batch: BatchStats) -> tuple[float, float, float]:
+        """``(seconds, FLOPs, HBM bytes)`` of one iteration of ``batch`` on one replica (FLOPs
+        and bytes 0 when the model does not count them)."""
         ...

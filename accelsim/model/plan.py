@@ -1,25 +1,40 @@
-"""Parallel plans and the memory-fit check.
+"""Parallel plans: their grammar, the plan enumerator, and the memory-fit check.
 
-A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` cards:
+A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` ranks:
 
 - attention (and dense FFN, shared experts, embedding/LM head) is split ``tp`` ways and
   replicated over ``dp`` attention-data-parallel groups (DeepSeek/SGLang "DP attention"); each
   group serves its own sequences, so it holds its own KV cache;
 - routed experts are spread over ``ep`` expert-parallel ranks drawn from the same ``tp * dp``
-  cards, each expert further split ``moe_tp = tp * dp / ep`` ways (``ep = tp * dp`` is the usual
+  ranks, each expert further split ``moe_tp = tp * dp / ep`` ways (``ep = tp * dp`` is the usual
   wide-EP deployment, ``ep = 1`` is plain tensor parallelism of the experts);
 - ``pp`` pipeline stages split the layers; the fit below charges the heaviest stage
   (``ceil(L / pp)`` layers plus the embedding and LM head);
 - ``redundant_experts`` extra expert slots per replica (EPLB) hold copies of hot experts;
+- ``micro_batch_overlap``: two micro-batches overlap one's communication with the other's
+  compute (DeepSeek's two-batch overlap; priced by ``accelsim.model.perf``);
 - ``replicas`` independent copies make up the deployment.
 
 Plan degrees count *ranks*, as in ``accelsim.model.perf``: a rank is one card, or one die of a
 multi-die package (an Ascend 910C holds two dies, each with its own 64 GB of HBM, and its
-published plans count dies). ``fit`` therefore budgets one rank with ``hbm_capacity / dies``
-(64 GB on a 910C), and a plan of ``tp * dp * pp`` ranks occupies ``tp * dp * pp / dies``
-packages. On single-die cards rank and card coincide. ``fit_best`` and ``minimum_cards`` take
-*cards* (packages) and search plans over ``cards * dies`` ranks; the plans they return count
-ranks.
+published plans count dies). ``ParallelPlan.ranks_per_replica`` and ``ranks`` say so. ``fit``
+therefore budgets one rank with ``hbm_capacity / dies`` (64 GB on a 910C), and a plan of
+``tp * dp * pp`` ranks occupies ``tp * dp * pp / dies`` packages. On single-die cards rank and
+card coincide. ``fit_best`` and ``minimum_cards`` take *cards* (packages) and search plans over
+``cards * dies`` ranks; the plans they return count ranks.
+
+The plan grammar (``parse_plan``, the only reader): comma-separated ``KEY=VALUE`` text
+(``"tp=8,ep=8"``) or the same keys as a mapping (a validation case's ``plan:``, a sweep axis
+``plan.tp``): ``tp``, ``dp``, ``pp``, ``ep``, ``replicas``, ``redundant_experts`` (text alias
+``redundant``) and ``micro_batch_overlap`` (alias ``overlap``; ``1``/``0``, ``true``/``false``).
+Missing sizes default to 1; without ``replicas`` the plan fills the ranks it is laid over.
+``ParallelPlan.label`` writes the short form (``replicas`` only when above one) and
+``ParallelPlan.text`` the form a resolved scenario records (``replicas`` always); both read
+back to the same plan.
+
+The plan enumerator (``replica_plans``, the only one): the single-replica plans of a rank count
+that the planner (``fit_best``) and the configuration search (``accelsim.questions.tune``)
+consider.
 
 Memory per rank = weights + activation workspace + KV cache + a framework reserve. Assumptions
 (each a documented default, changeable per call):
@@ -69,7 +84,9 @@ Memory per rank = weights + activation workspace + KV cache + a framework reserv
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from accelsim.catalog.devices import Card
 from accelsim.catalog.workloads import ModelArch
@@ -77,13 +94,15 @@ from accelsim.dtypes import BYTES, Precision
 from accelsim.errors import AccelsimError
 
 __all__ = [
+    "PLAN_KEYS",
     "MemoryFit",
     "ParallelPlan",
-    "candidate_plans",
+    "divisors",
     "fit",
     "fit_best",
     "minimum_cards",
     "parse_plan",
+    "replica_plans",
 ]
 
 RESERVE_FRACTION = 0.10
@@ -94,7 +113,10 @@ MAX_SEQS = 256
 
 @dataclass(frozen=True)
 class ParallelPlan:
-    """How one replica is laid over cards, and how many replicas there are."""
+    """How one replica is laid over ranks, and how many replicas there are.
+
+    Every degree counts *ranks*: a card, or a die of a multi-die card (a 910C package holds
+    two); ``ranks_per_replica`` and ``ranks`` are rank counts, never packages."""
 
     tp: int = 1
     dp: int = 1
@@ -117,12 +139,14 @@ class ParallelPlan:
             )
 
     @property
-    def cards_per_replica(self) -> int:
+    def ranks_per_replica(self) -> int:
+        """Ranks of one replica: ``tp * dp * pp``."""
         return self.tp * self.dp * self.pp
 
     @property
-    def cards(self) -> int:
-        return self.cards_per_replica * self.replicas
+    def ranks(self) -> int:
+        """Ranks of the whole deployment: ``ranks_per_replica * replicas``."""
+        return self.ranks_per_replica * self.replicas
 
     @property
     def moe_tp(self) -> int:
@@ -130,6 +154,7 @@ class ParallelPlan:
         return self.tp * self.dp // self.ep
 
     def label(self) -> str:
+        """The plan in the grammar, short: ``replicas`` only when above one."""
         parts = [f"tp={self.tp}", f"ep={self.ep}"]
         if self.dp > 1:
             parts.append(f"dp={self.dp}")
@@ -139,41 +164,92 @@ class ParallelPlan:
             parts.append(f"replicas={self.replicas}")
         if self.redundant_experts:
             parts.append(f"redundant={self.redundant_experts}")
+        if self.micro_batch_overlap:
+            parts.append("overlap=1")
         return ",".join(parts)
 
+    def text(self) -> str:
+        """The plan in the grammar with its replica count always written (a resolved
+        scenario records this form: read back it never fills other ranks)."""
+        return self.label() if self.replicas > 1 else self.label() + ",replicas=1"
 
-_PLAN_KEYS = {"tp", "dp", "pp", "ep", "replicas", "redundant_experts", "redundant"}
+
+#: The plan grammar: every key a plan text or mapping may use -> the ``ParallelPlan`` field.
+PLAN_KEYS = {
+    "tp": "tp",
+    "dp": "dp",
+    "pp": "pp",
+    "ep": "ep",
+    "replicas": "replicas",
+    "redundant_experts": "redundant_experts",
+    "redundant": "redundant_experts",
+    "micro_batch_overlap": "micro_batch_overlap",
+    "overlap": "micro_batch_overlap",
+}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def parse_plan(text: str, cards: int | None = None) -> ParallelPlan:
-    """Read ``"tp=8,ep=8"`` (missing sizes default to 1; ``replicas`` fills the card count).
+def _plan_value(field: str, raw: Any, where: str, key: str) -> int | bool:
+    if field == "micro_batch_overlap":
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise AccelsimError(f"{where}: {key} must be true or false (1 or 0)")
+    if isinstance(raw, bool):
+        raise AccelsimError(f"{where}: {key} must be an integer")
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise AccelsimError(f"{where}: {key} must be an integer") from None
+    if isinstance(raw, float) and raw != value:
+        raise AccelsimError(f"{where}: {key} must be an integer")
+    return value
 
-    With ``cards`` the plan must use them all: ``replicas`` defaults to
-    ``cards / (tp*dp*pp)``, and a plan whose sizes do not divide ``cards`` is an error.
+
+def parse_plan(
+    spec: str | Mapping[str, Any] | ParallelPlan, ranks: int | None = None
+) -> ParallelPlan:
+    """Read a plan in the grammar (module docstring): ``"tp=8,ep=8"``, the same keys as a
+    mapping, or a ``ParallelPlan`` (taken as is, its replica count given).
+
+    With ``ranks`` the plan must use them all: ``replicas`` defaults to
+    ``ranks / (tp*dp*pp)``, and a plan whose sizes do not divide ``ranks`` is an error.
     """
-    values: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, raw = part.partition("=")
-        key = key.strip()
-        if not sep or key not in _PLAN_KEYS:
-            raise AccelsimError(
-                f"--plan {text!r}: cannot read {part!r} (use tp=, ep=, dp=, pp=, replicas=)"
-            )
-        try:
-            values["redundant_experts" if key == "redundant" else key] = int(raw)
-        except ValueError:
-            raise AccelsimError(f"--plan {text!r}: {key} must be an integer") from None
-    plan = ParallelPlan(**values)
-    if cards is not None:
-        per = plan.cards_per_replica
-        if "replicas" not in values:
-            if cards % per:
+    values: dict[str, Any] = {}
+    if isinstance(spec, ParallelPlan):
+        where = f"--plan {spec.text()!r}"
+        values = asdict(spec)
+    elif isinstance(spec, Mapping):
+        where = f"plan {dict(spec)}"
+        for key, raw in spec.items():
+            field = PLAN_KEYS.get(str(key))
+            if field is None:
                 raise AccelsimError(
-                    f"--plan {text!r}: tp*dp*pp={per} does not divide --cards {cards}"
+                    f"{where}: unknown key {key!r} (use {', '.join(sorted(PLAN_KEYS))})"
                 )
-            plan = replace(plan, replicas=cards // per)
-        elif plan.cards != cards:
-            raise AccelsimError(f"--plan {text!r}: uses {plan.cards} cards but --cards is {cards}")
+            values[field] = _plan_value(field, raw, where, str(key))
+    else:
+        where = f"--plan {spec!r}"
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, sep, raw = part.partition("=")
+            key = key.strip()
+            if not sep or key not in PLAN_KEYS:
+                raise AccelsimError(
+                    f"{where}: cannot read {part!r} (use tp=, ep=, dp=, pp=, replicas=, "
+                    "redundant=, overlap=)"
+                )
+            values[PLAN_KEYS[key]] = _plan_value(PLAN_KEYS[key], raw, where, key)
+    plan = ParallelPlan(**values)
+    if ranks is not None:
+        per = plan.ranks_per_replica
+        if "replicas" not in values:
+            if ranks % per:
+                raise AccelsimError(f"{where}: tp*dp*pp={per} does not divide {ranks} ranks")
+            plan = replace(plan, replicas=ranks // per)
+        elif plan.ranks != ranks:
+            raise AccelsimError(f"{where}: uses {plan.ranks} ranks, not the {ranks} given")
     return plan
 
 
@@ -376,25 +452,31 @@ def fit(
     )
 
 
-def _divisors(n: int) -> list[int]:
+def divisors(n: int) -> list[int]:
+    """The divisors of ``n``, ascending."""
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def candidate_plans(model: ModelArch, cards: int, scale_up_cards: int) -> list[ParallelPlan]:
-    """The small set of single-replica plans the planner considers for ``cards`` cards.
+def replica_plans(
+    model: ModelArch, ranks: int, scale_up_ranks: int, *, expert_layouts: bool = False
+) -> list[ParallelPlan]:
+    """The single-replica plans of ``ranks`` ranks, in a fixed order (``tp`` ascending).
 
-    MoE: attention ``tp`` in the divisors of ``cards`` that fit in one scale-up domain, the rest
-    as DP attention, experts over all cards (``ep = cards``). Dense: ``tp`` within the scale-up
-    domain, pipeline stages for the rest.
+    MoE: attention ``tp`` in the divisors of ``ranks`` that fit in one scale-up domain, the rest
+    as DP attention (``dp = ranks / tp``), experts over all ranks (``ep = ranks``); with
+    ``expert_layouts`` also over ``ep = tp`` (and ``ep = 1`` when ``dp = 1``), ascending. Dense:
+    ``tp`` within the scale-up domain, pipeline stages ``pp = ranks / tp`` for the rest.
     """
     plans = []
-    for tp in _divisors(cards):
-        if tp > scale_up_cards:
+    for tp in divisors(ranks):
+        if tp > scale_up_ranks:
             continue
         if model.is_moe:
-            plans.append(ParallelPlan(tp=tp, dp=cards // tp, ep=cards))
+            dp = ranks // tp
+            eps = sorted({tp, ranks} | ({1} if dp == 1 else set())) if expert_layouts else [ranks]
+            plans.extend(ParallelPlan(tp=tp, dp=dp, ep=ep) for ep in eps)
         else:
-            plans.append(ParallelPlan(tp=tp, pp=cards // tp))
+            plans.append(ParallelPlan(tp=tp, pp=ranks // tp))
     return plans
 
 
@@ -412,7 +494,7 @@ def fit_best(
     ranks, domain = cards * card.dies, scale_up_cards * card.dies
     fits = [
         fit(model, card, p, prec, context, **kwargs)  # type: ignore[arg-type]
-        for p in candidate_plans(model, ranks, domain)
+        for p in replica_plans(model, ranks, domain)
     ]
     return max(fits, key=lambda f: (f.max_kv_tokens, f.kv_capacity, -f.plan.tp))
 

@@ -17,8 +17,10 @@ Kinds and what accelsim compares them with:
 - ``usd_per_mtok`` ($ per million output tokens on ``device``): the Monte Carlo P10–P90 of
   $/M output tokens of the cluster ``accelsim compare`` sizes for the scenario's load and SLOs.
 - ``peak_flops`` (dense peak of one card in ``dtype``): the catalog's value for ``device``.
-- ``cluster_cost`` (capex of ``cards`` cards): ``accelsim.run.tco.cluster_cost_claim`` over every
+- ``cluster_cost`` (capex of ``cards`` cards): ``accelsim.questions.cluster_cost`` over every
   price book that prices the device: bare cards and all-in capex.
+
+The claim schema (``accelsim.run.scenario.Claim``) is part of the scenario schema.
 
 Verdicts: ``consistent``, ``inconsistent`` or ``not checkable``, always with the reason and
 accelsim's number. Tolerance policy (stated in every report):
@@ -32,10 +34,10 @@ accelsim's number. Tolerance policy (stated in every report):
   device, those of its vendor's cards; with none either, all cases — never below
   ``MIN_PERF_TOLERANCE`` = 10%.
 - *cost per token* (``usd_per_mtok``): consistent when inside the Monte Carlo P10–P90 (which
-  already carries the price and ±15% throughput spreads of ``accelsim.run.tco.DEFAULT_SPREADS``).
+  already carries the price and ±15% throughput spreads of ``tco/spreads.yaml``).
 - *cluster cost*: consistent when between the cheapest book's bare cards x (1 - 25%) and the
   dearest book's all-in capex x (1 + 25%); 25% is the card-price spread of
-  ``DEFAULT_SPREADS``. Below the bare cards is inconsistent (cannot even buy the cards).
+  ``tco/spreads.yaml``. Below the bare cards is inconsistent (cannot even buy the cards).
 
 A performance claim about a configuration on which the model does **not fit** at any precision
 the card supports is *inconsistent*: the configuration cannot exist, so no throughput or latency
@@ -54,21 +56,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
-
+from accelsim.catalog.devices import Card
 from accelsim.catalog.loader import Catalog
-from accelsim.catalog.schema import Frozen
 from accelsim.dtypes import PRESETS, Precision, precision
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import MemoryFit, fit_best, minimum_cards
-from accelsim.units import parse_quantity
+from accelsim.model.plan import MemoryFit, ParallelPlan, fit_best, minimum_cards
+from accelsim.questions.cluster_cost import cluster_cost_claim
+from accelsim.questions.compare import ComparisonResult
+from accelsim.questions.sizing import slo_check, slo_targets
+from accelsim.run.scenario import Claim, Scenario
+from accelsim.run.simulate import run_scenario
 
 __all__ = [
     "MIN_PERF_TOLERANCE",
     "PRICE_TOLERANCE",
     "RATE_FACTORS",
     "SPEC_TOLERANCE",
-    "Claim",
     "ClaimCheck",
     "LoadPoint",
     "LoadSweep",
@@ -79,60 +82,18 @@ __all__ = [
     "supported_presets",
 ]
 
-ClaimKind = Literal["throughput", "ttft", "usd_per_mtok", "peak_flops", "cluster_cost"]
 Verdict = Literal["consistent", "inconsistent", "not checkable"]
 
 #: Relative tolerance of a peak-rate claim against the catalog (see the module docstring).
 SPEC_TOLERANCE = 0.10
 #: Floor of the performance tolerance (validation error of the card, see the module docstring).
 MIN_PERF_TOLERANCE = 0.10
-#: Cluster-cost tolerance: the card-price spread of ``accelsim.run.tco.DEFAULT_SPREADS``.
+#: Cluster-cost tolerance: the card-price spread of ``tco/spreads.yaml``.
 PRICE_TOLERANCE = 0.25
 #: Load sweep: multiples of the scenario's arrival rate.
 RATE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: Load sweep: requests simulated per rate (the scenario's own count when smaller).
 SWEEP_REQUESTS = 600
-
-_DIMENSION = {"throughput": "token_rate", "ttft": "time", "peak_flops": "flop_rate"}
-_UNIT = {
-    "throughput": "tok/s",
-    "ttft": "s",
-    "usd_per_mtok": "USD/Mtok",
-    "peak_flops": "FLOP/s",
-    "cluster_cost": "USD",
-}
-
-
-class Claim(Frozen):
-    """One published claim (see the module docstring for the kinds)."""
-
-    id: str
-    kind: ClaimKind
-    value: float = Field(gt=0)
-    device: str
-    cards: int | None = Field(default=None, ge=1)
-    dtype: str | None = None
-    says: str = ""
-    source: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _units(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("kind") in _DIMENSION and "value" in data:
-            data = {**data, "value": parse_quantity(data["value"], _DIMENSION[data["kind"]])}
-        return data
-
-    @model_validator(mode="after")
-    def _needs(self) -> Claim:
-        if self.kind in ("throughput", "ttft", "cluster_cost") and self.cards is None:
-            raise ValueError(f"a {self.kind} claim needs cards")
-        if self.kind == "peak_flops" and self.dtype is None:
-            raise ValueError("a peak_flops claim needs dtype (e.g. fp16)")
-        return self
-
-    @property
-    def unit(self) -> str:
-        return _UNIT[self.kind]
 
 
 @dataclass(frozen=True)
@@ -178,11 +139,12 @@ class LoadPoint:
 
 @dataclass(frozen=True)
 class LoadSweep:
-    """Throughput against latency of one deployment over ``RATE_FACTORS`` x the scenario rate."""
+    """Throughput against latency of one deployment over ``RATE_FACTORS`` x the scenario rate:
+    ``plan`` (one replica) on ``cards`` cards of ``device``."""
 
     device: str
     cards: int
-    plan: str
+    plan: ParallelPlan
     dtype: str
     requests: int
     points: tuple[LoadPoint, ...]
@@ -204,7 +166,7 @@ class LoadSweep:
         return min(p.ttft_p50_s for p in self.points)
 
 
-def sweepable(sc: Any) -> str | None:
+def sweepable(sc: Scenario) -> str | None:
     """Why the scenario's traffic cannot be swept over rates (None when it can)."""
     t = sc.traffic_spec
     if t.arrival not in ("poisson", "gamma", "constant") or t.rate is None:
@@ -213,38 +175,39 @@ def sweepable(sc: Any) -> str | None:
 
 
 def load_sweep(
-    sc: Any, catalog: Catalog, device: str, plan: str, cards: int, dtype: str | None = None
+    sc: Scenario,
+    catalog: Catalog,
+    device: str,
+    plan: ParallelPlan,
+    cards: int,
+    dtype: str | None = None,
 ) -> LoadSweep:
     """Simulate ``device`` with ``plan`` (one replica, over ``cards`` cards — packages, so
-    ``cards * dies`` ranks) at ``RATE_FACTORS`` x the scenario rate, ``SWEEP_REQUESTS``
-    requests each (fewer when the scenario has fewer)."""
-    from accelsim.questions.sizing import slo_check, slo_targets
-    from accelsim.run.scenario import Scenario, run_scenario
-
+    ``cards * dies`` ranks) at ``RATE_FACTORS`` x the rate of resolved ``sc``,
+    ``SWEEP_REQUESTS`` requests each (fewer when the scenario has fewer)."""
     why = sweepable(sc)
     if why:
         raise AccelsimError(f"load sweep of scenario {sc.name}: {why}")
     traffic = sc.traffic_spec
     requests = min(traffic.requests or SWEEP_REQUESTS, SWEEP_REQUESTS)
-    raw = sc.model_dump(exclude={"resolved", "kv_tokens", "kv_tokens_per_seq"})
-    raw.update(device=device, cards=cards, plan=plan, disaggregation=None)
-    if dtype is not None:
-        raw.update(dtype=dtype, kv_dtype=None)
+    fields: dict[str, Any] = {} if dtype is None else {"dtype": dtype, "kv_dtype": None}
     targets = slo_targets(sc)
     points = []
     for factor in RATE_FACTORS:
-        t = dict(raw["traffic"])
-        t.update(rate=traffic.rate * factor, requests=requests, duration=None)
-        s = run_scenario(Scenario.model_validate({**raw, "traffic": t}), catalog).summary
+        t = traffic.model_copy(
+            update={"rate": traffic.rate * factor, "requests": requests, "duration": None}
+        )
+        one = sc.replanned(device, cards, plan, traffic=t, **fields)
+        s = run_scenario(one, catalog).summary
         ok, _ = slo_check(s, targets)
         points.append(
             LoadPoint(
                 rate=traffic.rate * factor,
-                output_tokens_per_s=s["throughput"]["output_tokens_per_s"],
-                ttft_p50_s=s["ttft_s"]["p50"],
-                ttft_p99_s=s["ttft_s"]["p99"],
-                tpot_p50_s=s["tpot_s"]["p50"],
-                tpot_p99_s=s["tpot_s"]["p99"],
+                output_tokens_per_s=s.throughput.output_tokens_per_s,
+                ttft_p50_s=s.ttft_s.p50,
+                ttft_p99_s=s.ttft_s.p99,
+                tpot_p50_s=s.tpot_s.p50,
+                tpot_p99_s=s.tpot_s.p99,
                 meets_slo=ok,
             )
         )
@@ -252,7 +215,7 @@ def load_sweep(
 
 
 # ---- memory fit over precisions ---------------------------------------------------------------
-def supported_presets(card: Any) -> list[str]:
+def supported_presets(card: Card) -> list[str]:
     """Precision presets whose compute dtype the card has (aliases dropped)."""
     seen: set[Precision] = set()
     out = []
@@ -281,7 +244,7 @@ def precision_fits(
             arch, card, prec, context, server.cards_per_node, server.scale_up_domain_cards
         )
         # cards (packages): the plan counts ranks, dies on a multi-die card
-        out.append((name, one, least.plan.cards // card.dies if least is not None else None))
+        out.append((name, one, least.plan.ranks // card.dies if least is not None else None))
     return out
 
 
@@ -357,8 +320,6 @@ def _check_peak(c: Claim, catalog: Catalog) -> ClaimCheck:
 
 
 def _check_cluster(c: Claim, catalog: Catalog) -> ClaimCheck:
-    from accelsim.run.tco import cluster_cost_claim
-
     assert c.cards is not None
     tol = f"-{PRICE_TOLERANCE:.0%} / +{PRICE_TOLERANCE:.0%} (card-price spread)"
     rows = cluster_cost_claim(catalog, {c.device: (c.says or c.id, c.value)}, cards=c.cards)
@@ -387,7 +348,7 @@ def _check_cluster(c: Claim, catalog: Catalog) -> ClaimCheck:
     return ClaimCheck(c, verdict, low, text, tol, reason)
 
 
-def _check_cost(c: Claim, comparison: Any) -> ClaimCheck:
+def _check_cost(c: Claim, comparison: ComparisonResult) -> ClaimCheck:
     tol = "inside the Monte Carlo P10–P90"
     out = next((o for o in comparison.outcomes if o.device == c.device), None)
     if out is None or out.uncertainty is None:
@@ -419,9 +380,8 @@ def _check_cost(c: Claim, comparison: Any) -> ClaimCheck:
 
 def _check_perf(
     c: Claim,
-    sc: Any,
+    sc: Scenario,
     catalog: Catalog,
-    comparison: Any,
     sweeps: Mapping[str, LoadSweep],
     validation: Any,
 ) -> ClaimCheck:
@@ -436,7 +396,8 @@ def _check_perf(
         figure = ref.capacity if c.kind == "throughput" else ref.best_ttft_p50_s
         unit = "tok/s" if c.kind == "throughput" else "s"
         ref_text = (
-            f"; at the smallest deployment ({ref.cards} cards, {ref.plan}, {ref.dtype}) accelsim "
+            f"; at the smallest deployment ({ref.cards} cards, {ref.plan.label()}, {ref.dtype}) "
+            "accelsim "
             f"predicts {_fmt(figure, unit)}"
         )
         if c.kind == "throughput" and figure is not None:
@@ -462,12 +423,12 @@ def _check_perf(
     note = (
         "" if chosen[0] == sc.dtype else f" (does not fit at {sc.dtype}; simulated at {chosen[0]})"
     )
-    plan = chosen[1].plan.label()
+    plan = chosen[1].plan
     if ref is not None and ref.cards == c.cards and ref.plan == plan and ref.dtype == chosen[0]:
         sweep = ref
     else:
         sweep = load_sweep(sc, catalog, c.device, plan, c.cards, chosen[0])
-    where = f"{c.cards} x {c.device}, {plan}, {chosen[0]}{note}"
+    where = f"{c.cards} x {c.device}, {plan.label()}, {chosen[0]}{note}"
     if c.kind == "throughput":
         cap = sweep.capacity
         if cap is None:
@@ -511,19 +472,18 @@ def _check_perf(
 
 def check_claims(
     claims: list[Claim],
-    sc: Any,
+    sc: Scenario,
     catalog: Catalog,
     *,
-    comparison: Any,
+    comparison: ComparisonResult,
     sweeps: Mapping[str, LoadSweep],
     validation: Any,
 ) -> list[ClaimCheck]:
     """Check every claim of a scenario (see the module docstring for the policy).
 
-    ``comparison`` is ``accelsim.questions.compare.compare``'s result for the scenario, ``sweeps``
-    the
-    load sweeps of its smallest deployments by device, ``validation`` ``run_validation``'s
-    report (for the performance tolerance)."""
+    ``sc`` is the resolved scenario, ``comparison`` ``accelsim.questions.compare.compare``'s
+    result for it, ``sweeps`` the load sweeps of its smallest deployments by device,
+    ``validation`` ``run_validation``'s report (for the performance tolerance)."""
     out = []
     for c in claims:
         catalog.device(c.device)
@@ -534,5 +494,5 @@ def check_claims(
         elif c.kind == "usd_per_mtok":
             out.append(_check_cost(c, comparison))
         else:
-            out.append(_check_perf(c, sc, catalog, comparison, sweeps, validation))
+            out.append(_check_perf(c, sc, catalog, sweeps, validation))
     return out

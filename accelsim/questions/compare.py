@@ -4,58 +4,76 @@ For each device of a scenario (``devices:``, or the ones asked for) ``compare``:
 
 1. checks the memory fit on one server of the device (``accelsim.model.plan.fit_best``);
 2. finds the smallest feasible deployment (whole nodes;
-``accelsim.questions.sizing.replica_shape``);
-3. simulates the scenario's traffic on it (``accelsim.run.scenario.run_scenario``): throughput,
+   ``accelsim.questions.sizing.replica_shape``);
+3. simulates the scenario's traffic on it (``accelsim.run.simulate.run_scenario``): throughput,
    TTFT/TPOT p50/p99, goodput under the scenario's SLOs;
 4. sizes the cluster for the scenario's load under its SLOs
-(``accelsim.questions.sizing.size_cluster``);
-5. costs that cluster (``accelsim.run.tco.estimate_tco`` with the simulated utilization and
+   (``accelsim.questions.sizing.size_cluster``);
+5. costs that cluster (``accelsim.run.pricing.estimate_tco`` with the simulated utilization and
    throughput) and carries price/spec uncertainty through Monte Carlo (P10/P50/P90 of $ per
    million output tokens).
 
-The result is a table of rows (``ComparisonResult.rows``) with the winner per row and the ratio
-of the best to the next; ``to_frame()`` gives a pandas DataFrame. What-if overrides (the
-catalog's, plus ``overrides=`` given here) are listed in ``ComparisonResult.overrides`` with the
-catalog value each replaced, and devices an override touches are in ``overridden_devices``, so a
-what-if is never mistaken for the catalog.
+The scenario is deployed once (``accelsim.run.resolve.deploy``): its model and precision serve
+every device. The result is a table of rows (``ComparisonResult.rows``) with the winner per row
+and the ratio of the best to the next; ``to_frame()`` gives a pandas DataFrame. What-if
+overrides (the catalog's, plus ``overrides=`` given here) are listed in
+``ComparisonResult.overrides`` with the catalog value each replaced, and devices an override
+touches are in ``overridden_devices``, so a what-if is never mistaken for the catalog.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from accelsim.catalog.loader import Catalog, with_overrides
-from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import fit_best
+from accelsim.model.cost import TcoResult
+from accelsim.model.plan import MemoryFit, fit_best
+from accelsim.model.uncertainty import RangedTco
 from accelsim.questions.sizing import SizingResult, size_cluster
-from accelsim.run.scenario import Scenario, load_scenario, resolve_scenario
-from accelsim.run.tco import TcoResult, estimate_tco, unpriced
+from accelsim.run.pricing import estimate_tco, unpriced
+from accelsim.run.resolve import Deployment, deploy, load_scenario
+from accelsim.run.scenario import Scenario
+from accelsim.sim.metrics import HIGHER, LOWER, METRICS, Metric
 
-__all__ = ["METRICS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
+__all__ = ["ROWS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
 
-#: The comparison rows: key, label, unit, and which direction wins (+1 higher, -1 lower, 0 none).
-METRICS: tuple[tuple[str, str, str, int], ...] = (
-    ("fits_one_server", "fits on one server", "", 0),
-    ("one_server_kv_tokens", "KV tokens on one server", "tokens", +1),
-    ("min_cards", "smallest deployment", "cards", -1),
-    ("min_plan", "plan of the smallest deployment", "", 0),
-    ("output_tokens_per_s", "throughput at the scenario load (smallest deployment)", "tok/s", +1),
-    ("output_tokens_per_s_per_card", "throughput per card", "tok/s/card", +1),
-    ("ttft_p50_s", "TTFT p50", "s", -1),
-    ("ttft_p99_s", "TTFT p99", "s", -1),
-    ("tpot_p50_s", "TPOT p50", "s", -1),
-    ("tpot_p99_s", "TPOT p99", "s", -1),
-    ("goodput_share", "goodput (share meeting SLOs)", "", +1),
-    ("cards_needed", "cards needed for the load under SLOs", "cards", -1),
-    ("nodes_needed", "nodes needed", "nodes", -1),
-    ("capex_usd", "capex", "USD", -1),
-    ("opex_usd_per_year", "opex per year", "USD/yr", -1),
-    ("usd_per_mtok_p10", "$ per M output tokens P10", "USD/Mtok", -1),
-    ("usd_per_mtok_p50", "$ per M output tokens P50", "USD/Mtok", -1),
-    ("usd_per_mtok_p90", "$ per M output tokens P90", "USD/Mtok", -1),
+
+def _serving(key: str, metric: str, label: str | None = None) -> Metric:
+    """The run-summary metric ``metric`` (``accelsim.sim.metrics.METRICS``) as the row ``key``
+    of the smallest deployment's run, labelled ``label`` here when given."""
+    m = METRICS[metric]
+    return replace(m, name=key, label=label or m.label)
+
+
+#: The comparison rows, by the key of a device's ``values``: the memory fit, the smallest
+#: deployment's simulated run (run-summary metrics), the sizing and the cost.
+ROWS: tuple[Metric, ...] = (
+    Metric("fits_one_server", "fits on one server", "", 0),
+    Metric("one_server_kv_tokens", "KV tokens on one server", "tokens", HIGHER),
+    Metric("min_cards", "smallest deployment", "cards", LOWER),
+    Metric("min_plan", "plan of the smallest deployment", "", 0),
+    _serving(
+        "output_tokens_per_s",
+        "output_tokens_per_s",
+        "throughput at the scenario load (smallest deployment)",
+    ),
+    _serving("output_tokens_per_s_per_card", "output_tokens_per_s_per_card", "throughput per card"),
+    _serving("ttft_p50_s", "ttft_p50"),
+    _serving("ttft_p99_s", "ttft_p99"),
+    _serving("tpot_p50_s", "tpot_p50"),
+    _serving("tpot_p99_s", "tpot_p99"),
+    _serving("goodput_share", "goodput_share", "goodput (share meeting SLOs)"),
+    Metric("cards_needed", "cards needed for the load under SLOs", "cards", LOWER),
+    Metric("nodes_needed", "nodes needed", "nodes", LOWER),
+    Metric("capex_usd", "capex", "USD", LOWER),
+    Metric("opex_usd_per_year", "opex per year", "USD/yr", LOWER),
+    Metric("usd_per_mtok_p10", "$ per M output tokens P10", "USD/Mtok", LOWER),
+    Metric("usd_per_mtok_p50", "$ per M output tokens P50", "USD/Mtok", LOWER),
+    Metric("usd_per_mtok_p90", "$ per M output tokens P90", "USD/Mtok", LOWER),
 )
 
 
@@ -65,18 +83,25 @@ class DeviceOutcome:
 
     device: str
     values: dict[str, Any]
-    one_server_fit: Any
-    sizing: Any
-    tco: Any
+    one_server_fit: MemoryFit
+    sizing: SizingResult
+    tco: TcoResult | None
     uncertainty: Any
     notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class ComparisonResult:
-    scenario: Scenario
+    """The outcome per device of ``compare`` on one deployed scenario."""
+
+    deployment: Deployment
     outcomes: list[DeviceOutcome]
     overrides: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def scenario(self) -> Scenario:
+        """The resolved scenario compared."""
+        return self.deployment.scenario
 
     @property
     def devices(self) -> list[str]:
@@ -95,14 +120,14 @@ class ComparisonResult:
     def rows(self) -> list[dict[str, Any]]:
         """One row per metric: values by device, the winner and best/next ratio."""
         out = []
-        for key, label, unit, direction in METRICS:
-            values = {o.device: o.values.get(key) for o in self.outcomes}
-            winner, ratio = _winner(values, direction)
+        for m in ROWS:
+            values = {o.device: o.values.get(m.name) for o in self.outcomes}
+            winner, ratio = _winner(values, m.better)
             out.append(
                 {
-                    "metric": key,
-                    "label": label,
-                    "unit": unit,
+                    "metric": m.name,
+                    "label": m.label,
+                    "unit": m.unit,
                     "values": values,
                     "winner": winner,
                     "ratio": ratio,
@@ -146,12 +171,12 @@ class ComparisonResult:
             "usd_per_mtok_p50",
         ),
     ) -> Any:
-        """Bars per device, one panel per metric (``METRICS`` keys); $ per M tokens carries its
+        """Bars per device, one panel per metric (``ROWS`` keys); $ per M tokens carries its
         P10-P90 whiskers and the winner's bar is outlined. Returns a matplotlib ``Figure`` made
         outside pyplot's registry, so a notebook shows it once, as the cell's value."""
         from matplotlib.figure import Figure
 
-        known = {key: (label, unit) for key, label, unit, _ in METRICS}
+        known = {m.name: (m.label, m.unit) for m in ROWS}
         unknown = [m for m in metrics if m not in known]
         if unknown:
             raise AccelsimError(f"plot: unknown metric(s) {unknown}; known: {', '.join(known)}")
@@ -197,7 +222,7 @@ def _winner(values: dict[str, Any], direction: int) -> tuple[str | None, float |
 
 
 def compare(
-    sc: Scenario | str,
+    sc: Scenario | Deployment | str | Path,
     catalog: Catalog | None = None,
     devices: list[str] | None = None,
     *,
@@ -216,35 +241,42 @@ def compare(
     ``overrides`` — ``{"device.ascend-910b2.hbm_bandwidth": "3.2 TB/s"}`` or
     ``KIND.NAME.FIELD=VALUE`` texts — apply on top of ``catalog``'s (default: the built-in
     catalog); ``scenario.*`` keys change the scenario. A ``Scenario`` already resolved keeps
-    its plan and KV capacity: pass its name to re-resolve it under the overrides.
+    its plan and KV capacity: pass its name to re-resolve it under the overrides. A
+    ``Deployment`` is used as it is (deployed again when ``overrides`` are given).
 
     ``plan``: the replica plan each device is sized with — ``None`` (the smallest feasible
     whole-node replica, ``accelsim.questions.sizing``), a plan text, or ``"auto"`` (searched by
     ``accelsim.questions.tune`` on the smallest whole-node budget)."""
     if catalog is None or overrides:
         catalog = with_overrides(catalog, overrides)
+    if isinstance(sc, Deployment) and overrides:
+        sc = sc.scenario  # deployed again under the overrides
     if isinstance(sc, Scenario):
         if overrides and catalog.scenario_overrides:
             raw = sc.model_dump(mode="json")
             raw["resolved"] = False
             sc = load_scenario(raw, catalog)
-    else:
+    elif not isinstance(sc, Deployment):
         sc = load_scenario(sc, catalog)
-    sc = resolve_scenario(sc, catalog)
+    dep = deploy(sc, catalog)
+    sc = dep.scenario
     names = devices or sc.devices or [sc.device]
     for name in names:
         catalog.device(name)
-    model = catalog.model(sc.model)
-    prec = precision(sc.dtype, sc.kv_dtype)
     outcomes = []
     for name in names:
         card = catalog.device(name)
         server = catalog.server_for(card)
         one = fit_best(
-            model, card, server.cards_per_node, prec, sc.context, server.scale_up_domain_cards
+            dep.model,
+            card,
+            server.cards_per_node,
+            dep.precision,
+            sc.context,
+            server.scale_up_domain_cards,
         )
         sizing = size_cluster(
-            sc,
+            dep,
             catalog,
             name,
             max_cards=max_cards,
@@ -264,15 +296,16 @@ def compare(
         tco = unc = None
         first = sizing.runs.get(1)
         if first is not None:
+            s = first.summary
             values.update(
-                output_tokens_per_s=first["throughput"]["output_tokens_per_s"],
-                output_tokens_per_s_per_card=first["throughput"]["output_tokens_per_s"]
+                output_tokens_per_s=s.throughput.output_tokens_per_s,
+                output_tokens_per_s_per_card=s.throughput.output_tokens_per_s
                 / sizing.cards_per_replica,
-                ttft_p50_s=first["ttft_s"]["p50"],
-                ttft_p99_s=first["ttft_s"]["p99"],
-                tpot_p50_s=first["tpot_s"]["p50"],
-                tpot_p99_s=first["tpot_s"]["p99"],
-                goodput_share=first["goodput"]["share"],
+                ttft_p50_s=s.ttft_s.p50,
+                ttft_p99_s=s.ttft_s.p99,
+                tpot_p50_s=s.tpot_s.p50,
+                tpot_p99_s=s.tpot_s.p99,
+                goodput_share=s.goodput.share,
             )
         no_price = unpriced(catalog, name, prices)
         if no_price is not None:
@@ -293,26 +326,28 @@ def compare(
                 usd_per_mtok_base=tco.usd_per_mtok_output,
             )
         outcomes.append(DeviceOutcome(name, values, one, sizing, tco, unc, notes))
-    return ComparisonResult(sc, outcomes, catalog.overrides_in_effect())
+    return ComparisonResult(dep, outcomes, catalog.overrides_in_effect())
 
 
-def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str) -> TcoResult:
+def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str) -> RangedTco:
     """Cost of an attainable ``size_cluster`` answer at the utilization and throughput its
     simulation measured."""
     s = sizing.summary
+    assert s is not None
+    busy = s.busy_fraction if s.busy_fraction is not None else 1.0
     return estimate_tco(
         catalog,
         sizing.device,
         sizing.cards,
-        utilization=min(max(s.get("busy_fraction", 1.0), 0.0), 1.0),
+        utilization=min(max(busy, 0.0), 1.0),
         prices=prices,
         facility=facility,
-        throughput=s["throughput"]["output_tokens_per_s"],
-        input_tokens_per_s=s["throughput"]["input_tokens_per_s"],
-        requests_per_s=s["throughput"]["requests_per_s"],
+        throughput=s.throughput.output_tokens_per_s,
+        input_tokens_per_s=s.throughput.input_tokens_per_s,
+        requests_per_s=s.throughput.requests_per_s,
     )
 
 
-def _opex(tco: Any) -> float:
+def _opex(tco: TcoResult) -> float:
     """Yearly running cost: everything in the yearly breakdown that is not amortized capex."""
     return sum(v for k, v in tco.breakdown.items() if not k.startswith("amortization"))

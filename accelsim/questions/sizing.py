@@ -31,13 +31,18 @@ from typing import Any
 
 from accelsim.catalog.devices import packages
 from accelsim.catalog.loader import Catalog
-from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import MemoryFit, ParallelPlan, fit, minimum_cards, parse_plan
-from accelsim.run.scenario import Scenario, resolve_scenario, run_scenario
+from accelsim.questions.tune import TUNE_SLO_METRICS, TuneResult, tune
+from accelsim.run.resolve import Deployment, deploy
+from accelsim.run.scenario import Scenario
+from accelsim.run.simulate import run_scenario
+from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.metrics import METRICS, Summary
 
 __all__ = [
     "SLO_METRICS",
+    "SizedRun",
     "SizingResult",
     "replica_shape",
     "size_cluster",
@@ -45,16 +50,8 @@ __all__ = [
     "tuned_shape",
 ]
 
-#: SLO keys ``size`` understands and the summary percentile each reads.
-SLO_METRICS = {
-    "ttft_p50": ("ttft_s", "p50"),
-    "ttft_p90": ("ttft_s", "p90"),
-    "ttft_p99": ("ttft_s", "p99"),
-    "tpot_p50": ("tpot_s", "p50"),
-    "tpot_p90": ("tpot_s", "p90"),
-    "tpot_p99": ("tpot_s", "p99"),
-    "e2e_p99": ("e2e_s", "p99"),
-}
+#: SLO keys ``size`` understands: names of latency metrics (``accelsim.sim.metrics.METRICS``).
+SLO_METRICS = ("ttft_p50", "ttft_p90", "ttft_p99", "tpot_p50", "tpot_p90", "tpot_p99", "e2e_p99")
 
 
 def slo_targets(sc: Scenario, extra: dict[str, float] | None = None) -> dict[str, float]:
@@ -71,65 +68,68 @@ def slo_targets(sc: Scenario, extra: dict[str, float] | None = None) -> dict[str
     return targets
 
 
-def slo_check(summary: dict[str, Any], targets: dict[str, float]) -> tuple[bool, float]:
+def slo_check(summary: Summary, targets: dict[str, float]) -> tuple[bool, float]:
     """Whether ``summary`` meets ``targets``; the margin is min(target / achieved) (>= 1 ok)."""
     margin = float("inf")
     for key, target in targets.items():
-        group, pct = SLO_METRICS[key]
-        achieved = summary.get(group, {}).get(pct)
+        achieved = METRICS[key].get(summary)
         if achieved is None:
             return False, 0.0
         margin = min(margin, target / achieved if achieved > 0 else float("inf"))
-    ok = margin >= 1.0 and summary.get("rejected", 0) == 0
+    ok = margin >= 1.0 and summary.rejected == 0
     return ok, margin
 
 
 def replica_shape(
-    sc: Scenario,
+    sc: Scenario | Deployment,
     catalog: Catalog,
     device: str,
     *,
     use_scenario_plan: bool = True,
-    plan: str | None = None,
+    plan: str | ParallelPlan | None = None,
 ) -> MemoryFit | None:
     """The one-replica deployment used for ``device`` (see the module docstring; ``plan`` here
-    is a plan text — ``"auto"`` is handled by ``tuned_shape``)."""
+    is a plan in the grammar of ``accelsim.model.plan`` — ``"auto"`` is handled by
+    ``tuned_shape``)."""
+    dep = deploy(sc, catalog)
     card = catalog.device(device)
-    server = catalog.server_for(card)
-    model = catalog.model(sc.model)
-    prec = precision(sc.dtype, sc.kv_dtype)
+    context = dep.scenario.context
     if plan is not None:
         one = replace(parse_plan(plan), replicas=1)
-        return fit(model, card, one, prec, sc.context)
-    if use_scenario_plan and sc.plan and device == sc.device and sc.cards:
-        p = parse_plan(sc.plan, sc.cards * card.dies)  # cards are packages, plans count ranks
-        one = ParallelPlan(p.tp, p.dp, p.pp, p.ep, 1, p.redundant_experts, p.micro_batch_overlap)
-        return fit(model, card, one, prec, sc.context)
+        return fit(dep.model, card, one, dep.precision, context)
+    if use_scenario_plan and device == dep.scenario.device and not dep.disaggregated:
+        one = replace(dep.main.plan, replicas=1)
+        return fit(dep.model, card, one, dep.precision, context)
+    server = catalog.server_for(card)
     return minimum_cards(
-        model, card, prec, sc.context, server.cards_per_node, server.scale_up_domain_cards
+        dep.model,
+        card,
+        dep.precision,
+        context,
+        server.cards_per_node,
+        server.scale_up_domain_cards,
     )
 
 
 def tuned_shape(
-    sc: Scenario,
+    sc: Scenario | Deployment,
     catalog: Catalog,
     device: str,
     targets: dict[str, float],
     **tune_options: Any,
-) -> tuple[MemoryFit | None, Any]:
+) -> tuple[MemoryFit | None, TuneResult | None]:
     """``plan="auto"``: tune colocated plans on the smallest deployment's card budget; the
     best plan's replica and the ``TuneResult`` (``(None, None)`` when nothing fits)."""
-    from accelsim.questions.tune import TUNE_SLO_METRICS, tune
-
-    smallest = replica_shape(sc, catalog, device, use_scenario_plan=False)
+    dep = deploy(sc, catalog)
+    smallest = replica_shape(dep, catalog, device, use_scenario_plan=False)
     if smallest is None or not smallest.fits:
         return None, None
     card = catalog.device(device)
-    budget = max(smallest.plan.cards_per_replica // card.dies, 1)
+    budget = max(smallest.plan.ranks_per_replica // card.dies, 1)
     options: dict[str, Any] = {"workers": 0, "disaggregation": False, "top_k": 3}
     options.update(tune_options)
     result = tune(
-        sc,
+        dep.scenario,
         device=device,
         cards=budget,
         slo={k: v for k, v in targets.items() if k in TUNE_SLO_METRICS} or None,
@@ -141,33 +141,48 @@ def tuned_shape(
         return None, result
     one = replace(best.plan, replicas=1)
     mf = fit(
-        catalog.model(sc.model),
+        dep.model,
         card,
         one,
-        precision(sc.dtype, sc.kv_dtype),
-        sc.context,
+        dep.precision,
+        dep.scenario.context,
         max_batched_tokens=best.max_batched_tokens,
         max_seqs=best.max_seqs,
     )
     return mf, result
 
 
+@dataclass(frozen=True)
+class SizedRun:
+    """One simulated replica count of the search: its summary and SLO check."""
+
+    summary: Summary
+    ok: bool
+    margin: float
+
+
 @dataclass
 class SizingResult:
-    """The answer of ``size_cluster`` with the runs that support it."""
+    """The answer of ``size_cluster`` with the runs that support it (``summary``: the chosen
+    run's, or the best-margin run's when not attainable; ``None`` when nothing was run)."""
 
     device: str
     attainable: bool
-    replica_plan: str | None
+    shape: ParallelPlan | None  # one replica
     cards_per_replica: int | float  # packages: ranks / dies
     replicas: int
     node_cards: int
     margin: float
-    summary: dict[str, Any]
+    summary: Summary | None
     targets: dict[str, float]
-    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[int, SizedRun] = field(default_factory=dict)
     reason: str = ""
-    tuned: Any = None  # the TuneResult behind plan="auto"
+    tuned: TuneResult | None = None  # the TuneResult behind plan="auto"
+
+    @property
+    def replica_plan(self) -> str | None:
+        """The replica's plan, as a label."""
+        return self.shape.label() if self.shape is not None else None
 
     @property
     def cards(self) -> int | float:
@@ -195,12 +210,12 @@ class SizingResult:
             "tuned": _tuned_summary(self.tuned),
             "runs": {
                 str(r): {
-                    "ok": s["_ok"],
-                    "margin": s["_margin"],
-                    "ttft_p99_s": s["ttft_s"]["p99"],
-                    "tpot_p99_s": s["tpot_s"]["p99"],
+                    "ok": run.ok,
+                    "margin": run.margin,
+                    "ttft_p99_s": run.summary.ttft_s.p99,
+                    "tpot_p99_s": run.summary.tpot_s.p99,
                 }
-                for r, s in sorted(self.runs.items())
+                for r, run in sorted(self.runs.items())
             },
         }
 
@@ -213,19 +228,19 @@ class SizingResult:
             {
                 "replicas": r,
                 "cards": r * self.cards_per_replica,
-                "ttft_p99_s": s["ttft_s"]["p99"],
-                "tpot_p99_s": s["tpot_s"]["p99"],
-                "output_tokens_per_s": s["throughput"]["output_tokens_per_s"],
-                "slo_margin": s["_margin"],
-                "meets_slo": s["_ok"],
+                "ttft_p99_s": run.summary.ttft_s.p99,
+                "tpot_p99_s": run.summary.tpot_s.p99,
+                "output_tokens_per_s": run.summary.throughput.output_tokens_per_s,
+                "slo_margin": run.margin,
+                "meets_slo": run.ok,
                 "chosen": self.attainable and r == self.replicas,
             }
-            for r, s in sorted(self.runs.items())
+            for r, run in sorted(self.runs.items())
         ]
         return pd.DataFrame(rows).set_index("replicas")
 
 
-def _tuned_summary(result: Any) -> dict[str, Any] | None:
+def _tuned_summary(result: TuneResult | None) -> dict[str, Any] | None:
     if result is None:
         return None
     best = result.best or {}
@@ -250,26 +265,17 @@ def _scenario_for(
 ) -> Scenario:
     """``sc`` on ``replicas`` replicas of ``shape`` on ``device``: ``cards`` counts packages
     (``ranks / dies``, whole by construction in ``size_cluster``), the plan ranks."""
-    plan = ParallelPlan(
-        shape.tp,
-        shape.dp,
-        shape.pp,
-        shape.ep,
-        replicas,
-        shape.redundant_experts,
-        shape.micro_batch_overlap,
-    )
-    raw = sc.model_dump(exclude={"resolved", "kv_tokens", "kv_tokens_per_seq"})
-    if plan.cards % dies:
-        raise AccelsimError(f"{device}: {plan.cards} ranks are not whole cards of {dies} dies")
-    raw.update(device=device, cards=plan.cards // dies, plan=plan.label(), disaggregation=None)
+    plan = replace(shape, replicas=replicas)
+    if plan.ranks % dies:
+        raise AccelsimError(f"{device}: {plan.ranks} ranks are not whole cards of {dies} dies")
+    fields: dict[str, Any] = {}
     if scheduler:
-        raw["scheduler"] = {**raw["scheduler"], **scheduler}
-    return Scenario.model_validate(raw)
+        fields["scheduler"] = SchedulerConfig.model_validate({**dict(sc.scheduler), **scheduler})
+    return sc.replanned(device, plan.ranks // dies, plan, **fields)
 
 
 def size_cluster(
-    sc: Scenario,
+    sc: Scenario | Deployment,
     catalog: Catalog,
     device: str,
     *,
@@ -285,20 +291,21 @@ def size_cluster(
     ``plan``: ``None`` (the module docstring's shape), a plan text for the replica, or
     ``"auto"`` to tune it (``tune_options`` go to ``accelsim.questions.tune.tune``, e.g.
     ``{"workers": 2, "top_k": 4}``; the default runs serially)."""
-    sc = resolve_scenario(sc, catalog)
+    dep = deploy(sc, catalog)
+    sc = dep.scenario
     targets = slo_targets(sc, slo)
     server = catalog.server_for(catalog.device(device))
     tuned = None
     scheduler: dict[str, int] | None = None
     if plan == "auto":
-        shape, tuned = tuned_shape(sc, catalog, device, targets, **(tune_options or {}))
+        shape, tuned = tuned_shape(dep, catalog, device, targets, **(tune_options or {}))
         if tuned is not None and tuned.best is not None:
             scheduler = {
                 "max_batched_tokens": tuned.best["max_batched_tokens"],
                 "max_seqs": tuned.best["max_seqs"],
             }
     else:
-        shape = replica_shape(sc, catalog, device, use_scenario_plan=use_scenario_plan, plan=plan)
+        shape = replica_shape(dep, catalog, device, use_scenario_plan=use_scenario_plan, plan=plan)
     if shape is None or not shape.fits:
         return SizingResult(
             device,
@@ -308,7 +315,7 @@ def size_cluster(
             0,
             server.cards_per_node,
             0.0,
-            {},
+            None,
             targets,
             reason=(
                 f"{sc.model} does not fit on {device} with plan {plan}"
@@ -320,17 +327,16 @@ def size_cluster(
     # cards (packages) per replica: a plan counts ranks, dies on a multi-die card; a replica
     # of a fraction of a card (one die of a 910C) is deployed ``step`` replicas at a time, so
     # every size tried fills whole cards
-    ranks, dies = shape.plan.cards_per_replica, catalog.device(device).dies
+    ranks, dies = shape.plan.ranks_per_replica, catalog.device(device).dies
     per = packages(ranks, dies)
     step = dies // math.gcd(ranks, dies)
-    runs: dict[int, dict[str, Any]] = {}
+    runs: dict[int, SizedRun] = {}
 
-    def evaluate(r: int) -> dict[str, Any]:
+    def evaluate(r: int) -> SizedRun:
         if r not in runs:
             one = _scenario_for(sc, device, shape.plan, r, scheduler, dies)
-            summary = dict(run_scenario(one, catalog).summary)
-            summary["_ok"], summary["_margin"] = slo_check(summary, targets)
-            runs[r] = summary
+            summary = run_scenario(one, catalog).summary
+            runs[r] = SizedRun(summary, *slo_check(summary, targets))
             if progress is not None:
                 progress(device, r)
         return runs[r]
@@ -338,20 +344,20 @@ def size_cluster(
     max_r = max(int(max_cards // (per * step)), 1) * step
     r, last_fail = step, 0
     while True:
-        if evaluate(r)["_ok"]:
+        if evaluate(r).ok:
             break
         last_fail = r
         if r >= max_r:
-            best = max(runs.values(), key=lambda s: s["_margin"])
+            best = max(runs.values(), key=lambda run: run.margin)
             return SizingResult(
                 device,
                 False,
-                shape.plan.label(),
+                shape.plan,
                 per,
                 r,
                 server.cards_per_node,
-                best["_margin"],
-                best,
+                best.margin,
+                best.summary,
                 targets,
                 runs,
                 reason=f"not attainable up to {round(max_r * per)} cards",
@@ -361,7 +367,7 @@ def size_cluster(
     lo, hi = last_fail, r
     while hi - lo > step:
         mid = (lo + hi) // (2 * step) * step
-        if evaluate(mid)["_ok"]:
+        if evaluate(mid).ok:
             hi = mid
         else:
             lo = mid
@@ -369,12 +375,12 @@ def size_cluster(
     return SizingResult(
         device,
         True,
-        shape.plan.label(),
+        shape.plan,
         per,
         hi,
         server.cards_per_node,
-        best["_margin"],
-        best,
+        best.margin,
+        best.summary,
         targets,
         runs,
         tuned=tuned,

@@ -7,10 +7,11 @@ Given a scenario (model, traffic, dtype), a device, a budget of cards and SLOs, 
    each candidate's scenario says ``cards`` in packages, as ``accelsim.run.scenario`` reads them):
 
    * a replica of ``s`` ranks for every divisor ``s`` of the budget, ``replicas = ranks / s``;
-   * MoE models: attention ``tp`` in the divisors of ``s`` that fit in one scale-up domain, the
-     rest DP attention (``dp = s / tp``), experts over ``ep`` in ``{tp, s}`` (plus ``ep = 1``
-     when ``dp = 1``); dense models: ``tp`` within the scale-up domain, pipeline stages
-     ``pp = s / tp`` for the rest;
+   * the replica plans of ``s`` ranks (``accelsim.model.plan.replica_plans`` with every expert
+     layout): MoE models: attention ``tp`` in the divisors of ``s`` that fit in one scale-up
+     domain, the rest DP attention (``dp = s / tp``), experts over ``ep`` in ``{tp, s}`` (plus
+     ``ep = 1`` when ``dp = 1``); dense models: ``tp`` within the scale-up domain, pipeline
+     stages ``pp = s / tp`` for the rest;
    * disaggregated prefill:decode pools (``DisaggSpec``) when the budget holds at least two
      replicas: both pools use the same replica shape, prefill takes ``n_p`` of the ``n``
      replicas for ``n_p`` in a small set of ratios (1 .. n-1, at most five evenly spread) —
@@ -51,12 +52,22 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from accelsim.catalog.devices import packages
+from accelsim.catalog.loader import Catalog, format_validation_error, load_catalog
+from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
+from accelsim.model.plan import ParallelPlan, divisors, fit, replica_plans
+from accelsim.run.resolve import draft_model, memory_options
+from accelsim.run.scenario import Scenario, apply_scenario_overrides
+from accelsim.sweep.executors import make_executor
+from accelsim.sweep.runner import run_sweep
+from accelsim.sweep.spec import _slo_number, apply_assignment, resolve_base, sweep_from_mapping
 
 __all__ = [
     "OBJECTIVES",
@@ -86,9 +97,9 @@ class Candidate:
 
     index: int
     ranks: int
-    plan: Any = None  # ParallelPlan (monolithic)
-    prefill: Any = None  # ParallelPlan (disaggregated)
-    decode: Any = None
+    plan: ParallelPlan | None = None  # monolithic
+    prefill: ParallelPlan | None = None  # disaggregated
+    decode: ParallelPlan | None = None
     max_batched_tokens: int = 8192
     max_seqs: int = 256
     dies: int = 1  # per card: ranks / dies is cards (packages)
@@ -103,33 +114,35 @@ class Candidate:
         return self.prefill is not None
 
     @property
-    def shape(self) -> Any:
+    def shape(self) -> ParallelPlan:
         """The plan of one replica (the same in both pools when disaggregated)."""
-        return self.prefill if self.disaggregated else self.plan
+        shape = self.prefill if self.disaggregated else self.plan
+        assert shape is not None
+        return shape
 
     @property
     def plan_label(self) -> str:
-        if self.disaggregated:
+        if self.prefill is not None and self.decode is not None:
             return f"P:{self.prefill.label()} | D:{self.decode.label()}"
-        return self.plan.label()
+        return self.shape.label()
 
     @property
     def label(self) -> str:
         return f"{self.plan_label} | mbt={self.max_batched_tokens},seqs={self.max_seqs}"
 
     def axis_value(self) -> list[Any]:
-        """Values for the sweep's zipped axis ``_AXIS`` (scenario fields of this candidate)."""
-        if self.disaggregated:
+        """Values for the sweep's zipped axis ``_AXIS`` (scenario fields of this candidate; a
+        plan as the text a sweep file holds)."""
+        if self.prefill is not None and self.decode is not None:
             dis = {
-                role: {"cards": p.cards // self.dies, "plan": p.label() + _one(p)}
+                role: {"cards": p.ranks // self.dies, "plan": p.text()}
                 for role, p in (("prefill", self.prefill), ("decode", self.decode))
             }
             return [None, None, dis, self.max_batched_tokens, self.max_seqs]
-        return [self.cards, self.plan.label() + _one(self.plan), None, self.max_batched_tokens,
-                self.max_seqs]  # fmt: skip
+        return [self.cards, self.shape.text(), None, self.max_batched_tokens, self.max_seqs]
 
     def describe(self) -> dict[str, Any]:
-        shape = self.shape
+        shape, pre, dec = self.shape, self.prefill, self.decode
         return {
             "candidate": self.index,
             "kind": "disaggregated" if self.disaggregated else "colocated",
@@ -138,41 +151,13 @@ class Candidate:
             "dp": shape.dp,
             "pp": shape.pp,
             "ep": shape.ep,
-            "replica_cards": packages(shape.cards_per_replica, self.dies),
-            "replicas": (
-                self.prefill.replicas + self.decode.replicas
-                if self.disaggregated
-                else self.plan.replicas
-            ),
-            "prefill_replicas": self.prefill.replicas if self.disaggregated else None,
-            "decode_replicas": self.decode.replicas if self.disaggregated else None,
+            "replica_cards": packages(shape.ranks_per_replica, self.dies),
+            "replicas": pre.replicas + dec.replicas if pre and dec else shape.replicas,
+            "prefill_replicas": pre.replicas if pre else None,
+            "decode_replicas": dec.replicas if dec else None,
             "max_batched_tokens": self.max_batched_tokens,
             "max_seqs": self.max_seqs,
         }
-
-
-def _one(plan: Any) -> str:
-    return "" if plan.replicas > 1 else ",replicas=1"
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _shapes(model: Any, size: int, domain: int) -> list[Any]:
-    from accelsim.model.plan import ParallelPlan
-
-    out = []
-    for tp in _divisors(size):
-        if tp > domain:
-            continue
-        if model.is_moe:
-            dp = size // tp
-            eps = sorted({tp, size} | ({1} if dp == 1 else set()))
-            out.extend(ParallelPlan(tp=tp, dp=dp, ep=ep) for ep in eps)
-        else:
-            out.append(ParallelPlan(tp=tp, pp=size // tp))
-    return out
 
 
 def _ratios(n: int) -> list[int]:
@@ -183,8 +168,8 @@ def _ratios(n: int) -> list[int]:
 
 
 def enumerate_candidates(
-    sc: Any,
-    catalog: Any,
+    sc: Scenario,
+    catalog: Catalog,
     cards: int,
     *,
     batched_tokens: Sequence[int] = DEFAULT_BATCHED_TOKENS,
@@ -193,12 +178,6 @@ def enumerate_candidates(
 ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
     """The candidates for ``cards`` cards of ``sc.device``: ``(feasible, [(pruned, reason)])``
     in a fixed order (replica size, tp, ep, colocated before disaggregated, scheduler grid)."""
-    from dataclasses import replace
-
-    from accelsim.dtypes import precision
-    from accelsim.model.plan import fit
-    from accelsim.run.scenario import memory_options
-
     if cards < 1:
         raise AccelsimError("tune: --cards must be at least 1")
     card = catalog.device(sc.device)
@@ -210,13 +189,13 @@ def enumerate_candidates(
     if not grid or any(b < 1 or s < 1 for b, s in grid):
         raise AccelsimError("tune: the scheduler grid needs positive max_batched_tokens/max_seqs")
     mtp = bool(sc.speculative and sc.speculative.method == "mtp")
-    memory = memory_options(sc, catalog)
+    memory = memory_options(sc, draft_model(sc, catalog))
     ok: list[Candidate] = []
     pruned: list[tuple[Candidate, str]] = []
     n = 0
-    for size in _divisors(ranks):
+    for size in divisors(ranks):
         reps = ranks // size
-        for shape in _shapes(model, size, domain):
+        for shape in replica_plans(model, size, domain, expert_layouts=True):
             layouts: list[tuple[Any, Any, Any]] = [(replace(shape, replicas=reps), None, None)]
             if disaggregation and reps >= 2:
                 layouts += [
@@ -255,11 +234,9 @@ def enumerate_candidates(
 # ---- SLOs and ranking ---------------------------------------------------------------------
 
 
-def parse_slo(slo: str | dict[str, Any] | None, sc: Any = None) -> dict[str, float]:
+def parse_slo(slo: str | dict[str, Any] | None, sc: Scenario | None = None) -> dict[str, float]:
     """``"ttft_p99=2s,tpot_p99=100ms"`` or a mapping -> ``{metric: seconds}``; with neither,
     the scenario's ``slo`` (``ttft`` and ``tpot`` as p99 bounds)."""
-    from accelsim.sweep.spec import _slo_number
-
     if slo is None or slo == "" or slo == {}:
         out: dict[str, float] = {}
         if sc is not None and sc.slo.ttft is not None:
@@ -385,8 +362,6 @@ class TuneResult:
         """The scenario mapping of the best candidate (for ``run``/``size``/``compare``)."""
         if self.best_candidate is None:
             raise AccelsimError(f"tune: no candidate of {self.device} fits {self.cards} cards")
-        from accelsim.sweep.spec import apply_assignment
-
         data = dict(self.base)
         data["scheduler"] = dict(data.get("scheduler") or {})
         for key, value in zip(_AXIS.split(","), self.best_candidate.axis_value(), strict=True):
@@ -424,11 +399,9 @@ class TuneResult:
 # ---- the search ---------------------------------------------------------------------------
 
 
-def _catalog_inputs(catalog: Any, overrides: Any) -> tuple[Any, list[str], dict[str, str]]:
+def _catalog_inputs(catalog: Any, overrides: Any) -> tuple[Catalog, list[str], dict[str, str]]:
     """The catalog, the user folders workers must read, and the catalog overrides as a sweep
     ``set`` mapping (scenario overrides stay on the returned catalog)."""
-    from accelsim.catalog.loader import Catalog, load_catalog
-
     if isinstance(catalog, Catalog):
         if overrides:
             raise AccelsimError("tune: give overrides to load_catalog, or pass catalog folders")
@@ -444,10 +417,7 @@ def _catalog_inputs(catalog: Any, overrides: Any) -> tuple[Any, list[str], dict[
     return cat, dirs, sets
 
 
-def _base_mapping(scenario: Any, cat: Any, device: str | None) -> dict[str, Any]:
-    from accelsim.run.scenario import Scenario, apply_scenario_overrides
-    from accelsim.sweep.spec import resolve_base, sweep_from_mapping
-
+def _base_mapping(scenario: Any, cat: Catalog, device: str | None) -> dict[str, Any]:
     if isinstance(scenario, Scenario):
         raw = scenario.model_dump(mode="json")
     else:
@@ -503,13 +473,6 @@ def tune(
     are ``--set`` texts (``KIND.NAME.FIELD=VALUE``, ``scenario.FIELD=VALUE``); ``progress``
     maps a stage name (``analytic``, ``simulate``) to a ``run_sweep`` progress object; with
     ``out_dir`` the two stages' results persist there and a rerun reuses them."""
-    from pydantic import ValidationError
-
-    from accelsim.catalog.loader import format_validation_error
-    from accelsim.run.scenario import Scenario
-    from accelsim.sweep.runner import run_sweep
-    from accelsim.sweep.spec import sweep_from_mapping
-
     if objective not in OBJECTIVES:
         raise AccelsimError(f"--objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
     if top_k < 1:
@@ -588,8 +551,6 @@ def tune(
         if executor == "ray" and ok:
             # one Ray instance for both stages (each run_sweep joins it rather than starting
             # its own); stopped on leaving when tune started it
-            from accelsim.sweep.executors import make_executor
-
             stack.enter_context(make_executor("ray", workers, address))
         scored: list[dict[str, Any]] = []
         if ok:

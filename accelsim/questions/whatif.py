@@ -38,39 +38,34 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.catalog.loader import Catalog, parse_override, with_overrides
-from accelsim.errors import AccelsimError
+from accelsim.catalog.loader import Catalog, parse_override, read_yaml, with_overrides
+from accelsim.errors import AccelsimError, CatalogError
+from accelsim.run.scenario import Scenario, apply_scenario_overrides, read_scenario, scenario_path
+from accelsim.sim.metrics import LOWER, Metric
+from accelsim.sim.metrics import METRICS as RUN_METRICS
+from accelsim.sweep.context import Task
+from accelsim.sweep.executors import make_executor
+from accelsim.sweep.spec import apply_assignment, expand, resolve_base, sweep_from_mapping
 
-__all__ = ["METRICS", "Metric", "Vary", "WhatIfResult", "parse_vary", "whatif"]
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One answer a what-if reports: the evaluator's flat key, a label, a unit, and which
-    direction is better (+1 higher, -1 lower)."""
-
-    key: str
-    label: str
-    unit: str
-    better: int
+__all__ = ["METRICS", "Vary", "WhatIfResult", "parse_vary", "whatif"]
 
 
-#: Metric names accepted by ``whatif(metrics=...)`` and ``accelsim whatif --metric``.
+#: Metric names accepted by ``whatif(metrics=...)`` and ``accelsim whatif --metric``: run-summary
+#: metrics (``accelsim.sim.metrics.METRICS``; a metric's ``name`` is the evaluators' flat key)
+#: and the evaluators' cost figures.
 METRICS: dict[str, Metric] = {
-    "throughput": Metric("output_tokens_per_s", "output throughput", "tok/s", +1),
-    "throughput_per_card": Metric(
-        "output_tokens_per_s_per_card", "output throughput per card", "tok/s/card", +1
-    ),
-    "requests_per_s": Metric("requests_per_s", "requests served", "req/s", +1),
-    "ttft_p50": Metric("ttft_p50", "TTFT p50", "s", -1),
-    "ttft_p99": Metric("ttft_p99", "TTFT p99", "s", -1),
-    "tpot_p50": Metric("tpot_p50", "TPOT p50", "s", -1),
-    "tpot_p99": Metric("tpot_p99", "TPOT p99", "s", -1),
-    "tpot_mean": Metric("tpot_mean", "TPOT mean", "s", -1),
-    "goodput": Metric("goodput_share", "goodput (meets SLOs)", "", +1),
-    "busy_fraction": Metric("busy_fraction", "busy fraction", "", 0),
-    "usd_per_mtok": Metric("usd_per_mtok", "$ per M output tokens", "USD/Mtok", -1),
-    "usd_per_card_hour": Metric("usd_per_card_hour", "$ per card-hour", "USD/h", -1),
+    "throughput": RUN_METRICS["output_tokens_per_s"],
+    "throughput_per_card": RUN_METRICS["output_tokens_per_s_per_card"],
+    "requests_per_s": RUN_METRICS["requests_per_s"],
+    "ttft_p50": RUN_METRICS["ttft_p50"],
+    "ttft_p99": RUN_METRICS["ttft_p99"],
+    "tpot_p50": RUN_METRICS["tpot_p50"],
+    "tpot_p99": RUN_METRICS["tpot_p99"],
+    "tpot_mean": RUN_METRICS["tpot_mean"],
+    "goodput": RUN_METRICS["goodput_share"],
+    "busy_fraction": RUN_METRICS["busy_fraction"],
+    "usd_per_mtok": Metric("usd_per_mtok", "$ per M output tokens", "USD/Mtok", LOWER),
+    "usd_per_card_hour": Metric("usd_per_card_hour", "$ per card-hour", "USD/h", LOWER),
 }
 DEFAULT_METRICS = ("throughput", "ttft_p99", "tpot_p99", "usd_per_mtok")
 EVALUATORS = ("simulate", "analytic")
@@ -137,12 +132,9 @@ class _Checker:
     def read(self, text: str) -> Any:
         try:
             if self.kind == "scenario":
-                from accelsim.run.scenario import load_scenario
-                from accelsim.sweep.spec import apply_assignment
-
                 data = copy.deepcopy(self.base)
                 apply_assignment(data, self.field, text)
-                sc = load_scenario(data, self.catalog, overrides={}, resolve=False)
+                sc = read_scenario(data, self.catalog, overrides={})
                 value = _walk(sc, self.field)
             else:
                 entry = with_overrides(self.catalog, {self.key: text}).get(self.kind, self.name)
@@ -155,9 +147,7 @@ class _Checker:
 
     def baseline(self) -> Any:
         if self.kind == "scenario":
-            from accelsim.run.scenario import load_scenario
-
-            return _walk(load_scenario(self.base, self.catalog, {}, resolve=False), self.field)
+            return _walk(read_scenario(self.base, self.catalog, {}), self.field)
         return _walk(self.catalog.get(self.kind, self.name), self.field)
 
 
@@ -275,7 +265,7 @@ class WhatIfResult:
             "vary": self.vary.key,
             "evaluator": self.evaluator,
             "metrics": {
-                m: {"key": METRICS[m].key, "label": METRICS[m].label, "unit": METRICS[m].unit}
+                m: {"key": METRICS[m].name, "label": METRICS[m].label, "unit": METRICS[m].unit}
                 for m in self.metrics
             },
             "baseline": {
@@ -385,10 +375,6 @@ def _metric_names(metrics: str | Sequence[str] | None) -> list[str]:
 
 
 def _scenario_mapping(scenario: Any, catalog: Catalog) -> tuple[str, dict[str, Any]]:
-    from accelsim.catalog.loader import read_yaml
-    from accelsim.errors import CatalogError
-    from accelsim.run.scenario import Scenario, apply_scenario_overrides, scenario_path
-
     if isinstance(scenario, Scenario):
         raw = scenario.model_dump(mode="json")
         raw["resolved"] = False
@@ -426,10 +412,6 @@ def whatif(
     ``overrides`` (a dict or ``KIND.NAME.FIELD=VALUE`` texts) apply to every point on top of
     ``catalog``'s; ``workers`` > 0 runs points on that many processes; ``progress(done, total,
     row)`` is called after each point."""
-    from accelsim.sweep.executors import make_executor
-    from accelsim.sweep.spec import expand, resolve_base, sweep_from_mapping
-    from accelsim.sweep.worker import Task
-
     if vary is None:
         raise AccelsimError("--vary: give the field to vary, e.g. scenario.traffic.rate=2/s..10/s")
     if evaluator not in EVALUATORS:
@@ -489,7 +471,7 @@ def whatif(
         }
         got = res.get("metrics") or {}
         for n in names:
-            x = got.get(METRICS[n].key)
+            x = got.get(METRICS[n].name)
             row[n] = None if isinstance(x, float) and math.isnan(x) else x
         rows.append(row)
     failed = [r for r in rows if r["what_if"] and r["status"] == "error"]

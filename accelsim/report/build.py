@@ -3,14 +3,13 @@
 What it runs, in order:
 
 1. ``accelsim.questions.compare.compare`` — fit, smallest deployment, simulated figures, sizing,
-cost and
-   Monte Carlo uncertainty per device (the executive summary);
+   cost and Monte Carlo uncertainty per device (the executive summary), on the scenario deployed
+   once (``accelsim.run.resolve.deploy``);
 2. a load sweep per device (``accelsim.questions.claims.load_sweep``): the smallest deployment (one
    replica) at ``RATE_FACTORS`` x the scenario's arrival rate, ``SWEEP_REQUESTS`` requests each
    (fewer when the scenario has fewer) — throughput against latency;
-3. ``accelsim.validate.cases.run_validation`` filtered to the devices involved, so readers see how
-far
-   the timing model is from measurements on those cards;
+3. ``accelsim.validate.predict.run_validation`` filtered to the devices involved, so readers see
+   how far the timing model is from measurements on those cards;
 4. the scenario's claims, if any (``accelsim.questions.claims.check_claims``);
 5. the assumptions: every catalog number the report rests on (cards, their servers and fabrics,
    the model, the price book's entries for these devices and its general fields, the facility),
@@ -26,9 +25,9 @@ from dataclasses import replace
 from typing import Any
 
 from accelsim.catalog.loader import KINDS, Catalog, iter_numbers
-from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import MemoryFit, fit, parse_plan
+from accelsim.model.cost import BREAKDOWN, OUTPUTS
+from accelsim.model.plan import MemoryFit, fit
 from accelsim.questions.claims import (
     RATE_FACTORS,
     SWEEP_REQUESTS,
@@ -41,11 +40,12 @@ from accelsim.questions.claims import (
     sweepable,
 )
 from accelsim.questions.compare import ComparisonResult, compare
-from accelsim.report import charts
+from accelsim.report.charts import cost_chart, memory_chart, sweep_chart, tco_chart, tornado_chart
 from accelsim.report.model import Chart, Report, Section, Table
-from accelsim.run.scenario import Scenario, resolve_scenario
-from accelsim.run.tco import BREAKDOWN, OUTPUTS
+from accelsim.run.resolve import Deployment, deploy
+from accelsim.run.scenario import Scenario
 from accelsim.units import format_value
+from accelsim.validate.predict import ValidationReport, run_validation
 from accelsim.version import __version__
 
 __all__ = ["build_report"]
@@ -221,7 +221,7 @@ def _sweep_section(sweeps: dict[str, LoadSweep], sc: Scenario, skipped: list[str
             rows.append(
                 [
                     d,
-                    f"{s.cards} ({s.plan})",
+                    f"{s.cards} ({s.plan.label()})",
                     fmt(p.rate, "req/s"),
                     fmt(p.output_tokens_per_s, "tok/s"),
                     fmt(p.ttft_p50_s, "s"),
@@ -241,14 +241,14 @@ def _sweep_section(sweeps: dict[str, LoadSweep], sc: Scenario, skipped: list[str
             Chart(
                 "sweep",
                 "Throughput against latency (load sweep)",
-                charts.sweep_chart(curves, (sc.slo.ttft, sc.slo.tpot)),
+                sweep_chart(curves, (sc.slo.ttft, sc.slo.tpot)),
                 "left: p99 TTFT; right: p50 TPOT; dashed: the scenario's SLO",
             ),
         )
         cap_rows = [
             [
                 d,
-                f"{s.cards} ({s.plan}, {s.dtype})",
+                f"{s.cards} ({s.plan.label()}, {s.dtype})",
                 ("" if s.bounded or s.capacity is None else "≥ ") + fmt(s.capacity, "tok/s"),
                 fmt(s.best_ttft_p50_s, "s"),
             ]
@@ -303,7 +303,7 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
             Chart(
                 "cost",
                 "$ per million output tokens",
-                charts.cost_chart(
+                cost_chart(
                     [
                         (
                             o.device,
@@ -351,7 +351,7 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
                     Chart(
                         "tco",
                         "TCO breakdown per year",
-                        charts.tco_chart([o.device for o in costed], parts),
+                        tco_chart([o.device for o in costed], parts),
                     ),
                 ),
                 (
@@ -374,7 +374,7 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
                 Chart(
                     f"tornado-{i}",
                     f"Sensitivity: {o.device}",
-                    charts.tornado_chart(
+                    tornado_chart(
                         f"{o.device}: $ per M output tokens (base {base:,.2f})",
                         base,
                         [(r.label, r.low_output, r.high_output) for r in rows_s],
@@ -425,9 +425,9 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
     return out
 
 
-def _memory_section(result: ComparisonResult, sc: Scenario, catalog: Catalog) -> Section:
-    arch = catalog.model(sc.model)
-    prec = precision(sc.dtype, sc.kv_dtype)
+def _memory_section(result: ComparisonResult, catalog: Catalog) -> Section:
+    dep = result.deployment
+    sc, arch, prec = dep.scenario, dep.model, dep.precision
     rows = []
     chart_rows = []
     for o in result.outcomes:
@@ -436,9 +436,10 @@ def _memory_section(result: ComparisonResult, sc: Scenario, catalog: Catalog) ->
             (f"{o.device}: one server, {o.one_server_fit.plan.label()}", o.one_server_fit)
         ]
         # min_cards counts packages, a plan ranks (dies on a multi-die card)
-        one_server = o.one_server_fit.plan.cards / card.dies
-        if o.values.get("min_plan") and o.values.get("min_cards") != one_server:
-            plan = replace(parse_plan(o.values["min_plan"]), replicas=1)
+        one_server = o.one_server_fit.plan.ranks / card.dies
+        shape = o.sizing.shape
+        if shape is not None and o.values.get("min_cards") != one_server:
+            plan = replace(shape, replicas=1)
             fits.append(
                 (
                     f"{o.device}: smallest, {o.values['min_cards']} cards",
@@ -477,7 +478,7 @@ def _memory_section(result: ComparisonResult, sc: Scenario, catalog: Catalog) ->
             "cache. Where the model does not fit, the bar runs past the HBM capacity (black "
             "tick) by the shortfall: what is used plus the KV cache of one sequence (hatched).",
         ),
-        (Chart("memory", "Memory per card", charts.memory_chart(chart_rows)),),
+        (Chart("memory", "Memory per card", memory_chart(chart_rows)),),
         (
             _table(
                 ["deployment", "HBM", "weights", "workspace", "KV cache", "KV tokens", "fits"],
@@ -488,7 +489,9 @@ def _memory_section(result: ComparisonResult, sc: Scenario, catalog: Catalog) ->
     )
 
 
-def _validation_section(validation: Any, devices: list[str], catalog: Catalog) -> Section:
+def _validation_section(
+    validation: ValidationReport | None, devices: list[str], catalog: Catalog
+) -> Section:
     if validation is None:
         return Section("validation", "Validation error", ("No validation cases could be read.",))
     rows = [
@@ -616,7 +619,7 @@ def _assumptions(entries: list[tuple[str, str]], catalog: Catalog) -> Section:
 
 # ---- the report -------------------------------------------------------------------------------
 def build_report(
-    sc: Scenario,
+    sc: Scenario | Deployment,
     catalog: Catalog,
     devices: list[str] | None = None,
     *,
@@ -628,13 +631,12 @@ def build_report(
 ) -> Report:
     """Everything a comparison report shows for ``sc`` (see the module docstring); ``plan``
     is the replica plan each device is sized with (``accelsim.questions.compare.compare``)."""
-    from accelsim.validate.cases import run_validation
-
-    sc = resolve_scenario(sc, catalog)
+    dep = deploy(sc, catalog)
+    sc = dep.scenario
     book = catalog.prices(prices)
     fac = catalog.facility(facility)
     result = compare(
-        sc,
+        dep,
         catalog,
         devices,
         prices=prices,
@@ -647,13 +649,13 @@ def build_report(
     skipped: list[str] = []
     why = sweepable(sc)
     for o in result.outcomes:
-        plan, cards = o.values.get("min_plan"), o.values.get("min_cards")
+        shape, cards = o.sizing.shape, o.values.get("min_cards")
         if why:
             skipped.append(f"{o.device}: no load sweep ({why}).")
-        elif not plan or not cards:
+        elif shape is None or not cards:
             skipped.append(f"{o.device}: no load sweep (no deployment fits).")
         else:
-            sweeps[o.device] = load_sweep(sc, catalog, o.device, plan, cards)
+            sweeps[o.device] = load_sweep(sc, catalog, o.device, shape, cards)
     try:
         validation = run_validation(catalog)
     except AccelsimError:
@@ -690,7 +692,7 @@ def build_report(
         sections.append(_claims_section(checks, sc, catalog))
     sections.append(_sweep_section(sweeps, sc, skipped))
     sections += _cost_section(result, prices, facility)
-    sections.append(_memory_section(result, sc, catalog))
+    sections.append(_memory_section(result, catalog))
     involved = [
         *result.devices,
         *(c.claim.device for c in checks if c.claim.device not in result.devices),

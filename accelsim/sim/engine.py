@@ -2,8 +2,7 @@
 
 This is the only module that imports simpy. Replicas are simpy processes that run iterations
 back to back; each iteration's duration comes from an ``accelsim.model.batch.IterationModel`` for
-the
-batch the scheduler policy (``accelsim.sim.admission``) formed. The engine knows nothing about
+the batch the scheduler policy (``accelsim.sim.admission``) formed. The engine knows nothing about
 hardware. Time is in seconds.
 
 Model of one replica (assumptions):
@@ -13,28 +12,23 @@ Model of one replica (assumptions):
   sequence (speculative decoding / MTP); a fractional rate is realised deterministically: the
   replica's decode step ``s`` emits ``floor((s+1)k) - floor(sk)`` tokens for every sequence, with
   ``k`` held as a fraction of denominator <= 1000.
-- Paged KV cache of ``kv_tokens // block_size`` blocks. A decoding sequence with ``g`` tokens
-  generated holds ``ceil((prompt + g - 1) / block)`` blocks. Cached prefix tokens (prefix-cache
-  hits) skip prefill compute but still occupy blocks of the request (no cross-request block
-  sharing is modelled — conservative for memory, exact for compute).
+- Paged KV cache of ``kv_tokens // block_size`` blocks (``accelsim.sim.kv.PagedKV``: what a
+  sequence holds, and prefix-cache hits, which skip prefill compute but still occupy blocks).
 - With DP attention (``kv_tokens_per_seq`` below the replica total), the replica's cache is
   treated as one pool, and a request must fit in one group's share.
-- Preemption follows the scheduler's ``preemption`` (``accelsim.sim.admission``): vLLM's recompute
-  (default), SGLang's reserving admission and retraction (``retract-sglang``: each admission
-  checks, over the running sequences sorted by tokens left, that the cache holds them all to
-  completion, and the replica keeps SGLang's ``new_token_ratio``; both walk the running set,
-  O(n) per admission attempt, so only this option pays for it) or TensorRT-LLM's
-  ``no-evict`` (admission reserves every running request's blocks at its last token, summed
-  once per admission round, O(n); nothing is preempted). Counted per request.
+- The batch is formed by the scheduler policy (``accelsim.sim.admission.Policy``: continuous,
+  chunked prefill or static); what happens under KV pressure — which requests admission
+  lets in beyond free blocks and whom a decode step evicts — is asked of the scheduler's
+  preemption policy (``accelsim.sim.admission.Preemption``: ``recompute``, ``retract-sglang``,
+  ``no-evict``), one object per replica. Preemptions are counted per request.
 
 Performance (why an iteration costs O(log n), not O(n)): decoding sequences are never looped
-over. The replica keeps aggregates — count, the sum of ``a_i`` with context ``c_i(s) = a_i +
-cum(s)`` (``cum`` = tokens emitted per sequence by the first ``s`` decode steps), block
-quotients and a histogram of block residues (exact paged block count in O(block_size)) — and a
-heap of (decode step at which a sequence finishes). Iteration times are cached: the
-``BatchStats`` passed to the model has its context sums quantized to 8 significant bits (a
-relative error below 0.4 %), so equal quantized batches hit the cache; a model with
-``cacheable = False`` (random-service stubs) is called every iteration.
+over. ``PagedKV`` keeps aggregates (exact paged block count in O(block_size)) and a heap of
+(decode step at which a sequence finishes). Iteration times are cached: the ``BatchStats``
+passed to the model has its context sums quantized to 8 significant bits (a relative error
+below 0.4 %), so equal quantized batches hit the cache; a model with ``cacheable = False``
+(random-service stubs) is called every iteration. (``retract-sglang`` walks the running set at
+each admission attempt and ``no-evict`` once per admission round: O(n), only there.)
 
 Event skipping: when arrivals are known in advance (open loop, co-located serving), a replica
 computes iterations without yielding to simpy while they end before the next arrival, and
@@ -65,22 +59,15 @@ import simpy
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats, IterationModel
 from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.kv import PagedKV, RequestState
 from accelsim.sim.metrics import REASONS, RequestRecords, SimResult, Timeline, summarize
 from accelsim.sim.traffic import Requests
 
-__all__ = ["ROUTERS", "KVTransfer", "Pool", "SimResult", "simulate"]
+__all__ = ["ROUTERS", "KVTransfer", "Pool", "simulate"]
 
 ROUTERS = ("round_robin", "least_outstanding_tokens", "power_of_two")
 QUANT_BITS = 8
 _INF = math.inf
-
-# SGLang scheduler constants (sglang/srt/environ.py defaults; schedule_policy.py)
-SGLANG_INIT_NEW_TOKEN_RATIO = 0.7  # x schedule_conservativeness (default 1.0)
-SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR = 0.14
-SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS = 600
-SGLANG_RETRACT_DECODE_STEPS = 20
-SGLANG_CLIP_MAX_NEW_TOKENS = 4096
-SGLANG_IGNORE_EOS_RESERVE_TOKENS = 1
 
 
 def quantize(x: float) -> int:
@@ -165,35 +152,23 @@ class _IterCache:
 
 
 class _Replica:
-    """One replica's scheduler state and simpy process (see the module docstring)."""
+    """One replica's scheduler and simpy process (see the module docstring)."""
 
     def __init__(self, eng: _Engine, idx: int, pool: Pool, role: str) -> None:
         self.eng = eng
+        self.req = eng.req
         self.idx = idx  # index in the record's ``replica`` column
         self.role = role  # "both", "prefill", "decode"
         sc = pool.scheduler
         self.sc = sc
         self.rules = sc.rules
-        self.B = sc.block_size
-        self.cap = pool.kv_tokens // sc.block_size
-        self.watermark = int(self.cap * sc.kv_watermark)
         self.cache = eng.caches[id(pool)]
         k = Fraction(float(pool.model.tokens_per_decode_step)).limit_denominator(1000)
         if k < 1:
             raise AccelsimError(f"tokens_per_decode_step must be >= 1 (got {float(k)})")
-        self.kn, self.kd = k.numerator, k.denominator
+        self.kv = PagedKV(eng.req, pool.kv_tokens, sc.block_size, sc.kv_watermark, k)
+        self.policy = sc.preemption_policy(self.kv, eng.req, prefill_only=role == "prefill")
         self.waiting: deque[int] = deque()
-        self.running: dict[int, list] = {}  # admission order (LIFO preemption)
-        self.prefilling: dict[int, int] = {}  # sid -> prompt tokens in KV so far
-        self.prefill_blocks = 0
-        self.handoff_blocks = 0  # prefill role: blocks held until the KV transfer ends
-        self.n = 0
-        self.S = 0
-        self.Q = 0
-        self.cnt = [0] * self.B
-        self.heap: list[tuple[int, int, int]] = []
-        self.step = 0
-        self.joins = 0
         self.loads: list[int] = [0]  # outstanding tokens of the pool's replicas (shared)
         self.pos = 0
         self.busy = 0.0
@@ -204,413 +179,213 @@ class _Replica:
         self.pending_transfers: deque[float] = deque()
         self.wake: Any = None
         self.sleeping = False
-        # SGLang retraction (``preemption: retract-sglang``)
-        self.retract = sc.preemption == "retract-sglang"
-        self.noevict = sc.preemption == "no-evict"
-        self.overshoot = -(-self.kn // self.kd) - 1  # tokens a last decode step may write past
-        self.reserved: dict[int, int] = {}  # no-evict: sid -> blocks reserved at admission
-        self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
-        self.ratio_min = SGLANG_INIT_NEW_TOKEN_RATIO * SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR
-        self.ratio_decay = (self.ratio - self.ratio_min) / SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS
-        self.ratio_step = -1
 
-    # ---- KV accounting --------------------------------------------------------------------
-    def decode_blocks(self, x: int) -> int:
-        """Exact blocks of the decoding set when every sequence holds ``a_i + x`` tokens."""
-        B = self.B
-        X, y = divmod(x, B)
-        extra = sum(self.cnt[B - y :]) if y else 0
-        return self.Q + self.n * X + extra
-
-    def used_blocks(self) -> int:
-        cum = self.step * self.kn // self.kd
-        dec = self.decode_blocks(cum - 1) if self.n else 0
-        return dec + self.prefill_blocks + self.handoff_blocks
-
-    def blocks_for(self, tokens: int) -> int:
-        return -(-tokens // self.B)
-
-    # ---- sequences entering / leaving the decoding set ------------------------------------
-    def join_decode(self, sid: int, prompt: int, left: int) -> None:
-        """``sid`` has ``prompt`` tokens of context and emitted its first token; ``left``
-        tokens remain (>= 1)."""
-        D = self.step
-        cumD = D * self.kn // self.kd
-        a = prompt + 1 - cumD
-        qq, rr = divmod(a + self.B - 1, self.B)
-        self.n += 1
-        self.S += a
-        self.Q += qq
-        self.cnt[rr] += 1
-        self.joins += 1
-        T = left + cumD
-        finish = -(-T * self.kd // self.kn) - 1
-        st = [a, qq, rr, self.joins, D, left, prompt]
-        self.running[sid] = st
-        heapq.heappush(self.heap, (finish, self.joins, sid))
-
-    def _leave_decode(self, st: list) -> None:
-        self.n -= 1
-        self.S -= st[0]
-        self.Q -= st[1]
-        self.cnt[st[2]] -= 1
-
-    def preempt_one(self) -> bool:
-        """Preempt the most recently admitted sequence; False when none is left."""
-        if not self.running:
-            return False
-        sid, st = self.running.popitem()
-        eng = self.eng
-        eng.preemptions[sid] += 1
-        if st is _PREFILLING:
-            done = self.prefilling.pop(sid)
-            self.prefill_blocks -= self.blocks_for(done)
-        else:
-            self._requeue(sid, st)
-        self.waiting.appendleft(sid)
-        return True
-
-    def _requeue(self, sid: int, st: list) -> None:
-        """Free a decoding sequence's blocks; it will re-prefill prompt + generated tokens."""
-        eng = self.eng
-        self._leave_decode(st)
-        emitted = self.step * self.kn // self.kd - (st[4] * self.kn // self.kd)
-        eng.prompt_eff[sid] = st[6] + 1 + emitted
-        eng.out_left[sid] = st[5] - emitted
-        eng.ready[sid] = False
-
-    # ---- SGLang: reserving admission and retraction (``retract-sglang``) -------------------
-    def _decoding_states(self) -> tuple[list[int], list[int], list[int]]:
-        """Tokens left, tokens held and output tokens so far of every decoding sequence."""
-        cum = self.step * self.kn // self.kd
-        out_total = self.eng.requests.output_tokens
-        left, held, done = [], [], []
-        for sid, st in self.running.items():
-            if st is _PREFILLING:
-                continue
-            rest = st[5] - (cum - st[4] * self.kn // self.kd)
-            left.append(rest)
-            held.append(st[0] + cum - 1)
-            done.append(int(out_total[sid]) - rest)
-        return left, held, done
-
-    def _sglang_admits(
-        self, sid: int, need: int, admitted: list[tuple[int, int, int]], free: int
-    ) -> bool:
-        """SGLang's ``PrefillAdder.add_one_req_ignore_eos`` for ``sid``, whose prefill takes
-        ``need`` of the ``free`` blocks left after this round's ``admitted`` (sid, tokens left,
-        tokens held) requests took theirs:
-        the prompt fits the ratio-discounted budget, and every running and admitted request can
-        grow to its full output when they finish in order of tokens left."""
-        eng = self.eng
-        B = self.B
-        prompt = int(eng.prompt_eff[sid])
-        out = int(eng.out_left[sid])
-        left, held, _done = self._decoding_states()
-        this_round = {x[0] for x in admitted}
-        for psid in self.prefilling:  # partially prefilled: the whole prompt will be held
-            if psid in this_round:
-                continue
-            left.append(int(eng.out_left[psid]))
-            held.append(int(eng.prompt_eff[psid]))
-        clip = SGLANG_CLIP_MAX_NEW_TOKENS
-        cur_rem = free * B
-        rem_total = cur_rem - self.ratio * sum(min(x, clip) for x in left)
-        rem_total -= sum(min(x, clip) for _s, x, _h in admitted)
-        paged = need * B
-        if paged > min(cur_rem, rem_total):
-            return False
-        tl = np.array(left + [x for _s, x, _h in admitted] + [out], dtype=np.float64)
-        occ = np.array(held + [h for _s, _x, h in admitted] + [prompt], dtype=np.float64)
-        keep = tl > 0
-        tl, occ = tl[keep], occ[keep]
-        order = np.argsort(tl, kind="stable")
-        tl, occ = tl[order], occ[order]
-        bs = np.arange(len(tl), 0, -1, dtype=np.float64)
-        freed = np.cumsum(occ) - occ
-        min_free = cur_rem - paged + freed - tl * bs
-        return bool(np.all(min_free > SGLANG_IGNORE_EOS_RESERVE_TOKENS * bs))
-
-    def _decay_ratio(self) -> None:
-        """One decode step without retraction lowers the estimate (once per step)."""
-        if self.ratio_step != self.step:
-            self.ratio_step = self.step
-            self.ratio = max(self.ratio - self.ratio_decay, self.ratio_min)
-
-    def _retract(self, fits: Callable[[], bool]) -> None:
-        """SGLang's ``ScheduleBatch.retract_decode``: free at least one decoding sequence, then
-        more until ``fits()``, always keeping one; victims are those with the fewest output
-        tokens (then the longest prompt) — with speculative decoding the latest joined. The
-        ratio estimate becomes ``(decoded + 20 n) / (max_new + 1)`` of the survivors."""
-        eng = self.eng
-        decoding = [(sid, st) for sid, st in self.running.items() if st is not _PREFILLING]
-        if self.kn != self.kd:  # speculative decoding: retract from the back of the batch
-            decoding.sort(key=lambda x: x[1][3])
-        else:
-            _left, _held, done = self._decoding_states()
-            prompt = eng.prompt
-            keys = [
-                (d, -int(prompt[sid]), -st[3]) for (sid, st), d in zip(decoding, done, strict=True)
-            ]
-            order = sorted(range(len(decoding)), key=lambda i: keys[i], reverse=True)
-            decoding = [decoding[i] for i in order]
-        first = True
-        while len(decoding) > 1 and (first or not fits()):
-            first = False
-            sid, st = decoding.pop()
-            del self.running[sid]
-            eng.preemptions[sid] += 1
-            self._requeue(sid, st)
-            self.waiting.append(sid)
-        _left, _held, done = self._decoding_states()
-        out_total = eng.requests.output_tokens
-        total = sum(int(out_total[sid]) for sid, st in decoding)
-        self.ratio = min(1.0, (sum(done) + SGLANG_RETRACT_DECODE_STEPS * len(done)) / (total + 1))
-
-    # ---- TensorRT-LLM: guaranteed no evict (``no-evict``) ---------------------------------
-    def _final_blocks(self) -> int:
-        """Blocks the running sequences hold at their last step: the sum of what each reserved
-        when admitted (``_reserve``; a sequence's final length never changes while it
-        runs)."""
-        return sum(map(self.reserved.__getitem__, self.running))
-
-    def _reserve(self, sid: int, final: int) -> int:
-        """Reserve the blocks request ``sid`` holds at its last step on top of the ``final``
-        blocks already reserved: the new total, or -1 when it does not fit (an empty replica
-        takes its head request: one that passed the arrival check always fits alone)."""
-        eng = self.eng
-        tokens = int(eng.prompt_eff[sid]) + int(eng.out_left[sid]) - 1 + self.overshoot
-        whole = self.blocks_for(tokens)
-        if final + whole > self.cap and (self.running or final):
-            return -1
-        self.reserved[sid] = whole
-        return final + whole
-
-    # ---- admission -----------------------------------------------------------------------
-    def _admit_blocks(self, sid: int) -> int:
-        eng = self.eng
-        if self.rules.reserve_output:
-            return self.blocks_for(int(eng.prompt_eff[sid]) + int(eng.out_left[sid]) - 1)
-        return self.blocks_for(int(eng.prompt_eff[sid]))
-
-    def _admit_ready(self, sid: int, t: float) -> None:  # KV already here (P/D decode pool)
-        eng = self.eng
-        if eng.scheduled_at[sid] != eng.scheduled_at[sid]:  # NaN: first admission
-            eng.scheduled_at[sid] = t
-        self.join_decode(sid, int(eng.prompt_eff[sid]), int(eng.out_left[sid]))
-
-    # ---- forming and applying one iteration ------------------------------------------------
+    # ---- forming one iteration ---------------------------------------------------------
     def form(self) -> tuple[float, Any] | None:
         """Choose the next iteration; returns (seconds, plan) or None when idle."""
+        kv = self.kv
         while True:
             planned = self._form()
-            if planned is not None or not self.prefilling or self.n:
+            if planned is not None or not kv.prefilling or kv.n:
                 return planned
             # partial prefills hold blocks that block each other: free the latest (vLLM v1)
-            self.preempt_one()
+            self.waiting.appendleft(kv.evict_latest())
 
     def _form(self) -> tuple[float, Any] | None:
         rules = self.rules
-        eng = self.eng
+        kv = self.kv
         waiting = self.waiting
-        if rules.mixed and self.n:
-            self._make_room()
-        if (waiting or self.prefilling) and (rules.admit_while_running or not self.running):
-            t = self.clock
-            cum_next = (self.step + 1) * self.kn // self.kd
-            if rules.mixed and self.n:
-                dec = self.decode_blocks(cum_next - 1)
-            else:
-                dec = self.decode_blocks(self.step * self.kn // self.kd - 1) if self.n else 0
-            used = dec + self.prefill_blocks + self.handoff_blocks
-            free = self.cap - used
-            # the watermark keeps room for running sequences: it only gates new admissions
-            noevict = self.noevict and self.role != "prefill"
-            wm = self.watermark if self.running and not (self.retract or noevict) else 0
-            reserve = self.retract and self.role != "prefill"
-            # no-evict: blocks every running request holds at its last token
-            final = self._final_blocks() + self.handoff_blocks if noevict else 0
-            admitted: list[tuple[int, int, int]] = []  # SGLang: (sid, tokens left, held)
-            max_seqs = self.sc.max_seqs if rules.admit_while_running else self.sc.batch_size
-            budget = self.sc.max_batched_tokens
-            if rules.mixed:
-                budget -= self.n
-            grow = cum_next - self.step * self.kn // self.kd if rules.mixed else 0
-            chunks: list[tuple[int, int, int]] = []  # (sid, prior, tokens)
-            for sid, done in self.prefilling.items():
-                if budget <= 0:
-                    break
-                tok = min(int(eng.prompt_eff[sid]) - done, budget)
-                need = self.blocks_for(done + tok) - self.blocks_for(done)
-                if need > free:
-                    break
-                free -= need
-                budget -= tok
-                chunks.append((sid, done, tok))
-            while waiting and len(self.running) < max_seqs:
-                sid = waiting[0]
-                if eng.ready[sid]:
-                    # in a mixed iteration it decodes at once: count that step's growth
-                    need = self.blocks_for(int(eng.prompt_eff[sid]) + grow)
-                    if need > free - wm:
-                        break
-                    if noevict:
-                        final = self._reserve(sid, final)
-                        if final < 0:
-                            break
-                    free -= need
-                    waiting.popleft()
-                    self._admit_ready(sid, t)
-                    continue
-                total = int(eng.prompt_eff[sid])
-                prior = int(eng.cached[sid])
-                if rules.chunked:
-                    if budget <= 0:
-                        break
-                    tok = min(total - prior, budget)
-                    need = self.blocks_for(prior + tok)
-                else:
-                    tok = total - prior
-                    if tok > budget and chunks:
-                        break
-                    need = self._admit_blocks(sid)
-                if need > free - wm:
-                    break
-                if noevict:
-                    final = self._reserve(sid, final)
-                    if final < 0:
-                        break
-                if reserve and (self.running or admitted):
-                    # an empty replica takes its head request whatever the estimate: a lone
-                    # request that passed the arrival check always fits
-                    if not self._sglang_admits(sid, need, admitted, free):
-                        break
-                    admitted.append((sid, int(eng.out_left[sid]), total))
-                free -= need
-                budget -= tok
-                waiting.popleft()
-                if eng.scheduled_at[sid] != eng.scheduled_at[sid]:
-                    eng.scheduled_at[sid] = t
-                self.running[sid] = _PREFILLING
-                self.prefilling[sid] = prior
-                self.prefill_blocks += self.blocks_for(prior)
-                chunks.append((sid, prior, tok))
-            if chunks:
-                pt = 0
-                pairs = 0.0
-                pctx = 0
-                for sid, prior, tok in chunks:
-                    # the chunk's blocks are allocated while it computes
-                    self.prefill_blocks += self.blocks_for(prior + tok) - self.blocks_for(prior)
-                    self.prefilling[sid] = prior + tok
-                    pt += tok
-                    pairs += tok * (prior + (tok + 1) / 2)
-                    pctx += prior
-                with_decode = rules.mixed and self.n > 0
-                n = self.n if with_decode else 0
-                ctx = self.S + n * (self.step * self.kn // self.kd) if n else 0
-                dt = self.cache.time(n, ctx, len(chunks), pt, pairs, pctx)
-                return dt, (chunks, with_decode)
-        if self.n:
-            self._make_room()
-            n = self.n
-            ctx = self.S + n * (self.step * self.kn // self.kd)
+        if rules.mixed and kv.n:
+            self.policy.make_room(waiting)
+        if (waiting or kv.prefilling) and (rules.admit_while_running or not kv.running):
+            planned = self._prefill()
+            if planned is not None:
+                return planned
+        if kv.n:
+            self.policy.make_room(waiting)
+            n = kv.n
+            ctx = kv.S + n * (kv.step * kv.kn // kv.kd)
             return self.cache.decode_time(n, ctx), None
         return None
 
-    def _make_room(self) -> None:
-        """Preempt (LIFO) until the next decode step's blocks fit (``retract-sglang``: retract
-        as SGLang does, and decay its ratio estimate when nothing had to go)."""
-        x = ((self.step + 1) * self.kn // self.kd) - 1
-        other = self.prefill_blocks + self.handoff_blocks
-        if self.Q + self.n * (x // self.B + 1) + other <= self.cap:
-            if self.retract:
-                self._decay_ratio()
-            return
+    def _prefill(self) -> tuple[float, Any] | None:
+        """An iteration with prefill chunks — partial prefills continue first (FCFS), then
+        waiting requests join — or None when no chunk fits."""
+        rules = self.rules
+        kv = self.kv
+        cum = kv.step * kv.kn // kv.kd  # kv.cum(step), inline on this hot path
+        cum_next = (kv.step + 1) * kv.kn // kv.kd
+        if rules.mixed and kv.n:
+            dec = kv.decode_blocks(cum_next - 1)
+        else:
+            dec = kv.decode_blocks(cum - 1) if kv.n else 0
+        free = kv.cap - (dec + kv.prefill_blocks + kv.handoff_blocks)
+        budget = self.sc.max_batched_tokens
+        if rules.mixed:
+            budget -= kv.n
+        chunks: list[tuple[int, int, int]] = []  # (sid, prior, tokens)
+        prompt_eff = self.req.prompt_eff
+        for sid, done in kv.prefilling.items():
+            if budget <= 0:
+                break
+            tok = min(int(prompt_eff[sid]) - done, budget)
+            need = kv.blocks_for(done + tok) - kv.blocks_for(done)
+            if need > free:
+                break
+            free -= need
+            budget -= tok
+            chunks.append((sid, done, tok))
+        # in a mixed iteration a request whose KV is here decodes at once: count that growth
+        self._admit(chunks, free, budget, cum_next - cum if rules.mixed else 0)
+        if not chunks:
+            return None
+        pt = 0
+        pairs = 0.0
+        pctx = 0
+        for sid, prior, tok in chunks:
+            # the chunk's blocks are allocated while it computes
+            kv.prefill_blocks += kv.blocks_for(prior + tok) - kv.blocks_for(prior)
+            kv.prefilling[sid] = prior + tok
+            pt += tok
+            pairs += tok * (prior + (tok + 1) / 2)
+            pctx += prior
+        with_decode = rules.mixed and kv.n > 0
+        n = kv.n if with_decode else 0
+        ctx = kv.S + n * cum if n else 0
+        dt = self.cache.time(n, ctx, len(chunks), pt, pairs, pctx)
+        return dt, (chunks, with_decode)
 
-        def fits() -> bool:
-            return self.decode_blocks(x) + self.prefill_blocks + self.handoff_blocks <= self.cap
+    def _admit(self, chunks: list[tuple[int, int, int]], free: int, budget: int, grow: int) -> None:
+        """Admit waiting requests, in order, while their blocks fit ``free`` (less the
+        watermark), their prompt tokens the ``budget`` and the preemption policy agrees; a
+        request needing a prefill gets a chunk in ``chunks``."""
+        rules = self.rules
+        kv = self.kv
+        req = self.req
+        policy = self.policy
+        waiting = self.waiting
+        running = kv.running
+        scheduled_at = self.eng.scheduled_at
+        t = self.clock
+        # the watermark keeps room for running sequences: it only gates new admissions
+        wm = kv.watermark if running and policy.watermark else 0
+        policy.open_round()
+        max_seqs = self.sc.max_seqs if rules.admit_while_running else self.sc.batch_size
+        while waiting and len(running) < max_seqs:
+            sid = waiting[0]
+            if req.ready[sid]:  # KV already here (P/D decode pool): it joins the decodes
+                need = kv.blocks_for(int(req.prompt_eff[sid]) + grow)
+                if need > free - wm or not policy.admits(sid, need, free, True):
+                    break
+                free -= need
+                waiting.popleft()
+                if scheduled_at[sid] != scheduled_at[sid]:  # NaN: first admission
+                    scheduled_at[sid] = t
+                kv.join(sid, int(req.prompt_eff[sid]), int(req.out_left[sid]))
+                continue
+            total = int(req.prompt_eff[sid])
+            prior = int(req.cached[sid])
+            if rules.chunked:
+                if budget <= 0:
+                    break
+                tok = min(total - prior, budget)
+                need = kv.blocks_for(prior + tok)
+            else:
+                tok = total - prior
+                if tok > budget and chunks:
+                    break
+                if rules.reserve_output:
+                    need = kv.blocks_for(total + int(req.out_left[sid]) - 1)
+                else:
+                    need = kv.blocks_for(total)
+            if need > free - wm or not policy.admits(sid, need, free, False):
+                break
+            free -= need
+            budget -= tok
+            waiting.popleft()
+            if scheduled_at[sid] != scheduled_at[sid]:
+                scheduled_at[sid] = t
+            running[sid] = None
+            kv.prefilling[sid] = prior
+            kv.prefill_blocks += kv.blocks_for(prior)
+            chunks.append((sid, prior, tok))
 
-        if self.retract:
-            if fits():
-                self._decay_ratio()
-                return
-            self._retract(fits)
-        while self.n and not fits():
-            self.preempt_one()
-
+    # ---- applying one iteration --------------------------------------------------------
     def apply(
         self, dt: float, plan: Any, work: tuple[float, float, float] = (0.0, 0.0, 0.0)
     ) -> None:
         """Account one iteration that ended at ``self.clock`` (``work``: the priced iteration's
         seconds, FLOPs and HBM bytes, ``_IterCache.last``)."""
         eng = self.eng
+        kv = self.kv
+        req = self.req
         t = self.clock
         self.busy += dt
         self.flops += work[1]
         self.hbm_bytes += work[2]
         n_dec = 0
         if plan is None or plan[1]:
-            n_dec = self.n
-            s = self.step
-            emitted = ((s + 1) * self.kn // self.kd) - (s * self.kn // self.kd)
+            n_dec = kv.n
+            s = kv.step
+            emitted = ((s + 1) * kv.kn // kv.kd) - (s * kv.kn // kv.kd)
             eng.tokens_out += n_dec * emitted
-            self.step = s + 1
-            heap = self.heap
-            running = self.running
+            kv.step = s + 1
+            heap = kv.heap
+            running = kv.running
             while heap and heap[0][0] <= s:
                 _, join, sid = heapq.heappop(heap)
                 st = running.get(sid)
-                if st is None or st is _PREFILLING or st[3] != join:
+                if st is None or st.serial != join:
                     continue  # stale entry of a preempted sequence
                 del running[sid]
-                self._leave_decode(st)
-                eng.out_left[sid] = 0
+                kv.leave(st)
+                req.out_left[sid] = 0
                 self.finish(sid, t)
         if plan is not None:
             for sid, _prior, _tok in plan[0]:
-                done = self.prefilling[sid]
-                if done < int(eng.prompt_eff[sid]):
+                done = kv.prefilling[sid]
+                if done < int(req.prompt_eff[sid]):
                     continue  # more chunks to go
-                del self.prefilling[sid]
-                del self.running[sid]
-                self.prefill_blocks -= self.blocks_for(done)
+                del kv.prefilling[sid]
+                del kv.running[sid]
+                kv.prefill_blocks -= kv.blocks_for(done)
                 if eng.first_token_at[sid] != eng.first_token_at[sid]:
                     eng.first_token_at[sid] = t
                 eng.tokens_out += 1
-                left = int(eng.out_left[sid]) - 1
-                eng.out_left[sid] = left
+                left = int(req.out_left[sid]) - 1
+                req.out_left[sid] = left
                 if left == 0:
                     self.finish(sid, t)
                 elif self.role == "prefill":
                     self.handoff(sid, done, left, t)
                 else:
-                    self.join_decode(sid, done, left)
+                    kv.join(sid, done, left)
         eng.observe(self, t - dt, dt, n_dec)
 
     def finish(self, sid: int, t: float) -> None:
         eng = self.eng
-        self.reserved.pop(sid, None)
+        self.policy.finished(sid)
         eng.finished_at[sid] = t
         eng.outcome[sid] = 1
         self.loads[self.pos] -= int(eng.work[sid])
         eng.done += 1
         eng.on_done(sid, t)
 
+    # ---- P/D hand-over -----------------------------------------------------------------
     def handoff(self, sid: int, done: int, left: int, t: float) -> None:
         """Send the prefilled request's KV to a decode replica (prefill pool only)."""
         eng = self.eng
         xfer = eng.transfer
-        blocks = self.blocks_for(done)
-        self.handoff_blocks += blocks
+        blocks = self.kv.blocks_for(done)
+        self.kv.handoff_blocks += blocks
         self.loads[self.pos] -= int(eng.work[sid])
         start = max(t, self.link_free_at)
         busy = done * xfer.kv_bytes_per_token / xfer.link_bandwidth
         self.link_free_at = start + busy
         arrive = start + busy + xfer.link_latency
         self.pending_transfers.append(arrive)
-        eng.prompt_eff[sid] = done
-        eng.ready[sid] = True
+        self.req.prompt_eff[sid] = done
+        self.req.ready[sid] = True
         ev = eng.env.timeout(max(arrive - eng.env.now, 0.0))
         ev.callbacks.append(
             lambda _ev, sid=sid, blocks=blocks, arrive=arrive: self._transfer_done(
@@ -620,32 +395,18 @@ class _Replica:
 
     def _transfer_done(self, sid: int, blocks: int, t: float) -> None:
         self.pending_transfers.popleft()
-        self.handoff_blocks -= blocks
+        self.kv.handoff_blocks -= blocks
         if self.sleeping:
             self.clock = max(self.clock, t)
         self.poke()
         self.eng.route(sid, self.eng.decode_replicas, t)
 
+    # ---- the simpy process -------------------------------------------------------------
     def skip_bound(self) -> float:
         bound = self.eng.skip_bound
         if self.pending_transfers:
             bound = min(bound, self.pending_transfers[0])
         return bound
-
-    def check(self) -> None:
-        """Recount blocks sequence by sequence and compare with the aggregates (tests)."""
-        cum = self.step * self.kn // self.kd
-        dec = 0
-        for sid, st in self.running.items():
-            if st is _PREFILLING:
-                continue
-            dec += self.blocks_for(st[0] + cum - 1)
-            assert st[0] + cum - 1 >= st[6], (sid, "context shrank")
-        pre = sum(self.blocks_for(d) for d in self.prefilling.values())
-        assert pre == self.prefill_blocks, (pre, self.prefill_blocks)
-        assert dec == (self.decode_blocks(cum - 1) if self.n else 0), "block aggregate drifted"
-        used = dec + pre + self.handoff_blocks
-        assert used <= self.cap, f"KV blocks {used} exceed capacity {self.cap}"
 
     def poke(self) -> None:
         if self.sleeping and not self.wake.triggered:
@@ -656,8 +417,7 @@ class _Replica:
         while True:
             planned = self.form()
             if planned is None:
-                if self.retract:  # SGLang resets its estimate when the scheduler idles
-                    self.ratio = SGLANG_INIT_NEW_TOKEN_RATIO
+                self.policy.idle()
                 self.sleeping = True
                 self.wake = env.event()
                 yield self.wake
@@ -675,10 +435,10 @@ class _Replica:
             self.apply(dt, plan, work)
 
 
-_PREFILLING: list = ["prefilling"]  # sentinel state of a sequence still prefilling
-
-
 class _Engine:
+    """One simulation: the requests' scheduling state (``RequestState``) and record columns,
+    the replicas of both pools, arrivals and the router."""
+
     def __init__(
         self,
         requests: Requests,
@@ -700,17 +460,14 @@ class _Engine:
         self.rng = rng
         N = len(requests)
         self.N = N
-        self.prompt = requests.prompt_tokens
-        self.cached = requests.cached_tokens
-        self.prompt_eff = requests.prompt_tokens.copy()
-        self.out_left = requests.output_tokens.copy()
+        self.req = RequestState.of(
+            requests.prompt_tokens, requests.cached_tokens, requests.output_tokens
+        )
         self.work = (requests.prompt_tokens - requests.cached_tokens) + requests.output_tokens
-        self.ready = np.zeros(N, dtype=bool)
         self.arrived_at = requests.arrived_at.copy()
         self.scheduled_at = np.full(N, np.nan)
         self.first_token_at = np.full(N, np.nan)
         self.finished_at = np.full(N, np.nan)
-        self.preemptions = np.zeros(N, dtype=np.int32)
         self.replica = np.full(N, -1, dtype=np.int32)
         self.outcome = np.zeros(N, dtype=np.int8)  # 0 pending, 1 completed, 2 rejected
         self.reason = np.zeros(N, dtype=np.int8)
@@ -768,9 +525,10 @@ class _Engine:
 
     # ---- arrivals and routing ----------------------------------------------------------
     def observe(self, rep: _Replica, t0: float, dt: float, n_dec: int) -> None:
+        kv = rep.kv
         if self.check:
-            rep.check()
-        self.timeline.add(t0, dt, len(rep.waiting), rep.used_blocks() / rep.cap, n_dec)
+            kv.check()
+        self.timeline.add(t0, dt, len(rep.waiting), kv.used_blocks() / kv.cap, n_dec)
         self.iterations += 1
         if self.progress is not None and not self.iterations & 4095:
             self.progress(rep.clock, self.done, self.N, self.span)
@@ -801,8 +559,8 @@ class _Engine:
 
     def admit(self, sid: int, t: float) -> None:
         """A request arrives at ``t``: reject it if it can never fit, else route it."""
-        p = int(self.prompt[sid])
-        o = int(self.out_left[sid])
+        p = int(self.req.prompt[sid])
+        o = int(self.req.out_left[sid])
         total = p + o - 1
         if self.limit_prefill_only:
             too_big = p > self.limits[0] or total > self.limits[1]
@@ -909,7 +667,7 @@ def simulate(
         prompt_tokens=requests.prompt_tokens,
         output_tokens=requests.output_tokens,
         cached_tokens=requests.cached_tokens,
-        preemptions=eng.preemptions,
+        preemptions=eng.req.preemptions,
         replica=eng.replica,
         outcome=eng.outcome,
         reason=eng.reason,
@@ -937,7 +695,7 @@ def simulate(
         card_power=card_power,
         timeline=eng.timeline,
         work=work,
+        wall_s=wall,
+        iteration_model_calls=sum(c.calls for c in eng.caches.values()),
     )
-    summary["wall_s"] = wall
-    summary["iteration_model_calls"] = sum(c.calls for c in eng.caches.values())
     return SimResult(records=records, summary=summary, timeline=eng.timeline, scenario=scenario)

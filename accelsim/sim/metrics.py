@@ -1,4 +1,4 @@
-"""Per-request records and the summaries built from them.
+"""Per-request records, the typed run summary built from them, and the metric registry.
 
 One flat record per request (completed or rejected with a reason), kept as numpy columns so a
 million requests cost about 60 MB. Instants end in ``_at`` (seconds on the simulation clock),
@@ -22,7 +22,8 @@ outcome           str       ``completed`` or ``rejected``
 reason            str       why it was rejected (empty when completed)
 ================  ========  ==========================================================
 
-Summary definitions (``summarize``):
+Summary definitions (``summarize`` builds a frozen ``Summary``; ``Summary.as_dict`` is its JSON
+form, the ``summary.json`` of ``accelsim run --out``):
 
 - ``duration_s``: from the first arrival to the last completion (the makespan); throughputs
   divide completed work by it;
@@ -43,22 +44,43 @@ Summary definitions (``summarize``):
   (HBM bandwidth x cards). The FLOPs and bytes are those the roofline charges (weights, KV
   cache, activations; replicated ops counted on every rank that runs them), so both are
   hardware utilizations of the whole run, idle time included.
+
+The metric registry ``METRICS`` names every figure of a summary once: its getter (a path in the
+summary), label, unit and which direction is better. A metric's name is the key the sweep
+evaluators flatten the summary to (``ttft_s.p99`` -> ``ttft_p99``, ``throughput.x`` -> ``x``,
+other groups joined with ``_``), so a name reads the same from a ``Summary``, a
+``summary.json`` mapping (``Metric.read``) and a sweep row. Questions (compare, what-if,
+sizing), the validation cases and the tables look metrics up here instead of keeping key
+tables of their own.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any, Literal
 
 import numpy as np
 
 __all__ = [
+    "HIGHER",
+    "LOWER",
+    "METRICS",
     "OUTCOMES",
     "REASONS",
     "RECORD_DTYPE",
+    "Energy",
+    "Goodput",
+    "KVUtilization",
+    "Metric",
+    "Percentiles",
+    "QueueLength",
     "RequestRecords",
     "SimResult",
+    "Summary",
+    "Throughput",
     "Timeline",
     "percentiles",
     "summarize",
@@ -182,17 +204,15 @@ class Timeline:
             i = min(max(i, 0), len(self.itl_hist) - 1)
             self.itl_hist[i] += n_dec
 
-    def itl_percentiles(self) -> dict[str, float]:
+    def itl_percentiles(self) -> Percentiles:
         h = np.asarray(self.itl_hist)
         total = h.sum()
         if total <= 0:
-            return {k: math.nan for k in ("mean", "p50", "p90", "p99")}
+            return Percentiles(math.nan, math.nan, math.nan, math.nan)
         centers = 10 ** (self.ITL_MIN_LOG10 + (np.arange(len(h)) + 0.5) / self.ITL_BINS_PER_DECADE)
         cdf = np.cumsum(h) / total
-        out = {"mean": float((h * centers).sum() / total)}
-        for q in (50, 90, 99):
-            out[f"p{q}"] = float(centers[int(np.searchsorted(cdf, q / 100))])
-        return out
+        p50, p90, p99 = (float(centers[int(np.searchsorted(cdf, q / 100))]) for q in (50, 90, 99))
+        return Percentiles(float((h * centers).sum() / total), p50, p90, p99)
 
     def to_frame(self) -> Any:
         """Columns: ``t`` (bin start), ``busy_replicas``, ``queue_len``, ``kv_util``,
@@ -215,13 +235,280 @@ class Timeline:
         }
 
 
+# ---- the summary ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """mean, p50, p90 and p99 of a per-request (or per-sequence) figure; NaN when none."""
+
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Completed work over ``duration_s``."""
+
+    requests_per_s: float
+    input_tokens_per_s: float
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    output_tokens_per_s_per_card: float
+    total_tokens_per_s_per_card: float
+
+
+@dataclass(frozen=True, slots=True)
+class Goodput:
+    """Requests meeting both SLOs (a missing SLO passes): share of arrived, and per second."""
+
+    slo_ttft_s: float | None
+    slo_tpot_s: float | None
+    share: float
+    requests_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class KVUtilization:
+    """KV blocks in use over capacity: busy-time mean and peak."""
+
+    mean_busy: float
+    peak: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLength:
+    """Waiting requests, summed over replicas: time mean and the busiest bin's mean."""
+
+    mean: float
+    max_bin_mean: float
+
+
+@dataclass(frozen=True, slots=True)
+class Energy:
+    """The cards' energy under the linear power model (see the module docstring)."""
+
+    joules: float
+    mean_power_w: float
+    joules_per_output_token: float
+    joules_per_token: float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One run's summary (see the module docstring for every definition).
+
+    The optional groups are ``None`` when the run did not measure them (no timeline, no
+    reported iteration work, no card power); ``wall_s`` and ``iteration_model_calls`` describe
+    the simulation itself; ``scenario``, ``digest``, ``device`` and ``model`` name what ran
+    (set by ``accelsim.run``)."""
+
+    arrived: int
+    completed: int
+    rejected: int
+    rejected_by_reason: Mapping[str, int]
+    preemptions: int
+    cards: float
+    duration_s: float
+    throughput: Throughput
+    cached_token_share: float
+    ttft_s: Percentiles
+    tpot_s: Percentiles
+    e2e_s: Percentiles
+    queue_s: Percentiles
+    goodput: Goodput
+    itl_s: Percentiles | None = None
+    kv_utilization: KVUtilization | None = None
+    queue_len: QueueLength | None = None
+    mfu: float | None = None
+    mbu: float | None = None
+    busy_fraction: float | None = None
+    energy: Energy | None = None
+    wall_s: float | None = None
+    iteration_model_calls: int | None = None
+    scenario: str | None = None
+    digest: str | None = None
+    device: str | None = None
+    model: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: groups as mappings, in field order; fields left ``None`` omitted."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.name == "rejected_by_reason":
+                value = dict(value)
+            elif hasattr(value, "__dataclass_fields__"):
+                value = {g.name: getattr(value, g.name) for g in fields(value)}
+            out[f.name] = value
+        return out
+
+
+# ---- the metric registry ----------------------------------------------------------------------
+
+HIGHER: Literal[1] = 1  # higher is better
+LOWER: Literal[-1] = -1  # lower is better
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One figure: its name, label and display unit (``accelsim.units.format_value`` units:
+    ``"s"``, ``"tok/s"``, ``""`` for a fraction...), which direction is better (``HIGHER``,
+    ``LOWER`` or 0, neither) and its ``path`` in a ``Summary`` (empty for a figure a question
+    computes beyond the summary, such as a cost)."""
+
+    name: str
+    label: str
+    unit: str
+    better: Literal[1, -1, 0]
+    path: tuple[str, ...] = ()
+    _get: Callable[[Summary], Any] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.path:
+            object.__setattr__(self, "_get", attrgetter(".".join(self.path)))
+
+    def get(self, summary: Summary) -> Any:
+        """The metric's value in ``summary`` (``None`` when the run did not measure it)."""
+        if self._get is None:
+            raise KeyError(f"metric {self.name!r} is not a run-summary figure")
+        try:
+            return self._get(summary)
+        except AttributeError:  # an optional group the run did not measure
+            return None
+
+    def read(self, data: Mapping[str, Any]) -> Any:
+        """The metric's value in a summary's JSON form (``Summary.as_dict``, ``summary.json``);
+        ``None`` when absent."""
+        node: Any = data
+        for key in self.path:
+            if not isinstance(node, Mapping) or key not in node:
+                return None
+            node = node[key]
+        return node
+
+
+def _percentile_metrics(group: str, short: str, label: str) -> list[Metric]:
+    return [
+        Metric(f"{short}_{q}", f"{label} {q}", "s", LOWER, (group, q))
+        for q in ("mean", "p50", "p90", "p99")
+    ]
+
+
+#: Every figure of a run summary, by name (see the module docstring).
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("arrived", "requests arrived", "", 0, ("arrived",)),
+        Metric("completed", "requests completed", "", HIGHER, ("completed",)),
+        Metric("rejected", "requests rejected", "", LOWER, ("rejected",)),
+        Metric("preemptions", "preemptions", "", LOWER, ("preemptions",)),
+        Metric("cards", "cards", "cards", 0, ("cards",)),
+        Metric("duration_s", "duration", "s", 0, ("duration_s",)),
+        Metric(
+            "requests_per_s", "requests served", "req/s", HIGHER, ("throughput", "requests_per_s")
+        ),
+        Metric(
+            "input_tokens_per_s",
+            "input throughput",
+            "tok/s",
+            HIGHER,
+            ("throughput", "input_tokens_per_s"),
+        ),
+        Metric(
+            "output_tokens_per_s",
+            "output throughput",
+            "tok/s",
+            HIGHER,
+            ("throughput", "output_tokens_per_s"),
+        ),
+        Metric(
+            "total_tokens_per_s",
+            "total throughput",
+            "tok/s",
+            HIGHER,
+            ("throughput", "total_tokens_per_s"),
+        ),
+        Metric(
+            "output_tokens_per_s_per_card",
+            "output throughput per card",
+            "tok/s/card",
+            HIGHER,
+            ("throughput", "output_tokens_per_s_per_card"),
+        ),
+        Metric(
+            "total_tokens_per_s_per_card",
+            "total throughput per card",
+            "tok/s/card",
+            HIGHER,
+            ("throughput", "total_tokens_per_s_per_card"),
+        ),
+        Metric("cached_token_share", "prefix-cache share", "", 0, ("cached_token_share",)),
+        *_percentile_metrics("ttft_s", "ttft", "TTFT"),
+        *_percentile_metrics("tpot_s", "tpot", "TPOT"),
+        *_percentile_metrics("itl_s", "itl", "ITL"),
+        *_percentile_metrics("e2e_s", "e2e", "end-to-end"),
+        *_percentile_metrics("queue_s", "queue", "queueing"),
+        Metric("goodput_share", "goodput (meets SLOs)", "", HIGHER, ("goodput", "share")),
+        Metric(
+            "goodput_requests_per_s",
+            "goodput",
+            "req/s",
+            HIGHER,
+            ("goodput", "requests_per_s"),
+        ),
+        Metric(
+            "kv_utilization_mean_busy",
+            "KV utilization mean",
+            "",
+            0,
+            ("kv_utilization", "mean_busy"),
+        ),
+        Metric("kv_utilization_peak", "KV utilization peak", "", 0, ("kv_utilization", "peak")),
+        Metric("queue_len_mean", "queue length mean", "", LOWER, ("queue_len", "mean")),
+        Metric(
+            "queue_len_max_bin_mean",
+            "queue length, busiest bin",
+            "",
+            LOWER,
+            ("queue_len", "max_bin_mean"),
+        ),
+        Metric("mfu", "model FLOPs utilization", "", HIGHER, ("mfu",)),
+        Metric("mbu", "memory-bandwidth utilization", "", HIGHER, ("mbu",)),
+        Metric("busy_fraction", "busy fraction", "", 0, ("busy_fraction",)),
+        Metric("energy_joules", "energy", "J", LOWER, ("energy", "joules")),
+        Metric("energy_mean_power_w", "mean power", "W", LOWER, ("energy", "mean_power_w")),
+        Metric(
+            "energy_joules_per_output_token",
+            "energy per output token",
+            "J",
+            LOWER,
+            ("energy", "joules_per_output_token"),
+        ),
+        Metric(
+            "energy_joules_per_token",
+            "energy per token",
+            "J",
+            LOWER,
+            ("energy", "joules_per_token"),
+        ),
+    )
+}
+
+
 @dataclass
 class SimResult:
-    """What ``simulate`` returns: per-request records, the summary dict, the timeline and the
+    """What ``simulate`` returns: per-request records, the summary, the timeline and the
     resolved scenario (when run from one)."""
 
     records: RequestRecords
-    summary: dict[str, Any]
+    summary: Summary
     timeline: Timeline
     scenario: Any = None
 
@@ -229,13 +516,13 @@ class SimResult:
         return self.records.to_frame()
 
 
-def percentiles(values: np.ndarray) -> dict[str, float]:
+def percentiles(values: np.ndarray) -> Percentiles:
     """mean, p50, p90, p99 of the finite values (NaN when there are none)."""
     v = values[np.isfinite(values)]
     if not len(v):
-        return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
+        return Percentiles(math.nan, math.nan, math.nan, math.nan)
     p50, p90, p99 = np.percentile(v, [50, 90, 99])
-    return {"mean": float(v.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+    return Percentiles(float(v.mean()), float(p50), float(p90), float(p99))
 
 
 def summarize(
@@ -248,7 +535,9 @@ def summarize(
     card_power: tuple[float, float] | None = None,
     timeline: Timeline | None = None,
     work: tuple[float, float, float, float] | None = None,
-) -> dict[str, Any]:
+    wall_s: float | None = None,
+    iteration_model_calls: int | None = None,
+) -> Summary:
     """The run's summary (see the module docstring for every definition)."""
     a = records.array
     outcome = a["outcome"]
@@ -278,54 +567,27 @@ def summarize(
     reasons: dict[str, int] = {}
     for code in np.unique(a["reason"][rejected]):
         reasons[REASONS[int(code)]] = int((a["reason"][rejected] == code).sum())
-    summary: dict[str, Any] = {
-        "arrived": arrived,
-        "completed": int(done.sum()),
-        "rejected": int(rejected.sum()),
-        "rejected_by_reason": reasons,
-        "preemptions": int(a["preemptions"].sum()),
-        "cards": cards,
-        "duration_s": duration,
-        "throughput": {
-            "requests_per_s": len(d) / duration,
-            "input_tokens_per_s": inp / duration,
-            "output_tokens_per_s": out / duration,
-            "total_tokens_per_s": (inp + out) / duration,
-            "output_tokens_per_s_per_card": out / duration / cards,
-            "total_tokens_per_s_per_card": (inp + out) / duration / cards,
-        },
-        "cached_token_share": float(d["cached_tokens"].sum() / inp) if inp else 0.0,
-        "ttft_s": percentiles(ttft),
-        "tpot_s": percentiles(tpot),
-        "e2e_s": percentiles(e2e),
-        "queue_s": percentiles(queue),
-        "goodput": {
-            "slo_ttft_s": slo_ttft,
-            "slo_tpot_s": slo_tpot,
-            "share": good / arrived if arrived else math.nan,
-            "requests_per_s": good / duration,
-        },
-    }
+    itl = kv = queue_len = mfu = mbu = busy_fraction = energy = None
     if timeline is not None:
         cols = timeline.columns()
-        summary["itl_s"] = timeline.itl_percentiles()
+        itl = timeline.itl_percentiles()
         w_busy = float(np.sum(timeline.busy))
-        summary["kv_utilization"] = {
-            "mean_busy": float(np.sum(timeline.kv) / w_busy) if w_busy else 0.0,
-            "peak": float(np.max(cols["kv_peak"])) if len(cols["kv_peak"]) else 0.0,
-        }
+        kv = KVUtilization(
+            mean_busy=float(np.sum(timeline.kv) / w_busy) if w_busy else 0.0,
+            peak=float(np.max(cols["kv_peak"])) if len(cols["kv_peak"]) else 0.0,
+        )
         ql = cols["queue_len"]
-        summary["queue_len"] = {
-            "mean": float(ql.mean()) if len(ql) else 0.0,
-            "max_bin_mean": float(ql.max()) if len(ql) else 0.0,
-        }
+        queue_len = QueueLength(
+            mean=float(ql.mean()) if len(ql) else 0.0,
+            max_bin_mean=float(ql.max()) if len(ql) else 0.0,
+        )
     if work is not None:
         flops, hbm, peak_flops, peak_bw = work
-        summary["mfu"] = flops / duration / peak_flops
-        summary["mbu"] = hbm / duration / peak_bw
+        mfu = flops / duration / peak_flops
+        mbu = hbm / duration / peak_bw
     if replica_busy:
         util = [min(b / duration, 1.0) for b, _c in replica_busy]
-        summary["busy_fraction"] = float(
+        busy_fraction = float(
             sum(u * c for u, (_b, c) in zip(util, replica_busy, strict=True))
             / sum(c for _b, c in replica_busy)
         )
@@ -335,10 +597,46 @@ def summarize(
                 c * (idle + u * (tdp - idle)) * duration
                 for u, (_b, c) in zip(util, replica_busy, strict=True)
             )
-            summary["energy"] = {
-                "joules": joules,
-                "mean_power_w": joules / duration,
-                "joules_per_output_token": joules / out if out else math.nan,
-                "joules_per_token": joules / (inp + out) if inp + out else math.nan,
-            }
-    return summary
+            energy = Energy(
+                joules=joules,
+                mean_power_w=joules / duration,
+                joules_per_output_token=joules / out if out else math.nan,
+                joules_per_token=joules / (inp + out) if inp + out else math.nan,
+            )
+    return Summary(
+        arrived=arrived,
+        completed=int(done.sum()),
+        rejected=int(rejected.sum()),
+        rejected_by_reason=reasons,
+        preemptions=int(a["preemptions"].sum()),
+        cards=cards,
+        duration_s=duration,
+        throughput=Throughput(
+            requests_per_s=len(d) / duration,
+            input_tokens_per_s=inp / duration,
+            output_tokens_per_s=out / duration,
+            total_tokens_per_s=(inp + out) / duration,
+            output_tokens_per_s_per_card=out / duration / cards,
+            total_tokens_per_s_per_card=(inp + out) / duration / cards,
+        ),
+        cached_token_share=float(d["cached_tokens"].sum() / inp) if inp else 0.0,
+        ttft_s=percentiles(ttft),
+        tpot_s=percentiles(tpot),
+        e2e_s=percentiles(e2e),
+        queue_s=percentiles(queue),
+        goodput=Goodput(
+            slo_ttft_s=slo_ttft,
+            slo_tpot_s=slo_tpot,
+            share=good / arrived if arrived else math.nan,
+            requests_per_s=good / duration,
+        ),
+        itl_s=itl,
+        kv_utilization=kv,
+        queue_len=queue_len,
+        mfu=mfu,
+        mbu=mbu,
+        busy_fraction=busy_fraction,
+        energy=energy,
+        wall_s=wall_s,
+        iteration_model_calls=iteration_model_calls,
+    )

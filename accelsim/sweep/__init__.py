@@ -20,6 +20,7 @@ Python use::
     best = tune("default", device="h800", cards=32, slo="ttft_p99=2s,tpot_p99=100ms").best
 """
 
+from accelsim.sweep.context import EvalContext, PointSkipped
 from accelsim.sweep.pareto import best_per_group, dominates, meets_slo, pareto_front, plot_pareto
 from accelsim.sweep.runner import RESULTS_FILE, SweepRun, run_sweep
 from accelsim.sweep.spec import (
@@ -34,7 +35,6 @@ from accelsim.sweep.spec import (
     sweep_from_mapping,
 )
 from accelsim.sweep.store import ResultStore, load_rows
-from accelsim.sweep.worker import EvalContext, PointSkipped
 
 __all__ = [
     "RESULTS_FILE",

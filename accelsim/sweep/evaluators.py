@@ -1,14 +1,18 @@
 """Point evaluators: scenario mapping -> flat metrics (see ``accelsim.sweep.worker``).
 
-- ``simulate`` — the discrete-event simulator (``accelsim.run.scenario.run_scenario``) and the cost
-  model; the answer of record.
-- ``analytic`` — a closed-form steady-state estimate from the timing model (``accelsim.model.perf``)
-  and the cost model (``accelsim.run.tco``), milliseconds per point. Used to prune (``accelsim
-  tune``) and as the fallback when the simulator is not installed. Its assumptions:
+Both model evaluators deploy the point's scenario once (``accelsim.run.resolve.deploy``) and read
+its pools — plan, KV capacity, timing model — from the ``Deployment``; a plan axis that opened
+the plan into a mapping (``plan.tp``) is read by the plan grammar there.
 
-  * the scenario is resolved as the simulator would (``load_scenario``: plan, KV capacity);
-    the rate and mean prompt / output lengths come from the generated request table;
-    requests split evenly over the replicas;
+- ``simulate`` — the discrete-event simulator (``accelsim.run.simulate.run_scenario``) and the
+  cost model; the answer of record.
+- ``analytic`` — a closed-form steady-state estimate from the timing model (``accelsim.model.perf``)
+  and the cost model (``accelsim.run.pricing``), milliseconds per point. Used to prune (``accelsim
+  tune``). Its assumptions:
+
+  * the scenario is deployed as the simulator would (plan, KV capacity); the rate and mean
+    prompt / output lengths come from the generated request table; requests split evenly over
+    the replicas;
   * prefill runs as its own iterations (chunks of ``max_batched_tokens``), occupying the replica
     a fraction ``rho_p = rate_r * T_prefill`` of the time; decode runs in the rest;
   * the decode batch ``B`` solves Little's law ``B = rate_r * output_len * TPOT`` with
@@ -48,10 +52,19 @@ from typing import Any
 
 import numpy as np
 
+from accelsim.catalog.loader import Catalog
 from accelsim.errors import AccelsimError
-from accelsim.sweep.worker import EvalContext, PointSkipped
+from accelsim.model.batch import BatchStats
+from accelsim.model.perf.model import PerfModel
+from accelsim.model.plan import ParallelPlan
+from accelsim.run.pricing import estimate_tco, unpriced
+from accelsim.run.resolve import Deployment, deploy, file_resolver
+from accelsim.run.scenario import Scenario, read_scenario
+from accelsim.run.simulate import run_scenario
+from accelsim.sim.traffic import generate
+from accelsim.sweep.context import EvalContext, PointSkipped
 
-__all__ = ["analytic", "resolved_scenario", "simulate", "toy"]
+__all__ = ["analytic", "deployment", "simulate", "toy"]
 
 
 # ---- toy ----------------------------------------------------------------------------------
@@ -88,36 +101,16 @@ def toy(ctx: EvalContext) -> dict[str, Any]:
     }
 
 
-# ---- shared: the scenario and its cost ------------------------------------------------------
+# ---- shared: the deployment and its cost ---------------------------------------------------
 
 
-def _plan_text(plan: Any) -> Any:
-    """A plan opened into a mapping by a dotted axis (``plan.tp``) back to ``"tp=8,ep=8"``."""
-    if isinstance(plan, dict):
-        order = ["tp", "dp", "pp", "ep", "replicas", "redundant_experts", "redundant"]
-        keys = sorted(plan, key=lambda k: (order.index(k) if k in order else 99, k))
-        return ",".join(f"{k}={plan[k]}" for k in keys)
-    return plan
-
-
-def resolved_scenario(ctx: EvalContext) -> Any:
-    """The point's ``Scenario``, resolved against the catalog; a plan that does not fit is
-    ``PointSkipped`` when the sweep asks to skip those (``constraints.fit``)."""
-    from accelsim.run.scenario import load_scenario
-
+def deployment(ctx: EvalContext) -> Deployment:
+    """The point's ``Deployment`` (its scenario resolved against the catalog); a plan that does
+    not fit is ``PointSkipped`` when the sweep asks to skip those (``constraints.fit``)."""
     data = dict(ctx.scenario)
     data["seed"] = ctx.seed
-    if "plan" in data:
-        data["plan"] = _plan_text(data["plan"])
-    dis = data.get("disaggregation")
-    if isinstance(dis, dict):
-        dis = dict(dis)
-        for role in ("prefill", "decode"):
-            if isinstance(dis.get(role), dict) and "plan" in dis[role]:
-                dis[role] = {**dis[role], "plan": _plan_text(dis[role]["plan"])}
-        data["disaggregation"] = dis
     try:
-        return load_scenario(data, ctx.catalog, overrides={})
+        return deploy(read_scenario(data, ctx.catalog, overrides={}), ctx.catalog)
     except AccelsimError as exc:
         if ctx.require_fit and "does not fit" in str(exc):
             raise PointSkipped(str(exc)) from None
@@ -126,15 +119,13 @@ def resolved_scenario(ctx: EvalContext) -> Any:
 
 def _cost(
     ctx: EvalContext,
-    sc: Any,
+    sc: Scenario,
     *,
     utilization: float,
     output_tok_s: float,
     input_tok_s: float,
     req_s: float,
 ) -> dict[str, Any]:
-    from accelsim.run.tco import estimate_tco, unpriced
-
     none = {"usd_per_mtok": None, "usd_per_mtok_blended": None, "usd_per_card_hour": None}
     if not output_tok_s > 0:
         return none
@@ -146,7 +137,7 @@ def _cost(
     tco = estimate_tco(
         ctx.catalog,
         sc.device,
-        int(sc.cards),  # cards (packages), as the price book prices them
+        int(sc.cards or 0),  # cards (packages), as the price book prices them
         utilization=max(min(utilization, 1.0), 0.0),
         prices=prices,
         facility=opts.get("facility", "us-2025"),
@@ -162,20 +153,22 @@ def _cost(
     }
 
 
+def _recorded_plan(sc: Scenario) -> str | None:
+    """The scenario's plan as its resolved file records it."""
+    return sc.plan.text() if isinstance(sc.plan, ParallelPlan) else sc.plan
+
+
 # ---- analytic ----------------------------------------------------------------------------
 
 _LN100 = math.log(100.0)
 _LN2 = math.log(2.0)
 
 
-def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, float]:
+def _traffic_means(sc: Scenario, seed: int, catalog: Catalog) -> tuple[float, float, float]:
     """Arrival rate (requests/s) and mean prompt / output lengths of the scenario's traffic
     (from its request table, so traces and every length model are handled alike)."""
-    from accelsim.run.scenario import _resolver
-    from accelsim.sim.traffic import generate
-
     spec = sc.traffic_spec
-    reqs = generate(spec, np.random.default_rng(seed), _resolver(catalog))
+    reqs = generate(spec, np.random.default_rng(seed), file_resolver(catalog))
     if not len(reqs):
         raise AccelsimError("traffic generates no requests")
     if spec.rate is not None:
@@ -187,9 +180,7 @@ def _traffic_means(sc: Any, seed: int, catalog: Any) -> tuple[float, float, floa
     return rate, float(reqs.prompt_tokens.mean()), float(reqs.output_tokens.mean())
 
 
-def _prefill_time(pm: Any, n_in: int, chunk: int) -> float:
-    from accelsim.model.batch import BatchStats
-
+def _prefill_time(pm: PerfModel, n_in: int, chunk: int) -> float:
     t, done = 0.0, 0
     while done < n_in:
         c = min(chunk, n_in - done)
@@ -199,12 +190,10 @@ def _prefill_time(pm: Any, n_in: int, chunk: int) -> float:
 
 
 def _decode_batch(
-    pm: Any, lam: float, out: float, mean_ctx: float, rho_p: float, bmax: int
+    pm: PerfModel, lam: float, out: float, mean_ctx: float, rho_p: float, bmax: int
 ) -> tuple[float, bool]:
     """Little's-law decode batch ``B = lam * out * t_dec(B) / (1 - rho_p) / tps`` (a fixed
     point, monotone from below) and whether it exceeds the cap ``bmax`` (saturated)."""
-    from accelsim.model.batch import BatchStats
-
     tps = pm.tokens_per_decode_step
     if rho_p >= 0.98:
         return float(bmax), True
@@ -226,20 +215,17 @@ def _bmax(kv_tokens: int | None, dp: int, mean_ctx: float, max_seqs: int) -> int
 
 
 def analytic(ctx: EvalContext) -> dict[str, Any]:
-    from accelsim.model.batch import BatchStats
-    from accelsim.model.plan import parse_plan
-    from accelsim.run.scenario import scenario_perf_model
-
     cat = ctx.catalog
-    sc = resolved_scenario(ctx)
-    if sc.disaggregation is not None:
-        return _analytic_disagg(ctx, sc)
-    plan = parse_plan(sc.plan)
+    dep = deployment(ctx)
+    if dep.disaggregated:
+        return _analytic_disagg(ctx, dep)
+    sc, pool = dep.scenario, dep.main
+    plan = pool.plan
     rate, inp, out = _traffic_means(sc, ctx.seed, cat)
-    pm = scenario_perf_model(sc, cat, plan)
+    pm = pool.perf
     sched = sc.scheduler
     mean_ctx = inp + out / 2.0
-    bmax = _bmax(sc.kv_tokens, plan.dp, mean_ctx, sched.max_seqs)
+    bmax = _bmax(pool.kv_tokens, plan.dp, mean_ctx, sched.max_seqs)
     lam = rate / plan.replicas  # requests/s per replica
     chunk = max(1, min(round(inp), sched.max_batched_tokens))
     t_prefill = _prefill_time(pm, max(round(inp), 1), chunk)
@@ -273,24 +259,21 @@ def analytic(ctx: EvalContext) -> dict[str, Any]:
     req_s = req_s_rep * plan.replicas
     latency = {"ttft_p50": ttft_p50, "ttft_p99": ttft_p99, "tpot_mean": tpot_mean}
     latency["tpot_p99"] = tpot_p99
-    return _analytic_record(ctx, sc, sc.plan, saturated, b, bmax, req_s, inp, out, busy, latency)
+    plan_text = plan.text()
+    return _analytic_record(ctx, sc, plan_text, saturated, b, bmax, req_s, inp, out, busy, latency)
 
 
-def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
+def _analytic_disagg(ctx: EvalContext, dep: Deployment) -> dict[str, Any]:
     """P/D disaggregation: the prefill pool is an M/D/1 queue of whole prompts per replica
     (TTFT ends when the prefill completes, as in the engine; the KV transfer then delays only
     the first decode step, which is within TPOT's first interval and ignored here); the decode
     pool runs the Little's-law batch with no prefill interference. The deployment serves the
     smaller of the two pools' capacities; TTFT is missing when the prefill pool saturates."""
-    from accelsim.model.batch import BatchStats
-    from accelsim.model.plan import parse_plan
-    from accelsim.run.scenario import scenario_perf_model
-
-    cat = ctx.catalog
-    d = sc.disaggregation
-    pp_plan, dp_plan = parse_plan(d.prefill.plan), parse_plan(d.decode.plan)
-    rate, inp, out = _traffic_means(sc, ctx.seed, cat)
-    pm_p, pm_d = scenario_perf_model(sc, cat, pp_plan), scenario_perf_model(sc, cat, dp_plan)
+    sc, prefill, decode = dep.scenario, dep.main, dep.decode
+    assert decode is not None
+    pp_plan, dp_plan = prefill.plan, decode.plan
+    rate, inp, out = _traffic_means(sc, ctx.seed, ctx.catalog)
+    pm_p, pm_d = prefill.perf, decode.perf
     sched = sc.scheduler
     mean_ctx = inp + out / 2.0
     chunk = max(1, min(round(inp), sched.max_batched_tokens))
@@ -298,7 +281,7 @@ def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
     prefill_cap = 0.98 * pp_plan.replicas / t_prefill  # requests/s
     lam_p = rate / pp_plan.replicas
     rho_p = lam_p * t_prefill
-    bmax = _bmax(d.decode.kv_tokens, dp_plan.dp, mean_ctx, sched.max_seqs)
+    bmax = _bmax(decode.kv_tokens, dp_plan.dp, mean_ctx, sched.max_seqs)
     tps = pm_d.tokens_per_decode_step
     lam_d = min(rate, prefill_cap) / dp_plan.replicas
     b, dec_saturated = _decode_batch(pm_d, lam_d, out, mean_ctx, 0.0, bmax)
@@ -311,18 +294,18 @@ def _analytic_disagg(ctx: EvalContext, sc: Any) -> dict[str, Any]:
     else:
         wait = rho_p * t_prefill / (2.0 * (1.0 - rho_p))
         ttft_p50, ttft_p99 = t_prefill + wait * _LN2, t_prefill + wait * _LN100
-    cards_p, cards_d = pp_plan.cards, dp_plan.cards
+    cards_p, cards_d = pp_plan.ranks, dp_plan.ranks
     busy_p = min(req_s / pp_plan.replicas * t_prefill, 1.0)
     busy_d = min(req_s / dp_plan.replicas * out / tps * t_dec / max(b, 1.0), 1.0)
     busy = (busy_p * cards_p + busy_d * cards_d) / (cards_p + cards_d)
     latency = {"ttft_p50": ttft_p50, "ttft_p99": ttft_p99, "tpot_mean": tpot, "tpot_p99": tpot}
-    plan_text = f"prefill {d.prefill.plan} + decode {d.decode.plan}"
+    plan_text = f"prefill {pp_plan.text()} + decode {dp_plan.text()}"
     return _analytic_record(ctx, sc, plan_text, saturated, b, bmax, req_s, inp, out, busy, latency)
 
 
 def _analytic_record(
     ctx: EvalContext,
-    sc: Any,
+    sc: Scenario,
     plan_text: str,
     saturated: bool,
     batch: float,
@@ -362,13 +345,13 @@ def _analytic_record(
 
 
 def simulate(ctx: EvalContext) -> dict[str, Any]:
-    """The simulator's summary (``accelsim.run.scenario.run_scenario``), flattened, plus cost."""
-    from accelsim.run.scenario import run_scenario
-
-    sc = resolved_scenario(ctx)
-    result = run_scenario(sc, ctx.catalog)
-    flat = _normalise_summary(dict(result.summary))
-    flat.update(device=sc.device, cards=sc.cards, plan=sc.plan, model=sc.model, dtype=sc.dtype)
+    """The simulator's summary (``accelsim.run.simulate.run_scenario``), flattened, plus cost."""
+    dep = deployment(ctx)
+    sc = dep.scenario
+    result = run_scenario(dep, ctx.catalog)
+    flat = _normalise_summary(result.summary.as_dict())
+    plan = _recorded_plan(sc)
+    flat.update(device=sc.device, cards=sc.cards, plan=plan, model=sc.model, dtype=sc.dtype)
     out_tok = flat.get("output_tokens_per_s") or 0.0
     flat.update(
         _cost(

@@ -28,7 +28,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from accelsim.errors import AccelsimError
-from accelsim.sweep.worker import Task, run_task
+from accelsim.sweep.context import Task
+from accelsim.sweep.worker import run_task
 
 __all__ = ["LocalExecutor", "RayExecutor", "SerialExecutor", "make_executor"]
 

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accelsim.catalog.loader import load_catalog
 from accelsim.errors import AccelsimError
+from accelsim.sweep.context import Task
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.pareto import best_per_group, pareto_front, plot_pareto
 from accelsim.sweep.spec import SweepSpec, expand, load_sweep, resolve_base
 from accelsim.sweep.store import ResultStore, flatten
-from accelsim.sweep.worker import Task, auto_evaluator
+from accelsim.sweep.worker import auto_evaluator
 from accelsim.version import __version__
 
 __all__ = ["RESULTS_FILE", "SweepRun", "run_sweep", "summarize"]
@@ -160,8 +162,6 @@ def run_sweep(
     """
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
-    from accelsim.catalog.loader import load_catalog
-
     base = resolve_base(
         spec, load_catalog(catalog_dirs) if not isinstance(spec.base, dict) else None
     )

@@ -56,8 +56,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from accelsim.catalog.loader import format_validation_error, read_yaml
-from accelsim.errors import AccelsimError
+from accelsim.catalog.loader import format_validation_error, load_catalog, read_yaml
+from accelsim.errors import AccelsimError, suggest
+from accelsim.units import parse_quantity
 
 __all__ = [
     "Axis",
@@ -149,8 +150,6 @@ class SweepSpec(_Strict):
 
 
 def _slo_number(key: str, value: Any) -> float:
-    from accelsim.units import parse_quantity
-
     if isinstance(value, str):
         text = value.strip().removeprefix("<=").removeprefix(">=").strip()
         try:
@@ -383,8 +382,6 @@ def resolve_base(spec: SweepSpec, catalog: Any | None = None) -> dict[str, Any]:
     traffic = data.get("traffic")
     if isinstance(traffic, str):
         if catalog is None:
-            from accelsim.catalog.loader import load_catalog
-
             catalog = load_catalog()
         files = catalog.folder_files("workloads/traffic")
         if traffic in files:
@@ -409,8 +406,6 @@ def _base_mapping(spec: SweepSpec, catalog: Any | None) -> dict[str, Any]:
                 raise AccelsimError(f"{p}: a scenario file must be a mapping")
             return data
     if catalog is None:
-        from accelsim.catalog.loader import load_catalog
-
         catalog = load_catalog()
     files = catalog.folder_files("workloads/scenarios")
     if base in files:
@@ -418,8 +413,6 @@ def _base_mapping(spec: SweepSpec, catalog: Any | None) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise AccelsimError(f"{files[base]}: a scenario file must be a mapping")
         return data
-    from accelsim.errors import suggest
-
     raise suggest(base, sorted(files), "scenario")
 
 

@@ -9,9 +9,9 @@ overrides, cached per process), the point seed and whether plans that do not fit
 An evaluator raises ``PointSkipped(reason)`` for an infeasible point (recorded as ``skipped``);
 any other exception is recorded as ``error`` with its message, and the sweep goes on.
 
-Evaluators are named in the sweep file: ``auto`` (the simulator when ``accelsim.run.scenario`` is
-available, else the analytic model), ``simulate``, ``analytic``, ``toy`` (a cheap deterministic
-function for tests and benchmarks of the sweep machinery), or ``package.module:function``.
+Evaluators are named in the sweep file: ``auto`` (the simulator), ``simulate``, ``analytic``,
+``toy`` (a cheap deterministic function for tests and benchmarks of the sweep machinery), or
+``package.module:function``.
 They are looked up by name on the worker, so they must be importable there.
 """
 
@@ -24,72 +24,24 @@ import socket
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from accelsim.errors import AccelsimError
+from accelsim.sweep.context import EvalContext, PointSkipped, Task
+from accelsim.sweep.evaluators import analytic, simulate, toy
 
-__all__ = ["EvalContext", "PointSkipped", "Task", "resolve_evaluator", "run_task"]
+__all__ = ["resolve_evaluator", "run_batch", "run_task"]
 
-BUILTIN_EVALUATORS = {
-    "toy": "accelsim.sweep.evaluators:toy",
-    "analytic": "accelsim.sweep.evaluators:analytic",
-    "simulate": "accelsim.sweep.evaluators:simulate",
+BUILTIN_EVALUATORS: dict[str, Callable[[EvalContext], dict[str, Any]]] = {
+    "toy": toy,
+    "analytic": analytic,
+    "simulate": simulate,
 }
 
 
-class PointSkipped(AccelsimError):
-    """The point is infeasible (e.g. the plan does not fit in memory); not an error."""
-
-
-@dataclass(frozen=True)
-class Task:
-    """Everything a worker needs for one point (picklable, small)."""
-
-    digest: str
-    index: int
-    seed: int
-    params: dict[str, Any]
-    scenario: dict[str, Any]
-    overrides: dict[str, Any]
-    evaluator: str
-    catalog_dirs: tuple[str, ...] = ()
-    require_fit: bool = True
-    keep: tuple[str, ...] | None = None
-    cost: tuple[tuple[str, Any], ...] = ()
-
-
-@dataclass
-class EvalContext:
-    scenario: dict[str, Any]
-    seed: int
-    require_fit: bool
-    overrides: dict[str, Any]
-    catalog_dirs: tuple[str, ...] = ()
-    cost: dict[str, Any] = field(default_factory=dict)
-    _catalog: Any = field(default=None, repr=False)
-
-    @property
-    def catalog(self) -> Any:
-        if self._catalog is None:
-            self._catalog = _catalog(self.catalog_dirs, tuple(sorted(self.overrides.items())))
-        return self._catalog
-
-
-@functools.lru_cache(maxsize=64)
-def _catalog(dirs: tuple[str, ...], overrides: tuple[tuple[str, Any], ...]) -> Any:
-    from accelsim.catalog.loader import load_catalog
-
-    return load_catalog(list(dirs) or None, {k: str(v) for k, v in overrides} or None)
-
-
 def auto_evaluator() -> str:
-    """``simulate`` when the simulator modules exist, else ``analytic``."""
-    try:
-        scen = importlib.import_module("accelsim.run.scenario")
-    except ImportError:
-        return "analytic"
-    return "simulate" if hasattr(scen, "run_scenario") else "analytic"
+    """``auto`` is the simulator: the evaluator that runs the serving simulation."""
+    return "simulate"
 
 
 @functools.lru_cache(maxsize=32)
@@ -97,8 +49,9 @@ def resolve_evaluator(name: str) -> Callable[[EvalContext], dict[str, Any]]:
     """The evaluator function named ``name`` (a built-in name or ``module:function``)."""
     if name == "auto":
         name = auto_evaluator()
-    target = BUILTIN_EVALUATORS.get(name, name)
-    mod_name, sep, fn_name = target.partition(":")
+    if name in BUILTIN_EVALUATORS:
+        return BUILTIN_EVALUATORS[name]
+    mod_name, sep, fn_name = name.partition(":")
     if not sep:
         raise AccelsimError(
             f"evaluator {name!r}: use one of {', '.join(['auto', *BUILTIN_EVALUATORS])} "

@@ -14,6 +14,10 @@ Formulas (``S`` bytes per rank, ``n`` ranks, ``B`` link bandwidth, ``a`` latency
   latency of a tree/recursive-doubling small-message algorithm);
 - all-gather / reduce-scatter: ``(n-1)/n * S / B + ceil(log2 n) * a`` (``S`` = full output);
 - all-to-all and point-to-point: ``bytes / B + a``, bytes as sent by the busiest rank.
+
+``Fabrics`` holds a rank's two levels: ``n`` consecutive ranks talk over the scale-up fabric
+when they fit its domain (``domain_ranks``), else over the scale-out fabric.
+
 Ignored: congestion between concurrent collectives, NIC-rail topology, SHARP/NVLS in-network
 reduction (which the measured collective_fraction partly absorbs).
 """
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 
 from accelsim.catalog.devices import Fabric
 
-__all__ = ["Link", "all_gather", "all_reduce", "all_to_all", "p2p", "reduce_scatter"]
+__all__ = ["Fabrics", "Link", "all_gather", "all_reduce", "all_to_all", "p2p", "reduce_scatter"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,19 @@ class Link:
         if self.topology == "full_mesh" and self.link_bandwidth and peers > 0:
             bw = min(bw, peers * self.link_bandwidth)
         return bw * self.fraction
+
+
+@dataclass(frozen=True)
+class Fabrics:
+    """The scale-up and scale-out fabrics of one rank, and the ranks one scale-up domain joins."""
+
+    up: Link
+    out: Link
+    domain_ranks: int
+
+    def link(self, n: int) -> Link:
+        """The fabric ``n`` consecutive ranks talk over (scale-up when they fit its domain)."""
+        return self.up if n <= self.domain_ranks else self.out
 
 
 def _log2(n: int) -> int:

@@ -17,6 +17,42 @@ reads of a weight-only quantized deployment (weights narrower than the compute d
 W4A16), which stream at the card's ``dequant_hbm_fraction`` for the weight dtype when it lists
 one (``EfficiencyProfile.weight_hbm_fraction``): the kernel unpacks and scales every weight
 before the 16-bit multiply.
+
+``Roofline`` prices the ops every family shares on one rank of one model and precision: a
+weight GEMM (``gemm``) and the memory-bound elementwise kernels between GEMMs
+(``elementwise``). Weights are read in the deployment's weight dtype, except the embedding, LM
+head and router, which stay 16-bit (``embed_bytes``); activations between ops are BF16/FP16
+(``act`` = 2 B). The extra time of weight-only quantized weights is ``dequant_extra`` x their
+bytes at the full HBM rate (``hbm / hbm_weights - 1``; 0 whenever weights are as wide as the
+math).
+
+Elementwise kernels: the memory-bound kernels every layer runs between its GEMMs on the same
+stream — norms, RoPE, the SwiGLU activation, activation quantisation, MoE permute/unpermute,
+top-k — move activations through HBM and cannot overlap the GEMMs around them, so their bytes
+are priced at the card's achievable HBM bandwidth and *added* to the op class they serve
+(``attention``, ``dense_ffn``, ``shared_experts``, ``routed_experts``, ``router``; ``draft``
+for a draft model), never max'ed with a GEMM roofline. Their launches stay in the per-op
+kernel counts (``accelsim.model.perf.ops``). Bytes per token and layer on one rank, with ``a``
+= 2 B (BF16 activations) and ``q`` = ``a + 1`` B per element of a separate quantisation kernel
+(``quant``: read BF16, write FP8/INT8; 0 when the compute dtype is 16-bit; scales, at most 4 B
+per 128 elements, are left out), as SGLang's CUDA path runs them (its DeepSeek/Qwen3 code is
+what most validation cases serve; vLLM's kernels move the same bytes). Shared by every family:
+
+- **residual add + RMSNorm**, twice per layer, one fused kernel each (SGLang
+  ``python/sglang/srt/layers/layernorm.py`` ``RMSNorm.forward_cuda`` calls FlashInfer's in-place
+  ``fused_add_rmsnorm(x, residual, ...)``; vLLM ``fused_add_rms_norm``): reads ``x`` and the
+  residual, writes both, ``4 H a`` (``norm``); not fused with the quantisation that follows;
+- **quantisation** of each quantised GEMM input that is not already 8-bit (``H q`` for an input
+  of hidden size; the per-family inputs are listed in their modules).
+
+All of these run on every rank of a TP group over the full hidden size (hidden states are
+replicated between the all-reduces) except the per-head and FFN-width terms, which split like
+their GEMMs. Each family's module lists its own terms and the op class they go to.
+
+Ignored (named so nobody is surprised): fusions beyond the ones listed (TensorRT-LLM and
+Ascend's CANN fuse norm + quantisation and all-reduce + norm), QK-norm (Qwen3), the final norm
+and the embedding gather (once per iteration, not per layer), KV-cache writes, host/device
+overlap.
 """
 
 from __future__ import annotations
@@ -25,8 +61,9 @@ from dataclasses import dataclass
 
 from accelsim.catalog.devices import Card
 from accelsim.dtypes import Precision
+from accelsim.model.perf.ops import Ops
 
-__all__ = ["Rates", "attention_dtype"]
+__all__ = ["Rates", "Roofline", "attention_dtype"]
 
 
 def attention_dtype(card: Card, prec: Precision) -> str:
@@ -80,3 +117,57 @@ class Rates:
         if m <= 0:
             return self.gemm_flops
         return self.gemm_flops * m / (m + self.m_half)
+
+
+class Roofline:
+    """Weight GEMMs and elementwise kernels of one rank of a model of ``hidden`` size under
+    ``prec`` at ``rates`` (see the module docstring)."""
+
+    __slots__ = ("act", "dequant_extra", "embed_bytes", "h", "norm", "quant", "rates", "wb")
+
+    def __init__(self, rates: Rates, prec: Precision, hidden: int) -> None:
+        self.rates = rates
+        self.h = hidden
+        self.wb = prec.weight_bytes
+        self.embed_bytes = max(prec.weight_bytes, 2.0)  # embedding / LM head / router: 16-bit
+        # weight-only quantized weights stream at the card's dequant fraction, not hbm_fraction:
+        # their bytes cost hbm / hbm_weights times a 16-bit stream's
+        self.dequant_extra = rates.hbm / rates.hbm_weights - 1.0
+        self.act = 2.0  # activations between ops in BF16/FP16
+        self.quant = self.act + 1.0 if prec.compute in ("fp8", "int8") else 0.0
+        self.norm = 4.0 * self.h * self.act  # residual add + RMSNorm per token
+
+    def gemm(
+        self,
+        ops: Ops,
+        cls: str,
+        params: float,
+        m: float,
+        kernels: int,
+        wbytes: float | None = None,
+        width: float | None = None,
+    ) -> None:
+        """A weight GEMM of ``params`` weights (this rank's share) over ``m`` tokens whose
+        activations are ``width`` wide (default: the model's hidden size), into ``cls``;
+        ``wbytes`` per weight overrides the deployment's weight dtype (and its dequant cost)."""
+        r = self.rates
+        flops = 2.0 * params * m
+        h = self.h if width is None else width
+        weights = params * (self.wb if wbytes is None else wbytes)
+        hbm = weights + 2.0 * m * h * self.act
+        slow = weights * self.dequant_extra if wbytes is None else 0.0
+        ops.add(
+            cls,
+            compute_s=flops / r.gemm_rate(m),
+            memory_s=(hbm + slow) / r.hbm,
+            kernels=kernels,
+            launch_s=r.launch_s,
+            flops=flops,
+            hbm=hbm,
+        )
+
+    def elementwise(self, ops: Ops, cls: str, nbytes: float) -> None:
+        """Memory-bound elementwise kernels moving ``nbytes`` through HBM, serialised with the
+        GEMMs of ``cls``; their launches are in the op's kernels."""
+        if nbytes > 0:
+            ops.add(cls, memory_s=nbytes / self.rates.hbm, hbm=nbytes)

@@ -1,0 +1,72 @@
+"""One decoder layer on one rank: attention, then the dense FFN or the MoE block, then the TP
+all-reduces.
+
+- **attention** — ``accelsim.model.perf.attention``;
+- **dense FFN** — SwiGLU GEMMs (``dense_ffn_params``) split ``tp`` ways; its elementwise kernels
+  per token (conventions in ``accelsim.model.perf.roofline``): the FFN input's residual add +
+  RMSNorm (``4 H a``) and quantisation (``H q``), SiLU-and-mul over the rank's width ``w``
+  (read ``2 w a``, write ``w a``) and the quantisation of its output (``w q``), all into
+  ``dense_ffn``;
+- **MoE block** — ``accelsim.model.perf.moe``;
+- **TP collectives** — two all-reduces of the group's activations per layer when ``tp > 1``
+  (after attention and after the FFN/MoE), over the fabric the ``tp`` ranks share.
+"""
+
+from __future__ import annotations
+
+from accelsim.catalog.workloads import ModelArch
+from accelsim.dtypes import Precision
+from accelsim.model.perf.attention import Attention
+from accelsim.model.perf.collectives import Fabrics, all_reduce
+from accelsim.model.perf.moe import MoE
+from accelsim.model.perf.ops import K_COLL, K_FFN, Group, Ops
+from accelsim.model.perf.roofline import Roofline
+from accelsim.model.plan import ParallelPlan
+from accelsim.model.routing import RoutingModel
+
+__all__ = ["Layer"]
+
+
+class Layer:
+    """The layers of ``model`` on one rank of ``plan``: ``price(g, is_moe)`` is one dense or
+    MoE layer over group ``g`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: ModelArch,
+        plan: ParallelPlan,
+        prec: Precision,
+        roof: Roofline,
+        fabrics: Fabrics,
+        routing: RoutingModel,
+    ) -> None:
+        self.roof, self.fabrics, self.tp = roof, fabrics, plan.tp
+        self.attention = Attention(model, plan.tp, prec, roof)
+        self.moe = MoE(model, plan, prec, roof, fabrics, routing) if model.moe is not None else None
+        self.ffn_params = model.dense_ffn_params
+        width = (model.dense_intermediate or 0) / plan.tp
+        self.ffn_ew = roof.norm + roof.h * roof.quant + width * (3.0 * roof.act + roof.quant)
+
+    def price(self, g: Group, is_moe: bool) -> Ops:
+        """One layer over group ``g``: an MoE layer when ``is_moe``, else a dense one."""
+        ops = Ops()
+        self.attention.add(ops, g)
+        roof, tp = self.roof, self.tp
+        r = roof.rates
+        if is_moe:
+            assert self.moe is not None
+            self.moe.add(ops, g)
+        else:
+            roof.gemm(ops, "dense_ffn", self.ffn_params / tp, g.tokens, K_FFN)
+            roof.elementwise(ops, "dense_ffn", self.ffn_ew * g.tokens)
+        if tp > 1:
+            size = g.tokens * roof.h * roof.act
+            t = all_reduce(self.fabrics.link(tp), size, tp)
+            ops.add(
+                "tp_collectives",
+                network_s=2 * t,
+                kernels=2 * K_COLL,
+                launch_s=r.launch_s,
+                net=2 * 2 * size * (tp - 1) / tp,
+            )
+        return ops

@@ -1,0 +1,275 @@
+"""The vocabulary every op family prices into: op classes, bounds, kernel counts, the ``Ops``
+accumulator, the ``StepTime`` result and the ``Group`` of work one attention-DP group holds.
+
+An op adds ``max(compute_s, memory_s, network_s)`` plus ``kernels x launch_s`` to its class
+(``Ops.add``); its bound is ``overhead`` when the fixed cost exceeds the body, else the largest
+of network, compute and memory. A class's bound in a ``StepTime`` is the bound that holds most
+of its time.
+
+Plan conventions (see ``accelsim.model.plan``): a ``BatchStats`` describes the whole replica; its
+sequences go whole to the ``dp`` attention groups (a sequence's KV cache lives in one group),
+so the busiest group holds ``ceil(n / dp)`` of ``n`` decode (and of the prefill) sequences and
+sets the attention, dense and shared-expert time (then ``1/tp`` within a group); one prefill
+prompt on a DP16 replica keeps one group busy while fifteen idle (``Group.busiest``). Routed
+experts see the replica's total tokens (``Group.replica_tokens``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from accelsim.model.batch import BatchStats
+
+__all__ = [
+    "BOUNDS",
+    "COMM_CLASSES",
+    "K_ATTN",
+    "K_COLL",
+    "K_FFN",
+    "K_LM",
+    "K_ROUTED",
+    "K_ROUTER",
+    "K_SAMPLE",
+    "OP_CLASSES",
+    "Group",
+    "Ops",
+    "StepTime",
+]
+
+OP_CLASSES = (
+    "attention",
+    "dense_ffn",
+    "shared_experts",
+    "routed_experts",
+    "router",
+    "tp_collectives",
+    "ep_dispatch",
+    "ep_combine",
+    "pp_transfer",
+    "embedding_lm_head",
+    "sampling",
+    "draft",
+    "overhead",
+)
+COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer")
+BOUNDS = ("compute", "memory", "network", "overhead")
+
+# Kernels per op and layer (norms, rope, cache writes and activations folded in: their launches
+# are counted here, their bytes by the elementwise terms).
+K_ATTN = 6
+K_FFN = 3
+K_ROUTED = 5
+K_ROUTER = 2
+K_COLL = 1
+K_LM = 2
+K_SAMPLE = 2
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds per op class for one iteration of one replica, with FLOPs and bytes.
+
+    ``times`` (seconds), ``flops`` and ``hbm_bytes`` (per rank on the critical path: the
+    busiest EP rank, summed over pipeline stages), ``net_bytes`` (sent per rank) and ``bounds``
+    (``compute``/``memory``/``network``/``overhead``) are keyed by ``OP_CLASSES``.
+    """
+
+    times: dict[str, float]
+    flops: dict[str, float]
+    hbm_bytes: dict[str, float]
+    net_bytes: dict[str, float]
+    bounds: dict[str, str]
+    decode_tokens: float  # tokens emitted by decode sequences (after speculative acceptance)
+    prefill_tokens: float
+    cards: float  # cards (packages) in the replica
+    hidden_comm_s: float = 0.0
+    launch_s: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total_s(self) -> float:
+        return float(sum(self.times.values()))
+
+    @property
+    def tokens(self) -> float:
+        """Tokens this iteration produces: decode tokens emitted plus prefill tokens."""
+        return self.decode_tokens + self.prefill_tokens
+
+    @property
+    def tokens_per_s_per_card(self) -> float:
+        t = self.total_s
+        return self.tokens / t / self.cards if t > 0 else 0.0
+
+    @property
+    def bound(self) -> str:
+        """The bound of the op class with the largest time."""
+        cls = max(self.times, key=self.times.__getitem__)
+        return self.bounds[cls]
+
+    def share(self, cls: str) -> float:
+        t = self.total_s
+        return self.times[cls] / t if t > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_s": self.total_s,
+            "tokens": self.tokens,
+            "decode_tokens": self.decode_tokens,
+            "prefill_tokens": self.prefill_tokens,
+            "cards": self.cards,
+            "tokens_per_s_per_card": self.tokens_per_s_per_card,
+            "hidden_comm_s": self.hidden_comm_s,
+            "launch_s": self.launch_s,
+            "ops": {
+                c: {
+                    "time_s": self.times[c],
+                    "share": self.share(c),
+                    "bound": self.bounds[c],
+                    "flops": self.flops[c],
+                    "hbm_bytes": self.hbm_bytes[c],
+                    "net_bytes": self.net_bytes[c],
+                }
+                for c in OP_CLASSES
+            },
+            "notes": list(self.notes),
+        }
+
+
+class Ops:
+    """Accumulates op costs per class: time, FLOPs, bytes and time per bound."""
+
+    __slots__ = ("b", "bt", "f", "launch", "n", "t")
+
+    def __init__(self) -> None:
+        self.t = dict.fromkeys(OP_CLASSES, 0.0)
+        self.f = dict.fromkeys(OP_CLASSES, 0.0)
+        self.b = dict.fromkeys(OP_CLASSES, 0.0)
+        self.n = dict.fromkeys(OP_CLASSES, 0.0)
+        self.bt: dict[str, dict[str, float]] = {c: {} for c in OP_CLASSES}
+        self.launch = 0.0
+
+    def add(
+        self,
+        cls: str,
+        compute_s: float = 0.0,
+        memory_s: float = 0.0,
+        network_s: float = 0.0,
+        kernels: float = 0.0,
+        launch_s: float = 0.0,
+        flops: float = 0.0,
+        hbm: float = 0.0,
+        net: float = 0.0,
+    ) -> None:
+        fixed = kernels * launch_s
+        body = max(compute_s, memory_s, network_s)
+        if fixed > body:
+            bound = "overhead"
+        elif body == network_s and network_s > 0:
+            bound = "network"
+        elif compute_s >= memory_s:
+            bound = "compute"
+        else:
+            bound = "memory"
+        t = body + fixed
+        self.t[cls] += t
+        self.f[cls] += flops
+        self.b[cls] += hbm
+        self.n[cls] += net
+        self.launch += fixed
+        bt = self.bt[cls]
+        bt[bound] = bt.get(bound, 0.0) + t
+
+    def merge(self, other: Ops, mult: float = 1.0, into: str | None = None) -> None:
+        for c in OP_CLASSES:
+            if other.t[c] == 0.0 and other.f[c] == 0.0 and other.b[c] == 0.0:
+                continue
+            dst = into or c
+            self.t[dst] += other.t[c] * mult
+            self.f[dst] += other.f[c] * mult
+            self.b[dst] += other.b[c] * mult
+            self.n[dst] += other.n[c] * mult
+            for k, v in other.bt[c].items():
+                self.bt[dst][k] = self.bt[dst].get(k, 0.0) + v * mult
+        self.launch += other.launch * mult
+
+    def comm_time(self) -> float:
+        return sum(self.t[c] for c in COMM_CLASSES)
+
+    def compute_time(self) -> float:
+        return sum(self.t[c] for c in OP_CLASSES) - self.comm_time()
+
+    def scale_comm(self, factor: float) -> None:
+        for c in COMM_CLASSES:
+            self.t[c] *= factor
+            self.bt[c] = {k: v * factor for k, v in self.bt[c].items()}
+
+    def bounds(self) -> dict[str, str]:
+        out = {}
+        for c in OP_CLASSES:
+            bt = self.bt[c]
+            out[c] = max(bt, key=bt.__getitem__) if bt else "-"
+        return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """The work of one attention-DP group in one iteration (or one micro-batch of it)."""
+
+    tokens: float  # tokens through the layers
+    dec_seqs: float
+    dec_ctx: float  # sum of decode context tokens
+    q_per_seq: float  # query tokens per decode sequence (1 + draft tokens)
+    pre_tokens: float
+    pre_pairs: float
+    pre_ctx: float
+    pre_seqs: float
+    replica_tokens: float = -1.0  # tokens of all groups (routed experts); -1: tokens x dp
+    replica_dec_seqs: float = -1.0  # decode sequences of all groups (draft passes)
+
+    @staticmethod
+    def busiest(batch: BatchStats, dp: int, qps: float) -> Group:
+        """The busiest of ``dp`` groups when ``batch``'s sequences go whole to one group each
+        and every decode sequence carries ``qps`` query tokens (see the module docstring)."""
+        d_sh = _busiest_share(batch.decode_seqs, dp)
+        p_sh = _busiest_share(batch.prefill_seqs, dp) if batch.prefill_seqs else 1.0 / dp
+        return Group(
+            tokens=batch.decode_seqs * qps * d_sh + batch.prefill_tokens * p_sh,
+            dec_seqs=batch.decode_seqs * d_sh,
+            dec_ctx=batch.decode_context_tokens * d_sh,
+            q_per_seq=qps,
+            pre_tokens=batch.prefill_tokens * p_sh,
+            pre_pairs=batch.prefill_attention_pairs * p_sh,
+            pre_ctx=batch.prefill_context_tokens * p_sh,
+            pre_seqs=batch.prefill_seqs * p_sh,
+            replica_tokens=batch.decode_seqs * qps + batch.prefill_tokens,
+            replica_dec_seqs=float(batch.decode_seqs),
+        )
+
+    @property
+    def logit_rows(self) -> float:
+        return self.dec_seqs * self.q_per_seq + self.pre_seqs
+
+    def half(self) -> Group:
+        """One of two equal micro-batches."""
+        return Group(
+            self.tokens / 2,
+            self.dec_seqs / 2,
+            self.dec_ctx / 2,
+            self.q_per_seq,
+            self.pre_tokens / 2,
+            self.pre_pairs / 2,
+            self.pre_ctx / 2,
+            self.pre_seqs / 2,
+            self.replica_tokens / 2 if self.replica_tokens >= 0 else -1.0,
+            self.replica_dec_seqs / 2 if self.replica_dec_seqs >= 0 else -1.0,
+        )
+
+
+def _busiest_share(n: float, dp: int) -> float:
+    """Share of ``n`` sequences on the busiest of ``dp`` attention-DP groups: ``ceil(n/dp)/n``
+    (``1/dp`` when ``n`` is 0 or fractional averages make ``n < 1``)."""
+    if n < 1 or dp == 1:
+        return 1.0 / dp
+    return math.ceil(n / dp - 1e-9) / n

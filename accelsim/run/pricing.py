@@ -1,0 +1,288 @@
+"""Catalog wiring of the cost model: price book + facility + card + server -> ``CostInputs``.
+
+The only place the cost model meets the catalog. ``cost_inputs`` reads a card, its server, a
+price book and a facility profile into the numbers of ``accelsim.model.cost.CostInputs`` (money
+divided by each entry's ``units_per_usd``, the one FX rule of ``accelsim.catalog.prices``);
+``estimate_tco`` evaluates them with the ranges of their inputs (``accelsim.model.uncertainty``):
+the spreads of ``tco/spreads.yaml``, replaced by the structured ``range: [low, high]`` a value
+states in its catalog file (``_catalog_ranges``). ``rental_rate`` and ``unpriced`` answer the
+price book's rental rate and whether a book can cost a device at all.
+
+Pricing rules: ``pricing="auto"`` prices whole servers when the book has the server, else bare
+cards; NIC and switch prices are looked up by the server's scale-out fabric (then ``default``,
+then the book's only entry, noted); a book without a switch radix assumes
+``DEFAULT_SWITCH_RADIX``; ``years`` defaults to the facility's ``depreciation_years``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from accelsim.catalog.devices import Card, Server
+from accelsim.catalog.loader import Catalog
+from accelsim.catalog.prices import FacilityProfile, PriceBook, output_fx, units_per_usd
+from accelsim.catalog.schema import CatalogEntry
+from accelsim.errors import AccelsimError
+from accelsim.model.cost import DEFAULT_SWITCH_RADIX, CostInputs, evaluate
+from accelsim.model.uncertainty import Dist, RangedTco, clip_to_bounds, default_ranges
+
+__all__ = [
+    "cost_inputs",
+    "estimate_tco",
+    "rental_rate",
+    "unpriced",
+]
+
+
+def unpriced(catalog: Catalog, device: str, prices: str) -> str | None:
+    """Why ``prices`` cannot cost ``device`` (it prices neither the card nor its server), or
+    ``None``. Callers keep their performance figures and show this reason instead of a cost."""
+    book = catalog.prices(prices)
+    card = catalog.device(device)
+    server = catalog.server_for(card)
+    if card.name in book.cards or server.name in book.servers:
+        return None
+    return f"price book {book.name!r} prices neither {card.name} nor its server {server.name}"
+
+
+def _lookup(table: Mapping[str, Any], keys: list[str]) -> tuple[str, Any] | None:
+    for key in keys:
+        if key in table:
+            return key, table[key]
+    if len(table) == 1:
+        return next(iter(table.items()))
+    return None
+
+
+def cost_inputs(
+    catalog: Catalog,
+    device: str,
+    cards: int,
+    *,
+    utilization: float,
+    prices: str = "international-2025",
+    facility: str = "us-2025",
+    server: str | None = None,
+    pricing: Literal["auto", "server", "card"] = "auto",
+    years: float | None = None,
+    amortization: str = "straight_line",
+    cost_of_capital: float | None = None,
+    output_tokens_per_s: float | None = None,
+    input_tokens_per_s: float | None = None,
+    requests_per_s: float | None = None,
+) -> CostInputs:
+    """Resolve a card, its server, a price book and a facility profile into ``CostInputs``
+    (see the module docstring for the pricing rules)."""
+    card = catalog.device(device)
+    srv: Server = catalog.server(server) if server else catalog.server_for(card)
+    book = catalog.prices(prices)
+    fac = catalog.facility(facility)
+    book_fx, fac_fx = units_per_usd(book), units_per_usd(fac)
+    notes: list[str] = []
+
+    server_price: float | None = None
+    card_price = 0.0
+    card_hit = book.cards.get(card.name)
+    server_hit = book.servers.get(srv.name)
+    if pricing not in ("auto", "server", "card"):
+        raise AccelsimError(f"pricing {pricing!r}: expected auto, server or card")
+    if pricing in ("auto", "server") and server_hit is not None:
+        server_price = server_hit / book_fx
+        notes.append(f"priced as {srv.name} servers from {book.name} (cards and NICs included)")
+    elif pricing == "server":
+        raise AccelsimError(
+            f"price book {book.name!r} has no price for server {srv.name!r} "
+            f"(it prices: {', '.join(book.servers) or 'none'})"
+        )
+    elif card_hit is not None:
+        card_price = card_hit / book_fx
+        notes.append(f"priced as bare {card.name} cards from {book.name}; no server chassis cost")
+    else:
+        raise AccelsimError(
+            f"price book {book.name!r} has no price for device {card.name!r} or server "
+            f"{srv.name!r} (cards: {', '.join(book.cards) or 'none'}; servers: "
+            f"{', '.join(book.servers) or 'none'})"
+        )
+
+    net = book.network
+    fabric_keys = [srv.scale_out_fabric, "default"]
+    nic = _lookup(net.nic_per_port, fabric_keys)
+    switch = _lookup(net.switch, fabric_keys)
+    for part, hit in (("switch", switch), ("NIC", nic)):
+        if hit is not None and hit[0] not in fabric_keys:
+            notes.append(
+                f"{book.name} has no {part} price for {srv.scale_out_fabric}; its only "
+                f"{part} price ({hit[0]}) is used"
+            )
+    radix_hit = _lookup(net.switch_radix, [switch[0]] if switch else fabric_keys)
+    radix = int(radix_hit[1]) if radix_hit else DEFAULT_SWITCH_RADIX
+    if switch is None:
+        notes.append(
+            f"{book.name} has no switch price for {srv.scale_out_fabric}; switches not costed"
+        )
+    if not radix_hit:
+        notes.append(f"switch radix {DEFAULT_SWITCH_RADIX} assumed (none in {book.name})")
+    if nic is None and server_price is None:
+        notes.append(f"{book.name} has no NIC price for {srv.scale_out_fabric}; NICs not costed")
+
+    rental = book.rental_per_card_hour.get(card.name)
+    life = fac.depreciation_years if years is None else years
+    inputs = CostInputs(
+        cards=cards,
+        cards_per_node=srv.cards_per_node,
+        card_price=card_price,
+        server_price=server_price,
+        nics_per_card=srv.nics_per_card,
+        nic_price=(nic[1] / book_fx) if nic else 0.0,
+        switch_price=(switch[1] / book_fx) if switch else 0.0,
+        switch_radix=radix,
+        optics_per_port=net.optics_per_port / book_fx,
+        cable_per_port=net.cable_per_port / book_fx,
+        storage_per_node=book.storage_per_node / book_fx,
+        installation_fraction=book.installation_fraction,
+        idle_power_w=card.idle_power,
+        tdp_w=card.tdp,
+        host_power_w=srv.host_power,
+        utilization=utilization,
+        pue=fac.pue,
+        power_price_per_kwh=fac.power_price_per_kwh / fac_fx,
+        colocation_per_kw_month=fac.colocation_per_kw_month / fac_fx,
+        years=life,
+        residual_fraction=fac.residual_fraction,
+        maintenance_fraction_per_year=fac.maintenance_fraction_per_year,
+        staff_per_node_year=fac.staff_per_node_year / fac_fx,
+        cost_of_capital=fac.cost_of_capital if cost_of_capital is None else cost_of_capital,
+        amortization=amortization,
+        output_tokens_per_s=output_tokens_per_s,
+        input_tokens_per_s=input_tokens_per_s,
+        requests_per_s=requests_per_s,
+        rental_per_card_hour=None if rental is None else rental / book_fx,
+        device=card.name,
+        prices=book.name,
+        facility=fac.name,
+        notes=tuple(notes),
+    )
+    return inputs
+
+
+def _catalog_ranges(
+    inputs: CostInputs,
+    card: Card,
+    srv: Server,
+    book: PriceBook,
+    fac: FacilityProfile,
+    *,
+    years_from_facility: bool,
+) -> dict[str, Dist]:
+    """Triangular ranges low/base/high from the ``range`` the catalog states for the values
+    ``inputs`` were read from (each bound divided by its entry's ``units_per_usd`` like the
+    value), clipped to the input's bounds. A value without a range, or with an empty one,
+    gives none; so does a TDP range reaching below the idle power. The life is ranged only when
+    it is the facility's ``depreciation_years``."""
+    book_fx, fac_fx = units_per_usd(book), units_per_usd(fac)
+    if inputs.server_price is not None:
+        price = ("server_price", book, f"servers.{srv.name}", book_fx)
+    else:
+        price = ("card_price", book, f"cards.{card.name}", book_fx)
+    switch_hit = _lookup(book.network.switch, [srv.scale_out_fabric, "default"])
+    switch = f"network.switch.{switch_hit[0]}" if switch_hit else ""
+    stated: list[tuple[str, CatalogEntry, str, float]] = [
+        ("tdp_w", card, "tdp", 1.0),
+        ("host_power_w", srv, "host_power", 1.0),
+        price,
+        ("switch_price", book, switch, book_fx),
+        ("optics_per_port", book, "network.optics_per_port", book_fx),
+        ("storage_per_node", book, "storage_per_node", book_fx),
+        ("installation_fraction", book, "installation_fraction", 1.0),
+        ("pue", fac, "pue", 1.0),
+        ("power_price_per_kwh", fac, "power_price_per_kwh", fac_fx),
+        ("colocation_per_kw_month", fac, "colocation_per_kw_month", fac_fx),
+        ("residual_fraction", fac, "residual_fraction", 1.0),
+    ]
+    if years_from_facility:
+        stated.append(("years", fac, "depreciation_years", 1.0))
+    out: dict[str, Dist] = {}
+    for name, entry, path, scale in stated:
+        prov = entry.provenance.get(path) if path else None
+        base = getattr(inputs, name)
+        if prov is None or prov.range is None or base is None:
+            continue
+        low, high = prov.range[0] / scale, prov.range[1] / scale
+        if low == high or (name == "tdp_w" and low < inputs.idle_power_w):
+            continue
+        basis = f"catalog range of {entry.name} {path}"
+        if prov.alternatives:
+            basis = f"catalog alternatives of {entry.name} {path}: " + "; ".join(prov.alternatives)
+        out[name] = clip_to_bounds(name, Dist.triangular(low, float(base), high, basis=basis))
+    return out
+
+
+def estimate_tco(
+    catalog: Catalog,
+    device: str,
+    cards: int,
+    *,
+    utilization: float,
+    prices: str = "international-2025",
+    facility: str = "us-2025",
+    years: float | None = None,
+    throughput: float | None = None,
+    input_tokens_per_s: float | None = None,
+    requests_per_s: float | None = None,
+    server: str | None = None,
+    pricing: Literal["auto", "server", "card"] = "auto",
+    amortization: str = "straight_line",
+    cost_of_capital: float | None = None,
+    currency: str = "USD",
+    fx_per_usd: float | None = None,
+    ranges: Mapping[str, Dist] | None = None,
+) -> RangedTco:
+    """Cost of ``cards`` cards of ``device`` at ``utilization`` (busy fraction, 0-1).
+
+    ``throughput`` is the cluster's output tokens/s (from a simulation); ``input_tokens_per_s``
+    and ``requests_per_s`` add $/M input tokens and $/request. The result carries the ranges of
+    its inputs for ``.monte_carlo()`` and ``.sensitivity()``: the catalog's spreads
+    (``tco/spreads.yaml``), replaced by the catalog ``range`` of a value where the price book,
+    facility, card or server states one (``_catalog_ranges``), replaced by ``ranges``.
+    ``currency`` selects how money is presented (USD default; another currency needs a
+    book/facility in it or ``fx_per_usd``).
+    """
+    inputs = cost_inputs(
+        catalog,
+        device,
+        cards,
+        utilization=utilization,
+        prices=prices,
+        facility=facility,
+        server=server,
+        pricing=pricing,
+        years=years,
+        amortization=amortization,
+        cost_of_capital=cost_of_capital,
+        output_tokens_per_s=throughput,
+        input_tokens_per_s=input_tokens_per_s,
+        requests_per_s=requests_per_s,
+    )
+    card = catalog.device(device)
+    srv = catalog.server(server) if server else catalog.server_for(card)
+    book, fac = catalog.prices(prices), catalog.facility(facility)
+    chosen = {
+        **default_ranges(inputs, catalog.spreads()),
+        **_catalog_ranges(inputs, card, srv, book, fac, years_from_facility=years is None),
+        **(ranges or {}),
+    }
+    rate = output_fx(currency, book, fac, fx_per_usd=fx_per_usd)
+    return RangedTco.of(evaluate(inputs, currency.upper(), rate), chosen)
+
+
+def rental_rate(catalog: Catalog, device: str, prices: str = "international-2025") -> float:
+    """The price book's rental rate for ``device`` in USD per card-hour."""
+    book = catalog.prices(prices)
+    card = catalog.device(device)
+    if card.name not in book.rental_per_card_hour:
+        raise AccelsimError(
+            f"price book {book.name!r} has no rental rate for {card.name!r} (it has: "
+            f"{', '.join(book.rental_per_card_hour) or 'none'}); give the rate explicitly"
+        )
+    return book.rental_per_card_hour[card.name] / units_per_usd(book)

@@ -1,0 +1,376 @@
+"""DeepSeek-V4 (Flash, Pro) and V3.2 in the catalog: parameters, KV cache, weight formats, FLOPs.
+
+Every figure is pinned twice: to a layer-by-layer hand calculation written out here from the
+``config.json`` numbers (independent of the generic formulas of ``accelsim.catalog.attention``
+and ``accelsim.catalog.workloads``), and to the published figure it should approach
+(``reference/models.md`` section 6):
+
+- parameters: the V4 technical report (arXiv 2606.19348) "1.6T parameters (49B activated)" and
+  "284B parameters (13B activated)", within 3 %. DeepSeek's totals are the main model (the MTP
+  layer apart, as V3's 671B) and its activated counts leave the input embedding out (a lookup,
+  not a matmul); accelsim's ``active_params`` counts the embedding row, so the announced figure
+  is compared with ``active_params - embedding_params``;
+- KV cache per 1M-token sequence in BF16: vLLM's blog, 9.62 GiB (V4-Pro) and 83.9 GiB (V3.2),
+  within 2 %;
+- native checkpoint bytes of V4-Flash: 160.0 GB read from the safetensors header (MTP layer
+  included);
+- single-token FLOPs at 1M tokens: V4-Pro "requires only 27% of single-token inference FLOPs"
+  of V3.2 (technical report abstract).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from clirun import run_cli
+from pydantic import ValidationError
+
+from accelsim.catalog.loader import Catalog
+from accelsim.catalog.workloads import TENSOR_CLASSES, ModelArch
+from accelsim.dtypes import MIXED_PRESETS, PRESETS, precision
+from accelsim.errors import AccelsimError
+
+GIB = 2**30
+M1 = 1_048_576  # 1M tokens
+V = 129_280  # vocabulary of all three models
+
+
+def _rel(actual: float, expected: float) -> float:
+    return abs(actual / expected - 1.0)
+
+
+def _shown(capsys, name: str) -> dict:
+    code, out, _ = run_cli(capsys, "show", "model", name, "--json")
+    assert code == 0
+    return json.loads(out)
+
+
+# ---- hand calculations (config.json numbers, vLLM layer shapes) -----------------------------
+def _v4_hand(h, nh, q_lora, o_groups, experts, width, csa, hca, swa):
+    """Total and active parameters of a V4 model, layer by layer.
+
+    head_dim 512 (K = V shared), rope 64, o_lora 1024, 1 shared expert, top-6, indexer 64 x 128,
+    4 hyper-connection streams; ``csa``/``hca``/``swa`` layers by kind.
+    """
+    hd, o_lora, ix_heads, ix_dim = 512, 1024, 64, 128
+    common = (
+        h * q_lora  # wq_a
+        + q_lora  # q_norm
+        + q_lora * nh * hd  # wq_b
+        + h * hd  # wkv (one shared K = V head)
+        + hd  # kv_norm
+        + nh * hd * o_lora  # wo_a, grouped: o_groups x (nh*hd/o_groups) x o_lora
+        + o_groups * o_lora * h  # wo_b
+        + nh  # attention sinks
+        + 2 * h  # attention and FFN norms
+    )
+    csa_extra = (
+        (h * 2 * 2 * hd + 4 * 2 * hd + hd)  # KV compressor, ratio 4, overlapping (x2)
+        + q_lora * ix_heads * ix_dim  # indexer wq_b
+        + h * ix_heads  # indexer weights_proj
+        + 2 * ix_dim  # indexer LayerNorm
+        + (h * 2 * 2 * ix_dim + 4 * 2 * ix_dim + ix_dim)  # indexer's compressor
+    )
+    hca_extra = h * 2 * hd + 128 * hd + hd  # KV compressor, ratio 128, no overlap
+    mix = (2 + 4) * 4  # hyper-connection map rows for 4 streams
+    hc_layer = 2 * (mix * 4 * h + mix + 3)
+    expert = 3 * h * width
+    moe_total = experts * expert + expert + experts * h  # routed + shared + router
+    moe_active = 6 * expert + expert + experts * h
+    layers = csa + hca + swa
+    attention = layers * common + csa * csa_extra + hca * hca_extra
+    rest = 2 * V * h + h + (4 * 4 * h + 4 + 1)  # embedding, LM head, final norm, hc head
+    total = attention + layers * (hc_layer + moe_total) + rest
+    active = attention + layers * (hc_layer + moe_active) + rest
+    return total, active
+
+
+PRO_TOTAL, PRO_ACTIVE = _v4_hand(7168, 128, 1536, 16, 384, 3072, csa=30, hca=31, swa=0)
+FLASH_TOTAL, FLASH_ACTIVE = _v4_hand(4096, 64, 1024, 8, 256, 2048, csa=21, hca=20, swa=2)
+
+
+def test_hand_calculation_values() -> None:
+    """The hand calculation itself, as numbers (so that a formula change shows here)."""
+    assert (PRO_TOTAL, PRO_ACTIVE) == (1_572_997_187_171, 49_779_066_467)
+    assert (FLASH_TOTAL, FLASH_ACTIVE) == (284_332_235_607, 13_799_627_607)
+
+
+@pytest.mark.parametrize(
+    ("name", "total", "active", "h", "announced_total", "announced_active"),
+    [
+        ("deepseek-v4-pro", PRO_TOTAL, PRO_ACTIVE, 7168, 1.6e12, 49e9),
+        ("deepseek-v4-flash", FLASH_TOTAL, FLASH_ACTIVE, 4096, 284e9, 13e9),
+    ],
+)
+def test_show_model_parameters(capsys, name, total, active, h, announced_total, announced_active):
+    """Pro: 1,573.0B / 48.85B (1.7 % / 0.3 % off 1.6T / 49B); Flash: 284.33B / 13.27B (0.1 % /
+    2.1 % off 284B / 13B). Counted: every main layer (attention with its indexers, compressors
+    and sinks; MoE with all experts, the shared expert and the router; hyper-connection maps),
+    embedding, LM head and final norm. Not counted: the MTP layer (25.8B / 6.6B,
+    ``mtp_params``), router correction biases and hash-routing tables."""
+    derived = _shown(capsys, name)["derived"]
+    assert derived["total_params"] == total
+    assert derived["active_params"] == active
+    assert _rel(derived["total_params"], announced_total) < 0.03
+    assert _rel(derived["active_params"] - V * h, announced_active) < 0.03
+
+
+def test_mtp_layer_is_apart(catalog: Catalog) -> None:
+    """The MTP layer: window-only attention, one MoE layer, hyper-connections and head map,
+    e/h projections (2 H x H) and 3 norms; with it V4-Pro is 1,598.8B (0.07 % off 1.6T)."""
+    h = 7168
+    hd, q_lora, nh = 512, 1536, 128
+    attention = (
+        (h * q_lora + q_lora + q_lora * nh * hd + h * hd + hd + nh * hd * 1024 + 16 * 1024 * h)
+        + nh
+        + 2 * h
+    )
+    hc = 2 * (24 * 4 * h + 24 + 3) + (16 * h + 5)
+    moe = 385 * 3 * h * 3072 + 384 * h
+    pro = catalog.model("deepseek-v4-pro")
+    assert pro.mtp_params == attention + hc + moe + 2 * h * h + 3 * h
+    assert _rel(pro.total_params + pro.mtp_params, 1.6e12) < 0.001
+
+
+# ---- KV cache ---------------------------------------------------------------------------------
+def test_kv_per_sequence_at_1m_tokens_bf16(capsys, catalog: Catalog) -> None:
+    """V4-Pro: every layer keeps a 128-token window of 512-element entries; 30 CSA layers add
+    1M/4 = 262,144 compressed entries plus as many 128-element indexer keys, 31 HCA layers add
+    1M/128 = 8,192 entries: 10,334,371,840 B = 9.625 GiB (vLLM blog: 9.62).
+    V3.2: 61 layers x 1M tokens x (576 latent + 128 indexer) x 2 B = 83.875 GiB (blog: 83.9)."""
+    entry = 512 * 2
+    csa = 128 * entry + (M1 // 4) * (entry + 128 * 2)
+    hca = 128 * entry + (M1 // 128) * entry
+    pro_hand = 30 * csa + 31 * hca
+    v32_hand = 61 * M1 * (576 + 128) * 2
+    assert pro_hand == 10_334_371_840 and v32_hand == 90_060_095_488
+    pro, v32 = catalog.model("deepseek-v4-pro"), catalog.model("deepseek-v3.2")
+    assert pro.kv_bytes_per_sequence(M1, 2) == pro_hand
+    assert pro.kv_bytes_by_layer_kind(M1, 2) == {"csa": 30 * csa, "hca": 31 * hca}
+    assert v32.kv_bytes_per_sequence(M1, 2) == v32_hand
+    assert _rel(pro_hand / GIB, 9.62) < 0.02
+    assert _rel(v32_hand / GIB, 83.9) < 0.02
+    # show model's per-token figure: V3.2 1,408 B per layer; V4-Pro the compressed share only
+    assert _shown(capsys, "deepseek-v3.2")["derived"]["kv_bytes_per_token_bf16"] == 61 * 1408
+    assert pro.kv_bytes_per_token(2) == 30 * (entry + 256) / 4 + 31 * entry / 128
+
+
+def test_kv_window_caps_and_indexer_dtype(catalog: Catalog) -> None:
+    """Short contexts fill only the window; the indexer cache has its own dtype (FP4 keys: 64 B
+    per entry) next to an FP8 latent."""
+    flash = catalog.model("deepseek-v4-flash")
+    # 100 tokens: 43 windows of 100 entries, nothing compressed on HCA; CSA has 25 entries
+    assert flash.kv_bytes_per_sequence(100, 2) == 43 * 100 * 1024 + 21 * 25 * (1024 + 256)
+    fp8_fp4 = flash.kv_bytes_per_sequence(M1, 1, 0.5)
+    assert fp8_fp4 == 43 * 128 * 512 + 21 * (M1 // 4) * (512 + 64) + 20 * (M1 // 128) * 512
+    # compressor states (FP32, vLLM CompressorStateCache): CSA 8 slots x 2,048 + indexer 8 x
+    # 512, HCA 128 slots x 1,024 values, 4 B each
+    assert flash.compressor_state_bytes_per_sequence == 21 * (8 * 2048 + 8 * 512) * 4 + 20 * (
+        128 * 1024 * 4
+    )
+    assert catalog.model("deepseek-v3").compressor_state_bytes_per_sequence == 0
+
+
+# ---- FLOPs --------------------------------------------------------------------------------------
+def test_attention_flops_at_1m_tokens(catalog: Catalog) -> None:
+    """Per query token at 1M: the indexer scores every compressed entry of a CSA layer (2 x 64
+    x 128 FLOPs each) and every token of a DSA layer; attention reads window + top-k (CSA),
+    window + all entries (HCA) or top-k (DSA). V4-Pro's whole token then costs 26 % of V3.2's
+    (technical report: 27 %)."""
+    pro, v32 = catalog.model("deepseek-v4-pro"), catalog.model("deepseek-v3.2")
+    per_score = 2 * 64 * 128
+    pro_f = pro.attention_flops_per_token(M1, "decode")
+    assert pro_f["indexer"] == 30 * (M1 // 4) * per_score
+    assert pro_f["attention"] == (30 * (128 + 1024) + 31 * (128 + 8192)) * 4 * 128 * 512
+    v32_f = v32.attention_flops_per_token(M1, "decode")
+    assert v32_f["indexer"] == 61 * M1 * per_score
+    assert v32_f["attention"] == 61 * 2048 * (2 * 128 * 576 + 2 * 128 * 512)
+    pro_token = pro.linear_flops_per_token + sum(pro_f.values())
+    v32_token = v32.linear_flops_per_token + sum(v32_f.values())
+    assert abs(pro_token / v32_token - 0.27) < 0.03
+    # dense attention kinds: every context token attended, no indexer
+    v3 = catalog.model("deepseek-v3").attention_flops_per_token(4096, "decode")
+    assert v3 == {
+        "attention": 4096
+        * catalog.model("deepseek-v3").attention_flops_per_context_token("decode"),
+        "indexer": 0.0,
+    }
+
+
+# ---- weights by tensor class --------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["deepseek-v3", "deepseek-v3.2", "deepseek-v4-flash", "kimi-k2"])
+def test_params_by_class_add_up(catalog: Catalog, name: str) -> None:
+    m = catalog.model(name)
+    assert set(m.params_by_class()) == set(TENSOR_CLASSES)
+    assert sum(m.params_by_class().values()) == m.total_params
+    assert sum(m.params_by_class(active=True).values()) == m.active_params
+    assert sum(m.params_by_class(include_mtp=True).values()) == m.total_params + m.mtp_params
+
+
+def test_every_catalog_model_splits_by_class(catalog: Catalog) -> None:
+    for name in catalog.names("model"):
+        m = catalog.model(name)
+        assert sum(m.params_by_class().values()) == m.total_params, name
+
+
+def test_native_weight_bytes_of_v4_flash(catalog: Catalog) -> None:
+    """MXFP4 experts (0.53125 B), FP8 rest, BF16 embedding/head/router/compressors, FP32
+    hyper-connection maps: 156.0 GB for the main model, 159.6 GB with the MTP layer (a
+    safetensors header reads 160.0 GB; models.md's 155.5 GB counts the compressors at FP8)."""
+    flash = catalog.model("deepseek-v4-flash")
+    by_class = flash.weight_bytes_by_class()
+    experts = 43 * 256 * 3 * 4096 * 2048
+    assert by_class["routed_experts"] == experts * 0.53125
+    assert by_class["embedding"] == by_class["lm_head"] == V * 4096 * 2
+    assert _rel(sum(by_class.values()) / 1e9, 156.0) < 0.005
+    with_mtp = sum(flash.weight_bytes_by_class(include_mtp=True).values())
+    assert _rel(with_mtp / 1e9, 160.0) < 0.01
+    with pytest.raises(AccelsimError, match="no native weight formats"):
+        catalog.model("deepseek-v3").weight_bytes_by_class()
+
+
+def test_deployment_presets_on_cards_without_fp4(catalog: Catalog) -> None:
+    """Weight bytes of the deployments run without FP4 math (the memory fit itself is wired in
+    later): W8A8 V4-Flash 286 GB fits the 512 GB of one 8 x 64 GB Atlas 800 A2 (vLLM-Ascend:
+    "requires ... 1 Atlas 800 A2 (64G x 8) node"); W4A8 V4-Pro 802 GB does not, and needs more
+    than one node (vLLM-Ascend: 4 A2 nodes)."""
+    flash, pro = catalog.model("deepseek-v4-flash"), catalog.model("deepseek-v4-pro")
+    node = 8 * 64 * GIB
+    w8a8 = sum(flash.weight_bytes_by_class(precision("w8a8-mixed")).values())
+    w4a8 = sum(pro.weight_bytes_by_class(precision("w4a8-mixed")).values())
+    assert 280e9 < w8a8 < node
+    assert node < w4a8 < 4 * node
+    dequant = precision("w4a16-mxfp4")
+    assert dequant.weights_for("routed_experts") == "mxfp4"
+    assert dequant.weights_for("attention") == "bf16" and dequant.compute == "bf16"
+    assert precision("w4a8-mixed").weights_for("routed_experts") == "int4"
+    assert precision("w4a8-mixed").weights_for("attention") == "int8"
+    assert precision("w8a8-mixed").weights_for("hyper_connections") == "fp32"
+    # uniform presets: one dtype, the embedding and LM head kept 16-bit
+    assert precision("int8").weights_for("embedding") == "bf16"
+    assert precision("int8").weights_for("routed_experts") == "int8"
+    assert precision("bf16").weights_for("lm_head") == "bf16"
+
+
+def test_uniform_presets_are_unchanged() -> None:
+    """The mixed presets are extra names: ``PRESETS`` (what ``--dtype`` lists) is as before."""
+    assert list(PRESETS) == ["bf16", "fp16", "fp8", "int8", "w8a8", "w8a16", "w4a16", "w4a8"]
+    assert all(p.by_class == () for p in PRESETS.values())
+    assert set(MIXED_PRESETS) == {"w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed"}
+    assert precision("w4a8-mixed", kv="fp8").by_class == MIXED_PRESETS["w4a8-mixed"].by_class
+    assert precision("w4a8-mixed").label == "w4a8-mixed"
+
+
+# ---- catalog files --------------------------------------------------------------------------
+def test_v4_and_v32_files_load(catalog: Catalog) -> None:
+    pro, flash, v32 = (catalog.model(n) for n in ("deepseek-v4-pro", "deepseek-v4-flash",
+                                                  "deepseek-v3.2"))  # fmt: skip
+    assert pro.layer_kinds.count("csa") == 30 and pro.layer_kinds.count("hca") == 31
+    assert flash.layer_kinds[:3] == ("swa", "swa", "csa") and flash.layer_kinds.count("hca") == 20
+    assert set(v32.layer_kinds) == {"dsa"}
+    assert pro.attention.indexer.top_k == 1024 and flash.attention.indexer.top_k == 512
+    assert v32.attention.indexer.top_k == 2048
+    assert pro.moe.hash_layers == flash.moe.hash_layers == 3
+    assert pro.hyper_connections.streams == 4 and pro.hyper_connections.sinkhorn_iters == 20
+    assert pro.weight_formats.of("routed_experts") == "mxfp4"
+    assert pro.weight_formats.of("attention") == "fp8"
+    assert pro.max_context == flash.max_context == M1
+    for m in (pro, flash, v32):
+        assert not catalog.provenance_problems("model", m.name)
+
+
+def test_new_devices_load_and_are_listed(capsys, catalog: Catalog) -> None:
+    code, out, _ = run_cli(capsys, "catalog", "devices", "--json")
+    assert code == 0
+    listed = {d["name"] for d in json.loads(out)}
+    assert {"b200", "gb200", "ascend-950pr", "ascend-950dt"} <= listed
+    assert catalog.device("b200").peak("fp4") == pytest.approx(9000e12)
+    assert catalog.device("gb200").peak("fp4") == pytest.approx(10000e12)
+    nvl72 = catalog.server_for(catalog.device("gb200"))
+    assert (nvl72.name, nvl72.scale_up_domain_cards, nvl72.cards_per_node) == ("gb200-nvl72", 72, 4)
+    dt = catalog.device("ascend-950dt")
+    assert dt.hbm_capacity == pytest.approx(144e9) and dt.peak("fp8") == pytest.approx(1e15)
+    alternatives = " ".join(dt.provenance["hbm_capacity"].alternatives)
+    assert "96 GB" in alternatives  # the conflicting figure, with its source
+    assert not dt.supports("int8")
+    superpod = catalog.server("atlas-950-superpod")
+    assert superpod.card == "ascend-950dt" and superpod.scale_up_domain_cards == 8192
+    assert catalog.server("cloudmatrix384").scale_up_domain_cards == 384
+    for kind, name in [("device", "b200"), ("device", "gb200"), ("device", "ascend-950pr"),
+                       ("device", "ascend-950dt"), ("server", "gb200-nvl72"),
+                       ("server", "atlas-950-superpod"), ("fabric", "ub-950"),
+                       ("fabric", "nvlink-nvl72")]:  # fmt: skip
+        assert not catalog.provenance_problems(kind, name), name
+
+
+def test_prices_of_the_new_entries(catalog: Catalog) -> None:
+    """CloudMatrix384 is priced from the one report (about $8M per system, R); the Blackwell and
+    Ascend 950 cards have no purchase price and stay unpriced with the reason."""
+    book = catalog.prices("international-2025")
+    assert book.servers["cloudmatrix384"] == pytest.approx(8e6 / 48, rel=1e-4)
+    assert book.provenance["servers.cloudmatrix384"].conf == "R"
+    for card in ("b200", "gb200", "ascend-950pr", "ascend-950dt"):
+        assert card not in book.cards
+        assert catalog.server_for(catalog.device(card)).name not in book.servers
+
+
+# ---- schema checks ----------------------------------------------------------------------------
+def _v4_like(**attention: object) -> ModelArch:
+    att: dict[str, object] = {
+        "kind": "compressed",
+        "num_heads": 4,
+        "num_kv_heads": 1,
+        "head_dim": 16,
+        "qk_rope_head_dim": 4,
+        "q_lora_rank": 8,
+        "o_lora_rank": 8,
+        "o_groups": 2,
+        "sliding_window": 4,
+        "compress_ratios": [0, 4, 8],
+        "indexer": {"num_heads": 2, "head_dim": 8, "top_k": 2, "compress_ratio": 4},
+    }
+    att.update(attention)
+    return ModelArch.model_validate(
+        {
+            "name": "v4ish",
+            "family": "test",
+            "hidden_size": 32,
+            "num_layers": 3,
+            "dense_layers": 3,
+            "dense_intermediate": 64,
+            "vocab_size": 10,
+            "max_context": 64,
+            "attention": att,
+        }
+    )
+
+
+def test_tiny_compressed_model_by_hand() -> None:
+    """H=32, nh=4, hd=16, q_lora=8, o_lora=8, 2 groups, window 4; layers: swa, csa (4), hca (8).
+
+    common = 32*8 + 8 + 8*4*16 + 32*16 + 16 + 4*16*8 + 2*8*32 + 4 + 2*32 = 2396
+    csa    = (32*64 + 4*32 + 16) + (8*2*8 + 32*2 + 16) + (32*32 + 4*16 + 8) = 2192 + 208 + 1096
+    hca    = 32*32 + 8*16 + 16 = 1168
+    KV at 20 tokens, 2 B: 3 windows of 4 x 32 B + csa 5 x (32 + 16) + hca 2 x 32 = 688
+    """
+    m = _v4_like()
+    assert m.layer_kinds == ("swa", "csa", "hca")
+    assert m.attention_params_of_layer(0) == 2396
+    assert m.attention_params_of_layer(1) == 2396 + 2192 + 208 + 1096
+    assert m.attention_params_of_layer(2) == 2396 + 1168
+    assert m.kv_bytes_per_sequence(20, 2) == 3 * 4 * 32 + 5 * 48 + 2 * 32
+    assert m.attention.attended_entries(20, 4) == 4 + 2  # window + top-2 of 5
+    assert m.attention.attended_entries(20, 8) == 4 + 2  # window + all 2
+    assert m.attention.indexed_entries(20, 4) == 5
+
+
+def test_invalid_attention_rejected() -> None:
+    with pytest.raises(ValidationError, match="compress_ratios needs one entry per layer"):
+        _v4_like(compress_ratios=[0, 4])
+    with pytest.raises(ValidationError, match="one shared K = V head"):
+        _v4_like(num_kv_heads=2)
+    with pytest.raises(ValidationError, match="compressed attention needs sliding_window"):
+        _v4_like(sliding_window=None)
+    with pytest.raises(ValidationError, match="serves compressed layers"):
+        _v4_like(indexer={"num_heads": 2, "head_dim": 8, "top_k": 2})
