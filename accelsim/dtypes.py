@@ -31,14 +31,15 @@ every other class uses ``weights``. The uniform presets above name no class.
 
 Mixed presets (``MIXED_PRESETS``, also resolved by ``precision``): the deployments people run a
 DeepSeek-V4 checkpoint with (MXFP4 routed experts, FP8 block-scaled rest, BF16 embedding and LM
-head, ``reference/models.md`` section 6) on cards without FP4 math. They are kept apart from the
-uniform ``PRESETS`` that ``--dtype`` lists and that the seed-claims fit table walks: the memory
-fit and the step time read one weight dtype today, and use ``weights_for`` per class once they
-price mixed formats.
+head, ``reference/models.md`` section 6), as shipped or on cards without FP4 math. The memory fit
+(``accelsim.model.plan.fit``) and the step time (``accelsim.model.perf``) read every tensor
+class's bytes from ``weights_for``.
 
 ============  ==============  =====  =======  ===============================================
 preset        routed experts  rest   compute  deployment
 ============  ==============  =====  =======  ===============================================
+fp8-mxfp4     mxfp4           fp8    fp8      the checkpoint as shipped (vLLM
+                                              ``DeepseekV4FP8Config`` on Hopper/Blackwell)
 w4a16-mxfp4   mxfp4           bf16   bf16     weight-only dequant: the checkpoint's MXFP4
                                               experts dequantized inside the GEMM, the rest
                                               BF16 (community A100 ports; no FP8/FP4 math)
@@ -48,23 +49,35 @@ w4a8-mixed    int4            int8   int8     W4A8: INT4 routed experts, INT8 re
                                               (vLLM-Ascend ``DeepSeek-V4-Pro-w4a8-mtp``)
 ============  ==============  =====  =======  ===============================================
 
-In the three the tensors the checkpoint ships unquantized keep their format: the router and the
+In all four the tensors the checkpoint ships unquantized keep their format: the router and the
 KV compressors BF16, the hyper-connection mixers FP32 (vLLM ``deepseek_v4.py`` builds them
 without a quantization config).
+
+Uniform names on a mixed checkpoint (``mixed_form``, ``MIXED_FORM_OF``). A model whose checkpoint
+stores its routed experts otherwise than the rest (``ModelArch.mixed_native``: DeepSeek-V4)
+is never deployed with one weight dtype for every tensor, so a uniform preset name resolves to
+its per-class form: ``fp8`` -> ``fp8-mxfp4`` (as shipped), ``w8a8``/``int8`` -> ``w8a8-mixed``
+(what vLLM-Ascend's ``DeepSeek-V4-Flash-w8a8-mtp`` is), ``w4a8`` -> ``w4a8-mixed``
+(``DeepSeek-V4-Pro-w4a8-mtp``), ``w4a16`` -> ``w4a16-mxfp4`` (the A100 ports); ``bf16``,
+``fp16`` and ``w8a16`` stay uniform (every class dequantized to, or stored at, that width). The
+resolved label (``w8a8-mixed``) is what ``accelsim fit`` and ``accelsim step`` report; every
+other model keeps its uniform preset unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelsim.errors import AccelsimError
 
 __all__ = [
     "BYTES",
+    "MIXED_FORM_OF",
     "MIXED_PRESETS",
     "PRESETS",
     "Precision",
     "UnsupportedDtypeError",
+    "mixed_form",
     "precision",
 ]
 
@@ -97,6 +110,8 @@ class Precision:
     kv: str
     #: ``(tensor class, weight dtype)`` pairs stored otherwise than ``weights`` (mixed presets).
     by_class: tuple[tuple[str, str], ...] = ()
+    #: dtype of a lightning indexer's key cache (DeepSeek-V3.2/V4); ``None``: the KV dtype.
+    indexer_kv: str | None = None
 
     @property
     def weight_bytes(self) -> float:
@@ -118,6 +133,11 @@ class Precision:
         return BYTES[self.kv]
 
     @property
+    def indexer_bytes(self) -> float:
+        """Bytes per element of an indexer key cache (``indexer_kv``, else the KV dtype)."""
+        return BYTES[self.indexer_kv or self.kv]
+
+    @property
     def act_bytes(self) -> float:
         """Bytes per activation element moved between ops (at least 1: int4 math is rare)."""
         return max(BYTES[self.compute], 1.0)
@@ -127,8 +147,12 @@ class Precision:
         for name, p in (PRESETS | MIXED_PRESETS).items():
             if p == self:
                 return name
+        for name, p in (PRESETS | MIXED_PRESETS).items():
+            if replace(p, kv=self.kv, indexer_kv=self.indexer_kv) == self and p.by_class:
+                return f"{name},kv={self.kv}"
         named = "".join(f",{c}={d}" for c, d in self.by_class)
-        return f"w={self.weights},a={self.compute},kv={self.kv}{named}"
+        ix = f",indexer={self.indexer_kv}" if self.indexer_kv else ""
+        return f"w={self.weights},a={self.compute},kv={self.kv}{named}{ix}"
 
 
 PRESETS: dict[str, Precision] = {
@@ -148,6 +172,9 @@ PRESETS: dict[str, Precision] = {
 _AS_SHIPPED = (("router", "bf16"), ("compressors", "bf16"), ("hyper_connections", "fp32"))
 
 MIXED_PRESETS: dict[str, Precision] = {
+    # The DeepSeek-V4 checkpoint as shipped (reference/models.md section 6; vLLM
+    # DeepseekV4FP8Config: FP8 block-quantized linear layers, MXFP4 experts with E8M0 scales).
+    "fp8-mxfp4": Precision("fp8", "fp8", "bf16", (("routed_experts", "mxfp4"), *_AS_SHIPPED)),
     # Weight-only dequant of the MXFP4 experts on a card without FP4/FP8 math: "community A100
     # ports run the MXFP4 experts with BF16 for the rest" (reference/models.md section 6).
     "w4a16-mxfp4": Precision("bf16", "bf16", "bf16", (("routed_experts", "mxfp4"), *_AS_SHIPPED)),
@@ -163,6 +190,29 @@ MIXED_PRESETS: dict[str, Precision] = {
 }
 
 
+#: Uniform preset -> its per-class form on a mixed checkpoint (module docstring).
+MIXED_FORM_OF: dict[str, str] = {
+    "fp8": "fp8-mxfp4",
+    "int8": "w8a8-mixed",
+    "w8a8": "w8a8-mixed",
+    "w4a8": "w4a8-mixed",
+    "w4a16": "w4a16-mxfp4",
+}
+
+
+def mixed_form(p: Precision) -> Precision:
+    """The per-class form of uniform preset ``p`` for a checkpoint with mixed weight formats
+    (``MIXED_FORM_OF``; its KV dtype kept); ``p`` itself when it is mixed already or has none."""
+    if p.by_class:
+        return p
+    for name, uniform in PRESETS.items():
+        same = (uniform.weights, uniform.compute) == (p.weights, p.compute)
+        if same and name in MIXED_FORM_OF:
+            m = MIXED_PRESETS[MIXED_FORM_OF[name]]
+            return Precision(m.weights, m.compute, p.kv, m.by_class, p.indexer_kv)
+    return p
+
+
 def precision(preset: str, kv: str | None = None) -> Precision:
     """The ``Precision`` for a preset name, optionally with another KV-cache dtype."""
     try:
@@ -174,5 +224,5 @@ def precision(preset: str, kv: str | None = None) -> Precision:
     if kv is not None:
         if kv not in BYTES:
             raise AccelsimError(f"unknown KV dtype {kv!r} (choose from {', '.join(BYTES)})")
-        p = Precision(p.weights, p.compute, kv, p.by_class)
+        p = Precision(p.weights, p.compute, kv, p.by_class, p.indexer_kv)
     return p

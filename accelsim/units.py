@@ -20,17 +20,20 @@ import functools
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import pint
+from typing import TYPE_CHECKING, Any
 
 from accelsim.errors import AccelsimError
+
+if TYPE_CHECKING:
+    import pint
 
 __all__ = [
     "CURRENCIES",
     "DIMENSIONS",
     "HOURS_PER_YEAR",
     "UnitError",
+    "UserText",
+    "check_finite",
     "format_quantity",
     "format_value",
     "parse_money",
@@ -47,8 +50,26 @@ class UnitError(AccelsimError, ValueError):
     """A text could not be read as a quantity of the expected dimension."""
 
 
+class UserText(str):
+    """Text a user typed for one value (a ``--set`` override): unlike a file's bare number,
+    which the catalog convention takes as SI, a bare number here must carry its unit where a
+    dimension is expected (``--set device.X.hbm_capacity=64`` is refused, not 64 bytes)."""
+
+
+def check_finite(value: float, text: object) -> float:
+    """``value`` when it is a finite number; else a ``UnitError`` quoting ``text`` as written
+    (``.inf``, ``1e400 TB/s``, ``nan``): every quantity inside accelsim is finite."""
+    if not math.isfinite(value):
+        raise UnitError(f"must be a finite number (got {text!r})")
+    return value
+
+
 @functools.cache
 def _registry() -> pint.UnitRegistry:
+    """pint's registry with accelsim's units, built (and pint imported) when a first text is
+    parsed: a command that parses none (``accelsim --help``) never pays for it."""
+    import pint
+
     ureg = pint.UnitRegistry(on_redefinition="ignore")
     ureg.define("FLOP = [flop] = flop = FLOPs")
     ureg.define("OP = FLOP = op = OPS_unit")
@@ -97,9 +118,18 @@ def _normalise(text: str) -> str:
     return out
 
 
+#: pint evaluates ``**``: one small power (``m**2``) is a unit, ``10**10**10`` is a hang.
+_POWER = re.compile(r"\*\*|\^")
+_BIG_POWER = re.compile(r"(?:\*\*|\^)\s*\(?\s*[-+]?\d{3,}")
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str, dimension: str) -> float:
+    import pint
+
     ureg = _registry()
+    if len(_POWER.findall(text)) > 1 or _BIG_POWER.search(text):
+        raise UnitError(f"cannot read {text!r} as a quantity (exponent too large)")
     try:
         q = ureg.Quantity(_normalise(text))
     except Exception as exc:  # pint raises several unrelated exception types
@@ -130,15 +160,42 @@ def parse_quantity(value: object, dimension: str) -> float:
     if isinstance(value, bool):
         raise UnitError(f"{value!r} is not a quantity")
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return check_finite(float(value), value)
+        except OverflowError:
+            raise UnitError(f"must be a finite number (got {value!r})") from None
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a number or a quantity text")
     stripped = value.strip()
+    if len(stripped) > _MAX_QUANTITY_CHARS:
+        raise UnitError(f"a quantity text of {len(stripped):,} characters is too long")
     try:
-        return float(stripped.replace(",", ""))
+        number = float(stripped.replace(",", ""))
     except ValueError:
-        pass
-    return _parse(stripped, dimension)
+        return check_finite(_parse(stripped, dimension), value)
+    if isinstance(value, UserText) and dimension != "dimensionless" and number != 0:
+        raise UnitError(
+            f"{value!r} has no unit; write the unit, e.g. '{stripped} {_EXAMPLE_UNIT[dimension]}'"
+        )
+    return check_finite(number, value)
+
+
+#: The longest quantity text read (a quantity is a number and a unit; anything longer is not).
+_MAX_QUANTITY_CHARS = 200
+#: A unit to suggest per dimension when a user's bare number lacks one.
+_EXAMPLE_UNIT = {
+    "bytes": "GB",
+    "bandwidth": "TB/s",
+    "flop_rate": "TFLOPS",
+    "flops": "TFLOP",
+    "time": "ms",
+    "power": "W",
+    "energy": "J",
+    "frequency": "GHz",
+    "rate": "/s",
+    "token_rate": "tok/s",
+    "bit_rate": "Gb/s",
+}
 
 
 _MONEY = re.compile(
@@ -168,7 +225,7 @@ def parse_money(
     if isinstance(value, int | float) and not isinstance(value, bool):
         if default_currency is None:
             raise UnitError(f"{value!r} has no currency (write e.g. '{value} USD')")
-        return Money(float(value), default_currency)
+        return Money(check_finite(float(value), value), default_currency)
     if not isinstance(value, str):
         raise UnitError(f"{value!r} is not a money amount")
     m = _MONEY.match(value)
@@ -181,7 +238,7 @@ def parse_money(
         raise UnitError(
             f"unknown currency {currency!r} in {value!r} (known: {', '.join(CURRENCIES)})"
         )
-    amount = float(m.group("num").replace(",", ""))
+    amount = check_finite(float(m.group("num").replace(",", "")), value)
     per_text = m.group("per")
     if per_text and per is None:
         raise UnitError(f"{value!r}: expected a plain amount, not a price per {per_text!r}")
@@ -193,7 +250,7 @@ def parse_money(
         else:
             denom = parse_quantity("1 " + per_text.strip(), per)
         amount = amount / denom
-    return Money(amount, currency)
+    return Money(check_finite(amount, value), currency)
 
 
 def _power_time(text: str) -> float:

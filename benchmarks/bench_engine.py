@@ -1,24 +1,63 @@
 """Engine speed and memory: printed, never asserted.
 
-Cases (each runs in a fresh subprocess so its peak RSS is its own):
+Cases (each runs in a fresh process, so its peak RSS is its own):
 
+- ``vidur``: the Vidur comparison workload of issue 18 (``benchmarks/data/vidur/``: Llama-2-70B
+  FP16, 2 x ``tp=4`` replicas on A100-SXM4-80GB, chunked prefill 512, at most 128 sequences,
+  Vidur's own request stream of Azure 2023 conversation lengths at about 4.2 req/s), 1k / 10k /
+  50k requests, each one whole ``accelsim run FILE --json`` process, start-up included, as Vidur
+  was timed. Targets: 50k <= 2.5 s, 10k <= 0.8 s. Vidur 0.0.26 on the same stream and machine:
+  3.6 s / 16.7 s / 73.6 s, 1.18 GB peak (plus about 32 minutes of predictor training once per
+  model, device and plan).
 - ``azure``: the whole Azure 2023 conversation trace (19,366 requests) on DeepSeek-V3 served by
   one wide-EP replica (``workloads/scenarios/azure-conv-deepseek-v3.yaml``); target <= 10 s.
-- ``million``: 1,000,000 synthetic chat requests (Poisson, lognormal lengths) over 64 replicas
-  of the same DeepSeek-V3 plan; target <= 120 s and <= 2 GB peak RSS.
+- ``million``: 1,000,000 synthetic chat requests (the default scenario's Poisson, lognormal
+  lengths) at 512 req/s over 64 replicas of its DeepSeek-V3 plan; target <= 15 s and <= 350 MiB
+  peak RSS.
+- ``million2``: the same 1,000,000 requests at 8 req/s on 2 such replicas; target <= 30 s and
+  <= 350 MiB.
 
-Reference: Vidur simulated 10k requests in 23.6 s (about 550 requests/s).
+Measured (2-core machine shared with other jobs, 2026-12-03; CPU seconds, user + system, from
+interleaved runs of the tree without and with issue 18's fast path — wall time was up to 4x
+CPU time while other jobs ran; the same summaries both ways):
 
-    .venv/bin/python benchmarks/bench_engine.py [azure|million|all]
+==========  ========  ==============  ==============  =================
+case        requests  before CPU s    after CPU s     peak RSS MiB
+==========  ========  ==============  ==============  =================
+vidur       1,000     4.42            2.27            116 -> 74
+vidur       10,000    7.07            4.14            132 -> 87
+vidur       50,000    22.6            16.6            188 -> 125
+==========  ========  ==============  ==============  =================
+
+Of the 50k run's remaining time, about a third is pricing (each new mixed batch shape, most
+of them new: 6-D keys), a third the scheduler and a sixth per-iteration metrics; reading the
+50,000-row Azure CSV costs about 1 s whatever the requests taken.
+
+``--tree DIR`` (repeatable) runs every case once per source tree (``PYTHONPATH=DIR``, e.g. a
+copy of the package before a change), interleaved, ``--repeat`` times, so before/after figures
+come from the same load on a shared machine.
+
+    .venv/bin/python benchmarks/bench_engine.py [vidur|azure|million|million2|all]
+    .venv/bin/python benchmarks/bench_engine.py vidur --sizes 1000,10000,50000 --repeat 3
 """
 
 from __future__ import annotations
 
+import argparse
+import gzip
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data" / "vidur"
+VIDUR_S = {1000: 3.6, 10000: 16.7, 50000: 73.6}  # Vidur 0.0.26, same stream (issue 18)
+CLI = "from accelsim.cli import main; main()"
 
 
 def case_azure() -> dict:
@@ -40,7 +79,7 @@ def case_azure() -> dict:
     }
 
 
-def case_million() -> dict:
+def _million(replicas: int, rate: float) -> dict:
     from accelsim.catalog.loader import load_catalog
     from accelsim.run.resolve import load_scenario
     from accelsim.run.simulate import run_scenario
@@ -51,9 +90,9 @@ def case_million() -> dict:
         "default",
         cat,
         [
-            "cards=2048",
-            "plan=tp=4,dp=8,ep=32,replicas=64",
-            "traffic.rate=512/s",
+            f"cards={32 * replicas}",
+            f"plan=tp=4,dp=8,ep=32,replicas={replicas}",
+            f"traffic.rate={rate:g}/s",
             "traffic.requests=1000000",
             "traffic.duration=null",
         ],
@@ -72,27 +111,117 @@ def case_million() -> dict:
     }
 
 
-CASES = {"azure": case_azure, "million": case_million}
+def case_million() -> dict:
+    return _million(64, 512.0)
+
+
+def case_million2() -> dict:
+    return _million(2, 8.0)
+
+
+CASES = {"azure": case_azure, "million": case_million, "million2": case_million2}
+
+
+def _env(tree: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if tree:
+        env["PYTHONPATH"] = tree
+    return env
+
+
+def _timed(cmd: list[str], tree: str | None) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system: less sensitive than wall time to other jobs
+    on a shared machine), peak RSS (MiB) and stdout of one whole process."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
+        t0 = time.perf_counter()
+        # from a neutral folder: ``python -c`` puts the working folder ahead of PYTHONPATH
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=errf, env=_env(tree), cwd=tempfile.gettempdir()
+        )
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            errf.seek(0)
+            err = errf.read().decode()
+            raise SystemExit(f"{' '.join(cmd)} failed: {err.strip()[-400:]}")
+        out.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, cpu, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def vidur(sizes: list[int], trees: list[str | None], repeat: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="accelsim-vidur-"))
+    try:
+        stream = work / "vidur_stream_50k.csv"
+        with gzip.open(DATA / "vidur_stream_50k.csv.gz", "rb") as src, open(stream, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        text = (DATA / "vidur-llama70b-tp4.yaml").read_text()
+        files = {}
+        for n in sizes:
+            body = text.replace("STREAM_CSV", str(stream)).replace(
+                "requests: 10000", f"requests: {n}"
+            )
+            files[n] = work / f"vidur-{n}.yaml"
+            files[n].write_text(body)
+        print("# vidur workload: whole `accelsim run FILE --json` processes, start-up included")
+        print(
+            f"{'tree':24} {'requests':>9} {'wall s':>8} {'CPU s':>7} {'req/s':>8} "
+            f"{'peak RSS MiB':>13} {'Vidur s':>8} {'ratio':>6} {'out tok/s':>10}"
+        )
+        for _ in range(repeat):
+            for n in sizes:
+                for tree in trees:
+                    cmd = [sys.executable, "-c", CLI, "run", str(files[n]), "--json"]
+                    wall, cpu, rss, out = _timed(cmd, tree)
+                    summ = json.loads(out)
+                    tok = summ.get("throughput", {}).get("output_tokens_per_s", float("nan"))
+                    ref = VIDUR_S.get(n)
+                    ratio = f"{ref / wall:>6.1f}" if ref else f"{'-':>6}"
+                    print(
+                        f"{(tree or 'this tree')[-24:]:24} {n:>9} {wall:>8.2f} {cpu:>7.2f} "
+                        f"{n / wall:>8.0f} "
+                        f"{rss:>13.0f} {ref or float('nan'):>8.1f} {ratio} {tok:>10.1f}",
+                        flush=True,
+                    )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
-    which = sys.argv[1] if len(sys.argv) > 1 else "all"
-    if which.startswith("--case="):
-        out = CASES[which.split("=", 1)[1]]()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("which", nargs="?", default="all")
+    ap.add_argument("--sizes", default="1000,10000,50000", help="vidur: request counts")
+    ap.add_argument("--tree", action="append", default=None, help="source tree (PYTHONPATH)")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    if args.which.startswith("--case=") or args.which.startswith("case="):
+        out = CASES[args.which.split("=", 1)[1]]()
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(out))
         return
-    names = list(CASES) if which == "all" else [which]
-    print(f"{'case':10} {'requests':>9} {'wall s':>8} {'req/s':>9} {'peak RSS MiB':>13}")
-    for name in names:
-        proc = subprocess.run(
-            [sys.executable, __file__, f"--case={name}"], capture_output=True, text=True, check=True
-        )
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(
-            f"{name:10} {r['requests']:>9} {r['wall_s']:>8.2f} "
-            f"{r['requests'] / r['wall_s']:>9.0f} {r['peak_rss_mib']:>13.0f}   {r}"
-        )
+    trees: list[str | None] = list(args.tree) if args.tree else [None]
+    names = ["vidur", *CASES] if args.which == "all" else [args.which]
+    if "vidur" in names:
+        vidur([int(x) for x in args.sizes.split(",")], trees, args.repeat)
+        names.remove("vidur")
+    if not names:
+        return
+    print(
+        f"{'tree':24} {'case':10} {'requests':>9} {'wall s':>8} {'CPU s':>7} {'req/s':>9} "
+        f"{'peak RSS MiB':>13}"
+    )
+    for _ in range(args.repeat):
+        for name in names:
+            for tree in trees:
+                cmd = [sys.executable, __file__, f"case={name}"]
+                wall, cpu, rss, out = _timed(cmd, tree)
+                r = json.loads(out.strip().splitlines()[-1])
+                print(
+                    f"{(tree or 'this tree')[-24:]:24} {name:10} {r['requests']:>9} "
+                    f"{wall:>8.2f} {cpu:>7.2f} {r['requests'] / wall:>9.0f} {rss:>13.0f}   {r}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

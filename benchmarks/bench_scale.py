@@ -9,8 +9,10 @@ Poisson arrivals at ``--per-replica`` requests/s per replica (default 4/s, a lit
 default scenario's 5/s for one such replica; the p99s are printed to show the load, not as a
 target).
 
-Measured (2-core container shared with other jobs, one run): 1,000,000 requests on 9,984
-cards in 92 s wall (10,900 requests/s), peak RSS 433 MiB, 849 s simulated, none rejected.
+Measured (2-core container shared with other jobs, one run, issue 18): 1,000,000 requests on
+9,984 cards in 42.7 s wall before issue 18's speed work (the 92 s quoted here earlier predated
+the renovation); rerun to print today's figure — the engine benchmark
+(``benchmarks/bench_engine.py``) carries the issue's before/after table.
 
 Each size runs in a fresh subprocess, so its peak RSS (``resource.getrusage``: the process's
 high-water mark, including the catalog and the request table) is its own. ``--requests`` and

@@ -16,7 +16,10 @@ replica, context prompt plus half the output) with the scenario's own timing mod
 it by the source's iteration: it judges the iteration model apart from the scheduler. The last
 lines refit every fitted number of the registry (``accelsim.validate.calibrate.CALIBRATED``: the
 production routing drift, the SGLang-on-Ascend cost, the A100 dequant fractions) next to its
-shipped value.
+shipped value. The very last lines time ``accelsim validate`` (``run_validation``: target
+<= 30 s on 2 cores) and ``accelsim validate --cv`` (``cross_validate`` after it,
+leave-one-source-out with every refit: target <= 5 min on 2 cores) and print the
+cross-validated median/max.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from accelsim.model.batch import BatchStats
 from accelsim.run.resolve import deploy
 from accelsim.run.timing import perf_model_from_catalog
 from accelsim.validate.calibrate import calibrations
+from accelsim.validate.crossval import cross_validate
 from accelsim.validate.predict import run_validation
 
 
@@ -147,6 +151,22 @@ def main() -> None:
             f"{row['key']}: shipped {row['shipped']:.4g}, refit {row['refit']:.4g} on "
             f"{', '.join(row['fit_cases'])}"
         )
+    fresh = load_catalog()
+    t0 = time.perf_counter()
+    rep2 = run_validation(fresh)
+    t_fit = time.perf_counter() - t0
+    cv = cross_validate(fresh, report=rep2)
+    t_cv = time.perf_counter() - t0
+    print()
+    print(f"{'command':28s} {'wall':>8s} {'target':>8s} {'median':>8s} {'max':>8s}")
+    print(
+        f"{'accelsim validate':28s} {t_fit:7.1f}s {30:7d}s {rep2.median_abs_error_pct:7.1f}% "
+        f"{rep2.max_abs_error_pct:7.1f}%"
+    )
+    print(
+        f"{'accelsim validate --cv':28s} {t_cv:7.1f}s {300:7d}s {cv.median_abs_error_pct:7.1f}% "
+        f"{cv.max_abs_error_pct:7.1f}%"
+    )
 
 
 if __name__ == "__main__":

@@ -21,15 +21,24 @@ and ``accelsim.catalog.workloads``), and to the published figure it should appro
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from clirun import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from accelsim.catalog.loader import Catalog
 from accelsim.catalog.workloads import TENSOR_CLASSES, ModelArch
 from accelsim.dtypes import MIXED_PRESETS, PRESETS, precision
 from accelsim.errors import AccelsimError
+from accelsim.model.batch import BatchStats
+from accelsim.model.plan import ParallelPlan, fit
+from accelsim.run.timing import perf_model_from_catalog
+from accelsim.validate.calibrate import CALIBRATED
+from accelsim.validate.cases import load_cases
 
 GIB = 2**30
 M1 = 1_048_576  # 1M tokens
@@ -231,8 +240,8 @@ def test_native_weight_bytes_of_v4_flash(catalog: Catalog) -> None:
 
 
 def test_deployment_presets_on_cards_without_fp4(catalog: Catalog) -> None:
-    """Weight bytes of the deployments run without FP4 math (the memory fit itself is wired in
-    later): W8A8 V4-Flash 286 GB fits the 512 GB of one 8 x 64 GB Atlas 800 A2 (vLLM-Ascend:
+    """Weight bytes of the deployments run without FP4 math (their memory fit: ``test_fit_*``
+    below): W8A8 V4-Flash 286 GB fits the 512 GB of one 8 x 64 GB Atlas 800 A2 (vLLM-Ascend:
     "requires ... 1 Atlas 800 A2 (64G x 8) node"); W4A8 V4-Pro 802 GB does not, and needs more
     than one node (vLLM-Ascend: 4 A2 nodes)."""
     flash, pro = catalog.model("deepseek-v4-flash"), catalog.model("deepseek-v4-pro")
@@ -257,7 +266,7 @@ def test_uniform_presets_are_unchanged() -> None:
     """The mixed presets are extra names: ``PRESETS`` (what ``--dtype`` lists) is as before."""
     assert list(PRESETS) == ["bf16", "fp16", "fp8", "int8", "w8a8", "w8a16", "w4a16", "w4a8"]
     assert all(p.by_class == () for p in PRESETS.values())
-    assert set(MIXED_PRESETS) == {"w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed"}
+    assert set(MIXED_PRESETS) == {"fp8-mxfp4", "w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed"}
     assert precision("w4a8-mixed", kv="fp8").by_class == MIXED_PRESETS["w4a8-mixed"].by_class
     assert precision("w4a8-mixed").label == "w4a8-mixed"
 
@@ -374,3 +383,231 @@ def test_invalid_attention_rejected() -> None:
         _v4_like(sliding_window=None)
     with pytest.raises(ValidationError, match="serves compressed layers"):
         _v4_like(indexer={"num_heads": 2, "head_dim": 8, "top_k": 2})
+
+
+# ---- memory fit: weights per tensor class, KV by layer kind (hand calculations) -------------
+def _flash_fit_by_hand(context: int) -> dict[str, float]:
+    """V4-Flash W8A8 (``w8a8-mixed``) on one rank of 8 x 64 GiB, plan tp=1, dp=8, ep=8, from
+    the config numbers: INT8 linear layers and experts, BF16 compressors / router / embedding /
+    LM head, FP32 hyper-connection maps; KV in BF16, every layer's window capped at 128, one
+    compressed entry per 4 (CSA, plus a 128-wide indexer key) or 128 (HCA) tokens, FP32
+    compressor states."""
+    h, nh, q_lora, hd, o_lora, groups, experts, width = 4096, 64, 1024, 512, 1024, 8, 256, 2048
+    common = (
+        h * q_lora + q_lora + q_lora * nh * hd + h * hd + hd
+        + nh * hd * o_lora + groups * o_lora * h + nh + 2 * h
+    )  # fmt: skip
+    csa_ix = q_lora * 64 * 128 + h * 64 + 2 * 128  # indexer wq_b, weights_proj, LayerNorm
+    csa_comp = (h * 2 * 2 * hd + 4 * 2 * hd + hd) + (h * 2 * 2 * 128 + 4 * 2 * 128 + 128)
+    hca_comp = h * 2 * hd + 128 * hd + hd
+    attention = (43 * common + 21 * csa_ix) * 1 + (21 * csa_comp + 20 * hca_comp) * 2
+    hyper = (43 * 2 * (24 * 4 * h + 24 + 3) + (16 * h + 4 + 1)) * 4
+    shared = 43 * (3 * h * width * 1 + experts * h * 2)  # shared expert INT8, router BF16
+    routed = 43 * (experts // 8) * 3 * h * width * 1  # 32 experts per EP rank
+    embedding = 2 * V * h * 2
+    tokens = 8192 // 8
+    widest = width + 6 * width
+    activations = tokens * (8 * h + 3 * widest) * 2 + 32 * V * 4 + tokens * 3 * h * 2
+    hbm = 64 * GIB
+    window = min(context, 128) * hd * 2
+    seq = (
+        2 * window
+        + 21 * (window + context // 4 * (hd * 2 + 128 * 2) + (2 * 4 * 2 * 2 * (hd + 128) * 4))
+        + 20 * (window + context // 128 * hd * 2 + 128 * 2 * hd * 4)
+    )
+    weights = attention + hyper + shared + routed + embedding
+    kv = hbm - 0.1 * hbm - weights - activations
+    per_token = seq / context
+    batch = int(kv // per_token) // context * 8
+    return {"weights": weights, "hyper": hyper, "kv": kv, "per_token": per_token, "batch": batch}
+
+
+@pytest.mark.parametrize("context", [4096, M1])
+def test_fit_v4_flash_w8a8_by_hand(catalog: Catalog, context: int) -> None:
+    flash, card = catalog.model("deepseek-v4-flash"), catalog.device("ascend-910b2")
+    got = fit(flash, card, ParallelPlan(tp=1, dp=8, ep=8), precision("w8a8"), context)
+    want = _flash_fit_by_hand(context)
+    assert got.precision == "w8a8-mixed"  # a mixed checkpoint resolves w8a8 per class
+    assert got.weights == pytest.approx(want["weights"], rel=1e-12)
+    assert got.weights_hyper_connections == pytest.approx(want["hyper"], rel=1e-12)
+    assert got.kv_capacity == pytest.approx(want["kv"], rel=1e-12)
+    assert got.kv_bytes_per_token == pytest.approx(want["per_token"], rel=1e-12)
+    assert got.max_batch_at_context == want["batch"]
+    assert got.fits
+    # at 1M tokens a sequence is 6.74 GiB: two per 64 GiB rank after ~43 GB of weights
+    assert context != M1 or want["batch"] == 16
+
+
+def test_fit_cli_v4_flash_fits_and_pro_needs_four_nodes(capsys) -> None:
+    """The issue's two commands. V4-Pro W8A8 needs 32 cards: at 24 (3 nodes) each EP rank holds
+    384 / 24 = 16 experts x 61 layers x 3 x 7168 x 3072 B = 64.6 GB of routed experts alone,
+    above the 57.9 GB a 64 GiB card has after its 10 % reserve; at 32 it holds 12 (48.4 GB)."""
+    base = ("fit", "--device", "ascend-910b2", "--cards", "8", "--dtype", "w8a8", "--json")
+    code, out, _ = run_cli(capsys, base[0], "deepseek-v4-flash", *base[1:])
+    flash = json.loads(out)
+    assert code == 0 and flash["fits"] and flash["precision"] == "w8a8-mixed"
+    assert flash["minimum_cards"] is None
+    code, out, _ = run_cli(capsys, base[0], "deepseek-v4-pro", *base[1:])
+    pro = json.loads(out)
+    assert code == 0 and not pro["fits"] and pro["minimum_cards"] == 32
+    assert 16 * 61 * 3 * 7168 * 3072 > 0.9 * 64 * GIB > 12 * 61 * 3 * 7168 * 3072
+    code, out, _ = run_cli(capsys, "fit", "deepseek-v4-flash", "-d", "ascend-910b2", "-n", "8",
+                           "--dtype", "w8a8")  # fmt: skip
+    assert code == 0 and "fits" in out and "hyper-connections" in out
+
+
+def test_fit_v32_kv_is_latent_plus_indexer_key(catalog: Catalog) -> None:
+    """V3.2 in BF16: 61 x (576 latent + 128 indexer key) x 2 B = 85,888 B per token per rank,
+    replicated over tp (one latent head); an FP8 indexer cache halves the key's share."""
+    v32, card = catalog.model("deepseek-v3.2"), catalog.device("h200")
+    plan = ParallelPlan(tp=8, ep=8)
+    got = fit(v32, card, plan, precision("fp8"), 8192)
+    assert got.kv_bytes_per_token == pytest.approx(61 * (576 + 128) * 2)
+    assert got.precision == "fp8"  # not a mixed checkpoint: the uniform preset stays
+    fp8_keys = replace(precision("fp8"), indexer_kv="fp8")
+    assert fit(v32, card, plan, fp8_keys, 8192).kv_bytes_per_token == pytest.approx(
+        61 * (576 * 2 + 128)
+    )
+    assert fp8_keys.label == "w=fp8,a=fp8,kv=bf16,indexer=fp8"
+
+
+def test_mixed_form_of_uniform_presets(catalog: Catalog) -> None:
+    flash, v3 = catalog.model("deepseek-v4-flash"), catalog.model("deepseek-v3")
+    assert flash.mixed_native and not v3.mixed_native
+    assert not catalog.model("deepseek-v3.2").mixed_native  # FP8 throughout, router BF16
+    for uniform, mixed in [("w8a8", "w8a8-mixed"), ("int8", "w8a8-mixed"), ("fp8", "fp8-mxfp4"),
+                           ("w4a8", "w4a8-mixed"), ("w4a16", "w4a16-mxfp4")]:  # fmt: skip
+        assert flash.deployed_precision(precision(uniform)) == MIXED_PRESETS[mixed]
+        assert v3.deployed_precision(precision(uniform)) == precision(uniform)
+    for kept in ("bf16", "fp16", "w8a16", "w8a8-mixed"):
+        assert flash.deployed_precision(precision(kept)) == precision(kept)
+    with_fp8_kv = flash.deployed_precision(precision("w8a8", "fp8"))
+    assert with_fp8_kv.kv == "fp8" and with_fp8_kv.label == "w8a8-mixed,kv=fp8"
+
+
+# ---- the step: indexer, sparse core, hyper-connections ---------------------------------------
+def _flash_step(catalog: Catalog, context: int, batch: int = 16):
+    plan = ParallelPlan(tp=1, dp=8, ep=8)
+    pm = perf_model_from_catalog(
+        catalog, "deepseek-v4-flash", "ascend-910b2", plan, precision("w8a8")
+    )
+    return pm, pm.step(BatchStats.decode(batch, context))
+
+
+def test_step_v4_flash_indexer_by_hand(catalog: Catalog) -> None:
+    """16 decode sequences over 8 DP groups: 2 per group. Indexer: 21 CSA layers x 2 sequences
+    x 1M / 4 entries x 2 x 64 x 128 FLOPs; keys 128 x 2 B (BF16) per entry, read once; 8 B of
+    FP32 scores written and read per (query, entry). It scales with context; the attention core
+    on CSA layers stays at 128 + 512 entries."""
+    pm, st = _flash_step(catalog, M1)
+    assert pm.prec.label == "w8a8-mixed"
+    entries = 2 * 21 * (M1 // 4)
+    assert st.flops["indexer"] == pytest.approx(entries * 2 * 64 * 128, rel=1e-12)
+    assert st.hbm_bytes["indexer"] == pytest.approx(entries * (128 * 2 + 8), rel=1e-12)
+    _, half = _flash_step(catalog, M1 // 2)
+    assert half.flops["indexer"] == pytest.approx(st.flops["indexer"] / 2, rel=1e-12)
+    assert st.times["indexer"] > half.times["indexer"]
+    a = catalog.model("deepseek-v4-flash").attention
+    assert a.attended_entries(M1, 4) == a.attended_entries(M1 // 2, 4) == 128 + 512
+    assert a.attended_entries(M1, 128) == 128 + M1 // 128
+
+
+def test_step_v4_hyper_connections_by_hand(catalog: Catalog) -> None:
+    """Two sites per layer, each a (2+4)*4 x 4H FP32 map: 2 x 2 x 24 x 4 x 4096 FLOPs per token
+    and layer; per token and site 3 x 4 x 4096 x 2 B of stream traffic plus 20 Sinkhorn passes
+    of 8 x 16 B; the maps' weights read once per site."""
+    _, st = _flash_step(catalog, 4096)
+    h, tokens = 4096, 2  # tokens of the busiest DP group
+    assert st.flops["hyper_connections"] == pytest.approx(43 * 2 * 2 * 24 * 4 * h * tokens)
+    per_token = 2 * (3 * 4 * h * 2 + 20 * 8 * 16)
+    weights = 2 * 24 * 4 * h * 4
+    want = 43 * (weights + per_token * tokens)
+    assert st.hbm_bytes["hyper_connections"] == pytest.approx(want)
+
+
+def test_step_cli_shows_the_indexer_at_1m(capsys) -> None:
+    code, out, _ = run_cli(capsys, "step", "deepseek-v4-flash", "-d", "ascend-910b2", "--cards",
+                           "8", "--plan", "tp=1,dp=8,ep=8", "--dtype", "w8a8", "--decode-batch",
+                           "16", "--context", str(M1), "--json")  # fmt: skip
+    d = json.loads(out)
+    assert code == 0 and d["ops"]["indexer"]["time_s"] > 0
+    assert d["ops"]["hyper_connections"]["time_s"] > 0
+    assert d["total_s"] == pytest.approx(sum(v["time_s"] for v in d["ops"].values()))
+
+
+def test_step_of_other_models_lists_no_indexer(catalog: Catalog) -> None:
+    pm = perf_model_from_catalog(
+        catalog, "deepseek-v3", "h200", ParallelPlan(tp=8, ep=8), precision("fp8")
+    )
+    d = pm.step(BatchStats.decode(8, 4096)).as_dict()
+    assert "indexer" not in d["ops"] and "hyper_connections" not in d["ops"]
+    pm = perf_model_from_catalog(
+        catalog, "deepseek-v3.2", "h200", ParallelPlan(tp=8, ep=8), precision("fp8")
+    )
+    st = pm.step(BatchStats.decode(8, 131072))
+    # V3.2: 61 DSA layers score every token: 8 x 61 x 131072 x 2 x 64 x 128 FLOPs
+    assert st.flops["indexer"] == pytest.approx(8 * 61 * 131072 * 2 * 64 * 128, rel=1e-12)
+    assert st.flops["hyper_connections"] == 0.0
+
+
+def test_prefill_indexer_is_quadratic(catalog: Catalog) -> None:
+    """A prefill chunk of T tokens after P cached: the indexer scores sum(p // 4) entries over
+    its queries on each CSA layer."""
+    pm = perf_model_from_catalog(
+        catalog, "deepseek-v4-flash", "h200", ParallelPlan(tp=8, ep=8), precision("fp8")
+    )
+    prior, tokens = 65536, 8192
+    st = pm.step(BatchStats.prefill_chunk(tokens, prior))
+    pairs = sum(p // 4 for p in range(prior + 1, prior + tokens + 1))
+    assert st.flops["indexer"] == pytest.approx(21 * pairs * 2 * 64 * 128, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(["deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v3.2"]),
+    prior=st.integers(0, 9000),
+    tokens=st.integers(1, 3000),
+)
+def test_chunk_sums_match_the_per_query_sums(
+    catalog: Catalog, name: str, prior: int, tokens: int
+) -> None:
+    m = catalog.model(name)
+    queries = range(prior + 1, prior + tokens + 1)
+    for r in set(m.layer_ratios()):
+        a = m.attention
+        assert a.attended_in_chunk(prior, tokens, r) == sum(
+            a.attended_entries(p, r) for p in queries
+        )
+        assert a.indexed_in_chunk(prior, tokens, r) == sum(a.indexed_entries(p, r) for p in queries)
+
+
+# ---- validation cases -----------------------------------------------------------------------
+def test_v4_validation_cases_are_checks_only(catalog: Catalog) -> None:
+    """The V4 and V3.2 measurements of shared/validation/measurements-2.yaml are all in
+    workloads/validation/deepseek-v4.yaml, every one a check case: no fitted number of the
+    registry names one of them among its fit cases."""
+    path = Path(__file__).resolve().parents[1] / "workloads" / "validation" / "deepseek-v4.yaml"
+    cases = load_cases(path, catalog)
+    models = {c.model for c in cases}
+    assert models == {"deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v3.2"}
+    assert len(cases) == 8 and all(c.status == "active" and c.split == "check" for c in cases)
+    ids = {c.id for c in cases}
+    for number in CALIBRATED:
+        assert not ids & set(number.fit_cases(catalog)), number.label
+
+
+@settings(max_examples=25, deadline=None)
+@given(short=st.integers(1, M1), longer=st.integers(1, M1))
+def test_v4_fit_holds_fewer_sequences_at_longer_context(
+    catalog: Catalog, short: int, longer: int
+) -> None:
+    """Window-capped plus compressed KV still grows with context: a longer sequence never lets
+    more of them fit, and the weights do not depend on the context."""
+    short, longer = sorted((short, longer))
+    flash, card = catalog.model("deepseek-v4-flash"), catalog.device("ascend-910b2")
+    plan = ParallelPlan(tp=1, dp=8, ep=8)
+    a = fit(flash, card, plan, precision("w8a8"), short)
+    b = fit(flash, card, plan, precision("w8a8"), longer)
+    assert a.weights == b.weights and a.kv_capacity == b.kv_capacity
+    assert b.max_batch_at_context <= a.max_batch_at_context
+    assert b.kv_bytes_per_token * longer >= a.kv_bytes_per_token * short

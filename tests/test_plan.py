@@ -482,3 +482,30 @@ def test_draft_replicated_per_dp_group_split_by_attention_tp(catalog):
 def test_fit_rejects_a_target_model_as_draft():
     with pytest.raises(AccelsimError, match="not a draft model"):
         _tp2_fit(draft=TINY_GQA)
+
+
+# ---- an LM-head TP degree of its own -------------------------------------------------------
+def test_lm_head_tp_in_the_grammar():
+    p = parse_plan("tp=1,dp=16,ep=16,lm_head_tp=16")
+    assert (p.lm_head_tp, p.head_tp, p.label()) == (16, 16, "tp=1,ep=16,dp=16,lm_head_tp=16")
+    assert (
+        parse_plan(p.text()) == p and parse_plan({"tp": 2, "dp": 4, "lm_head_tp": 8}).head_tp == 8
+    )
+    assert ParallelPlan(tp=4).head_tp == 4 and "lm_head_tp" not in ParallelPlan(tp=4).label()
+    for bad in ("tp=2,dp=4,lm_head_tp=3", "tp=2,dp=4,lm_head_tp=16", "tp=1,lm_head_tp=-1"):
+        with pytest.raises(AccelsimError, match="lm_head_tp"):
+            parse_plan(bad)
+
+
+def test_fit_splits_the_lm_head_over_its_own_degree(catalog):
+    """DeepSeek-V3 FP8 on 8 H200 at tp=1, dp=8: the BF16 embedding stays whole on each rank
+    (V x H x 2 B), the LM head splits 8 ways; the activation workspace's logits are unchanged
+    (8x the rows over 1/8 of the vocabulary)."""
+    v3, card = catalog.model("deepseek-v3"), catalog.device("h200")
+    plain = fit(v3, card, ParallelPlan(tp=1, dp=8, ep=8), precision("fp8"), 4096)
+    split = fit(v3, card, ParallelPlan(tp=1, dp=8, ep=8, lm_head_tp=8), precision("fp8"), 4096)
+    vh = 129_280 * 7168
+    assert plain.weights_embedding == pytest.approx(2 * vh * 2)
+    assert split.weights_embedding == pytest.approx(vh * 2 + vh / 8 * 2)
+    assert split.activations == plain.activations
+    assert split.kv_capacity - plain.kv_capacity == pytest.approx(vh * 2 * 7 / 8)

@@ -293,3 +293,63 @@ def test_range_with_a_bad_unit_on_a_card(tmp_path: Path) -> None:
     )
     with pytest.raises(CatalogError, match=r"odd.yaml: field tdp.range: '310 GB'"):
         load_catalog([str(tmp_path)]).device("odd")
+
+
+# ---- prices that compose ----------------------------------------------------------------
+
+
+def test_relative_what_if_scales_the_catalog_value():
+    from accelsim.catalog.relative import relative_value
+
+    assert relative_value(16667, "-30%", "k") == pytest.approx(11666.9)
+    assert relative_value(2.0, "+10%", "k") == pytest.approx(2.2)
+    assert relative_value("1.6 TB/s", "x0.5", "k") == "0.8 TB/s"
+    assert relative_value("USD 199,000", "*2", "k") == "USD 398000"
+    assert relative_value(3, "5", "k") == "5"  # not relative: the value as given
+    with pytest.raises(AccelsimError, match="needs a number"):
+        relative_value(None, "-30%", "k")
+
+
+def test_a_card_price_what_if_moves_the_bundle_it_sits_in(cat):
+    from accelsim.catalog.loader import with_overrides
+    from accelsim.run.pricing import cost_inputs
+
+    base = cost_inputs(cat, "ascend-910b2", 16, utilization=0.5)
+    assert base.server_price == pytest.approx(309150.0)
+    # the Atlas 800I A2 bundle less 8 x $16,667 cards: $175,814 of non-card content, shown
+    assert any("implied non-card content is $175,814" in n for n in base.notes)
+    cut = with_overrides(cat, ["prices.international-2025.cards.ascend-910b2=-30%"])
+    moved = cost_inputs(cut, "ascend-910b2", 16, utilization=0.5)
+    assert moved.server_price == pytest.approx(309150.0 - 8 * 0.3 * 16667)
+    assert any("card-price what-if" in n for n in moved.notes)
+
+
+def test_a_card_inheriting_its_server_through_extends_is_warned(cat):
+    from accelsim.run.pricing import cost_inputs
+
+    # ascend-910b4 extends ascend-910b2 and names no server of its own
+    notes = cost_inputs(cat, "ascend-910b4", 8, utilization=0.5).notes
+    assert any("inherited from ascend-910b2 via extends:" in n for n in notes)
+    # h200 extends h100-sxm5 but names its own hgx-h200: no warning
+    notes = cost_inputs(cat, "h200", 8, utilization=0.5).notes
+    assert not any("extends:" in n for n in notes)
+
+
+def test_a_host_price_composes_the_server(cat, tmp_path):
+    import yaml
+
+    from accelsim.run.pricing import cost_inputs
+
+    book = {
+        "name": "hosts-only",
+        "currency": "USD",
+        "as_of": "2025-06",
+        "cards": {"ascend-910b2": {"value": 10000, "conf": "A", "note": "test"}},
+        "hosts": {"atlas-800i-a2": {"value": 30000, "conf": "A", "note": "test"}},
+    }
+    root = tmp_path / "cat"
+    (root / "tco" / "pricebooks").mkdir(parents=True)
+    (root / "tco" / "pricebooks" / "hosts-only.yaml").write_text(yaml.safe_dump(book))
+    mine = load_catalog([root])
+    inputs = cost_inputs(mine, "ascend-910b2", 8, utilization=0.5, prices="hosts-only")
+    assert inputs.server_price == pytest.approx(30000 + 8 * 10000)

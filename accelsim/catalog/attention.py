@@ -40,6 +40,7 @@ compressor, vLLM ``CompressorStateCache``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -247,6 +248,35 @@ class AttentionSpec(Frozen):
             return 0
         return context // self.indexer.compress_ratio
 
+    def attended_in_chunk(self, prior: int, tokens: int, ratio: int = 0) -> int:
+        """Attended entries summed over the ``tokens`` queries of a prefill chunk after
+        ``prior`` cached tokens (query ``p`` sees ``p`` tokens, causal), exact:
+        ``sum(attended_entries(p, ratio) for p in prior+1 .. prior+tokens)``."""
+        return _chunk(lambda n: self._attended_upto(n, ratio), prior, tokens)
+
+    def indexed_in_chunk(self, prior: int, tokens: int, ratio: int = 0) -> int:
+        """Indexer scores summed over the queries of a prefill chunk (as ``attended_in_chunk``)."""
+        if not self.indexed(ratio):
+            return 0
+        return _chunk(lambda n: _floor_sum(n, self.indexer.compress_ratio), prior, tokens)
+
+    def _attended_upto(self, n: int, ratio: int) -> int:
+        """``sum(attended_entries(p, ratio) for p in 1 .. n)``."""
+        kind = self.layer_kind(ratio)
+        if kind in ("mla", "gqa", "mha"):
+            return n * (n + 1) // 2
+        if kind == "dsa":
+            return _capped_sum(n, self.indexer.top_k)
+        window = _capped_sum(n, self.sliding_window)
+        if kind == "swa":
+            return window
+        if kind == "hca":
+            return window + _floor_sum(n, ratio)
+        k = self.indexer.top_k  # floor(p / r) reaches k at p = k * r
+        if n < k * ratio:
+            return window + _floor_sum(n, ratio)
+        return window + _floor_sum(k * ratio - 1, ratio) + (n - k * ratio + 1) * k
+
     def flops_per_attended_entry(self, mode: Literal["prefill", "decode"]) -> int:
         """Score + value FLOPs of one layer for one query and one attended entry: MLA/DSA decode
         absorbed (latent), prefill expanded; GQA/MHA ``4*nh*hd``; V4 ``4*nh*hd`` over the
@@ -260,3 +290,20 @@ class AttentionSpec(Frozen):
                 2 * self.num_heads * self.v_head_dim
             )
         return 4 * self.num_heads * self.head_dim
+
+
+def _capped_sum(n: int, cap: int) -> int:
+    """``sum(min(p, cap) for p in 1 .. n)``."""
+    if n <= cap:
+        return n * (n + 1) // 2
+    return cap * (cap + 1) // 2 + (n - cap) * cap
+
+
+def _floor_sum(n: int, r: int) -> int:
+    """``sum(p // r for p in 1 .. n)``."""
+    q, rem = divmod(n, r)
+    return r * q * (q - 1) // 2 + q * (rem + 1)
+
+
+def _chunk(upto: Callable[[int], int], prior: int, tokens: int) -> int:
+    return upto(prior + tokens) - upto(prior)

@@ -36,24 +36,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
 from pydantic import ValidationError
 
 from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server
 from accelsim.catalog.prices import FacilityProfile, PriceBook, SpreadTable
+from accelsim.catalog.relative import relative_value
 from accelsim.catalog.routing import RoutingProfile
 from accelsim.catalog.schema import CatalogEntry, Provenance
+from accelsim.catalog.text import (
+    MAX_FIELD_CHARS,
+    decode_text,
+    format_validation_error,
+    parse_yaml,
+    read_text,
+    read_yaml,
+)
 from accelsim.catalog.workloads import ModelArch
 from accelsim.errors import AccelsimError, CatalogError, suggest
+from accelsim.units import UserText
 
 __all__ = [
     "KINDS",
     "Catalog",
     "Override",
     "builtin_root",
+    "decode_text",
     "format_validation_error",
     "load_catalog",
     "parse_override",
+    "parse_yaml",
+    "read_text",
     "read_yaml",
     "with_overrides",
 ]
@@ -118,47 +130,6 @@ def builtin_root() -> Path:
     return pkg.parent
 
 
-#: libyaml's loader when PyYAML was built with it (about 7x faster on the catalog), else Python's.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file; syntax errors become a ``CatalogError`` naming file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CatalogError(f"{path}:{where}: malformed YAML ({problem})") from None
-
-
-def format_validation_error(where: str, exc: ValidationError) -> str:
-    """One line per problem: ``file: field a.b: what was expected``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            msg = "unknown field"
-        elif kind == "missing":
-            msg = "missing required field"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if (
-                "input" in err
-                and kind not in ("model_type",)
-                and not isinstance(err["input"], dict | list)
-            ):
-                msg += f" (got {err['input']!r})"
-        parts.append(f"field {loc}: {msg}")
-    return f"{where}: " + "; ".join(parts)
-
-
 def _is_sourced(value: Any) -> bool:
     return (
         isinstance(value, dict) and "value" in value and set(value) - {"value"} <= _PROVENANCE_KEYS
@@ -179,13 +150,16 @@ def split_provenance(
     """Separate sourced values into bare values and a ``path -> Provenance`` map."""
     found: dict[str, Provenance] = {}
     if _is_sourced(data):
-        prov = Provenance(
-            conf=data.get("conf", (default or {}).get("conf", "A")),
-            src=_as_tuple(data.get("src", (default or {}).get("src"))),
-            note=data.get("note"),
-            alternatives=_as_tuple(data.get("alternatives")),
-            fit_cases=_as_tuple(data.get("fit_cases")),
-        )
+        try:
+            prov = Provenance(
+                conf=data.get("conf", (default or {}).get("conf", "A")),
+                src=_as_tuple(data.get("src", (default or {}).get("src"))),
+                note=data.get("note"),
+                alternatives=_as_tuple(data.get("alternatives")),
+                fit_cases=_as_tuple(data.get("fit_cases")),
+            )
+        except ValidationError as exc:
+            raise CatalogError(format_validation_error(f"field {prefix}", exc, data)) from None
         inner, deeper = split_provenance(data["value"], default, prefix)
         found.update(deeper)
         found[prefix] = prov
@@ -350,17 +324,38 @@ def parse_override(text: str, known_names: dict[str, list[str]] | None = None) -
         if not rest:
             raise AccelsimError(f"--set {text!r}: expected scenario.FIELD=VALUE")
         return Override("scenario", None, rest, value.strip())
-    kind = kind_key(kind_text)
+    try:
+        kind = kind_key(kind_text)
+    except AccelsimError as exc:
+        raise AccelsimError(f"--set {target.strip()}: {exc}") from None
+    if len(value) > MAX_FIELD_CHARS:
+        raise AccelsimError(
+            f"--set {target.strip()}: a value of {len(value):,} characters is too long"
+        )
     names = sorted((known_names or {}).get(kind, []), key=len, reverse=True)
     for name in names:
         if rest.startswith(name + "."):
-            return Override(kind, name, rest[len(name) + 1 :], value.strip())
+            return _checked(Override(kind, name, rest[len(name) + 1 :], value.strip()))
     name, _, fld = rest.partition(".")
     if not name or not fld:
         raise AccelsimError(f"--set {text!r}: expected KIND.NAME.FIELD=VALUE")
     if known_names is not None:
-        raise suggest(name, (known_names or {}).get(kind, []), KINDS[kind].label)
-    return Override(kind, name, fld, value.strip())
+        err = suggest(name, (known_names or {}).get(kind, []), KINDS[kind].label)
+        raise AccelsimError(f"--set {target.strip()}: {err}")
+    return _checked(Override(kind, name, fld, value.strip()))
+
+
+#: Fields that say which entry this is, not what it is: a what-if never changes them.
+_IDENTITY_FIELDS = ("name", "extends", "file", "provenance", "sources", "provenance_default")
+
+
+def _checked(o: Override) -> Override:
+    if o.field.split(".")[0] in _IDENTITY_FIELDS:
+        raise AccelsimError(
+            f"--set {o}: field {o.field.split('.')[0]} names the entry; a what-if changes "
+            "its values, not which entry it is"
+        )
+    return o
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> Any:
@@ -381,7 +376,7 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> Any:
     old = node.get(keys[-1])
     if _is_sourced(old):
         old = old["value"]
-    node[keys[-1]] = value
+    node[keys[-1]] = relative_value(old, value, path)
     return old
 
 
@@ -413,11 +408,21 @@ class Catalog:
         self.overrides = tuple(o for o in overrides if o.kind != "scenario")
         self.scenario_overrides = tuple(o for o in overrides if o.kind == "scenario")
         self._tables: dict[str, _Table[Any]] = {k: _Table(kind) for k, kind in KINDS.items()}
+        for root in roots[1:]:
+            if not any((root / k.folder).is_dir() for k in KINDS.values()) and not any(
+                (root / sub).is_dir() for sub in ("workloads/scenarios", "workloads/traffic")
+            ):
+                raise CatalogError(
+                    f"catalog folder {root}: adds nothing (expected devices/, workloads/ or "
+                    "tco/ folders laid out like the built-in catalog)"
+                )
         for root in roots:
             for key, kind in KINDS.items():
                 folder = root / kind.folder
                 if not folder.is_dir():
                     continue
+                for stray in sorted(folder.glob("*.yml")):
+                    raise CatalogError(f"{stray}: catalog files end in .yaml (rename it)")
                 for path in sorted(folder.glob("*.yaml")):
                     data = read_yaml(path)
                     if not isinstance(data, dict):
@@ -586,10 +591,13 @@ class Catalog:
         overrides_here = [o for o in self.overrides if o.kind == key and o.name == name]
         replaced: dict[str, Any] = {}
         for o in overrides_here:  # a repeated key: the last value wins, the file's value is kept
-            replaced.setdefault(o.field, _set_path(data, o.field, o.value))
+            replaced.setdefault(o.field, _set_path(data, o.field, UserText(o.value)))
         default = data.pop("provenance_default", None)
         data.setdefault("name", name)
-        values, prov = split_provenance(data, default)
+        try:
+            values, prov = split_provenance(data, default)
+        except CatalogError as exc:
+            raise CatalogError(f"{path}: {exc}") from None
         ranges = dict(iter_ranges(data))
         for fld, old in replaced.items():
             prov[fld] = Provenance(conf="O", note="what-if override", override_of=str(old))
@@ -601,9 +609,9 @@ class Catalog:
             if overrides_here:
                 names = ", ".join(str(o) for o in overrides_here)
                 raise AccelsimError(
-                    format_validation_error(f"--set {names} (on {path.name})", exc)
+                    format_validation_error(f"--set {names} (on {path.name})", exc, values)
                 ) from None
-            raise CatalogError(format_validation_error(str(path), exc)) from None
+            raise CatalogError(format_validation_error(str(path), exc, values)) from None
         return _with_ranges(entry, values, ranges, str(path)) if ranges else entry
 
 

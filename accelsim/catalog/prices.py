@@ -99,6 +99,9 @@ class PriceBook(CatalogEntry):
     fx_per_usd: float | None = Field(default=None, gt=0)
     cards: dict[str, float] = Field(default_factory=dict)
     servers: dict[str, float] = Field(default_factory=dict)
+    #: The non-card content of a server (chassis, CPUs, memory, NICs) where no source prices
+    #: the bundle: the server then costs host + cards (``accelsim.run.pricing``).
+    hosts: dict[str, float] = Field(default_factory=dict)
     rental_per_card_hour: dict[str, float] = Field(default_factory=dict)
     network: NetworkPrices = Field(default_factory=NetworkPrices)
     storage_per_node: float = Field(default=0.0, ge=0)
@@ -109,7 +112,9 @@ class PriceBook(CatalogEntry):
     def _money(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            _money_fields(data, ("storage_per_node",), ("cards", "servers", "rental_per_card_hour"))
+            _money_fields(
+                data, ("storage_per_node",), ("cards", "servers", "hosts", "rental_per_card_hour")
+            )
             net = data.get("network")
             if isinstance(net, dict):
                 net = dict(net)
@@ -128,7 +133,7 @@ class PriceBook(CatalogEntry):
 
     @model_validator(mode="after")
     def _positive(self) -> PriceBook:
-        for group in ("cards", "servers", "rental_per_card_hour"):
+        for group in ("cards", "servers", "hosts", "rental_per_card_hour"):
             for key, value in getattr(self, group).items():
                 if value < 0:
                     raise ValueError(f"{group}.{key}: a price cannot be negative")
@@ -137,6 +142,14 @@ class PriceBook(CatalogEntry):
     def to_usd(self, amount: float) -> float:
         """An amount of this book's currency in USD."""
         return amount / units_per_usd(self)
+
+    def amount(self, value: Any) -> float:
+        """A money value as written in this book (a number, or a text such as ``"USD 199,000"``)
+        in the book's currency, by the book's FX rule."""
+        try:
+            return float(_convert_money(value, self.currency, self.fx_per_usd, self.name))
+        except ValueError as exc:
+            raise AccelsimError(str(exc)) from None
 
 
 class FacilityProfile(CatalogEntry):

@@ -72,7 +72,7 @@ Confidence = Literal["V", "M", "D", "E", "R", "A", "C", "O"]
 class Frozen(BaseModel):
     """Immutable, strict base model: unknown fields are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Source(Frozen):

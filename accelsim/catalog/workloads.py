@@ -56,7 +56,7 @@ from pydantic import Field, model_validator
 
 from accelsim.catalog.attention import AttentionSpec, LayerKind, is_unset
 from accelsim.catalog.schema import CatalogEntry, Frozen
-from accelsim.dtypes import BYTES, Precision
+from accelsim.dtypes import BYTES, Precision, mixed_form
 from accelsim.errors import AccelsimError
 
 __all__ = [
@@ -255,11 +255,38 @@ class ModelArch(CatalogEntry):
         h = self.hidden_size
         return self.attention.projection_params(h, 0, f) + (1 + f) * h
 
-    def _attention_params_at(self, ratio: int) -> int:
+    def attention_params_at(self, ratio: int) -> int:
+        """Attention weights (indexer and KV compressors included) of a layer compressed at
+        ``ratio`` (``attention_params_per_layer`` on a model without compression)."""
         a, h = self.attention, self.hidden_size
         if a.kind != "compressed":
             return self.attention_params_per_layer
         return a.projection_params(h, ratio) + 2 * h + a.compressor_params(h, ratio)
+
+    def layer_ratios(self) -> tuple[int, ...]:
+        """Compression ratio of every main layer (0 everywhere without compression)."""
+        ratios = self.attention.compress_ratios
+        return tuple(ratios[: self.num_layers]) if ratios is not None else (0,) * self.num_layers
+
+    def layer_groups(self) -> tuple[tuple[int, bool, int], ...]:
+        """Main layers grouped by what prices them alike: ``(count, is_moe, ratio)``, dense
+        layers first, then by ratio ascending. A model without compression has at most two
+        groups, ``(dense_layers, False, 0)`` and ``(moe_layers, True, 0)``."""
+        counts = Counter((i >= self.dense_layers, r) for i, r in enumerate(self.layer_ratios()))
+        return tuple((n, moe, r) for (moe, r), n in sorted(counts.items()))
+
+    @property
+    def mixed_native(self) -> bool:
+        """Whether the checkpoint stores its routed experts otherwise than the rest (DeepSeek-V4's
+        MXFP4 experts next to FP8): a uniform preset then resolves to its per-class form
+        (``deployed_precision``)."""
+        f = self.weight_formats
+        return f is not None and f.of("routed_experts") != f.default
+
+    def deployed_precision(self, prec: Precision) -> Precision:
+        """``prec`` as this model is deployed with it: on a ``mixed_native`` checkpoint a uniform
+        preset becomes its per-class form (``accelsim.dtypes.mixed_form``), else ``prec``."""
+        return mixed_form(prec) if self.mixed_native else prec
 
     def _ratio(self, layer: int) -> int:
         """Compression of layer ``layer`` (``num_layers + i``: MTP module ``i``); 0 if none."""
@@ -274,7 +301,7 @@ class ModelArch(CatalogEntry):
     def attention_params_of_layer(self, layer: int) -> int:
         """Attention weights of layer ``layer`` (``num_layers + i``: MTP module ``i``), its
         indexer and KV compressors included."""
-        return self._attention_params_at(self._ratio(layer))
+        return self.attention_params_at(self._ratio(layer))
 
     @property
     def layer_kinds(self) -> tuple[LayerKind, ...]:
@@ -286,7 +313,7 @@ class ModelArch(CatalogEntry):
         """Attention weights of all main layers (indexers and compressors included)."""
         if self.attention.compress_ratios is None:
             return self.num_layers * self.attention_params_per_layer
-        return sum(n * self._attention_params_at(r) for r, n in self._main_ratios().items())
+        return sum(n * self.attention_params_at(r) for r, n in self._main_ratios().items())
 
     @property
     def hyper_connection_params(self) -> int:
@@ -379,6 +406,27 @@ class ModelArch(CatalogEntry):
         out["lm_head"] = self.lm_head_params
         out["other"] += self.fusion_params + self.hidden_size
         return out
+
+    def mtp_params_by_class(self) -> dict[str, int]:
+        """Weights of the MTP modules by tensor class (they share the embedding and LM head)."""
+        out = dict.fromkeys(TENSOR_CLASSES, 0)
+        for layer in range(self.num_layers, self.num_layers + self.mtp_modules):
+            for cls, n in self._layer_params(layer).items():
+                out[cls] += n
+        return out
+
+    def cache_bytes_of_layers(
+        self, layers: range, context: int, kv_bytes: float, indexer_bytes: float
+    ) -> float:
+        """KV-cache bytes of one ``context``-token sequence in main layers ``layers`` (window-
+        capped plus compressed entries on V4 layers, indexer keys in ``indexer_bytes``) plus
+        their FP32 compressor states."""
+        a, ratios = self.attention, self.layer_ratios()
+        return sum(
+            a.cache_bytes(context, ratios[i], kv_bytes, indexer_bytes)
+            + a.compressor_state_bytes(ratios[i])
+            for i in layers
+        )
 
     @property
     def mtp_params(self) -> int:

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+import accelsim.cli.options as opt
 from accelsim.catalog.loader import KINDS, Catalog, kind_key
-from accelsim.cli.options import CatalogOpt, JsonOpt, SetOpt, app, console, emit_json, open_catalog
-from accelsim.dtypes import PRESETS, precision
+from accelsim.dtypes import MIXED_PRESETS, PRESETS, precision
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import MemoryFit, fit, fit_best, minimum_cards, parse_plan
 from accelsim.units import format_quantity
@@ -168,6 +168,16 @@ def _generic_rows(
             ]
             for f in entries
         ]
+    elif kind == "routing":
+        cols = ["name", "kind", "skew", "drift", "seed"]
+        rows = [[r.name, r.kind, f"{r.skew:g}", f"{r.drift:g}", str(r.seed)] for r in entries]
+    elif kind == "spreads":
+        cols = ["name", "input", "minus", "plus", "basis"]
+        rows = [
+            [t.name, key, f"{s.minus:.0%}", f"{s.plus:.0%}", t.basis(key)]
+            for t in entries
+            for key, s in t.spreads.items()
+        ]
     else:
         cols = ["name", "currency", "power /kWh", "PUE", "colo /kW-month", "years"]
         rows = [
@@ -185,21 +195,22 @@ def _generic_rows(
     return cols, rows, data
 
 
-@app.command()
+@opt.app.command()
 def catalog(
     kind: Annotated[
         str,
         typer.Argument(
-            help="devices | servers | fabrics | frameworks | models | prices | facilities"
+            help="devices | servers | fabrics | frameworks | models | prices | facilities | "
+            "spreads | routing"
         ),
     ] = "devices",
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
-    as_json: JsonOpt = False,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
+    as_json: opt.JsonOpt = False,
 ) -> None:
     """List the catalog's devices, servers, fabrics, framework profiles, models, price books or
     facilities."""
-    cat = open_catalog(catalog_dirs, overrides)
+    cat = opt.open_catalog(catalog_dirs, overrides)
     key = kind_key(kind)
     if key == "device":
         cols, rows, data = _device_rows(cat)
@@ -208,14 +219,14 @@ def catalog(
     else:
         cols, rows, data = _generic_rows(cat, key)
     if as_json:
-        emit_json(data)
+        opt.emit_json(data)
         return
     table = Table(title=f"accelsim catalog: {KINDS[key].label}s")
     for c in cols:
         table.add_column(c, justify="left" if c in ("name", "vendor", "card") else "right")
     for r in rows:
         table.add_row(*r)
-    console.print(table)
+    opt.console.print(table)
 
 
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -227,19 +238,19 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, data)]
 
 
-@app.command()
+@opt.app.command()
 def show(
     kind: Annotated[
         str,
         typer.Argument(help="device | server | fabric | framework | model | prices | facility"),
     ],
     name: Annotated[str, typer.Argument(help="Entry name, e.g. ascend-910b2")],
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
-    as_json: JsonOpt = False,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
+    as_json: opt.JsonOpt = False,
 ) -> None:
     """Every field of one catalog entry with its source and confidence."""
-    cat = open_catalog(catalog_dirs, overrides)
+    cat = opt.open_catalog(catalog_dirs, overrides)
     entry = cat.get(kind, name)
     values = entry.model_dump(exclude={"sources", "provenance", "file"})
     rows = []
@@ -258,7 +269,7 @@ def show(
         )
     derived = _derived(entry)
     if as_json:
-        emit_json(
+        opt.emit_json(
             {
                 "kind": kind_key(kind),
                 "name": entry.name,
@@ -287,7 +298,7 @@ def show(
         )
     for k, v in derived.items():
         table.add_row(f"[dim]{k}[/]", f"{v:,.6g}", "D", "computed", "derived in code")
-    console.print(table)
+    opt.console.print(table)
     if entry.sources:
         src = Table(title="sources")
         src.add_column("id")
@@ -296,7 +307,7 @@ def show(
         src.add_column("date")
         for key, s in entry.sources.items():
             src.add_row(key, s.title, s.url or s.document or "", s.date or "")
-        console.print(src)
+        opt.console.print(src)
 
 
 def _fmt_value(field: str, value: Any) -> str:
@@ -329,12 +340,19 @@ def _derived(entry: Any) -> dict[str, float]:
     }
 
 
-@app.command("fit")
+@opt.app.command("fit")
 def fit_cmd(
     model: Annotated[str, typer.Argument(help="Model name, e.g. deepseek-v3")],
     device: Annotated[str, typer.Option("--device", "-d", help="Card, e.g. ascend-910b2")],
     cards: Annotated[int, typer.Option("--cards", "-n", help="Cards for one replica")] = 8,
-    dtype: Annotated[str, typer.Option("--dtype", help="|".join(PRESETS))] = "bf16",
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            help="|".join(PRESETS | MIXED_PRESETS)
+            + " (on a mixed checkpoint such as DeepSeek-V4, w8a8 means w8a8-mixed)",
+        ),
+    ] = "bf16",
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV-cache dtype")] = None,
     plan: Annotated[
         str | None,
@@ -346,15 +364,17 @@ def fit_cmd(
         str | None,
         typer.Option("--draft-model", help="EAGLE draft model held next to MODEL (weights + KV)"),
     ] = None,
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
-    as_json: JsonOpt = False,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
+    as_json: opt.JsonOpt = False,
 ) -> None:
     """Does MODEL fit on CARDS cards of DEVICE? Weights, KV capacity, max batch, min cards."""
     if cards < 1:
         raise AccelsimError("--cards must be at least 1")
-    cat = open_catalog(catalog_dirs, overrides)
+    cat = opt.open_catalog(catalog_dirs, overrides)
     m = cat.model(model)
+    if context > m.max_context:
+        raise AccelsimError(f"--context {context:,}: over {m.name}'s max_context {m.max_context:,}")
     card = cat.device(device)
     server = cat.server_for(card)
     prec = precision(dtype, kv_dtype)
@@ -383,7 +403,11 @@ def fit_cmd(
         "cards": cards,
         "node_cards": server.cards_per_node,
         "server": server.name,
-        "weights_total_model": m.weight_bytes(prec.weight_bytes),
+        "weights_total_model": (
+            sum(m.weight_bytes_by_class(m.deployed_precision(prec)).values())
+            if m.mixed_native
+            else m.weight_bytes(prec.weight_bytes)
+        ),
         "minimum_cards": minimum.plan.ranks // card.dies if minimum else None,
         "minimum_plan": minimum.plan.label() if minimum else None,
         "overridden": {
@@ -392,7 +416,7 @@ def fit_cmd(
         | {f"model.{m.name}.{k}": p.override_of for k, p in m.overridden().items()},
     }
     if as_json:
-        emit_json(payload)
+        opt.emit_json(payload)
         return
     _render_fit(result, cards, server.cards_per_node, minimum, payload["overridden"], card.dies)
 
@@ -418,28 +442,30 @@ def _render_fit(
         ("weights: routed experts", r.weights_routed),
         ("weights: embedding + LM head", r.weights_embedding),
         ("weights: MTP module", r.weights_mtp),
+        ("weights: hyper-connections", r.weights_hyper_connections),
         ("activation workspace", r.activations),
         ("KV cache capacity", r.kv_capacity),
     ):
-        table.add_row(label, _gb(value))
-    console.print(table)
+        if value or label != "weights: hyper-connections":
+            table.add_row(label, _gb(value))
+    opt.console.print(table)
     for key, old in overridden.items():
-        console.print(f"[yellow]what-if:[/] {key} overridden (catalog value {old})")
+        opt.console.print(f"[yellow]what-if:[/] {key} overridden (catalog value {old})")
     if r.fits:
-        console.print(
+        opt.console.print(
             f"[bold green]fits[/]: KV cache holds {r.max_kv_tokens:,} tokens per replica "
             f"({r.kv_bytes_per_token / 1024:,.1f} KiB per token per card) -> max batch "
             f"{r.max_batch_at_context:,} sequences at {r.context:,} tokens"
         )
         return
-    console.print(
+    opt.console.print(
         f"[bold red]does not fit[/]: short by {r.shortfall / GB:,.1f} GB per card "
         f"for one {r.context:,}-token sequence"
     )
     if minimum is None:
-        console.print("no whole-node card count up to 8192 cards fits")
+        opt.console.print("no whole-node card count up to 8192 cards fits")
     else:
-        console.print(
+        opt.console.print(
             f"minimum: {minimum.plan.ranks // dies} cards "
             f"({minimum.plan.ranks // dies // node_cards} nodes of "
             f"{node_cards}), plan {minimum.plan.label()}, KV {minimum.max_kv_tokens:,} tokens"

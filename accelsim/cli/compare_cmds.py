@@ -2,56 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import TextColumn
 from rich.table import Table
 
-from accelsim.cli.options import (
-    DEFAULT_FACILITY,
-    DEFAULT_PRICES,
-    CatalogOpt,
-    DevicesOpt,
-    FacilityOpt,
-    JsonOpt,
-    MonteCarloOpt,
-    PricesOpt,
-    ReplicaPlanOpt,
-    SeedOpt,
-    SetOpt,
-    app,
-    console,
-    emit_json,
-    open_catalog,
-    print_overrides,
-    progress_bar,
-)
+import accelsim.cli.options as opt
 from accelsim.errors import AccelsimError, suggest
-from accelsim.questions.compare import compare, sized_cost
-from accelsim.questions.sizing import SLO_METRICS, size_cluster
-from accelsim.run.pricing import unpriced
+from accelsim.model.cost import COST_FIGURES, opex_per_year
+from accelsim.model.joint import JointVerdict
+from accelsim.questions.compare import ComparisonResult, compare, sized_cost
+from accelsim.questions.sizing import SLO_METRICS, size_cluster, slo_targets
+from accelsim.run.pricing import server_warning, unpriced
 from accelsim.run.resolve import load_scenario, resolve_scenario
 from accelsim.run.scenario import TRAFFIC_FOLDER, Scenario, read_scenario
 from accelsim.units import format_value, parse_quantity
 
 
-@app.command("compare")
+@opt.app.command("compare")
 def compare_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or file")] = "default",
-    device: DevicesOpt = None,
-    prices: PricesOpt = DEFAULT_PRICES,
-    facility: FacilityOpt = DEFAULT_FACILITY,
-    monte_carlo: MonteCarloOpt = 2000,
-    seed: SeedOpt = 0,
-    plan: ReplicaPlanOpt = None,
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
-    as_json: JsonOpt = False,
+    device: opt.DevicesOpt = None,
+    prices: opt.PricesOpt = opt.DEFAULT_PRICES,
+    facility: opt.FacilityOpt = opt.DEFAULT_FACILITY,
+    monte_carlo: opt.MonteCarloOpt = 2000,
+    seed: opt.SeedOpt = 0,
+    plan: opt.ReplicaPlanOpt = None,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
+    as_json: opt.JsonOpt = False,
 ) -> None:
     """Devices side by side on one model and traffic: fit, smallest deployment, simulated
     throughput and latency, cards needed under the SLOs, and cost with uncertainty."""
-    cat = open_catalog(catalog_dirs, overrides)
+    cat = opt.open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
     options = {
         "prices": prices,
@@ -62,9 +46,9 @@ def compare_cmd(
     }
     devices = list(device) if device else None
     if as_json:
-        emit_json(compare(sc, cat, devices, **options).as_dict())
+        opt.emit_json(compare(sc, cat, devices, **options).as_dict())
         return
-    with progress_bar(
+    with opt.progress_bar(
         TextColumn("[progress.description]{task.description}"),
         TextColumn("{task.completed} simulation(s)"),
     ) as bar:
@@ -75,29 +59,85 @@ def compare_cmd(
 
         result = compare(sc, cat, devices, progress=tick, **options)
     rs = resolve_scenario(sc, cat)
+    opt.console.print(result.answer, highlight=False)
     what_if = " (what-if)" if result.overrides else ""
-    table = Table(title=f"accelsim compare: {rs.model} ({rs.dtype}) — scenario {rs.name}{what_if}")
+    title = f"accelsim compare: {rs.model} ({rs.dtype}) — scenario {rs.name}{what_if}"
+    opt.console.print(_rows_table(f"{title}: the cluster sized for the load", result, result.rows))
+    opt.console.print(
+        _rows_table("smallest deployment (one replica, whole nodes)", result, result.smallest_rows)
+    )
+    for label, _unit, definition in COST_FIGURES.values():
+        opt.console.print(f"[dim]{label}: {definition}[/]", highlight=False)
+    for o in result.outcomes:
+        for note in o.notes:
+            opt.console.print(f"[yellow]{o.device}:[/] {note}")
+    for o in result.outcomes:
+        if o.tco is None or o.uncertainty is None:
+            continue
+        perf = o.uncertainty.ranges.get("output_tokens_per_s")
+        tok = o.tco.inputs.output_tokens_per_s
+        why = (
+            "the P50 draws every range, and skewed ones (life, power price) are not "
+            "centred on the base"
+        )
+        if perf is not None and tok:
+            why += (
+                f"; the throughput's median draw is {perf.base / tok:.2f}x the simulated one "
+                f"({perf.basis})"
+            )
+        opt.console.print(
+            f"{o.device}: base case (catalog values, simulated throughput) "
+            f"{format_value(o.values['usd_per_mtok_base'], 'USD/Mtok')}, P50 "
+            f"{format_value(o.values['usd_per_mtok_p50'], 'USD/Mtok')}: {why}",
+            highlight=False,
+        )
+    if result.verdict is not None:
+        _print_flips(result.verdict)
+    opt.print_overrides(result.overrides)
+    opt.console.print(
+        f"SLOs: p99 TTFT <= {rs.slo.ttft} s, p99 TPOT <= {rs.slo.tpot} s; prices {prices}, "
+        f"facility {facility}; $/M output tokens charge all cost to output tokens."
+    )
+
+
+def _rows_table(title: str, result: ComparisonResult, rows: list[dict[str, Any]]) -> Table:
+    """One comparison table: a row per metric, a column per device, the winner with its ratio."""
+    table = Table(title=title)
     table.add_column("metric")
     marked = set(result.overridden_devices)
     for d in result.devices:
         table.add_column(f"{d} (what-if)" if d in marked else d, justify="right")
     table.add_column("winner (ratio)", justify="left")
-    for row in result.rows:
+    for row in rows:
         cells = []
         for d in result.devices:
             text = format_value(row["values"][d], row["unit"])
             cells.append(f"[bold green]{text}[/]" if row["winner"] == d else text)
         win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
         table.add_row(row["label"], *cells, win)
-    console.print(table)
-    for o in result.outcomes:
-        for note in o.notes:
-            console.print(f"[yellow]{o.device}:[/] {note}")
-    print_overrides(result.overrides)
-    console.print(
-        f"SLOs: p99 TTFT <= {rs.slo.ttft} s, p99 TPOT <= {rs.slo.tpot} s; prices {prices}, "
-        f"facility {facility}; $/M output tokens charge all cost to output tokens."
-    )
+    return table
+
+
+def _print_flips(verdict: JointVerdict) -> None:
+    """The tornado of the cost ratio with each input's break-even value."""
+    w, r = verdict.winner, verdict.runner_up
+    table = Table(title=f"What flips it: cost ratio {r} / {w} (1 = a tie), one input at a time")
+    for col in ("input (what-if key)", "base", "ratio at low .. high", "break-even"):
+        table.add_column(
+            col, justify="left" if col.startswith("input") else "right", overflow="fold"
+        )
+    for f in verdict.flips:
+        if f.break_even is None:
+            flip = "none in range"
+        else:
+            flip = f"{r} wins {f.flips_when} {format_value(f.break_even, f.unit)}"
+        table.add_row(
+            f"{f.label}\n[dim]{f.key}[/]",
+            format_value(f.base, f.unit),
+            f"{f.ratio_at_low:.2f} .. {f.ratio_at_high:.2f}",
+            flip,
+        )
+    opt.console.print(table)
 
 
 def _parse_slo(text: str | None) -> dict[str, float]:
@@ -110,11 +150,14 @@ def _parse_slo(text: str | None) -> dict[str, float]:
             raise AccelsimError(
                 f"--slo: unknown SLO metric {key!r} (known: {', '.join(SLO_METRICS)})"
             )
-        out[key] = parse_quantity(value, "time")
+        try:
+            out[key] = parse_quantity(value, "time")
+        except AccelsimError as exc:
+            raise AccelsimError(f"--slo {key}: {exc}") from None
     return out
 
 
-@app.command("size")
+@opt.app.command("size")
 def size_cmd(
     device: Annotated[list[str], typer.Option("--device", "-d", help="Device; repeatable")],
     scenario: Annotated[str, typer.Option("--scenario", help="Base scenario")] = "default",
@@ -134,15 +177,15 @@ def size_cmd(
     ] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="Precision preset")] = None,
     max_cards: Annotated[int, typer.Option("--max-cards", help="Largest cluster tried")] = 4096,
-    plan: ReplicaPlanOpt = None,
-    prices: PricesOpt = DEFAULT_PRICES,
-    facility: FacilityOpt = DEFAULT_FACILITY,
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
-    as_json: JsonOpt = False,
+    plan: opt.ReplicaPlanOpt = None,
+    prices: opt.PricesOpt = opt.DEFAULT_PRICES,
+    facility: opt.FacilityOpt = opt.DEFAULT_FACILITY,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
+    as_json: opt.JsonOpt = False,
 ) -> None:
     """The fewest cards of each device that meet the SLOs at a load, and what they cost."""
-    cat = open_catalog(catalog_dirs, overrides)
+    cat = opt.open_catalog(catalog_dirs, overrides)
     # the file's own values: a plan resolved for the scenario's device need not suit another
     raw = read_scenario(scenario, cat).model_dump(exclude={"resolved"})
     if model:
@@ -174,7 +217,10 @@ def size_cmd(
                 duration=traffic.get("duration") or 600.0,
             )
         if rate:
-            traffic["rate"] = parse_quantity(rate, "rate")
+            try:
+                traffic["rate"] = parse_quantity(rate, "rate")
+            except AccelsimError as exc:
+                raise AccelsimError(f"--rate: {exc}") from None
         if traffic.get("arrival") == "poisson" and traffic.get("rate") is None:
             raise AccelsimError("--lengths: give --rate for the synthetic Poisson arrivals")
         raw["traffic"] = traffic
@@ -192,23 +238,37 @@ def size_cmd(
             plan=plan,
         )
         row = sizing.as_dict()
+        card = cat.device(d)
+        row["server_warning"] = server_warning(cat, card, cat.server_for(card))
         no_price = unpriced(cat, d, prices)
         if sizing.attainable:
             s = sizing.summary
             row.update(ttft_p99_s=s.ttft_s.p99, tpot_p99_s=s.tpot_s.p99)
-            row.update(capex_usd=None, per_year_usd=None, usd_per_mtok_output=None)
+            row.update(
+                capex_usd=None,
+                opex_usd_per_year=None,
+                tco_usd_per_year=None,
+                usd_per_mtok_output=None,
+            )
             if no_price is None:
                 tco = sized_cost(cat, sizing, prices=prices, facility=facility)
                 row.update(
                     capex_usd=tco.capex_usd,
-                    per_year_usd=tco.per_year_usd,
+                    opex_usd_per_year=opex_per_year(tco.values),
+                    tco_usd_per_year=tco.per_year_usd,
                     usd_per_mtok_output=tco.usd_per_mtok_output,
                 )
             else:
                 row["cost_note"] = no_price
         results.append(row)
+    slos = [
+        {"metric": k, "limit_s": v, "source": "--slo" if k in targets else f"scenario {sc.name}"}
+        for k, v in slo_targets(sc, targets or None).items()
+    ]
     if as_json:
-        emit_json({"scenario": sc.name, "model": sc.model, "devices": results}, cat)
+        opt.emit_json(
+            {"scenario": sc.name, "model": sc.model, "slos": slos, "devices": results}, cat
+        )
         return
     what_if = " (what-if)" if cat.overrides_in_effect() else ""
     table = Table(title=f"accelsim size: {sc.model}{what_if}")
@@ -220,25 +280,15 @@ def size_cmd(
         "p99 TTFT",
         "p99 TPOT",
         "SLO margin",
-        "capex USD",
-        "USD/yr",
-        "USD/M out tok",
+        *(
+            f"{COST_FIGURES[k][0]} ({COST_FIGURES[k][1]})"
+            for k in ("capex", "opex_per_year", "tco_per_year", "usd_per_mtok_output")
+        ),
     ):
         table.add_column(col, justify="right" if col != "device" else "left")
     for r in results:
         if not r["attainable"]:
-            table.add_row(
-                r["device"],
-                "-",
-                "-",
-                r["replica_plan"] or "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                "-",
-                r["reason"],
-            )
+            table.add_row(r["device"], "-", "-", r["replica_plan"] or "-", *["-"] * 7)
             continue
         table.add_row(
             r["device"],
@@ -250,11 +300,25 @@ def size_cmd(
             f"{r['slo_margin']:.2f}",
             *(
                 "-" if r[k] is None else f"{r[k]:,.{digits}f}"
-                for k, digits in (("capex_usd", 0), ("per_year_usd", 0), ("usd_per_mtok_output", 2))
+                for k, digits in (
+                    ("capex_usd", 0),
+                    ("opex_usd_per_year", 0),
+                    ("tco_usd_per_year", 0),
+                    ("usd_per_mtok_output", 2),
+                )
             ),
         )
-    console.print(table)
+    opt.console.print(table)
     for r in results:
-        if r.get("cost_note"):
-            console.print(f"[yellow]{r['device']}:[/] {r['cost_note']}", highlight=False)
-    print_overrides(cat)
+        if r.get("reason"):
+            opt.console.print(f"[yellow]{r['device']}:[/] {r['reason']}", highlight=False)
+        for key in ("cost_note", "server_warning"):
+            if r.get(key):
+                opt.console.print(f"[yellow]{r['device']}:[/] {r[key]}", highlight=False)
+    applied = ", ".join(
+        f"{s['metric']} <= {format_value(s['limit_s'], 's')} ({s['source']})" for s in slos
+    )
+    opt.console.print(f"SLOs applied: {applied}; no request rejected", highlight=False)
+    for label, _unit, definition in COST_FIGURES.values():
+        opt.console.print(f"[dim]{label}: {definition}[/]", highlight=False)
+    opt.print_overrides(cat)

@@ -3,35 +3,30 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from accelsim.cli.options import (
-    CatalogOpt,
-    JsonOpt,
-    SetOpt,
-    app,
-    console,
-    emit_json,
-    open_catalog,
-    print_overrides,
-)
+import accelsim.cli.options as opt
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats
 from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.perf.ops import OP_CLASSES
-from accelsim.model.plan import parse_plan
+from accelsim.model.plan import MemoryFit, fit, parse_plan
 from accelsim.model.routing import ROUTING_KINDS, RoutingModel
 from accelsim.run.timing import perf_model_from_catalog
 from accelsim.units import format_quantity
 from accelsim.validate.calibrate import calibrations
-from accelsim.validate.predict import routing_model, run_validation
+from accelsim.validate.crossval import CrossValidation, cross_validate
+from accelsim.validate.intervals import interval_for, write_intervals
+from accelsim.validate.predict import ValidationReport, routing_model, run_validation
 
 
-@app.command()
+@opt.app.command()
 def step(
     model: Annotated[str, typer.Argument(help="Model name (see `accelsim catalog models`).")],
     device: Annotated[str, typer.Option("--device", "-d", help="Card name.")],
@@ -40,7 +35,13 @@ def step(
         str, typer.Option("--plan", help="e.g. tp=1,dp=32,ep=32 (ranks; dies on multi-die cards).")
     ] = "tp=1",
     dtype: Annotated[
-        str, typer.Option("--dtype", help="Precision preset: bf16, fp8, int8, w8a16, w4a16, ...")
+        str,
+        typer.Option(
+            "--dtype",
+            help="Precision preset: bf16, fp8, int8, w8a16, w4a16, ..., or mixed: "
+            "fp8-mxfp4, w8a8-mixed, w4a8-mixed, w4a16-mxfp4 (a mixed checkpoint such as "
+            "DeepSeek-V4 resolves fp8/w8a8/w4a8/w4a16 to these)",
+        ),
     ] = "bf16",
     kv_dtype: Annotated[str | None, typer.Option("--kv-dtype", help="KV-cache dtype.")] = None,
     decode_batch: Annotated[
@@ -87,18 +88,16 @@ def step(
             "vendor, when the catalog has one (accelsim catalog frameworks).",
         ),
     ] = None,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
-    json_out: JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
+    json_out: opt.JsonOpt = False,
 ) -> None:
     """Price one forward iteration: time per op class, share, bound, tokens/s per card."""
-    cat = open_catalog(catalog, set_)
+    cat = opt.open_catalog(catalog, set_)
     card = cat.device(device)
     ranks = cards * card.dies if cards is not None else None
     p = parse_plan(plan, ranks)
     if overlap:
-        from dataclasses import replace
-
         p = replace(p, micro_batch_overlap=True)
     if (decode_batch is None) == (prefill_tokens is None):
         raise AccelsimError("give exactly one of --decode-batch B or --prefill-tokens T")
@@ -131,8 +130,27 @@ def step(
             prefill_context_tokens=prefill_seqs * one.prefill_context_tokens,
         )
     st = pm.step(batch)
+    kind = "decode" if batch.decode_seqs else "prefill"
+    interval = interval_for(cat, device, kind, st.tokens_per_s_per_card)
+    seqs = decode_batch if decode_batch is not None else prefill_seqs
+    seq_len = context if decode_batch is not None else context + (prefill_tokens or 0)
+    mem = fit(
+        cat.model(model),
+        card,
+        replace(p, replicas=1),
+        pm.prec,
+        max(seq_len, 1),
+        include_mtp=spec is not None and spec_method == "mtp",
+        draft=cat.model(draft_model) if spec is not None and draft_model else None,
+    )
+    fit_note = _fit_note(mem, seqs, seq_len)
     if json_out:
         payload = st.as_dict()
+        payload.update(
+            fits=fit_note is None,
+            largest_batch_that_fits=mem.max_batch_at_context if mem.fits else 0,
+            fit_note=fit_note,
+        )
         payload.update(
             model=model,
             device=device,
@@ -140,11 +158,13 @@ def step(
             dtype=dtype,
             routing=rm.label,
             tokens_per_decode_step=pm.tokens_per_decode_step,
+            interval=interval.as_dict(),
         )
-        emit_json(payload, cat)
+        opt.emit_json(payload, cat)
         return
     what_if = " (what-if)" if cat.overrides_in_effect() else ""
-    table = Table(title=f"{model} on {device} ({p.label()}, {dtype}) — one iteration{what_if}")
+    shown = dtype if pm.prec.label in (dtype, precision(dtype, kv_dtype).label) else pm.prec.label
+    table = Table(title=f"{model} on {device} ({p.label()}, {shown}) — one iteration{what_if}")
     for col, just in (
         ("op", "left"),
         ("time", "right"),
@@ -169,11 +189,13 @@ def step(
     table.add_row(
         "total", format_quantity(st.total_s, "time"), "100%", st.bound, "", "", style="bold"
     )
-    console.print(table)
-    print_overrides(cat)
-    console.print(
+    opt.console.print(table)
+    if fit_note is not None:
+        opt.console.print(f"[bold red]{fit_note}[/]", highlight=False)
+    opt.print_overrides(cat)
+    opt.console.print(
         f"tokens/iteration {st.tokens:,.0f} on {st.cards:g} cards -> "
-        f"[bold]{st.tokens_per_s_per_card:,.1f} tokens/s per card[/]"
+        f"[bold]{st.tokens_per_s_per_card:,.1f} tokens/s per card[/] {interval.label(',.1f')}"
         + (
             f"; TPOT {format_quantity(st.total_s / pm.tokens_per_decode_step, 'time')}"
             if batch.decode_seqs
@@ -185,27 +207,110 @@ def step(
             else ""
         )
     )
+    opt.console.print(f"P10–P90 from cross-validated residuals: {interval.basis}")
     if framework and cat.framework_profile(framework, card.vendor) is None:
-        console.print(
+        opt.console.print(
             f"no framework profile for {framework} on {card.vendor} cards "
             "(accelsim catalog frameworks): priced by the card's roofline alone"
         )
     if pm.token_layer_s > 0:
-        console.print(
+        opt.console.print(
             f"framework {framework} on {card.vendor}: calibrated cost of "
             f"{format_quantity(pm.token_layer_s, 'time')} per decode token and layer, "
             f"{format_quantity(st.times['overhead'] - pm.rates.iteration_s, 'time')} this step"
         )
 
 
-@app.command()
+def _fit_note(mem: MemoryFit, seqs: int, seq_len: int) -> str | None:
+    """Why the priced batch cannot exist in memory (with the largest one that can), or None."""
+    if not mem.fits:
+        return (
+            f"does not fit: {mem.model} on {mem.device} with {mem.plan.label()} leaves no KV "
+            f"room for one sequence of {max(seq_len, 1):,} tokens ({mem.shortfall / 1e9:.1f} GB "
+            "per rank short); the largest batch that fits is 0 — use more cards or a "
+            "smaller precision"
+        )
+    if seqs > mem.max_batch_at_context:
+        return (
+            f"does not fit: {seqs} sequences of {max(seq_len, 1):,} tokens need "
+            f"{seqs * max(seq_len, 1):,} KV tokens per replica; {mem.plan.label()} holds "
+            f"{mem.max_kv_tokens:,}; the largest batch that fits is "
+            f"{mem.max_batch_at_context} — the figures above price a batch that cannot exist"
+        )
+    return None
+
+
+def _styled(err: float) -> str:
+    style = "green" if abs(err) <= 15 else "yellow" if abs(err) <= 50 else "red"
+    return f"[{style}]{err:+.1f}%[/]"
+
+
+def _validation_tables(
+    rep: ValidationReport, cross: CrossValidation | None, cv_err: dict[str, float] | None
+) -> None:
+    """The case table and the aggregate table, with the cross-validated columns under --cv."""
+    table = Table(title="accelsim validation: predicted vs measured")
+    cols = ["case", "mode", "split", "device", "metric", "measured", "predicted", "error"]
+    cols += ["CV error"] if cv_err is not None else []
+    for col in cols:
+        table.add_column(
+            col,
+            justify="right" if col in ("measured", "predicted", "error", "CV error") else "left",
+        )
+    for r in rep.results:
+        c = r.case
+        row = [c.id, c.mode, c.split, c.device, f"{c.metric} [{c.unit}]"]
+        row += [f"{c.measured:.4g}", f"{r.predicted:.4g}", _styled(r.error_pct)]
+        row += [_styled(cv_err[c.id])] if cv_err is not None else []
+        table.add_row(*row)
+    opt.console.print(table)
+    agg = Table(title="aggregate (absolute error)")
+    cols = ["group", "cases", "median", "max"]
+    cols += ["CV median", "CV max"] if cross is not None else []
+    for col in cols:
+        agg.add_column(col, justify="left" if col == "group" else "right")
+
+    def row(name: str, v: Mapping[str, Any], w: Mapping[str, Any] | None, **kw: str) -> None:
+        cells = [name, str(v["n"]), f"{v['median_abs_error_pct']:.1f}%"]
+        cells += [f"{v['max_abs_error_pct']:.1f}%"]
+        if w is not None:
+            cells += [f"{w['median_abs_error_pct']:.1f}%", f"{w['max_abs_error_pct']:.1f}%"]
+        agg.add_row(*cells, **kw)
+
+    whole = {
+        "n": len(rep.results),
+        "median_abs_error_pct": rep.median_abs_error_pct,
+        "max_abs_error_pct": rep.max_abs_error_pct,
+    }
+    cv_whole = None
+    if cross is not None:
+        cv_whole = {
+            "median_abs_error_pct": cross.median_abs_error_pct,
+            "max_abs_error_pct": cross.max_abs_error_pct,
+        }
+    row("all", whole, cv_whole, style="bold")
+    for title in ("mode", "split", "device"):
+        cv_by = cross.by(title) if cross is not None else {}
+        for k, v in rep.by(title).items():
+            row(f"{title} {k}", v, cv_by.get(k) if cross is not None else None)
+    opt.console.print(agg)
+    if cross is not None:
+        for f in cross.folds:
+            if f.priors:
+                opt.console.print(
+                    f"held out {f.source}: no fit case left for {', '.join(f.priors)}; "
+                    "its prior stands in"
+                )
+
+
+@opt.app.command()
 def validate(
     file: Annotated[
         str | None, typer.Argument(help="Case file (default: every workloads/validation/*.yaml).")
     ] = None,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
-    json_out: JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
+    json_out: opt.JsonOpt = False,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the error table as Markdown.")
     ] = False,
@@ -217,61 +322,54 @@ def validate(
             "shipped value (slower: the fits simulate).",
         ),
     ] = False,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            "--cv",
+            help="Also cross-validate: predict each case with every calibrated number refit "
+            "without the cases of its source (leave-one-source-out; about half a minute).",
+        ),
+    ] = False,
+    write_intervals_: Annotated[
+        bool,
+        typer.Option(
+            "--write-intervals",
+            help="With --cv: write the cross-validated residuals and the prediction intervals "
+            "to workloads/validation/intervals.yaml of the built-in catalog.",
+        ),
+    ] = False,
 ) -> None:
     """Predict every published validation case and print the signed errors."""
-    cat = open_catalog(catalog, set_)
+    cat = opt.open_catalog(catalog, set_)
+    if write_intervals_ and not cv:
+        raise AccelsimError("--write-intervals needs --cv (the intervals are its residuals)")
+    if write_intervals_ and (file is not None or cat.overrides_in_effect() or len(cat.roots) > 1):
+        raise AccelsimError(
+            "--write-intervals writes the shipped intervals: give no case file, no --set and "
+            "no user catalog (--catalog, ACCELSIM_CATALOG)"
+        )
     rep = run_validation(cat, file)
     cal = calibrations(cat, file) if refit else None
+    cross = cross_validate(cat, file, rep) if cv else None
+    if cross is not None and write_intervals_:
+        path = cat.roots[0] / "workloads" / "validation" / "intervals.yaml"
+        write_intervals(cat, cross, path)
+        opt.console.print(f"wrote {path}")
+    cv_err = cross.error_of() if cross is not None else None
     if markdown:
-        sys.stdout.write(rep.markdown())
-        print_overrides(cat)
+        sys.stdout.write(rep.markdown(cv_err))
+        opt.print_overrides(cat)
         return
     if json_out:
         payload = rep.as_dict()
         if cal is not None:
             payload["calibrations"] = cal
-        emit_json(payload, cat)
+        if cross is not None:
+            payload["cv"] = cross.as_dict()
+        opt.emit_json(payload, cat)
         return
-    table = Table(title="accelsim validation: predicted vs measured")
-    for col in ("case", "mode", "split", "device", "metric", "measured", "predicted", "error"):
-        table.add_column(
-            col, justify="right" if col in ("measured", "predicted", "error") else "left"
-        )
-    for r in rep.results:
-        c = r.case
-        err = r.error_pct
-        style = "green" if abs(err) <= 15 else "yellow" if abs(err) <= 50 else "red"
-        table.add_row(
-            c.id,
-            c.mode,
-            c.split,
-            c.device,
-            f"{c.metric} [{c.unit}]",
-            f"{c.measured:.4g}",
-            f"{r.predicted:.4g}",
-            f"[{style}]{err:+.1f}%[/]",
-        )
-    console.print(table)
-    print_overrides(cat)
-    agg = Table(title="aggregate (absolute error)")
-    for col in ("group", "cases", "median", "max"):
-        agg.add_column(col, justify="left" if col == "group" else "right")
-    agg.add_row(
-        "all",
-        str(len(rep.results)),
-        f"{rep.median_abs_error_pct:.1f}%",
-        f"{rep.max_abs_error_pct:.1f}%",
-        style="bold",
-    )
-    for title in ("mode", "split", "device"):
-        for k, v in rep.by(title).items():
-            agg.add_row(
-                f"{title} {k}",
-                str(v["n"]),
-                f"{v['median_abs_error_pct']:.1f}%",
-                f"{v['max_abs_error_pct']:.1f}%",
-            )
-    console.print(agg)
+    _validation_tables(rep, cross, cv_err)
+    opt.print_overrides(cat)
     if cal is not None:
         ct = Table(title="calibrated numbers: shipped against a refit on their fit cases")
         for col in ("number", "shipped", "refit", "fit cases"):
@@ -286,8 +384,8 @@ def validate(
                 f"{row['refit']:.4g}",
                 ", ".join(row["fit_cases"]),
             )
-        console.print(ct)
+        opt.console.print(ct)
     for c in rep.pending:
-        console.print(f"[bold]pending[/] {c.id}: {c.reason}")
+        opt.console.print(f"[bold]pending[/] {c.id}: {c.reason}")
     for c in rep.skipped:
-        console.print(f"[dim]skipped {c.id}: {c.reason}[/]")
+        opt.console.print(f"[dim]skipped {c.id}: {c.reason}[/]")

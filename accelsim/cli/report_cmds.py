@@ -7,26 +7,12 @@ from typing import Annotated
 
 import typer
 
-from accelsim.cli.options import (
-    DEFAULT_FACILITY,
-    DEFAULT_PRICES,
-    CatalogOpt,
-    DevicesOpt,
-    FacilityOpt,
-    MonteCarloOpt,
-    PricesOpt,
-    ReplicaPlanOpt,
-    SeedOpt,
-    SetOpt,
-    app,
-    console,
-    open_catalog,
-)
+import accelsim.cli.options as opt
 from accelsim.report import build_report, check_output, write_report
 from accelsim.run.resolve import load_scenario
 
 
-@app.command("report")
+@opt.app.command("report")
 def report_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or file")] = "default",
     output: Annotated[
@@ -35,21 +21,21 @@ def report_cmd(
             "--output", "-o", help="Report file: .html, .md or .pdf (PDF needs WeasyPrint)"
         ),
     ] = Path("report.html"),
-    device: DevicesOpt = None,
-    prices: PricesOpt = DEFAULT_PRICES,
-    facility: FacilityOpt = DEFAULT_FACILITY,
-    monte_carlo: MonteCarloOpt = 2000,
-    seed: SeedOpt = 0,
-    plan: ReplicaPlanOpt = None,
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
+    device: opt.DevicesOpt = None,
+    prices: opt.PricesOpt = opt.DEFAULT_PRICES,
+    facility: opt.FacilityOpt = opt.DEFAULT_FACILITY,
+    monte_carlo: opt.MonteCarloOpt = 2000,
+    seed: opt.SeedOpt = 0,
+    plan: opt.ReplicaPlanOpt = None,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
 ) -> None:
     """Comparison report: summary, claims, load sweep, cost with uncertainty, TCO, sensitivity,
     memory fit, validation error and every assumption with its source."""
     check_output(output)
-    cat = open_catalog(catalog_dirs, overrides)
+    cat = opt.open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
-    with console.status("building the report (simulations and Monte Carlo)"):
+    with opt.console.status("building the report (simulations and Monte Carlo)"):
         report = build_report(
             sc,
             cat,
@@ -61,4 +47,6 @@ def report_cmd(
             plan=plan,
         )
     path = write_report(report, output)
-    console.print(f"wrote {path} ({len(report.charts)} charts, {len(report.sections)} sections)")
+    opt.console.print(
+        f"wrote {path} ({len(report.charts)} charts, {len(report.sections)} sections)"
+    )

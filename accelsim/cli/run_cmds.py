@@ -10,22 +10,14 @@ import typer
 from rich.progress import TextColumn
 from rich.table import Table
 
-from accelsim.cli.options import (
-    CatalogOpt,
-    JsonOpt,
-    SetOpt,
-    app,
-    console,
-    emit_json,
-    open_catalog,
-    print_overrides,
-    progress_bar,
-)
+import accelsim.cli.options as opt
+from accelsim.files import atomic_path, atomic_write, check_output_dir
 from accelsim.run.resolve import load_scenario
-from accelsim.run.scenario import dump_scenario, write_atomic
+from accelsim.run.scenario import dump_scenario
 from accelsim.run.simulate import run_scenario
 from accelsim.sim.metrics import METRICS, Summary
 from accelsim.units import format_value
+from accelsim.validate.intervals import interval_for
 
 #: The latency rows: run-summary metric groups (``accelsim.sim.metrics.METRICS`` names
 #: ``{group}_mean``, ``_p50``, ``_p99``) and their labels.
@@ -40,7 +32,7 @@ _LATENCY_ROWS = (
 
 def summary_table(s: Summary, what_if: bool = False) -> Table:
     """The summary of one run as a rich table (stable text for golden tests); a run under
-    what-if overrides (``what_if``) says so in the title (``print_overrides`` lists them)."""
+    what-if overrides (``what_if``) says so in the title (``opt.print_overrides`` lists them)."""
     t = Table(
         title=f"{s.scenario if s.scenario is not None else 'run'}: {s.model or ''} on "
         f"{s.cards} x {s.device or ''}" + (" (what-if)" if what_if else ""),
@@ -51,6 +43,8 @@ def summary_table(s: Summary, what_if: bool = False) -> Table:
     t.add_row(
         "requests arrived / completed / rejected", f"{s.arrived} / {s.completed} / {s.rejected}"
     )
+    if s.cut_by_horizon is not None:
+        t.add_row("requests cut by the horizon (never served)", str(s.cut_by_horizon))
     th = s.throughput
     t.add_row("duration", format_value(s.duration_s, "s"))
     t.add_row("requests/s", f"{th.requests_per_s:.3g}")
@@ -74,26 +68,32 @@ def summary_table(s: Summary, what_if: bool = False) -> Table:
     return t
 
 
-@app.command()
+@opt.app.command()
 def run(
     scenario: Annotated[
         str, typer.Argument(help="Scenario file or name in workloads/scenarios/.")
     ] = "default",
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write records.csv, summary.json and scenario.yaml into DIR."),
+        typer.Option(
+            "--out",
+            help="Write records.csv, summary.json and scenario.yaml into DIR (summary.json "
+            "leaves out the wall time, so reruns write identical files).",
+        ),
     ] = None,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
-    json_out: JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
+    json_out: opt.JsonOpt = False,
 ) -> None:
     """Simulate a serving scenario and print its summary (throughput, latency, goodput)."""
-    cat = open_catalog(catalog, set_)
+    if out is not None:
+        check_output_dir(out, "--out")
+    cat = opt.open_catalog(catalog, set_)
     sc = load_scenario(scenario, cat)
     if json_out:
         result = run_scenario(sc, cat)
     else:
-        with progress_bar(
+        with opt.progress_bar(
             TextColumn("[bold]simulating[/]"), TextColumn("{task.fields[info]}")
         ) as bar:
             task = bar.add_task("run", total=1.0, info="")
@@ -104,22 +104,30 @@ def run(
 
             result = run_scenario(sc, cat, progress=progress)
     summary = result.summary.as_dict()
+    s = result.summary
+    interval = interval_for(
+        cat, result.scenario.device, "serving", s.throughput.output_tokens_per_s
+    )
     what_if = bool(cat.overrides or cat.scenario_overrides)
     if what_if:
         summary["overrides"] = cat.overrides_in_effect()
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".records.csv.tmp"
-        result.records.write_csv(tmp)
-        tmp.replace(out / "records.csv")
-        write_atomic(
-            out / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+        with atomic_path(out / "records.csv") as tmp:
+            result.records.write_csv(tmp)
+        # the wall time is not a result: summary.json is byte-identical across reruns
+        recorded = {k: v for k, v in summary.items() if k != "wall_s"}
+        atomic_write(
+            out / "summary.json", json.dumps(recorded, indent=2, sort_keys=True, default=str) + "\n"
         )
-        write_atomic(out / "scenario.yaml", dump_scenario(result.scenario))
+        atomic_write(out / "scenario.yaml", dump_scenario(result.scenario))
     if json_out:
-        emit_json(summary)
+        opt.emit_json({**summary, "interval": interval.as_dict()})
         return
-    console.print(summary_table(result.summary, what_if and bool(summary["overrides"])))
-    print_overrides(summary.get("overrides", []))
+    opt.console.print(summary_table(result.summary, what_if and bool(summary["overrides"])))
+    opt.console.print(
+        f"output tokens/s {s.throughput.output_tokens_per_s:,.0f} {interval.label()}: "
+        f"P10–P90 from cross-validated residuals, {interval.basis}"
+    )
+    opt.print_overrides(summary.get("overrides", []))
     if out is not None:
-        console.print(f"wrote {out}/records.csv, summary.json, scenario.yaml")
+        opt.console.print(f"wrote {out}/records.csv, summary.json, scenario.yaml")

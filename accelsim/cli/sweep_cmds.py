@@ -18,17 +18,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from accelsim.cli.options import (
-    CatalogOpt,
-    JsonOpt,
-    SetOpt,
-    app,
-    check_executor,
-    console,
-    emit_json,
-    err_console,
-)
+import accelsim.cli.options as opt
 from accelsim.errors import AccelsimError
+from accelsim.files import check_output_dir
 from accelsim.sweep.runner import run_sweep
 from accelsim.sweep.spec import load_sweep
 
@@ -47,7 +39,7 @@ class _RichProgress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            console=err_console if quiet else console,
+            console=opt.err_console if quiet else opt.console,
             transient=False,
         )
         self.task: Any = None
@@ -80,7 +72,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-@app.command("sweep")
+@opt.app.command("sweep")
 def sweep_cmd(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep file (YAML): base scenario + axes.")],
     executor: Annotated[
@@ -109,12 +101,14 @@ def sweep_cmd(
         typer.Option("--evaluator", help="Override the file's evaluator (simulate, analytic, …)."),
     ] = None,
     no_chart: Annotated[bool, typer.Option("--no-chart", help="Skip the SVG chart.")] = False,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
-    json_: JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
+    json_: opt.JsonOpt = False,
 ) -> None:
     """Run a design-space sweep; results stream into OUT/results.sqlite (resumable)."""
-    check_executor(executor, workers)
+    opt.check_executor(executor, workers)
+    if out is not None:
+        check_output_dir(out, "--out")
     spec = load_sweep(sweep_file)
     if set_:
         extra = {}
@@ -144,14 +138,23 @@ def sweep_cmd(
             progress.stop()
     summary = run.summary()
     if json_:
-        emit_json(summary)
-        return
-    _render(run, summary)
+        opt.emit_json(summary)
+    else:
+        _render(run, summary)
+    failed = summary["counts"].get("error", 0)
+    if failed:  # a sweep with failed points is not a success: say how many and why
+        first = summary["errors"][0]["message"] if summary["errors"] else "see the results"
+        opt.err_console.print(
+            f"[bold red]error:[/] {failed} of {run.total} points failed; first: {first}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 def _render(run: Any, summary: dict[str, Any]) -> None:
     c = summary["counts"]
-    console.print(
+    opt.console.print(
         f"[bold]{run.spec.name}[/]: {run.total} points ({run.resumed} resumed, "
         f"{run.evaluated} evaluated, {run.excluded} excluded by constraints) — "
         f"[green]{c.get('ok', 0)} ok[/], [yellow]{c.get('skipped', 0)} skipped[/], "
@@ -160,7 +163,7 @@ def _render(run: Any, summary: dict[str, Any]) -> None:
         highlight=False,
     )
     for key, value in run.spec.set.items():
-        console.print(f"[yellow]what-if:[/] {key}={value} (on every point)", highlight=False)
+        opt.console.print(f"[yellow]what-if:[/] {key}={value} (on every point)", highlight=False)
     p = run.spec.pareto
     params = run._param_keys()
     best = run.best()
@@ -178,9 +181,9 @@ def _render(run: Any, summary: dict[str, Any]) -> None:
     for g, row in best.items():
         t.add_row(g, *[_fmt(row.get(k)) for k in cols[1:]])
     if best:
-        console.print(t)
+        opt.console.print(t)
     else:
-        console.print("[yellow]no point meets the SLOs[/]")
+        opt.console.print("[yellow]no point meets the SLOs[/]")
     for lat, front in run.fronts().items():
         ft = Table(title=f"Pareto front: {p.cost} vs {lat} ({len(front)} points)")
         fcols = [p.cost, lat, *params]
@@ -190,11 +193,13 @@ def _render(run: Any, summary: dict[str, Any]) -> None:
             ft.add_row(*[_fmt(row.get(k)) for k in fcols])
         if len(front) > 15:
             ft.caption = f"first 15 of {len(front)}; all in summary.json"
-        console.print(ft)
+        opt.console.print(ft)
     errors = summary["errors"]
     if errors:
-        console.print(f"[red]{c.get('error', 0)} points failed[/]; first: {errors[0]['message']}")
-    console.print(f"results: {run.db_path}")
-    console.print(f"summary: {run.out_dir / 'summary.json'}")
+        opt.console.print(
+            f"[red]{c.get('error', 0)} points failed[/]; first: {errors[0]['message']}"
+        )
+    opt.console.print(f"results: {run.db_path}")
+    opt.console.print(f"summary: {run.out_dir / 'summary.json'}")
     if run.chart:
-        console.print(f"chart:   {run.chart}")
+        opt.console.print(f"chart:   {run.chart}")

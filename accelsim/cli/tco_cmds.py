@@ -12,22 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+import accelsim.cli.options as opt
 from accelsim.catalog.prices import output_fx
-from accelsim.cli.options import (
-    DEFAULT_FACILITY,
-    DEFAULT_PRICES,
-    CatalogOpt,
-    FacilityOpt,
-    JsonOpt,
-    PricesOpt,
-    SetOpt,
-    app,
-    console,
-    emit_json,
-    open_catalog,
-    print_overrides,
-)
 from accelsim.errors import AccelsimError
+from accelsim.files import atomic_write, check_output_file
 from accelsim.model.cost import (
     BREAKDOWN,
     OUTPUTS,
@@ -74,6 +62,7 @@ _ROWS = (
     "capex_installation",
     "capex",
     *BREAKDOWN,
+    "opex_per_year",
     "per_year",
     "per_day",
     "per_card_hour",
@@ -124,6 +113,7 @@ def _uncertainty_table(mc: TcoUncertainty) -> Table:
     p10, p50, p90 = mc.p10, mc.p50, mc.p90
     for key in (
         "capex",
+        "opex_per_year",
         "per_year",
         "per_card_hour",
         "usd_per_mtok_output",
@@ -182,9 +172,9 @@ def _rental_table(rent: RentalCost, currency: str, fx: float, title: str) -> Tab
         ("per day", rent.per_day_usd, "/day"),
         (f"total for {rent.hours:g} h", rent.total_usd, ""),
         ("per year", rent.per_year_usd, "/yr"),
-        ("per M output tokens (all cost)", rent.usd_per_mtok_output, "/Mtok"),
+        ("$/M output", rent.usd_per_mtok_output, "/Mtok"),
         ("per M input tokens (all cost)", rent.usd_per_mtok_input, "/Mtok"),
-        ("per M tokens, input+output", rent.usd_per_mtok_blended, "/Mtok"),
+        ("$/M blended", rent.usd_per_mtok_blended, "/Mtok"),
     ]
     for label, value, unit in rows:
         if value is None:
@@ -218,7 +208,7 @@ def _whole(value: float, what: str) -> int:
     return int(value)
 
 
-@app.command("tco")
+@opt.app.command("tco")
 def tco_cmd(
     device: Annotated[str | None, typer.Option("--device", "-d", help="Card name.")] = None,
     cards: Annotated[
@@ -243,8 +233,8 @@ def tco_cmd(
             "utilization, tokens/s.",
         ),
     ] = None,
-    prices: PricesOpt = DEFAULT_PRICES,
-    facility: FacilityOpt = DEFAULT_FACILITY,
+    prices: opt.PricesOpt = opt.DEFAULT_PRICES,
+    facility: opt.FacilityOpt = opt.DEFAULT_FACILITY,
     server: Annotated[
         str | None, typer.Option("--server", help="Server (default: the card's default_server).")
     ] = None,
@@ -307,9 +297,9 @@ def tco_cmd(
         typer.Option("--rental-rate", help="USD per card-hour (default: the price book's rate)."),
     ] = None,
     hours: Annotated[float, typer.Option("--hours", help="Rental period in hours.")] = 24.0,
-    json_out: JsonOpt = False,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
+    json_out: opt.JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
 ) -> None:
     """Cost of owning (or renting) N cards: $/card-hour, $/cluster-year, $/M tokens."""
     if from_result is not None:
@@ -326,7 +316,7 @@ def tco_cmd(
         raise AccelsimError("give --cards N (or --from RESULT.json)")
     if not math.isfinite(cards) or cards <= 0:
         raise AccelsimError(f"--cards must be positive (got {cards:g})")
-    cat = open_catalog(catalog, set_)
+    cat = opt.open_catalog(catalog, set_)
     if rental:
         _rental(
             cat,
@@ -399,25 +389,25 @@ def tco_cmd(
                     for r in sens
                 ],
             }
-        emit_json(payload, cat)
+        opt.emit_json(payload, cat)
         return
-    console.print(_result_table(result))
-    print_overrides(cat)
+    opt.console.print(_result_table(result))
+    opt.print_overrides(cat)
     rent = result.rental()
     if rent is not None:
-        console.print(
+        opt.console.print(
             _rental_table(
                 rent, result.currency, result.fx_per_usd, f"Renting the same {n:,} cards instead"
             )
         )
     if mc is not None:
-        console.print(_uncertainty_table(mc))
-        console.print(_ranges_table(mc))
+        opt.console.print(_uncertainty_table(mc))
+        opt.console.print(_ranges_table(mc))
     if sens is not None:
-        console.print(_sensitivity_table(sens, sens_output, result.currency, result.fx_per_usd))
+        opt.console.print(_sensitivity_table(sens, sens_output, result.currency, result.fx_per_usd))
     for note in result.inputs.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
-    console.print(
+        opt.console.print(f"[dim]note: {note}[/]", highlight=False)
+    opt.console.print(
         "[dim]$/M tokens charge all cost to the tokens named (output, input, or "
         "input+output): three views of one cost, not a split.[/]",
         highlight=False,
@@ -458,7 +448,7 @@ def _rental(
     fx = output_fx(currency, *entries, fx_per_usd=fx_per_usd)
     if json_out:
         data = rent.as_dict()
-        emit_json(
+        opt.emit_json(
             {
                 "rental": {
                     k: (v * fx if k not in ("cards", "hours") else v) for k, v in data.items()
@@ -470,8 +460,10 @@ def _rental(
         )
         return
     name = f" x {device}" if device else ""
-    console.print(_rental_table(rent, currency.upper(), fx, f"Renting {cards:,.6g} cards{name}"))
-    print_overrides(cat)
+    opt.console.print(
+        _rental_table(rent, currency.upper(), fx, f"Renting {cards:,.6g} cards{name}")
+    )
+    opt.print_overrides(cat)
 
 
 _AMOUNT = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([kKmMbB])?\s*$")
@@ -485,7 +477,7 @@ def _amount(text: str) -> float:
     return float(m.group(1).replace(",", "")) * scale
 
 
-@app.command("cluster-cost")
+@opt.app.command("cluster-cost")
 def cluster_cost_cmd(
     cards: Annotated[int, typer.Option("--cards", "-n", help="Cluster size in cards.")] = 1000,
     claims: Annotated[
@@ -506,15 +498,17 @@ def cluster_cost_cmd(
             "--markdown", help="Write the Markdown report (docs/cluster-cost-claim.md) here."
         ),
     ] = None,
-    json_out: JsonOpt = False,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
+    json_out: opt.JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
 ) -> None:
     """What a claimed cluster cost implies per card, against the price books (cards only and
     all-in capex: servers + network + storage + installation)."""
     if cards < 1:
         raise AccelsimError(f"--cards must be positive (got {cards})")
-    cat = open_catalog(catalog, set_)
+    if markdown is not None:
+        check_output_file(markdown, "--markdown", (".md",))
+    cat = opt.open_catalog(catalog, set_)
     table: dict[str, tuple[str, float]] = {}
     for spec in claims or []:
         dev, sep, text = spec.partition("=")
@@ -530,10 +524,9 @@ def cluster_cost_cmd(
     if not rows:
         raise AccelsimError("no price book prices any of the claimed devices")
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(claim_markdown(rows, cards), encoding="utf-8")
+        atomic_write(markdown, claim_markdown(rows, cards))
     if json_out:
-        emit_json(
+        opt.emit_json(
             {
                 "cards": cards,
                 "rows": [r.as_dict() for r in rows],
@@ -547,7 +540,7 @@ def cluster_cost_cmd(
         claim_t.add_column(col, justify="left" if col == "claim" else "right")
     for label, usd in dict.fromkeys((r.claim_label, r.claim_usd) for r in rows):
         claim_t.add_row(label, _money(usd, "USD"), _money(usd / cards, "USD"))
-    console.print(claim_t)
+    opt.console.print(claim_t)
     t = Table(title="What the price books give (USD)", title_justify="left")
     for col in (
         "device",
@@ -571,7 +564,7 @@ def cluster_cost_cmd(
             "-" if r.all_in_usd is None else _money(r.all_in_usd, ""),
             "-" if r.all_in_usd is None else f"{r.all_in_usd / r.claim_usd:.1f}x",
         )
-    console.print(t)
-    print_overrides(cat)
+    opt.console.print(t)
+    opt.print_overrides(cat)
     if markdown is not None:
-        console.print(f"wrote {markdown}", highlight=False)
+        opt.console.print(f"wrote {markdown}", highlight=False)

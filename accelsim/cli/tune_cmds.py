@@ -10,18 +10,7 @@ import typer
 from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from accelsim.cli.options import (
-    CatalogOpt,
-    JsonOpt,
-    SetOpt,
-    app,
-    check_executor,
-    console,
-    emit_json,
-    open_catalog,
-    print_overrides,
-    progress_bar,
-)
+import accelsim.cli.options as opt
 from accelsim.errors import AccelsimError
 from accelsim.questions.tune import tune
 
@@ -61,7 +50,7 @@ def _n(v: Any, fmt: str = ".3g") -> str:
     return format(v, fmt)
 
 
-@app.command("tune")
+@opt.app.command("tune")
 def tune_cmd(
     scenario: Annotated[
         str, typer.Argument(help="Scenario file or name in workloads/scenarios/.")
@@ -102,16 +91,18 @@ def tune_cmd(
         typer.Option("--out", "-o", help="Keep both stages' results here (a rerun reuses them)."),
     ] = None,
     show: Annotated[int, typer.Option("--show", help="Rows of evidence to print.")] = 8,
-    catalog: CatalogOpt = None,
-    set_: SetOpt = None,
-    json_: JsonOpt = False,
+    catalog: opt.CatalogOpt = None,
+    set_: opt.SetOpt = None,
+    json_: opt.JsonOpt = False,
 ) -> None:
     """Search plans (TP/EP/DP attention, P/D pools, scheduler limits) for a card budget:
     the analytic model prunes, the simulator confirms; prints the best with its evidence."""
     if cards < 1:
         raise AccelsimError("--cards: give the card budget (a positive whole number)")
-    check_executor(executor, workers)
-    bar = progress_bar(TextColumn("[bold]{task.description}[/]"), MofNCompleteColumn(), quiet=json_)
+    opt.check_executor(executor, workers)
+    bar = opt.progress_bar(
+        TextColumn("[bold]{task.description}[/]"), MofNCompleteColumn(), quiet=json_
+    )
     with bar:
         result = tune(
             scenario,
@@ -131,18 +122,18 @@ def tune_cmd(
             out_dir=out,
             progress=lambda stage: _StageProgress(bar, stage),
         )
-    marks = open_catalog(catalog, set_)
+    marks = opt.open_catalog(catalog, set_)
     if json_:
-        emit_json(result.as_dict(), marks)
+        opt.emit_json(result.as_dict(), marks)
         return
     _render(result, show)
-    print_overrides(marks)
+    opt.print_overrides(marks)
 
 
 def _render(r: Any, show: int) -> None:
     c = r.counts
     slo = ", ".join(f"{k} <= {_s(v)}" for k, v in r.slo.items()) or "none"
-    console.print(
+    opt.console.print(
         f"[bold]tune[/] {r.model} on {r.cards} x {r.device} ({r.scenario}): "
         f"{c['candidates']} candidates — {c['pruned']} pruned (memory), "
         f"{c['analytic'] + c['simulated']} scored analytically, {c['simulated']} simulated; "
@@ -150,11 +141,11 @@ def _render(r: Any, show: int) -> None:
         highlight=False,
     )
     if r.best is None:
-        console.print(f"[red]no plan of {r.device} fits {r.cards} cards[/]")
+        opt.console.print(f"[red]no plan of {r.device} fits {r.cards} cards[/]")
         return
     b = r.best
     verdict = "[green]meets the SLOs[/]" if r.meets_slo else "[red]misses the SLOs[/]"
-    console.print(
+    opt.console.print(
         f"best: [bold]{b['plan']}[/] max_batched_tokens={b['max_batched_tokens']} "
         f"max_seqs={b['max_seqs']} — {verdict} (margin {_n(b.get('sim_slo_margin'), '.2f')})",
         highlight=False,
@@ -178,7 +169,7 @@ def _render(r: Any, show: int) -> None:
             _n(row.get("sim_usd_per_mtok")),
             "ok" if row.get("sim_meets_slo") else (row.get("reason") or "miss"),
         )
-    console.print(t)
+    opt.console.print(t)
     rest = [row for row in r.evidence if row["stage"] != "simulated"][:show]
     if rest:
         et = Table(
@@ -198,4 +189,4 @@ def _render(r: Any, show: int) -> None:
                 _s(row.get("analytic_tpot_p99")),
                 row.get("reason") or "",
             )
-        console.print(et)
+        opt.console.print(et)

@@ -9,21 +9,9 @@ import typer
 from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
-from accelsim.cli.options import (
-    DEFAULT_FACILITY,
-    DEFAULT_PRICES,
-    CatalogOpt,
-    FacilityOpt,
-    JsonOpt,
-    PricesOpt,
-    SetOpt,
-    app,
-    console,
-    emit_json,
-    open_catalog,
-    print_overrides,
-    progress_bar,
-)
+import accelsim.cli.options as opt
+from accelsim.errors import AccelsimError
+from accelsim.files import check_output_file
 from accelsim.questions.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
 
 
@@ -82,7 +70,7 @@ def whatif_table(result: WhatIfResult) -> Table:
     return table
 
 
-@app.command("whatif")
+@opt.app.command("whatif")
 def whatif_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario name or file.")] = "default",
     vary: Annotated[
@@ -107,18 +95,22 @@ def whatif_cmd(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also draw the chart into FILE (.svg/.png/.pdf).")
     ] = None,
-    prices: PricesOpt = DEFAULT_PRICES,
-    facility: FacilityOpt = DEFAULT_FACILITY,
+    prices: opt.PricesOpt = opt.DEFAULT_PRICES,
+    facility: opt.FacilityOpt = opt.DEFAULT_FACILITY,
     workers: Annotated[
         int, typer.Option("--workers", help="Processes to run points on (0: in this one).")
     ] = 0,
-    catalog_dirs: CatalogOpt = None,
-    overrides: SetOpt = None,
-    as_json: JsonOpt = False,
+    catalog_dirs: opt.CatalogOpt = None,
+    overrides: opt.SetOpt = None,
+    as_json: opt.JsonOpt = False,
 ) -> None:
     """Vary one catalog or scenario field and show how throughput, latency and cost move
     against the baseline (the catalog value)."""
-    cat = open_catalog(catalog_dirs, overrides)
+    if workers < 0:
+        raise AccelsimError(f"--workers {workers}: cannot be negative (0 runs in this process)")
+    if plot is not None:
+        check_output_file(plot, "--plot", (".svg", ".png", ".pdf"))
+    cat = opt.open_catalog(catalog_dirs, overrides)
     kwargs: dict[str, Any] = dict(
         vary=vary,
         steps=steps,
@@ -133,7 +125,7 @@ def whatif_cmd(
     if as_json:
         result = whatif(scenario, **kwargs)
     else:
-        with progress_bar(
+        with opt.progress_bar(
             TextColumn("[bold]what-if[/]"), MofNCompleteColumn(), TextColumn("{task.fields[info]}")
         ) as bar:
             task = bar.add_task("whatif", total=None, info="")
@@ -147,14 +139,14 @@ def whatif_cmd(
         payload = result.as_dict()
         if chart is not None:
             payload["chart"] = str(chart)
-        emit_json(payload)
+        opt.emit_json(payload)
         return
-    console.print(whatif_table(result))
+    opt.console.print(whatif_table(result))
     base = result.baseline_value
-    console.print(
+    opt.console.print(
         f"baseline {result.vary.key} = {result.vary.label(base)} ({result.baseline_source}); "
         "what-if rows are not catalog values."
     )
-    print_overrides(result.overrides)
+    opt.print_overrides(result.overrides)
     if chart is not None:
-        console.print(f"wrote {chart}")
+        opt.console.print(f"wrote {chart}")

@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AMORTIZATIONS",
     "BREAKDOWN",
+    "COST_FIGURES",
     "DEFAULT_SWITCH_RADIX",
     "INPUT_BOUNDS",
     "INPUT_LABELS",
@@ -92,6 +93,7 @@ __all__ = [
     "cost_values",
     "discrete_inputs",
     "evaluate",
+    "opex_per_year",
     "rental_cost",
     "size_network",
 ]
@@ -328,13 +330,14 @@ def size_network(
 # The vectorized core
 # --------------------------------------------------------------------------------------------
 
-#: Every output of ``evaluate``: key -> (label, unit). Money keys are USD.
+#: Every output of ``evaluate``: key -> (label, unit). Money keys are USD; the headline figures
+#: carry the labels of ``COST_FIGURES`` (one label per figure across commands).
 OUTPUTS: dict[str, tuple[str, str]] = {
     "capex_compute": ("capex: cards/servers", "USD"),
     "capex_network": ("capex: network", "USD"),
     "capex_storage": ("capex: storage", "USD"),
     "capex_installation": ("capex: installation", "USD"),
-    "capex": ("capex total", "USD"),
+    "capex": ("capex", "USD"),
     "residual": ("residual value", "USD"),
     "amortization_compute": ("cards/servers (amortized)", "USD/yr"),
     "amortization_network": ("network (amortized)", "USD/yr"),
@@ -344,15 +347,16 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "colocation": ("colocation", "USD/yr"),
     "maintenance": ("maintenance", "USD/yr"),
     "staff": ("staff/software", "USD/yr"),
-    "per_year": ("cost per cluster-year", "USD/yr"),
+    "opex_per_year": ("opex per year", "USD/yr"),
+    "per_year": ("TCO per year", "USD/yr"),
     "per_day": ("cost per day", "USD/day"),
     "per_card_hour": ("cost per card-hour", "USD/card-h"),
     "it_power_w": ("average IT power", "W"),
     "facility_power_w": ("average facility power", "W"),
     "provisioned_power_w": ("provisioned IT power", "W"),
-    "usd_per_mtok_output": ("per M output tokens (all cost)", "USD/Mtok"),
+    "usd_per_mtok_output": ("$/M output", "USD/Mtok"),
     "usd_per_mtok_input": ("per M input tokens (all cost)", "USD/Mtok"),
-    "usd_per_mtok_blended": ("per M tokens, input+output", "USD/Mtok"),
+    "usd_per_mtok_blended": ("$/M blended", "USD/Mtok"),
     "usd_per_request": ("per request", "USD/req"),
     "tokens_per_joule": ("tokens per joule (IT)", "tok/J"),
     "output_tokens_per_joule": ("output tokens per joule (IT)", "tok/J"),
@@ -368,6 +372,42 @@ BREAKDOWN = (
     "maintenance",
     "staff",
 )
+#: The one label and definition of each headline cost figure, for every command and report:
+#: key -> (label, unit, definition).
+COST_FIGURES: dict[str, tuple[str, str, str]] = {
+    "capex": (
+        "capex",
+        "USD",
+        "purchase of servers (or cards), scale-out network, storage and installation",
+    ),
+    "opex_per_year": (
+        "opex per year",
+        "USD/yr",
+        "running cost per year: energy, colocation, maintenance and staff (no capex)",
+    ),
+    "tco_per_year": (
+        "TCO per year",
+        "USD/yr",
+        "capex amortized over the life (less the residual value) plus opex per year",
+    ),
+    "usd_per_mtok_output": (
+        "$/M output",
+        "USD/Mtok",
+        "TCO per year over the year's output tokens: all cost charged to output tokens",
+    ),
+    "usd_per_mtok_blended": (
+        "$/M blended",
+        "USD/Mtok",
+        "TCO per year over the year's input + output tokens",
+    ),
+}
+
+
+def opex_per_year(values: Mapping[str, Any]) -> Any:
+    """Opex per year (``COST_FIGURES``): the yearly breakdown less amortized capex."""
+    return sum(values[k] for k in BREAKDOWN if not k.startswith("amortization"))
+
+
 _MONEY_UNITS = ("USD", "USD/yr", "USD/day", "USD/card-h", "USD/Mtok", "USD/req")
 
 
@@ -451,6 +491,7 @@ def cost_values(v: Mapping[str, Any], fx: DiscreteInputs) -> dict[str, Any]:
     out["maintenance"] = v["maintenance_fraction_per_year"] * hardware
     out["staff"] = v["staff_per_node_year"] * nodes + 0.0 * years
     per_year = sum(out[k] for k in BREAKDOWN)
+    out["opex_per_year"] = opex_per_year(out)
     out["per_year"] = per_year
     out["per_day"] = per_year / DAYS_PER_YEAR
     out["per_card_hour"] = per_year / (cards * HOURS_PER_YEAR)

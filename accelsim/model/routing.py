@@ -48,7 +48,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
 from accelsim.catalog.workloads import ModelArch, MoESpec
 from accelsim.errors import AccelsimError
@@ -62,6 +61,8 @@ def expected_max_normal(n: int) -> float:
     """Expected maximum of ``n`` independent standard normals (Blom's approximation)."""
     if n <= 1:
         return 0.0
+    from scipy.special import ndtri  # its one scipy function: off the start-up path
+
     return float(ndtri((n - 0.375) / (n + 0.25)))
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "DEVICE_INPUTS",
     "Dist",
     "RangedTco",
     "SensitivityRow",
@@ -54,6 +55,7 @@ __all__ = [
     "clip_to_bounds",
     "default_output",
     "default_ranges",
+    "draw_stream",
     "monte_carlo",
     "parse_dist",
     "sensitivity",
@@ -138,16 +140,29 @@ class Dist:
         return cls.triangular(base * (1 - minus), base, base * (1 + plus), basis=basis)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` independent draws."""
+        """``n`` independent draws (the quantiles of ``n`` uniform draws, ``ppf``)."""
+        return self.ppf(rng.random(n))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """The quantile function at ``u`` (0-1): draws made from shared uniforms are
+        comonotone, which is how ``monte_carlo`` and ``accelsim.model.joint`` give two devices
+        the same draw of an assumption they share."""
+        u = np.asarray(u, dtype=float)
         if self.kind == "fixed" or self.low == self.high:
-            return np.full(n, self.base)
+            return np.full(u.shape, self.base)
         if self.kind == "triangular":
-            return rng.triangular(self.low, self.base, self.high, n)
+            a, c, b = self.low, self.base, self.high
+            cut = (c - a) / (b - a)
+            left = a + np.sqrt(u * (b - a) * (c - a))
+            right = b - np.sqrt((1.0 - u) * (b - a) * (b - c))
+            return np.where(u < cut, left, right)
         if self.kind == "uniform":
-            return rng.uniform(self.low, self.high, n)
+            return self.low + u * (self.high - self.low)
         if self.kind == "lognormal":
-            return rng.lognormal(math.log(self.base), self.sigma, n)
-        return np.asarray(self.frozen.rvs(size=n, random_state=rng), dtype=float)
+            from scipy.special import ndtri  # its one scipy function: off the start-up path
+
+            return np.exp(math.log(self.base) + self.sigma * ndtri(u))
+        return np.asarray(self.frozen.ppf(u), dtype=float)
 
     def describe(self) -> str:
         if self.kind == "lognormal":
@@ -348,25 +363,60 @@ class SensitivityRow:
         return INPUT_LABELS.get(self.input, self.input)
 
 
+#: Inputs that belong to one device (its price, its power, its simulated load and speed): two
+#: devices draw them independently. Every other input is an assumption both share (facility
+#: power price, PUE, colocation, life, financing, network parts): one draw serves both.
+DEVICE_INPUTS = frozenset(
+    {
+        "card_price",
+        "server_price",
+        "idle_power_w",
+        "tdp_w",
+        "host_power_w",
+        "utilization",
+        "output_tokens_per_s",
+        "input_tokens_per_s",
+        "requests_per_s",
+    }
+)
+#: Inputs that draw from another input's stream: a device's input tokens/s and requests/s
+#: scale with its output tokens/s (one performance draw moves all three).
+STREAM_OF = {"input_tokens_per_s": "output_tokens_per_s", "requests_per_s": "output_tokens_per_s"}
+
+
+def draw_stream(name: str, device: str, seed: int, n: int) -> np.ndarray:
+    """``n`` uniform draws for input ``name``: the stream ``SeedSequence(seed,
+    spawn_key=(crc32(name),))`` of a shared assumption, or ``(crc32(name), crc32(device))``
+    for a device-specific input (``DEVICE_INPUTS``) of a named ``device``."""
+    name = STREAM_OF.get(name, name)
+    key: tuple[int, ...] = (zlib.crc32(name.encode()),)
+    if device and name in DEVICE_INPUTS:
+        key = (*key, zlib.crc32(device.encode()))
+    ss = np.random.SeedSequence(seed, spawn_key=key)
+    return np.random.default_rng(ss).random(n)
+
+
 def monte_carlo(
     inputs: CostInputs, ranges: Mapping[str, Dist], n: int = 2000, seed: int = 0
 ) -> TcoUncertainty:
     """Sample every ranged input ``n`` times and report P10/P50/P90 of each output (USD).
 
     Inputs without a range keep their base value. Each input draws from its own stream
-    ``SeedSequence(seed, spawn_key=(crc32(name),))``, so results are identical for a seed and
-    one input's draws do not depend on which others are ranged.
-    Samples are clipped to each input's bounds (a lognormal utilization stays <= 1).
+    (``draw_stream``): shared assumptions (facility, network, life) by the input's name alone,
+    device-specific inputs (``DEVICE_INPUTS``: prices of cards and servers, power, utilization,
+    throughput) by name and ``inputs.device``, so two devices' server prices draw independently
+    while their power price is the same draw. Results are identical for a seed and one input's
+    draws do not depend on which others are ranged. Samples are clipped to each input's bounds
+    (a lognormal utilization stays <= 1).
     """
     if not isinstance(n, int) or n < 1:
         raise AccelsimError(f"Monte Carlo needs a positive number of draws (got {n!r})")
     check_ranges(inputs, ranges)
     chosen = dict(ranges)
     fx = discrete_inputs(inputs)
-    values: dict[str, Any] = dict(inputs.base_values())
+    values: dict[str, Any] = {k: np.float64(v) for k, v in inputs.base_values().items()}
     for name in sorted(chosen):
-        ss = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(name.encode()),))
-        draws = chosen[name].sample(np.random.default_rng(ss), n)
+        draws = chosen[name].ppf(draw_stream(name, inputs.device, seed, n))
         lo, hi = INPUT_BOUNDS[name]
         values[name] = np.clip(
             draws, lo if lo is not None else -np.inf, hi if hi is not None else np.inf

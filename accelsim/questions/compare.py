@@ -4,14 +4,17 @@ For each device of a scenario (``devices:``, or the ones asked for) ``compare``:
 
 1. checks the memory fit on one server of the device (``accelsim.model.plan.fit_best``);
 2. finds the smallest feasible deployment (whole nodes;
-   ``accelsim.questions.sizing.replica_shape``);
-3. simulates the scenario's traffic on it (``accelsim.run.simulate.run_scenario``): throughput,
-   TTFT/TPOT p50/p99, goodput under the scenario's SLOs;
-4. sizes the cluster for the scenario's load under its SLOs
-   (``accelsim.questions.sizing.size_cluster``);
-5. costs that cluster (``accelsim.run.pricing.estimate_tco`` with the simulated utilization and
-   throughput) and carries price/spec uncertainty through Monte Carlo (P10/P50/P90 of $ per
-   million output tokens).
+   ``accelsim.questions.sizing.replica_shape``) and sizes the cluster for the scenario's load
+   under its SLOs (``accelsim.questions.sizing.size_cluster``), simulating the scenario's
+   traffic on each size tried (``accelsim.run.simulate.run_scenario``);
+3. reports the *sized cluster*: its cards, plan, throughput, TTFT/TPOT p50/p99 and goodput at the
+   scenario's load (``ROWS``), and the smallest deployment's figures as a section of their own
+   (``SMALLEST_ROWS``);
+4. costs the sized cluster (``accelsim.run.pricing.estimate_tco`` with the simulated utilization
+   and throughput) and draws every priced device in one joint Monte Carlo
+   (``accelsim.questions.verdict``): P10/P50/P90 of $ per million output tokens per device, the
+   verdict (winner, P(winner cheaper), the cost ratio's P10/P50/P90, what flips it) and its
+   sentence (``ComparisonResult.answer``).
 
 The scenario is deployed once (``accelsim.run.resolve.deploy``): its model and precision serve
 every device. The result is a table of rows (``ComparisonResult.rows``) with the winner per row
@@ -30,50 +33,64 @@ from typing import Any
 
 from accelsim.catalog.loader import Catalog, with_overrides
 from accelsim.errors import AccelsimError
-from accelsim.model.cost import TcoResult
+from accelsim.model.cost import COST_FIGURES, TcoResult, opex_per_year
+from accelsim.model.joint import JointVerdict, Priced
 from accelsim.model.plan import MemoryFit, fit_best
 from accelsim.model.uncertainty import RangedTco
+from accelsim.model.uncertainty import monte_carlo as monte_carlo_draws
 from accelsim.questions.sizing import SizingResult, size_cluster
-from accelsim.run.pricing import estimate_tco, unpriced
+from accelsim.questions.verdict import VERDICT_METRIC, device_verdict, priced, sentence
+from accelsim.run.pricing import estimate_tco, server_warning, unpriced
 from accelsim.run.resolve import Deployment, deploy, load_scenario
 from accelsim.run.scenario import Scenario
 from accelsim.sim.metrics import HIGHER, LOWER, METRICS, Metric
 
-__all__ = ["ROWS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
+__all__ = ["ROWS", "SMALLEST_ROWS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
 
 
 def _serving(key: str, metric: str, label: str | None = None) -> Metric:
-    """The run-summary metric ``metric`` (``accelsim.sim.metrics.METRICS``) as the row ``key``
-    of the smallest deployment's run, labelled ``label`` here when given."""
+    """The run-summary metric ``metric`` (``accelsim.sim.metrics.METRICS``) as the row ``key``,
+    labelled ``label`` here when given."""
     m = METRICS[metric]
     return replace(m, name=key, label=label or m.label)
 
 
-#: The comparison rows, by the key of a device's ``values``: the memory fit, the smallest
-#: deployment's simulated run (run-summary metrics), the sizing and the cost.
+#: The comparison rows, by the key of a device's ``values``: all for the *sized cluster* (the
+#: fewest cards that meet the SLOs at the scenario's load): its cards, plan, simulated run
+#: (run-summary metrics) and cost. Empty for a device whose load is not attainable (its note
+#: says why). Cost figures carry the one label and definition of ``COST_FIGURES``.
 ROWS: tuple[Metric, ...] = (
-    Metric("fits_one_server", "fits on one server", "", 0),
-    Metric("one_server_kv_tokens", "KV tokens on one server", "tokens", HIGHER),
-    Metric("min_cards", "smallest deployment", "cards", LOWER),
-    Metric("min_plan", "plan of the smallest deployment", "", 0),
-    _serving(
-        "output_tokens_per_s",
-        "output_tokens_per_s",
-        "throughput at the scenario load (smallest deployment)",
-    ),
+    Metric("cards_needed", "cards needed for the load under the SLOs", "cards", LOWER),
+    Metric("nodes_needed", "nodes needed", "nodes", LOWER),
+    Metric("plan", "plan (per replica x replicas)", "", 0),
+    _serving("output_tokens_per_s", "output_tokens_per_s", "throughput at the scenario load"),
     _serving("output_tokens_per_s_per_card", "output_tokens_per_s_per_card", "throughput per card"),
     _serving("ttft_p50_s", "ttft_p50"),
     _serving("ttft_p99_s", "ttft_p99"),
     _serving("tpot_p50_s", "tpot_p50"),
     _serving("tpot_p99_s", "tpot_p99"),
     _serving("goodput_share", "goodput_share", "goodput (share meeting SLOs)"),
-    Metric("cards_needed", "cards needed for the load under SLOs", "cards", LOWER),
-    Metric("nodes_needed", "nodes needed", "nodes", LOWER),
-    Metric("capex_usd", "capex", "USD", LOWER),
-    Metric("opex_usd_per_year", "opex per year", "USD/yr", LOWER),
-    Metric("usd_per_mtok_p10", "$ per M output tokens P10", "USD/Mtok", LOWER),
-    Metric("usd_per_mtok_p50", "$ per M output tokens P50", "USD/Mtok", LOWER),
-    Metric("usd_per_mtok_p90", "$ per M output tokens P90", "USD/Mtok", LOWER),
+    Metric("capex_usd", COST_FIGURES["capex"][0], "USD", LOWER),
+    Metric("opex_usd_per_year", COST_FIGURES["opex_per_year"][0], "USD/yr", LOWER),
+    Metric("tco_usd_per_year", COST_FIGURES["tco_per_year"][0], "USD/yr", LOWER),
+    Metric("usd_per_mtok_p10", f"{COST_FIGURES['usd_per_mtok_output'][0]} P10", "USD/Mtok", LOWER),
+    Metric("usd_per_mtok_p50", f"{COST_FIGURES['usd_per_mtok_output'][0]} P50", "USD/Mtok", LOWER),
+    Metric("usd_per_mtok_p90", f"{COST_FIGURES['usd_per_mtok_output'][0]} P90", "USD/Mtok", LOWER),
+    Metric("usd_per_mtok_blended", COST_FIGURES["usd_per_mtok_blended"][0], "USD/Mtok", LOWER),
+)
+
+#: The smallest deployment (one replica of the sized cluster's shape, whole nodes): a separate
+#: section, never mixed with the sized cluster's rows. Keys are the ``smallest_`` ones of a
+#: device's ``values`` (and the one-server memory fit).
+SMALLEST_ROWS: tuple[Metric, ...] = (
+    Metric("fits_one_server", "fits on one server", "", 0),
+    Metric("one_server_kv_tokens", "KV tokens on one server", "tokens", HIGHER),
+    Metric("min_cards", "smallest deployment", "cards", LOWER),
+    Metric("min_plan", "plan of the smallest deployment", "", 0),
+    _serving("smallest_output_tokens_per_s", "output_tokens_per_s", "throughput at the load"),
+    _serving("smallest_ttft_p99_s", "ttft_p99"),
+    _serving("smallest_tpot_p99_s", "tpot_p99"),
+    _serving("smallest_goodput_share", "goodput_share", "goodput (share meeting SLOs)"),
 )
 
 
@@ -97,6 +114,10 @@ class ComparisonResult:
     deployment: Deployment
     outcomes: list[DeviceOutcome]
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    #: The joint Monte Carlo's verdict on $ per M output tokens (two or more priced devices).
+    verdict: JointVerdict | None = None
+    #: The verdict in one sentence (``accelsim.questions.verdict.sentence``).
+    answer: str = ""
 
     @property
     def scenario(self) -> Scenario:
@@ -118,9 +139,18 @@ class ComparisonResult:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        """One row per metric: values by device, the winner and best/next ratio."""
+        """One row per metric of the sized cluster: values by device, the winner and the
+        best/next ratio."""
+        return self._rows(ROWS)
+
+    @property
+    def smallest_rows(self) -> list[dict[str, Any]]:
+        """The smallest deployment's rows (a separate section)."""
+        return self._rows(SMALLEST_ROWS)
+
+    def _rows(self, metrics: Sequence[Metric]) -> list[dict[str, Any]]:
         out = []
-        for m in ROWS:
+        for m in metrics:
             values = {o.device: o.values.get(m.name) for o in self.outcomes}
             winner, ratio = _winner(values, m.better)
             out.append(
@@ -148,8 +178,11 @@ class ComparisonResult:
             "scenario": self.scenario.name,
             "digest": self.scenario.digest,
             "model": self.scenario.model,
+            "answer": self.answer,
+            "verdict": self.verdict.as_dict() if self.verdict is not None else None,
             "devices": self.device_rows(),
             "rows": self.rows,
+            "smallest": self.smallest_rows,
             "overrides": self.overrides,
         }
 
@@ -264,6 +297,7 @@ def compare(
     for name in names:
         catalog.device(name)
     outcomes = []
+    costs: dict[str, Priced] = {}
     for name in names:
         card = catalog.device(name)
         server = catalog.server_for(card)
@@ -293,14 +327,24 @@ def compare(
             "attainable": sizing.attainable,
         }
         notes = [sizing.reason] if sizing.reason else []
+        warning = server_warning(catalog, card, server)
+        if warning is not None:
+            notes.append(warning)
         tco = unc = None
-        first = sizing.runs.get(1)
-        if first is not None:
-            s = first.summary
+        if sizing.runs:
+            s = sizing.runs[min(sizing.runs)].summary
             values.update(
+                smallest_output_tokens_per_s=s.throughput.output_tokens_per_s,
+                smallest_ttft_p99_s=s.ttft_s.p99,
+                smallest_tpot_p99_s=s.tpot_s.p99,
+                smallest_goodput_share=s.goodput.share,
+            )
+        if sizing.attainable and sizing.summary is not None:
+            s = sizing.summary
+            values.update(
+                plan=f"{sizing.replica_plan} x {sizing.replicas}",
                 output_tokens_per_s=s.throughput.output_tokens_per_s,
-                output_tokens_per_s_per_card=s.throughput.output_tokens_per_s
-                / sizing.cards_per_replica,
+                output_tokens_per_s_per_card=s.throughput.output_tokens_per_s / sizing.cards,
                 ttft_p50_s=s.ttft_s.p50,
                 ttft_p99_s=s.ttft_s.p99,
                 tpot_p50_s=s.tpot_s.p50,
@@ -316,17 +360,61 @@ def compare(
             )
         if sizing.attainable and no_price is None:
             tco = sized_cost(catalog, sizing, prices=prices, facility=facility)
-            unc = tco.monte_carlo(monte_carlo, seed)
+            costs[name] = priced(catalog, tco, prices=prices, facility=facility)
+            notes.extend(n for n in tco.inputs.notes if n not in notes)
             values.update(
                 capex_usd=tco.capex_usd,
-                opex_usd_per_year=_opex(tco),
-                usd_per_mtok_p10=unc.p10["usd_per_mtok_output"],
-                usd_per_mtok_p50=unc.p50["usd_per_mtok_output"],
-                usd_per_mtok_p90=unc.p90["usd_per_mtok_output"],
+                opex_usd_per_year=opex_per_year(tco.values),
+                tco_usd_per_year=tco.per_year_usd,
                 usd_per_mtok_base=tco.usd_per_mtok_output,
+                usd_per_mtok_blended=tco.usd_per_mtok_blended,
             )
         outcomes.append(DeviceOutcome(name, values, one, sizing, tco, unc, notes))
-    return ComparisonResult(dep, outcomes, catalog.overrides_in_effect())
+    verdict = None
+    if len(costs) >= 2:
+        verdict = device_verdict(list(costs.values()), n=monte_carlo, seed=seed)
+    for o in outcomes:
+        if o.device not in costs:
+            continue
+        p = costs[o.device]
+        o.uncertainty = (
+            verdict.draws[o.device]
+            if verdict is not None
+            else monte_carlo_draws(p.inputs, p.ranges, monte_carlo, seed)
+        )
+        q = o.uncertainty.quantiles[VERDICT_METRIC]
+        o.values.update(usd_per_mtok_p10=q[0], usd_per_mtok_p50=q[1], usd_per_mtok_p90=q[2])
+    missing = [
+        f"{o.device}: {o.notes[0] if o.notes else 'no cost'}"
+        for o in outcomes
+        if o.device not in costs
+    ]
+    answer = sentence(
+        verdict, model=_model_text(dep), load=_load_text(sc), slos=_slo_text(sc), missing=missing
+    )
+    return ComparisonResult(dep, outcomes, catalog.overrides_in_effect(), verdict, answer)
+
+
+def _model_text(dep: Deployment) -> str:
+    return f"{dep.scenario.model} ({dep.scenario.dtype})"
+
+
+def _load_text(sc: Scenario) -> str:
+    """The scenario's load in words: its request rate, or its traffic's name."""
+    spec = sc.traffic_spec
+    name = spec.name or "traffic"
+    if spec.rate:
+        return f"{spec.rate:g} req/s {spec.arrival} ({name})"
+    return name
+
+
+def _slo_text(sc: Scenario) -> dict[str, str]:
+    out = {}
+    if sc.slo.ttft is not None:
+        out["p99 TTFT"] = f"{sc.slo.ttft:g} s"
+    if sc.slo.tpot is not None:
+        out["p99 TPOT"] = f"{sc.slo.tpot * 1e3:g} ms"
+    return out
 
 
 def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str) -> RangedTco:
@@ -346,8 +434,3 @@ def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility:
         input_tokens_per_s=s.throughput.input_tokens_per_s,
         requests_per_s=s.throughput.requests_per_s,
     )
-
-
-def _opex(tco: TcoResult) -> float:
-    """Yearly running cost: everything in the yearly breakdown that is not amortized capex."""
-    return sum(v for k, v in tco.breakdown.items() if not k.startswith("amortization"))

@@ -274,6 +274,39 @@ def _scenario_for(
     return sc.replanned(device, plan.ranks // dies, plan, **fields)
 
 
+def unattainable_reason(
+    runs: dict[int, SizedRun], targets: dict[str, float], max_cards: int, plan: str | None
+) -> str:
+    """Why no size up to ``max_cards`` meets ``targets`` (each SLO missed at the largest size
+    tried, rejections) and what would make it attainable: a limit the largest size reaches, more
+    cards when the figure still falls with replicas, or another plan (``--plan auto``)."""
+    sizes = sorted(runs)
+    first, last = runs[sizes[0]].summary, runs[sizes[-1]].summary
+    missed, fixes = [], []
+    for key, target in targets.items():
+        achieved = METRICS[key].get(last)
+        if achieved is None or achieved <= target:
+            continue
+        start = METRICS[key].get(first)
+        falling = start is not None and achieved < 0.9 * start
+        missed.append(f"{key} {achieved:.3g} s against {target:.3g} s")
+        fixes.append(
+            f"more cards (--max-cards above {max_cards}: {key} still falls with replicas)"
+            if falling
+            else f"a {key} limit of {achieved:.3g} s (it does not fall with more replicas)"
+        )
+    if last.rejected:
+        missed.append(f"{last.rejected} request(s) rejected")
+        fixes.append("a longer context limit or more KV memory per replica")
+    if plan != "auto":
+        fixes.append("another plan or scheduler limits (--plan auto)")
+    why = "; ".join(missed) or "the SLOs are missed"
+    return (
+        f"not attainable up to {max_cards} cards: at {max_cards} cards {why}; attainable with "
+        + " or ".join(dict.fromkeys(fixes))
+    )
+
+
 def size_cluster(
     sc: Scenario | Deployment,
     catalog: Catalog,
@@ -318,9 +351,13 @@ def size_cluster(
             None,
             targets,
             reason=(
-                f"{sc.model} does not fit on {device} with plan {plan}"
+                f"{sc.model} does not fit on {device} with plan {plan}: the weights leave no KV "
+                f"room for one {sc.context}-token sequence; a plan over more cards or a smaller "
+                "precision (--dtype) would make it fit"
                 if plan not in (None, "auto")
-                else f"{sc.model} does not fit on up to 8192 {device} cards"
+                else f"{sc.model} does not fit on up to 8192 {device} cards at {sc.dtype}: a "
+                f"smaller precision (--dtype) or a shorter context than {sc.context} tokens "
+                "would make it fit"
             ),
             tuned=tuned,
         )
@@ -360,7 +397,7 @@ def size_cluster(
                 best.summary,
                 targets,
                 runs,
-                reason=f"not attainable up to {round(max_r * per)} cards",
+                reason=unattainable_reason(runs, targets, round(max_r * per), plan),
                 tuned=tuned,
             )
         r = min(r * 2, max_r)

@@ -67,7 +67,7 @@ from accelsim.run.resolve import draft_model, memory_options
 from accelsim.run.scenario import Scenario, apply_scenario_overrides
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.runner import run_sweep
-from accelsim.sweep.spec import _slo_number, apply_assignment, resolve_base, sweep_from_mapping
+from accelsim.sweep.spec import apply_assignment, resolve_base, slo_number, sweep_from_mapping
 
 __all__ = [
     "OBJECTIVES",
@@ -260,7 +260,7 @@ def parse_slo(slo: str | dict[str, Any] | None, sc: Scenario | None = None) -> d
             raise AccelsimError(
                 f"--slo: unknown SLO metric {key!r} (known: {', '.join(TUNE_SLO_METRICS)})"
             )
-        v = _slo_number(key, value)
+        v = slo_number(key, value)
         if not v > 0:
             raise AccelsimError(f"--slo {key}: expected a positive time, got {value!r}")
         out[key] = v

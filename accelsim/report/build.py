@@ -26,7 +26,7 @@ from typing import Any
 
 from accelsim.catalog.loader import KINDS, Catalog, iter_numbers
 from accelsim.errors import AccelsimError
-from accelsim.model.cost import BREAKDOWN, OUTPUTS
+from accelsim.model.cost import BREAKDOWN, COST_FIGURES, OUTPUTS
 from accelsim.model.plan import MemoryFit, fit
 from accelsim.questions.claims import (
     RATE_FACTORS,
@@ -40,7 +40,14 @@ from accelsim.questions.claims import (
     sweepable,
 )
 from accelsim.questions.compare import ComparisonResult, compare
-from accelsim.report.charts import cost_chart, memory_chart, sweep_chart, tco_chart, tornado_chart
+from accelsim.report.charts import (
+    cost_chart,
+    memory_chart,
+    ratio_chart,
+    sweep_chart,
+    tco_chart,
+    tornado_chart,
+)
 from accelsim.report.model import Chart, Report, Section, Table
 from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario
@@ -74,35 +81,103 @@ def _table(columns: list[str], rows: list[list[str]], align: str = "", caption: 
 
 
 # ---- sections ---------------------------------------------------------------------------------
-def _summary(result: ComparisonResult, catalog: Catalog) -> Section:
+def _rows_table(result: ComparisonResult, rows: list[dict[str, Any]], heads: list[str]) -> Table:
+    out = []
+    for row in rows:
+        cells = []
+        for d in result.devices:
+            text = fmt(row["values"][d], row["unit"])
+            cells.append(f"**{text}**" if row["winner"] == d else text)
+        win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
+        out.append([row["label"], *cells, win])
+    n = len(result.devices)
+    return _table(["metric", *heads, "winner (ratio)"], out, "l" + "r" * n + "l")
+
+
+def _summary(result: ComparisonResult, catalog: Catalog) -> list[Section]:
+    """The verdict (its sentence, the cost ratio's distribution, what flips it), the sized
+    cluster's rows, and the smallest deployment as a section of its own."""
     devices = result.devices
     touched = set(getattr(result, "overridden_devices", None) or ())
     touched |= {o.name for o in catalog.overrides if o.kind == "device"}
     heads = [f"{d} (WHAT-IF)" if d in touched else d for d in devices]
-    rows = []
-    for row in result.rows:
-        cells = []
-        for d in devices:
-            text = fmt(row["values"][d], row["unit"])
-            cells.append(f"**{text}**" if row["winner"] == d else text)
-        win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
-        rows.append([row["label"], *cells, win])
     paragraphs = [
-        "Per device: memory fit on one server, the smallest whole-node deployment and its "
-        "simulated figures at the scenario's load, the cards the load needs under the SLOs, "
-        "and the cost of that cluster (Monte Carlo P10/P50/P90). Bold: the better value "
-        "(winner, with the ratio of best to next)."
+        result.answer,
+        "Every row is for the cluster sized for the scenario's load under its SLOs: its cards, "
+        "plan, simulated latency percentiles and goodput at that load, and its cost (the joint "
+        "Monte Carlo's P10/P50/P90). Bold: the better value (winner, with the ratio of best to "
+        "next).",
     ]
+    paragraphs += [f"{label}: {definition}." for label, _unit, definition in COST_FIGURES.values()]
     for o in result.outcomes:
         paragraphs += [f"{o.device}: {n}" for n in o.notes]
-    return Section(
-        "summary",
-        "Executive summary",
-        tuple(paragraphs),
-        tables=(
-            _table(["metric", *heads, "winner (ratio)"], rows, "l" + "r" * len(devices) + "l"),
+    charts_: tuple[Chart, ...] = ()
+    tables = [_rows_table(result, result.rows, heads)]
+    v = result.verdict
+    if v is not None:
+        p10, p50, p90 = v.ratio_quantiles
+        of = (v.runner_up, v.winner)
+        charts_ = (
+            Chart(
+                "cost-ratio",
+                f"Cost ratio {of[0]} / {of[1]} over {v.n:,} joint draws",
+                ratio_chart(v.ratio.tolist(), of, (p10, p50, p90)),
+                f"{v.winner} is cheaper in {v.p_winner:.0%} of the draws (right of 1).",
+            ),
+        )
+        tables.append(
+            _table(
+                ["cost ratio", "base", "P10", "P50", "P90", f"P({v.winner} cheaper)"],
+                [
+                    [
+                        f"{of[0]} / {of[1]}",
+                        f"{v.base_ratio:.2f}",
+                        f"{p10:.2f}",
+                        f"{p50:.2f}",
+                        f"{p90:.2f}",
+                        f"{v.p_winner:.2f}",
+                    ]
+                ],
+                "lrrrrr",
+            )
+        )
+        tables.append(
+            _table(
+                [
+                    "what flips it (one input at a time)",
+                    "what-if key",
+                    "base",
+                    "ratio low..high",
+                    "break-even",
+                ],
+                [
+                    [
+                        f.label,
+                        f"`{f.key}`",
+                        fmt(f.base, f.unit),
+                        f"{f.ratio_at_low:.2f}..{f.ratio_at_high:.2f}",
+                        "none in range"
+                        if f.break_even is None
+                        else f"{v.runner_up} wins {f.flips_when} {fmt(f.break_even, f.unit)}",
+                    ]
+                    for f in v.flips
+                ],
+                "llrrl",
+            )
+        )
+    smallest = Section(
+        "smallest",
+        "Smallest deployment",
+        (
+            "One replica of each device's sized shape on whole nodes, at the scenario's full "
+            "load: what the smallest footprint does, not the cluster the costs are for.",
         ),
+        tables=(_rows_table(result, result.smallest_rows, heads),),
     )
+    summary = Section(
+        "summary", "Executive summary", tuple(paragraphs), charts_, tables=tuple(tables)
+    )
+    return [summary, smallest]
 
 
 def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) -> Section:
@@ -687,7 +762,7 @@ def build_report(
         ("Monte Carlo", f"{monte_carlo:,} draws, seed {seed}"),
         ("what-if overrides", "; ".join(whatif) if whatif else "none (catalog values)"),
     )
-    sections = [_summary(result, catalog)]
+    sections = _summary(result, catalog)
     if checks:
         sections.append(_claims_section(checks, sc, catalog))
     sections.append(_sweep_section(sweeps, sc, skipped))

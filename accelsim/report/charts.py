@@ -5,6 +5,9 @@ backend (no display), a fixed ``svg.hashsalt`` (element ids are hashes salted wi
 of random), ``metadata={'Date': None}`` (no timestamp), text kept as ``<text>`` elements
 (``svg.fonttype = 'none'``: smaller files, selectable text, no per-run glyph ids). The XML
 prolog and DOCTYPE are stripped so the SVG can sit inside HTML.
+
+matplotlib is imported when the first chart is drawn (``_mpl``), not with this module: every
+command imports the report layer, few draw a chart (start-up, issue 18).
 """
 
 from __future__ import annotations
@@ -13,17 +16,18 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "cost_chart",
     "memory_chart",
+    "ratio_chart",
     "sweep_chart",
     "tco_chart",
     "tornado_chart",
@@ -39,15 +43,41 @@ _STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.3,
 }
-#: Ten distinct colours (matplotlib's tab10) for stacked components.
-_STACK = tuple(matplotlib.colormaps["tab10"].colors)
+#: Ten distinct colours (matplotlib's tab10, ``matplotlib.colormaps["tab10"].colors``) for
+#: stacked components.
+_STACK = (
+    (0.12156862745098039, 0.4666666666666667, 0.7058823529411765),
+    (1.0, 0.4980392156862745, 0.054901960784313725),
+    (0.17254901960784313, 0.6274509803921569, 0.17254901960784313),
+    (0.8392156862745098, 0.15294117647058825, 0.1568627450980392),
+    (0.5803921568627451, 0.403921568627451, 0.7411764705882353),
+    (0.5490196078431373, 0.33725490196078434, 0.29411764705882354),
+    (0.8901960784313725, 0.4666666666666667, 0.7607843137254902),
+    (0.4980392156862745, 0.4980392156862745, 0.4980392156862745),
+    (0.7372549019607844, 0.7411764705882353, 0.13333333333333333),
+    (0.09019607843137255, 0.7450980392156863, 0.8117647058823529),
+)
 _COLORS = ("#c0392b", "#2471a3", "#229954", "#b9770e", "#7d3c98", "#17a589", "#616a6b")
+
+
+def _mpl() -> ModuleType:
+    """matplotlib on the Agg backend, imported on first use (with ``pyplot``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib
+
+
+def _plt() -> Any:
+    return _mpl().pyplot
 
 
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "accelsim"})
-    plt.close(fig)
+    _plt().close(fig)
     text = buf.getvalue()
     text = re.sub(r"^<\?xml[^>]*\?>\s*", "", text)
     text = re.sub(r"^<!DOCTYPE[^>]*>\s*", "", text, flags=re.S)
@@ -55,7 +85,7 @@ def _svg(fig: Figure) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    fig = plt.figure(figsize=(width, height), layout="constrained")
+    fig = _plt().figure(figsize=(width, height), layout="constrained")
     return fig
 
 
@@ -64,7 +94,7 @@ def sweep_chart(curves: Mapping[str, Sequence[tuple[float, float, float]]], slo:
 
     ``curves[device]`` holds (output tok/s, TTFT p99 s, TPOT p50 s) per swept rate; ``slo`` is
     (TTFT target s or None, TPOT target s or None), drawn as dashed lines."""
-    with matplotlib.rc_context(_STYLE):
+    with _mpl().rc_context(_STYLE):
         fig = _figure(8.0, 3.2)
         ax1, ax2 = fig.subplots(1, 2)
         for i, (device, pts) in enumerate(curves.items()):
@@ -87,7 +117,7 @@ def sweep_chart(curves: Mapping[str, Sequence[tuple[float, float, float]]], slo:
 
 def cost_chart(rows: Sequence[tuple[str, float, float, float]]) -> str:
     """$ per M output tokens: P50 bars with P10–P90 error bars, one bar per device."""
-    with matplotlib.rc_context(_STYLE):
+    with _mpl().rc_context(_STYLE):
         fig = _figure(6.0, 2.8)
         ax = fig.subplots()
         names = [r[0] for r in rows]
@@ -101,10 +131,35 @@ def cost_chart(rows: Sequence[tuple[str, float, float, float]]) -> str:
         return _svg(fig)
 
 
+def ratio_chart(ratio: Sequence[float], of: tuple[str, str], quantiles: Sequence[float]) -> str:
+    """The joint Monte Carlo's cost ratio ``of[0] / of[1]``: a histogram (log scale, 40 bins
+    between the 1st and 99th percentile) with the tie at 1 and the P10/P50/P90 marked; the
+    draws right of 1 are those in which ``of[1]`` is cheaper."""
+    values = np.asarray(ratio, dtype=float)
+    lo, hi = np.percentile(values, [1, 99])
+    lo, hi = min(lo, 0.95), max(hi, 1.05)
+    with _mpl().rc_context(_STYLE):
+        fig = _figure(7.0, 2.6)
+        ax = fig.subplots()
+        bins = np.geomspace(lo, hi, 41)
+        inside = values[(values >= lo) & (values <= hi)]
+        ax.hist(inside[inside < 1.0], bins=bins, color=_COLORS[0], label=f"{of[0]} cheaper")
+        ax.hist(inside[inside >= 1.0], bins=bins, color=_COLORS[2], label=f"{of[1]} cheaper")
+        ax.axvline(1.0, color="black", lw=1.2)
+        for q, name in zip(quantiles, ("P10", "P50", "P90"), strict=True):
+            ax.axvline(q, color="#555", ls="--", lw=0.8)
+            ax.annotate(name, (q, 1.0), xycoords=("data", "axes fraction"), fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"cost ratio {of[0]} / {of[1]} ($ per M output tokens, log)")
+        ax.set_ylabel("draws")
+        ax.legend(fontsize=7)
+        return _svg(fig)
+
+
 def tco_chart(devices: Sequence[str], parts: Mapping[str, Sequence[float]]) -> str:
     """Yearly cost of each device's sized cluster as stacked bars (``parts[label]`` per device,
     USD per year)."""
-    with matplotlib.rc_context(_STYLE):
+    with _mpl().rc_context(_STYLE):
         fig = _figure(7.0, 3.2)
         ax = fig.subplots()
         bottom = [0.0] * len(devices)
@@ -125,7 +180,7 @@ def tornado_chart(
 ) -> str:
     """One-at-a-time sensitivity: each input's output at its low and high value around the
     base (largest swing on top)."""
-    with matplotlib.rc_context(_STYLE):
+    with _mpl().rc_context(_STYLE):
         fig = _figure(7.0, 0.45 * max(len(rows), 2) + 1.0)
         ax = fig.subplots()
         labels = [r[0] for r in rows][::-1]
@@ -159,7 +214,7 @@ def memory_chart(rows: Sequence[tuple[str, Mapping[str, float], float]]) -> str:
     """Memory per card (GiB): stacked reserve / weights / activations / KV cache, and the
     shortfall beyond the card's HBM when the model does not fit. ``rows`` are (label, parts in
     bytes, HBM bytes)."""
-    with matplotlib.rc_context(_STYLE):
+    with _mpl().rc_context(_STYLE):
         fig = _figure(8.0, 0.55 * max(len(rows), 2) + 1.2)
         ax = fig.subplots()
         order = ("reserve", "weights", "activations", "KV cache", "shortfall")

@@ -8,10 +8,16 @@ the spreads of ``tco/spreads.yaml``, replaced by the structured ``range: [low, h
 states in its catalog file (``_catalog_ranges``). ``rental_rate`` and ``unpriced`` answer the
 price book's rental rate and whether a book can cost a device at all.
 
-Pricing rules: ``pricing="auto"`` prices whole servers when the book has the server, else bare
-cards; NIC and switch prices are looked up by the server's scale-out fabric (then ``default``,
-then the book's only entry, noted); a book without a switch radix assumes
-``DEFAULT_SWITCH_RADIX``; ``years`` defaults to the facility's ``depreciation_years``.
+Pricing rules: ``pricing="auto"`` prices whole servers when the book has the server (a bundle a
+source priced), else host + cards when the book prices the server's host (``hosts:``, its
+non-card content) and the card, else bare cards. A bundle's implied non-card content (bundle -
+cards x card price) is noted beside those of the book's other bundles, and a what-if on the card
+price moves the bundle by cards x the change (``catalog_card_price`` is the file's value). A card
+costed in a server built for another card (inherited through ``extends:``) gets a warning
+(``server_warning``) in the notes of every cost. NIC and switch prices are looked up by the
+server's scale-out fabric (then ``default``, then the book's only entry, noted); a book
+without a switch radix assumes ``DEFAULT_SWITCH_RADIX``; ``years`` defaults to the facility's
+``depreciation_years``.
 """
 
 from __future__ import annotations
@@ -28,9 +34,12 @@ from accelsim.model.cost import DEFAULT_SWITCH_RADIX, CostInputs, evaluate
 from accelsim.model.uncertainty import Dist, RangedTco, clip_to_bounds, default_ranges
 
 __all__ = [
+    "catalog_card_price",
     "cost_inputs",
     "estimate_tco",
+    "input_keys",
     "rental_rate",
+    "server_warning",
     "unpriced",
 ]
 
@@ -44,6 +53,54 @@ def unpriced(catalog: Catalog, device: str, prices: str) -> str | None:
     if card.name in book.cards or server.name in book.servers:
         return None
     return f"price book {book.name!r} prices neither {card.name} nor its server {server.name}"
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:,.0f}"
+
+
+def catalog_card_price(catalog: Catalog, book: PriceBook, card: str) -> float:
+    """The price of ``card`` in ``book`` as its file states it (before a what-if override), in
+    the book's currency."""
+    key = f"prices.{book.name}.cards.{card}"
+    for o in catalog.overrides_in_effect():
+        if o["key"] == key and o["catalog_value"] is not None:
+            return book.amount(o["catalog_value"])
+    return book.cards[card]
+
+
+def _other_hosts(catalog: Catalog, book: PriceBook, server: str) -> str:
+    """The non-card content the book's other bundles imply (bundle - cards x card price), to
+    check a bundle's against."""
+    implied = []
+    for name, price in sorted(book.servers.items()):
+        if name == server or name not in catalog.names("server"):
+            continue
+        other = catalog.server(name)
+        if other.card in book.cards:
+            implied.append(
+                price - other.cards_per_node * catalog_card_price(catalog, book, other.card)
+            )
+    if not implied:
+        return "no other bundle of the book to check it against"
+    fx = units_per_usd(book)
+    return (
+        f"the book's other {len(implied)} bundle(s) imply {_usd(min(implied) / fx)} to "
+        f"{_usd(max(implied) / fx)}"
+    )
+
+
+def server_warning(catalog: Catalog, card: Card, server: Server) -> str | None:
+    """A warning when ``card`` is costed in a server built for another card (a card that
+    ``extends:`` another and inherits its ``default_server``), else None."""
+    if server.card == card.name:
+        return None
+    how = f" (inherited from {card.extends} via extends:)" if card.extends else ""
+    return (
+        f"{card.name} uses server {server.name}{how}, which holds {server.card} cards: its "
+        f"chassis, host power and bundle price are {server.card}'s; name the card's own "
+        "default_server"
+    )
 
 
 def _lookup(table: Mapping[str, Any], keys: list[str]) -> tuple[str, Any] | None:
@@ -87,9 +144,31 @@ def cost_inputs(
     server_hit = book.servers.get(srv.name)
     if pricing not in ("auto", "server", "card"):
         raise AccelsimError(f"pricing {pricing!r}: expected auto, server or card")
+    host_hit = book.hosts.get(srv.name)
+    n = srv.cards_per_node
     if pricing in ("auto", "server") and server_hit is not None:
         server_price = server_hit / book_fx
         notes.append(f"priced as {srv.name} servers from {book.name} (cards and NICs included)")
+        if card_hit is not None:
+            was = catalog_card_price(catalog, book, card.name)
+            host = (server_hit - n * was) / book_fx
+            notes.append(
+                f"{srv.name} is priced as a bundle; its implied non-card content is "
+                f"{_usd(host)} per server (bundle {_usd(server_hit / book_fx)} - {n} x "
+                f"{card.name} at {_usd(was / book_fx)}); {_other_hosts(catalog, book, srv.name)}"
+            )
+            if card_hit != was:
+                server_price += n * (card_hit - was) / book_fx
+                notes.append(
+                    f"card-price what-if: {card.name} at {_usd(card_hit / book_fx)} moves the "
+                    f"{srv.name} price to {_usd(server_price)} ({n} cards)"
+                )
+    elif pricing in ("auto", "server") and host_hit is not None and card_hit is not None:
+        server_price = (host_hit + n * card_hit) / book_fx
+        notes.append(
+            f"{srv.name} priced as its host {_usd(host_hit / book_fx)} + {n} x {card.name} "
+            f"at {_usd(card_hit / book_fx)} from {book.name}"
+        )
     elif pricing == "server":
         raise AccelsimError(
             f"price book {book.name!r} has no price for server {srv.name!r} "
@@ -126,6 +205,9 @@ def cost_inputs(
     if nic is None and server_price is None:
         notes.append(f"{book.name} has no NIC price for {srv.scale_out_fabric}; NICs not costed")
 
+    warning = server_warning(catalog, card, srv)
+    if warning is not None:
+        notes.append(warning)
     rental = book.rental_per_card_hour.get(card.name)
     life = fac.depreciation_years if years is None else years
     inputs = CostInputs(
@@ -166,6 +248,92 @@ def cost_inputs(
     return inputs
 
 
+def _stated(
+    inputs: CostInputs,
+    card: Card,
+    srv: Server,
+    book: PriceBook,
+    fac: FacilityProfile,
+    *,
+    years_from_facility: bool,
+) -> dict[str, tuple[CatalogEntry, str, float]]:
+    """Where each input read from the catalog lives: input -> (entry, field path, units per
+    USD of the entry). The life is the facility's only when ``years_from_facility``."""
+    book_fx, fac_fx = units_per_usd(book), units_per_usd(fac)
+    out: dict[str, tuple[CatalogEntry, str, float]] = {
+        "tdp_w": (card, "tdp", 1.0),
+        "idle_power_w": (card, "idle_power", 1.0),
+        "host_power_w": (srv, "host_power", 1.0),
+    }
+    if inputs.server_price is not None:
+        out["server_price"] = (book, f"servers.{srv.name}", book_fx)
+    else:
+        out["card_price"] = (book, f"cards.{card.name}", book_fx)
+    switch_hit = _lookup(book.network.switch, [srv.scale_out_fabric, "default"])
+    if switch_hit:
+        out["switch_price"] = (book, f"network.switch.{switch_hit[0]}", book_fx)
+    out.update(
+        optics_per_port=(book, "network.optics_per_port", book_fx),
+        cable_per_port=(book, "network.cable_per_port", book_fx),
+        storage_per_node=(book, "storage_per_node", book_fx),
+        installation_fraction=(book, "installation_fraction", 1.0),
+        pue=(fac, "pue", 1.0),
+        power_price_per_kwh=(fac, "power_price_per_kwh", fac_fx),
+        colocation_per_kw_month=(fac, "colocation_per_kw_month", fac_fx),
+        residual_fraction=(fac, "residual_fraction", 1.0),
+        maintenance_fraction_per_year=(fac, "maintenance_fraction_per_year", 1.0),
+        staff_per_node_year=(fac, "staff_per_node_year", fac_fx),
+        cost_of_capital=(fac, "cost_of_capital", 1.0),
+    )
+    if years_from_facility:
+        out["years"] = (fac, "depreciation_years", 1.0)
+    return out
+
+
+#: The inputs whose catalog ``range`` the Monte Carlo draws (the others keep their spread).
+_RANGED_FROM_CATALOG = frozenset(
+    {
+        "tdp_w",
+        "host_power_w",
+        "server_price",
+        "card_price",
+        "switch_price",
+        "optics_per_port",
+        "storage_per_node",
+        "installation_fraction",
+        "pue",
+        "power_price_per_kwh",
+        "colocation_per_kw_month",
+        "residual_fraction",
+        "years",
+    }
+)
+_KIND_OF = {Card: "device", Server: "server", PriceBook: "prices", FacilityProfile: "facility"}
+
+
+def input_keys(
+    catalog: Catalog,
+    inputs: CostInputs,
+    *,
+    prices: str,
+    facility: str,
+    server: str | None = None,
+    years_from_facility: bool = True,
+) -> dict[str, str]:
+    """The what-if key (``--set KEY=VALUE``) of each input read from the catalog:
+    ``{"server_price": "prices.international-2025.servers.atlas-800i-a2", "pue":
+    "facility.us-2025.pue", "tdp_w": "device.ascend-910b2.tdp", ...}``. Values in a book not
+    kept in USD are set in its own currency."""
+    card = catalog.device(inputs.device)
+    srv = catalog.server(server) if server else catalog.server_for(card)
+    book, fac = catalog.prices(prices), catalog.facility(facility)
+    stated = _stated(inputs, card, srv, book, fac, years_from_facility=years_from_facility)
+    return {
+        name: f"{_KIND_OF[type(entry)]}.{entry.name}.{path}"
+        for name, (entry, path, _) in stated.items()
+    }
+
+
 def _catalog_ranges(
     inputs: CostInputs,
     card: Card,
@@ -180,30 +348,12 @@ def _catalog_ranges(
     value), clipped to the input's bounds. A value without a range, or with an empty one,
     gives none; so does a TDP range reaching below the idle power. The life is ranged only when
     it is the facility's ``depreciation_years``."""
-    book_fx, fac_fx = units_per_usd(book), units_per_usd(fac)
-    if inputs.server_price is not None:
-        price = ("server_price", book, f"servers.{srv.name}", book_fx)
-    else:
-        price = ("card_price", book, f"cards.{card.name}", book_fx)
-    switch_hit = _lookup(book.network.switch, [srv.scale_out_fabric, "default"])
-    switch = f"network.switch.{switch_hit[0]}" if switch_hit else ""
-    stated: list[tuple[str, CatalogEntry, str, float]] = [
-        ("tdp_w", card, "tdp", 1.0),
-        ("host_power_w", srv, "host_power", 1.0),
-        price,
-        ("switch_price", book, switch, book_fx),
-        ("optics_per_port", book, "network.optics_per_port", book_fx),
-        ("storage_per_node", book, "storage_per_node", book_fx),
-        ("installation_fraction", book, "installation_fraction", 1.0),
-        ("pue", fac, "pue", 1.0),
-        ("power_price_per_kwh", fac, "power_price_per_kwh", fac_fx),
-        ("colocation_per_kw_month", fac, "colocation_per_kw_month", fac_fx),
-        ("residual_fraction", fac, "residual_fraction", 1.0),
-    ]
-    if years_from_facility:
-        stated.append(("years", fac, "depreciation_years", 1.0))
     out: dict[str, Dist] = {}
-    for name, entry, path, scale in stated:
+    for name, (entry, path, scale) in _stated(
+        inputs, card, srv, book, fac, years_from_facility=years_from_facility
+    ).items():
+        if name not in _RANGED_FROM_CATALOG:
+            continue
         prov = entry.provenance.get(path) if path else None
         base = getattr(inputs, name)
         if prov is None or prov.range is None or base is None:

@@ -354,10 +354,13 @@ def _recorded_pool(sc: Scenario, obj: _Objects, role: str, spec: PoolSpec | None
 def _traffic(sc: Scenario, catalog: Catalog) -> TrafficSpec:
     traffic = sc.traffic
     if isinstance(traffic, str):
+        raw = traffic_profile(traffic, catalog)
         try:
-            traffic = TrafficSpec.model_validate(traffic_profile(traffic, catalog))
+            traffic = TrafficSpec.model_validate(raw)
         except ValidationError as exc:
-            raise CatalogError(format_validation_error(f"traffic profile {traffic}", exc)) from None
+            raise CatalogError(
+                format_validation_error(f"traffic profile {traffic}", exc, raw)
+            ) from None
     if traffic.trace is not None and traffic.trace_sha256 is None:
         path = file_resolver(catalog)(traffic.trace)
         if not path.is_file():
@@ -369,6 +372,11 @@ def _traffic(sc: Scenario, catalog: Catalog) -> TrafficSpec:
 def _resolve(sc: Scenario, catalog: Catalog) -> tuple[Scenario, _Objects, list[_Pool]]:
     """The scenario with every default recorded, its objects and its pools."""
     obj = _objects(sc, catalog)
+    if sc.context > obj.model.max_context:
+        raise AccelsimError(
+            f"scenario {sc.name}: field context: {sc.context:,} tokens is over {sc.model}'s "
+            f"max_context {obj.model.max_context:,}"
+        )
     if sc.resolved:
         if sc.disaggregation is None:
             return sc, obj, [_recorded_pool(sc, obj, "serving", None)]

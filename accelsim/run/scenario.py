@@ -229,14 +229,16 @@ class FrameworkSpec(Frozen):
     ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``); ``accelsim.model.plan.fit``
     reserves the rest, so the KV capacity follows it (default: ``accelsim.model.plan``'s 0.9,
     vLLM's default). ``memory_fraction_covers`` says what the fraction holds: ``all`` (weights,
-    activations and KV cache — vLLM) or ``static`` (weights and KV pool, the activation
-    workspace in the remainder — SGLang). A disaggregated pool may set its own
-    ``memory_fraction`` (the prefill and decode servers are launched separately)."""
+    activations and KV cache — vLLM), ``static`` (weights and KV pool, the activation
+    workspace in the remainder — SGLang) or ``free`` (the KV cache's share of the memory that
+    weights and activations leave — TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``). A
+    disaggregated pool may set its own ``memory_fraction`` (the prefill and decode servers are
+    launched separately)."""
 
     name: str
     iteration_overhead: Time | None = None
     memory_fraction: float | None = Field(default=None, gt=0, le=1)
-    memory_fraction_covers: Literal["all", "static"] = "all"
+    memory_fraction_covers: Literal["all", "static", "free"] = "all"
     source: str = ""
 
 
@@ -251,8 +253,9 @@ class Scenario(Frozen):
     #: The server the cards sit in (default: the card's ``default_server``): its scale-up
     #: domain, fabrics and node size. E.g. ``cloudmatrix384`` for Atlas A3 nodes joined by UB.
     server: str | None = None
-    #: Cards (packages; ``cards * dies`` ranks for the plan — a 910C card holds two dies).
-    cards: int | None = Field(default=None, ge=1)
+    #: Cards (packages; ``cards * dies`` ranks for the plan — a 910C card holds two dies),
+    #: at most ``MAX_CARDS`` (a bound checked before any plan is laid out).
+    cards: int | None = Field(default=None, ge=1, le=1_000_000)
     plan: PlanSpec = None
     disaggregation: DisaggSpec | None = None
     dtype: str = "bf16"
@@ -471,7 +474,9 @@ def read_scenario(
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = format_validation_error(where, exc)
+        if overrides:
+            where += " with --set " + ", ".join(str(o) for o in overrides)
+        err = format_validation_error(where, exc, raw)
         raise (AccelsimError(err) if overrides else CatalogError(err)) from None
 
 

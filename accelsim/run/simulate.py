@@ -20,7 +20,7 @@ from accelsim.run.resolve import Deployment, deploy, file_resolver
 from accelsim.run.scenario import Scenario
 from accelsim.sim.engine import Pool, simulate
 from accelsim.sim.metrics import SimResult
-from accelsim.sim.traffic import Requests, generate
+from accelsim.sim.traffic import Requests, check_context, generate
 
 __all__ = ["run_scenario"]
 
@@ -42,8 +42,13 @@ def run_scenario(
     ]  # fmt: skip
     seeds = np.random.SeedSequence(sc.seed).spawn(2)
     requests = generate(sc.traffic_spec, np.random.default_rng(seeds[0]), file_resolver(catalog))
+    traffic = sc.traffic_spec
+    where = f"traffic trace {traffic.trace}" if traffic.trace else f"scenario {sc.name}: traffic"
+    check_context(requests, dep.model.max_context, sc.model, where)
+    cut = None
     if sc.horizon is not None:
         keep = ~(requests.arrived_at >= sc.horizon)
+        cut = int((~keep).sum())
         if not keep.all():
             requests = Requests(
                 requests.arrived_at[keep],
@@ -77,5 +82,6 @@ def run_scenario(
         digest=sc.digest,
         device=sc.device,
         model=sc.model,
+        cut_by_horizon=cut,
     )
     return result

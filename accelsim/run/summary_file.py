@@ -50,6 +50,8 @@ def read_run_summary(path: str | Path) -> RunFigures:
         p = p / "summary.json"
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise AccelsimError(f"{path}: not UTF-8 text (a binary file?); expected JSON") from None
     except OSError as exc:
         raise AccelsimError(f"{path}: cannot read ({exc.strerror})") from None
     except json.JSONDecodeError as exc:

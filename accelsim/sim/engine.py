@@ -67,6 +67,7 @@ __all__ = ["ROUTERS", "KVTransfer", "Pool", "simulate"]
 
 ROUTERS = ("round_robin", "least_outstanding_tokens", "power_of_two")
 QUANT_BITS = 8
+CACHE_SIZE = 1 << 16  # shapes per table of an ``_IterCache`` (see there)
 _INF = math.inf
 
 
@@ -102,7 +103,15 @@ class KVTransfer:
 
 class _IterCache:
     """Iteration times (and, when the model reports them, FLOPs and HBM bytes) per quantized
-    batch. ``last`` holds the (seconds, FLOPs, bytes) of the latest priced iteration."""
+    batch. ``last`` holds the (seconds, FLOPs, bytes) of the latest priced iteration.
+
+    Bounded, in two generations: each table (decode-only, mixed) fills a new generation of
+    at most ``CACHE_SIZE`` shapes; when it is full it becomes the old one and the previous old
+    one is dropped, and a shape found only in the old one moves back to the new (the shapes a
+    run keeps reaching stay; the rest age out). A figure is a pure function of its quantized
+    batch, so results never depend on the bound — only ``calls``, the model calls a summary
+    reports, can grow. Memory stays flat in the number of requests: at most ``2 x CACHE_SIZE``
+    shapes a table, about 0.25 KB each."""
 
     def __init__(self, model: IterationModel) -> None:
         self.model = model
@@ -110,6 +119,8 @@ class _IterCache:
         self.work = getattr(model, "iteration_work", None)
         self.decode: dict[tuple[int, int], tuple[float, float, float]] = {}
         self.mixed: dict[tuple, tuple[float, float, float]] = {}
+        self.decode_old: dict[tuple[int, int], tuple[float, float, float]] = {}
+        self.mixed_old: dict[tuple, tuple[float, float, float]] = {}
         self.calls = 0
         self.last = (0.0, 0.0, 0.0)
 
@@ -132,7 +143,11 @@ class _IterCache:
             key = (n, qc)
             w = self.decode.get(key)
             if w is None:
-                w = self._price(BatchStats(n, float(qc)))
+                w = self.decode_old.get(key)
+                if w is None:
+                    w = self._price(BatchStats(n, float(qc)))
+                if len(self.decode) >= CACHE_SIZE:
+                    self.decode_old, self.decode = self.decode, {}
                 self.decode[key] = w
         self.last = w
         return w[0]
@@ -144,11 +159,65 @@ class _IterCache:
             key = (n, quantize(ctx), pseq, quantize(ptok), quantize(ppairs), quantize(pctx))
             w = self.mixed.get(key)
             if w is None:
-                b = BatchStats(key[0], float(key[1]), pseq, key[3], float(key[4]), float(key[5]))
-                w = self._price(b)
+                w = self.mixed_old.get(key)
+                if w is None:
+                    k4, k5 = float(key[4]), float(key[5])
+                    b = BatchStats(key[0], float(key[1]), pseq, key[3], k4, k5)
+                    w = self._price(b)
+                if len(self.mixed) >= CACHE_SIZE:
+                    self.mixed_old, self.mixed = self.mixed, {}
                 self.mixed[key] = w
         self.last = w
         return w[0]
+
+
+class _Loads:
+    """Outstanding tokens of one pool's replicas, with the least-loaded replica (ties: the
+    lowest index) in O(1) and each change in O(log R): a min segment tree over
+    ``(load, index)`` pairs, kept only when ``tree`` (the ``least_outstanding_tokens`` router
+    on a pool of more than ``TREE_MIN`` replicas; below that a scan is as fast)."""
+
+    __slots__ = ("loads", "size", "tree")
+
+    TREE_MIN = 16
+
+    def __init__(self, replicas: int, tree: bool) -> None:
+        self.loads = [0] * replicas
+        self.size = 0
+        self.tree: list[tuple[int, int]] | None = None
+        if tree and replicas > self.TREE_MIN:
+            size = 1 << (replicas - 1).bit_length()
+            t = [(0, i) for i in range(size)] * 2  # leaves at size + i; pads never win ties
+            for i in range(replicas, size):
+                t[size + i] = (1 << 62, i)
+            for i in range(size - 1, 0, -1):
+                a, b = t[2 * i], t[2 * i + 1]
+                t[i] = a if a <= b else b
+            self.size, self.tree = size, t
+
+    def __getitem__(self, i: int) -> int:
+        return self.loads[i]
+
+    def add(self, i: int, delta: int) -> None:
+        v = self.loads[i] + delta
+        self.loads[i] = v
+        t = self.tree
+        if t is None:
+            return
+        j = self.size + i
+        t[j] = (v, i)
+        j >>= 1
+        while j:
+            a, b = t[2 * j], t[2 * j + 1]
+            t[j] = a if a <= b else b
+            j >>= 1
+
+    def least(self) -> int:
+        """Index of the least-loaded replica (the lowest index among equals)."""
+        if self.tree is not None:
+            return self.tree[1][1]
+        loads = self.loads
+        return loads.index(min(loads))
 
 
 class _Replica:
@@ -169,7 +238,7 @@ class _Replica:
         self.kv = PagedKV(eng.req, pool.kv_tokens, sc.block_size, sc.kv_watermark, k)
         self.policy = sc.preemption_policy(self.kv, eng.req, prefill_only=role == "prefill")
         self.waiting: deque[int] = deque()
-        self.loads: list[int] = [0]  # outstanding tokens of the pool's replicas (shared)
+        self.loads = _Loads(1, False)  # outstanding tokens of the pool's replicas (shared)
         self.pos = 0
         self.busy = 0.0
         self.flops = 0.0  # FLOPs and HBM bytes of the iterations run (MFU / MBU)
@@ -367,7 +436,7 @@ class _Replica:
         self.policy.finished(sid)
         eng.finished_at[sid] = t
         eng.outcome[sid] = 1
-        self.loads[self.pos] -= int(eng.work[sid])
+        self.loads.add(self.pos, -int(eng.work[sid]))
         eng.done += 1
         eng.on_done(sid, t)
 
@@ -378,7 +447,7 @@ class _Replica:
         xfer = eng.transfer
         blocks = self.kv.blocks_for(done)
         self.kv.handoff_blocks += blocks
-        self.loads[self.pos] -= int(eng.work[sid])
+        self.loads.add(self.pos, -int(eng.work[sid]))
         start = max(t, self.link_free_at)
         busy = done * xfer.kv_bytes_per_token / xfer.link_bandwidth
         self.link_free_at = start + busy
@@ -491,7 +560,7 @@ class _Engine:
         if decode_pool is not None:
             self.pools.append((decode_pool, self.decode_replicas))
         for _p, reps in self.pools:
-            loads = [0] * len(reps)
+            loads = _Loads(len(reps), router == "least_outstanding_tokens")
             for i, r in enumerate(reps):
                 r.loads, r.pos = loads, i
         self.closed = requests.clients is not None
@@ -543,7 +612,7 @@ class _Engine:
             return pool[i % len(pool)]
         loads = pool[0].loads
         if self.router == "least_outstanding_tokens":
-            return pool[loads.index(min(loads))]  # ties: the lowest index
+            return pool[loads.least()]  # ties: the lowest index
         a, b = (int(x) for x in self.rng.choice(len(pool), 2, replace=False))
         return pool[a] if (loads[a], a) <= (loads[b], b) else pool[b]
 
@@ -551,7 +620,7 @@ class _Engine:
         """Queue ``sid`` at a replica of ``pool`` at time ``t`` (exact, not ``env.now``)."""
         rep = self.pick(pool, sid)
         self.replica[sid] = rep.idx
-        rep.loads[rep.pos] += int(self.work[sid])
+        rep.loads.add(rep.pos, int(self.work[sid]))
         rep.waiting.append(sid)
         if rep.sleeping:
             rep.clock = max(rep.clock, t)
@@ -602,16 +671,19 @@ class _Engine:
                 self._issue(sid, when)
             return
         order = np.argsort(times, kind="stable")
-        tl = times[order].tolist()
-        ol = order.tolist()
+        sorted_times = times[order]
         skip = self.event_skipping
-        for j in range(N):
-            t = tl[j]
-            if skip:
-                self.skip_bound = t
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            self.admit(ol[j], t)
+        # Python lists of a few thousand at a time: a million requests as lists would hold
+        # about 70 MB of boxed floats and ints for the whole run
+        for start in range(0, N, 4096):
+            tl = sorted_times[start : start + 4096].tolist()
+            ol = order[start : start + 4096].tolist()
+            for t, sid in zip(tl, ol, strict=True):
+                if skip:
+                    self.skip_bound = t
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                self.admit(sid, t)
         self.skip_bound = _INF if skip else -_INF
 
 

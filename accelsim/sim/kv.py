@@ -22,7 +22,9 @@ Assumptions (see ``accelsim.sim.engine`` for the whole replica model):
   holds ``offset + cum(s) - 1`` tokens at step ``s``.
 - Block counts are kept as aggregates — count, the sum of offsets, block quotients and a
   histogram of block residues — so the exact paged block count of the decoding set at any step
-  costs O(block_size), never a loop over sequences; ``check`` recounts one by one (tests).
+  never loops over sequences; ``check`` recounts one by one (tests). The histogram's suffix sum
+  for the residue last asked (``ext`` for ``ey``) is kept up to date by joins and leaves and
+  moved one bin at a time, so consecutive steps cost O(1), not O(block_size).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class PagedKV:
         "S",
         "cap",
         "cnt",
+        "ext",
+        "ey",
         "handoff_blocks",
         "heap",
         "joins",
@@ -123,6 +127,8 @@ class PagedKV:
         self.S = 0  # sum of their offsets
         self.Q = 0  # sum of their block quotients
         self.cnt = [0] * block_size  # residue histogram
+        self.ey = 0  # the residue ``ext`` is for
+        self.ext = 0  # sum(cnt[B - ey:]) (0 when ey is 0)
         self.heap: list[tuple[int, int, int]] = []
         self.step = 0  # decode steps run
         self.joins = 0
@@ -139,8 +145,20 @@ class PagedKV:
         """Exact blocks of the decoding set when every sequence holds ``offset + x`` tokens."""
         B = self.B
         X, y = divmod(x, B)
-        extra = sum(self.cnt[B - y :]) if y else 0
-        return self.Q + self.n * X + extra
+        ey = self.ey
+        if y != ey:  # move the suffix sum to y, one bin at a time
+            cnt = self.cnt
+            ext = self.ext
+            if y == 0:
+                ext = 0
+            elif y > ey:
+                for r in range(B - y, B - ey):
+                    ext += cnt[r]
+            else:
+                for r in range(B - ey, B - y):
+                    ext -= cnt[r]
+            self.ext, self.ey = ext, y
+        return self.Q + self.n * X + self.ext
 
     def used_blocks(self) -> int:
         dec = self.decode_blocks(self.step * self.kn // self.kd - 1) if self.n else 0
@@ -167,6 +185,8 @@ class PagedKV:
         self.S += a
         self.Q += qq
         self.cnt[rr] += 1
+        if self.ey and rr >= self.B - self.ey:
+            self.ext += 1
         self.joins += 1
         T = left + cumD
         finish = -(-T * self.kd // self.kn) - 1
@@ -179,6 +199,8 @@ class PagedKV:
         self.S -= st.offset
         self.Q -= st.blocks_q
         self.cnt[st.blocks_r] -= 1
+        if self.ey and st.blocks_r >= self.B - self.ey:
+            self.ext -= 1
 
     # ---- preemption ------------------------------------------------------------------------
     def evict(self, sid: int) -> None:
@@ -219,5 +241,6 @@ class PagedKV:
         pre = sum(self.blocks_for(d) for d in self.prefilling.values())
         assert pre == self.prefill_blocks, (pre, self.prefill_blocks)
         assert dec == (self.decode_blocks(cum - 1) if self.n else 0), "block aggregate drifted"
+        assert self.ext == (sum(self.cnt[self.B - self.ey :]) if self.ey else 0), "suffix drifted"
         used = dec + pre + self.handoff_blocks
         assert used <= self.cap, f"KV blocks {used} exceed capacity {self.cap}"

@@ -12,9 +12,9 @@ arrived_at        float64   arrival at the router
 scheduled_at      float64   first admission into a batch (NaN if never)
 first_token_at    float64   end of the iteration that finished its prefill (NaN if never)
 finished_at       float64   end of the iteration that emitted its last token (NaN if never)
-prompt_tokens     int32     prompt length
-output_tokens     int32     output length
-cached_tokens     int32     prompt tokens served from the prefix cache (no prefill compute)
+prompt_tokens     int64     prompt length
+output_tokens     int64     output length
+cached_tokens     int64     prompt tokens served from the prefix cache (no prefill compute)
 preemptions       int32     times its KV was dropped and recomputed
 replica           int32     replica it was routed to (-1 when rejected on arrival); with P/D
                             disaggregation the decode replica (prefill replicas come first)
@@ -96,9 +96,9 @@ RECORD_DTYPE = np.dtype(
         ("scheduled_at", np.float64),
         ("first_token_at", np.float64),
         ("finished_at", np.float64),
-        ("prompt_tokens", np.int32),
-        ("output_tokens", np.int32),
-        ("cached_tokens", np.int32),
+        ("prompt_tokens", np.int64),
+        ("output_tokens", np.int64),
+        ("cached_tokens", np.int64),
         ("preemptions", np.int32),
         ("replica", np.int32),
         ("outcome", np.int8),
@@ -178,6 +178,8 @@ class Timeline:
     decoding: list[float] = field(default_factory=list)  # sum of decode seqs * dt
     itl_hist: list[float] = field(default_factory=lambda: [0.0] * 400)
     replicas: int = 1
+    # histogram bin of each iteration duration seen (durations repeat: the engine caches them)
+    _itl_bin: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     ITL_MIN_LOG10 = -6.0
     ITL_BINS_PER_DECADE = 50
@@ -200,8 +202,13 @@ class Timeline:
             self.kv_peak[b] = kv_frac
         if n_dec:
             self.decoding[b] += n_dec * dt
-            i = int((math.log10(dt) - self.ITL_MIN_LOG10) * self.ITL_BINS_PER_DECADE)
-            i = min(max(i, 0), len(self.itl_hist) - 1)
+            i = self._itl_bin.get(dt)
+            if i is None:
+                i = int((math.log10(dt) - self.ITL_MIN_LOG10) * self.ITL_BINS_PER_DECADE)
+                i = min(max(i, 0), len(self.itl_hist) - 1)
+                if len(self._itl_bin) >= 4096:
+                    self._itl_bin.clear()
+                self._itl_bin[dt] = i
             self.itl_hist[i] += n_dec
 
     def itl_percentiles(self) -> Percentiles:
@@ -332,6 +339,10 @@ class Summary:
     digest: str | None = None
     device: str | None = None
     model: str | None = None
+    #: Requests of the traffic that arrive after the scenario's ``horizon`` and are never
+    #: served (set by ``accelsim.run`` when a horizon is set): with ``arrived`` (= completed +
+    #: rejected) they count every request the traffic drew.
+    cut_by_horizon: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form: groups as mappings, in field order; fields left ``None`` omitted."""

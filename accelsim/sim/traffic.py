@@ -48,6 +48,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,7 +56,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from accelsim.catalog.schema import Frozen, Time
 from accelsim.errors import AccelsimError
@@ -74,6 +75,7 @@ __all__ = [
     "TraceFormat",
     "TrafficSpec",
     "UniformLengths",
+    "check_context",
     "generate",
     "parse_rate",
     "read_azure_csv",
@@ -84,6 +86,14 @@ __all__ = [
 ]
 
 MOONCAKE_BLOCK_TOKENS = 512  # Mooncake FAST'25 README: hash_ids are 512-token blocks
+#: The most requests one traffic spec may draw (a bound checked before allocating: ten
+#: million requests are about a gigabyte of columns and hours of simulation).
+MAX_REQUESTS = 10_000_000
+#: The most tokens one prompt or output may have (no model reads a billion tokens).
+MAX_TOKENS = 1_000_000_000
+#: The longest field a trace row may have (csv's own default limit is 131,072 characters).
+MAX_TRACE_FIELD = 100_000
+_ASCII_INT = re.compile(r"^\s*\+?[0-9]{1,18}\s*$")
 
 
 class TraceError(AccelsimError):
@@ -127,11 +137,18 @@ class Trace:
         return len(self.prompt_tokens)
 
 
-def _int_field(path: Path, line: int, name: str, text: str, minimum: int) -> int:
-    try:
+def _int_field(path: Path, line: int, name: str, text: object, minimum: int) -> int:
+    """A token count: a JSON integer or ASCII digits (never ``true``, ``10.9``, ``"12"`` in
+    JSON, non-ASCII digits or a number over ``MAX_TOKENS``)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    elif isinstance(text, str) and _ASCII_INT.match(text) and not text.isspace():
         value = int(text)
-    except (TypeError, ValueError):
-        raise TraceError(f"{path}:{line}: field {name}: not an integer ({text!r})") from None
+    else:
+        shown = text if not isinstance(text, str) or len(text) <= 40 else text[:40] + "..."
+        raise TraceError(f"{path}:{line}: field {name}: not a whole number ({shown!r})")
+    if value > MAX_TOKENS:
+        raise TraceError(f"{path}:{line}: field {name}: {value} is over {MAX_TOKENS:,} tokens")
     if value < minimum:
         raise TraceError(f"{path}:{line}: field {name}: must be >= {minimum} (got {value})")
     return value
@@ -147,6 +164,10 @@ def _azure_time(path: Path, line: int, text: str) -> float:
     try:
         date_text, clock = text.strip().split(" ")
         hh, mm, ss = clock.split(":")
+        if not (hh.isascii() and hh.isdigit() and mm.isascii() and mm.isdigit()):
+            raise ValueError(clock)
+        if not re.fullmatch(r"[0-9]+(?:\.[0-9]*)?", ss):
+            raise ValueError(ss)
         return _day_seconds(date_text) + int(hh) * 3600 + int(mm) * 60 + float(ss)
     except (ValueError, TypeError):
         raise TraceError(
@@ -204,26 +225,40 @@ def read_mooncake_jsonl(path: str | Path, block_tokens: int = MOONCAKE_BLOCK_TOK
         for line, text in enumerate(fh, start=1):
             if not text.strip():
                 raise TraceError(f"{path}:{line}: empty line")
+            if len(text) > MAX_TRACE_FIELD * 10:
+                raise TraceError(f"{path}:{line}: a line of {len(text):,} characters is too long")
             try:
-                row = json.loads(text)
+                row = json.loads(text, parse_constant=_no_constant)
             except json.JSONDecodeError as exc:
                 raise TraceError(f"{path}:{line}: not JSON ({exc.msg})") from None
+            except ValueError as exc:
+                raise TraceError(f"{path}:{line}: {exc}") from None
             if not isinstance(row, dict):
                 raise TraceError(f"{path}:{line}: expected a JSON object")
             for key in ("timestamp", "input_length", "output_length"):
                 if key not in row:
                     raise TraceError(f"{path}:{line}: missing field {key}")
             t = row["timestamp"]
-            if isinstance(t, bool) or not isinstance(t, int | float) or t < 0:
+            if (
+                isinstance(t, bool)
+                or not isinstance(t, int | float)
+                or not math.isfinite(t)
+                or t < 0
+            ):
                 raise TraceError(f"{path}:{line}: field timestamp: not a time in ms ({t!r})")
             if t < last:
                 raise TraceError(f"{path}:{line}: field timestamp: earlier than the row before")
             last = t
+            for key in ("input_length", "output_length"):
+                if isinstance(row[key], str):
+                    raise TraceError(f"{path}:{line}: field {key}: not a JSON integer")
             p = _int_field(path, line, "input_length", row["input_length"], 1)
             o = _int_field(path, line, "output_length", row["output_length"], 1)
             hashes = row.get("hash_ids", [])
-            if not isinstance(hashes, list):
-                raise TraceError(f"{path}:{line}: field hash_ids: expected a list")
+            if not isinstance(hashes, list) or not all(
+                isinstance(h, int | str) and not isinstance(h, bool) for h in hashes
+            ):
+                raise TraceError(f"{path}:{line}: field hash_ids: expected a list of block ids")
             hits = 0
             for h in hashes:
                 if h in seen:
@@ -272,11 +307,46 @@ def read_lengths_csv(path: str | Path) -> Trace:
     return Trace(str(path), p, np.asarray(outputs, dtype=np.int64), np.zeros_like(p))
 
 
-def _open(path: Path):
-    try:
-        return path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read ({exc.strerror})") from None
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a trace may hold")
+
+
+class _TraceText:
+    """A trace file opened for reading as strict UTF-8: a bad byte, a UTF-16 file, a NUL
+    byte or an over-long CSV field is one ``TraceError`` naming the file (and the line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(4)
+            self.fh = path.open(encoding="utf-8", errors="strict", newline="")
+        except OSError as exc:
+            raise TraceError(f"{path}: cannot read ({exc.strerror})") from None
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            self.fh.close()
+            raise TraceError(f"{path}: is UTF-16 text; save it as UTF-8")
+
+    def __enter__(self):
+        return self._lines()
+
+    def _lines(self):
+        for text in self.fh:
+            if "\x00" in text:
+                raise TraceError(f"{self.path}: holds NUL bytes (a binary file?)")
+            yield text
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        self.fh.close()
+        if isinstance(exc, UnicodeDecodeError):
+            raise TraceError(f"{self.path}: not UTF-8 text; save it as UTF-8") from None
+        if isinstance(exc, csv.Error):
+            raise TraceError(f"{self.path}: not a CSV file ({exc})") from None
+        return False
+
+
+def _open(path: Path) -> _TraceText:
+    return _TraceText(path)
 
 
 @dataclass(frozen=True)
@@ -391,11 +461,8 @@ def guess_format(path: Path) -> TraceFormat:
         return "mooncake"
     if path.name.endswith("trace.csv") and "servegen" in path.name:
         return "servegen"
-    try:
-        with path.open(encoding="utf-8") as fh:
-            first = fh.readline()
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read ({exc.strerror})") from None
+    with _open(path) as lines:
+        first = next(lines, "")
     return "azure" if first.startswith("TIMESTAMP") else "lengths_csv"
 
 
@@ -414,14 +481,22 @@ def load_trace(path: Path, fmt: TraceFormat | None = None) -> Trace:
 
 
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file, read in 1 MiB chunks (a trace may be gigabytes)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(2**20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise TraceError(f"{path}: cannot read ({exc.strerror})") from None
+    return digest.hexdigest()
 
 
 # ---- length models -----------------------------------------------------------------------
 class FixedLengths(Frozen):
     kind: Literal["fixed"] = "fixed"
-    prompt: int = Field(ge=1)
-    output: int = Field(ge=1)
+    prompt: int = Field(ge=1, le=MAX_TOKENS)
+    output: int = Field(ge=1, le=MAX_TOKENS)
 
     def sample(self, n: int, rng: np.random.Generator, resolve: Resolver) -> tuple[np.ndarray, ...]:
         return np.full(n, self.prompt, np.int64), np.full(n, self.output, np.int64)
@@ -438,8 +513,8 @@ class UniformLengths(Frozen):
     def _check(self) -> UniformLengths:
         for name in ("prompt", "output"):
             lo, hi = getattr(self, name)
-            if lo < 1 or hi < lo:
-                raise ValueError(f"{name}: need 1 <= lo <= hi")
+            if lo < 1 or hi < lo or hi > MAX_TOKENS:
+                raise ValueError(f"{name}: need 1 <= lo <= hi <= {MAX_TOKENS:,}")
         return self
 
     def sample(self, n: int, rng: np.random.Generator, resolve: Resolver) -> tuple[np.ndarray, ...]:
@@ -457,8 +532,8 @@ class LognormalLengths(Frozen):
     prompt_sigma: float = Field(ge=0)
     output_median: float = Field(gt=0)
     output_sigma: float = Field(ge=0)
-    max_prompt: int = Field(default=32768, ge=1)
-    max_output: int = Field(default=4096, ge=1)
+    max_prompt: int = Field(default=32768, ge=1, le=MAX_TOKENS)
+    max_output: int = Field(default=4096, ge=1, le=MAX_TOKENS)
 
     def sample(self, n: int, rng: np.random.Generator, resolve: Resolver) -> tuple[np.ndarray, ...]:
         p = self.prompt_median * np.exp(self.prompt_sigma * rng.standard_normal(n))
@@ -498,21 +573,39 @@ class TrafficSpec(Frozen):
     arrival: ArrivalKind = "poisson"
     rate: Rate | None = None
     cv: float = Field(default=1.0, gt=0)
-    clients: int | None = Field(default=None, ge=1)
+    clients: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
     think_time: Time = 0.0
     trace: str | None = None
     format: TraceFormat | None = None
     time_scale: float = Field(default=1.0, gt=0)
     start: Time = 0.0
     lengths: LengthModel | None = None
-    requests: int | None = Field(default=None, ge=1)
+    requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
     duration: Time | None = None
     prefix_hit_rate: float = Field(default=0.0, ge=0, lt=1)
     trace_sha256: str | None = None
 
+    @field_validator("requests", "clients", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number, not true/false")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> TrafficSpec:
         a = self.arrival
+        if (
+            a in ("poisson", "gamma", "constant")
+            and self.requests is None
+            and self.rate is not None
+            and self.duration is not None
+            and self.rate * self.duration > MAX_REQUESTS
+        ):
+            raise ValueError(
+                f"rate x duration is {self.rate * self.duration:.3g} requests, over the "
+                f"{MAX_REQUESTS:,} one run may draw (give requests, or a shorter duration)"
+            )
         if a in ("poisson", "gamma", "constant") and self.rate is None:
             raise ValueError(f"{a} arrivals need a rate")
         if a == "closed_loop" and (self.clients is None or self.requests is None):
@@ -681,3 +774,20 @@ def generate(spec: TrafficSpec, rng: np.random.Generator, resolve: Resolver) -> 
         clients=clients,
         think_time=spec.think_time if clients else 0.0,
     )
+
+
+def check_context(requests: Requests, max_context: int, model: str, where: str) -> None:
+    """Every request's prompt plus output must fit the model's ``max_context`` (a longer one
+    would be served as if the model could read it): else an ``AccelsimError`` naming the
+    first such request (``where``: the traffic's file or profile)."""
+    if not len(requests):
+        return
+    total = requests.prompt_tokens + requests.output_tokens
+    over = np.nonzero(total > max_context)[0]
+    if len(over):
+        i = int(over[0])
+        raise AccelsimError(
+            f"{where}: request {i} has {int(requests.prompt_tokens[i])} prompt + "
+            f"{int(requests.output_tokens[i])} output tokens, over {model}'s max_context "
+            f"{max_context:,} ({len(over):,} of {len(requests):,} requests are)"
+        )

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -58,6 +61,21 @@ class SerialExecutor:
             yield run_task(t)
 
 
+def _die_with_parent() -> None:
+    """Pool-worker initializer: the worker is killed when the sweep's process dies, even by
+    SIGKILL (Linux ``prctl(PR_SET_PDEATHSIG)``), and leaves Ctrl-C to the parent, which stops
+    the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
 class LocalExecutor:
     name = "local"
 
@@ -67,14 +85,19 @@ class LocalExecutor:
         self.start_method = ""
 
     def __enter__(self) -> LocalExecutor:
-        self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context())
+        self.pool = cf.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=self._context(), initializer=_die_with_parent
+        )
         # start every worker now, before the caller starts a progress-bar thread
         self.pool.submit(int).result()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            if kind is not None:  # an error or an interrupt: stop the workers, do not wait
+                for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+            self.pool.shutdown(wait=kind is None, cancel_futures=True)
             self.pool = None
 
     def _context(self) -> multiprocessing.context.BaseContext:

@@ -4,6 +4,7 @@ summarize (Pareto fronts, best configuration per group under the SLOs, chart).""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import time
 from collections.abc import Callable
@@ -11,14 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsim.catalog.loader import load_catalog
+from accelsim.catalog.loader import load_catalog, parse_override
 from accelsim.errors import AccelsimError
+from accelsim.files import atomic_write, os_error
+from accelsim.run.scenario import read_scenario
 from accelsim.sweep.context import Task
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.pareto import best_per_group, pareto_front, plot_pareto
 from accelsim.sweep.spec import SweepSpec, expand, load_sweep, resolve_base
 from accelsim.sweep.store import ResultStore, flatten
-from accelsim.sweep.worker import auto_evaluator
+from accelsim.sweep.worker import auto_evaluator, resolve_evaluator
 from accelsim.version import __version__
 
 __all__ = ["RESULTS_FILE", "SweepRun", "run_sweep", "summarize"]
@@ -162,18 +165,26 @@ def run_sweep(
     """
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
-    base = resolve_base(
-        spec, load_catalog(catalog_dirs) if not isinstance(spec.base, dict) else None
-    )
+    where = Path(spec.source).name if spec.source else "sweep"
+    try:
+        base = resolve_base(
+            spec, load_catalog(catalog_dirs) if not isinstance(spec.base, dict) else None
+        )
+    except AccelsimError as exc:
+        raise AccelsimError(f"{where}: field base: {exc}") from None
     ev = evaluator or spec.evaluator
     if ev == "auto":
         ev = auto_evaluator()
-    exp = expand(spec, base, ev)
+    try:
+        exp = expand(spec, base, ev)
+    except AccelsimError as exc:
+        raise AccelsimError(f"{where}: {exc}") from None
+    check_points(spec, exp.points, ev, catalog_dirs, "--evaluator" if evaluator else None)
     out = Path(out_dir) if out_dir is not None else Path("sweep-results") / spec.name
     db_path = out / RESULTS_FILE
     ex = make_executor(executor, workers, address)
     t0 = time.perf_counter()
-    with ResultStore(db_path) as store:
+    with _folder_lock(out), ResultStore(db_path) as store:
         if store.count() and not resume:
             raise AccelsimError(
                 f"{db_path} already holds {store.count()} points; pass --resume to continue "
@@ -249,10 +260,69 @@ def run_sweep(
             )
         except (KeyError, ValueError):  # metrics absent: no chart, the table is still there
             run.chart = None
-    (out / "summary.json").write_text(
-        json.dumps(summarize(run), indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write(
+        out / "summary.json",
+        json.dumps(summarize(run), indent=2, sort_keys=True, default=str) + "\n",
     )
     return run
+
+
+#: The built-in evaluators that read each point as a scenario.
+_SCENARIO_EVALUATORS = ("simulate", "analytic")
+
+
+def check_points(
+    spec: SweepSpec,
+    points: list[Any],
+    evaluator: str,
+    catalog_dirs: list[str] | None,
+    flag: str | None = None,
+) -> None:
+    """What would make every point fail, checked once before any runs: the evaluator, the
+    catalog overrides (every ``set`` key names a known entry; the first point's values
+    validate) and the first point's scenario (its axes address real fields)."""
+    where = Path(spec.source).name if spec.source else "sweep"
+    try:
+        resolve_evaluator(evaluator)
+    except AccelsimError as exc:
+        named = f"{flag} {evaluator}" if flag else f"{where}: field evaluator"
+        raise AccelsimError(f"{named}: {exc}") from None
+    if not points:
+        return
+    first = points[0]
+    try:
+        catalog = load_catalog(catalog_dirs, first.overrides)
+        known = catalog.known_names()
+        for key in sorted({k for p in points for k in p.overrides}):
+            parse_override(f"{key}=0", known)
+        for o in catalog.overrides:
+            catalog.get(o.kind, o.name)  # type: ignore[arg-type]
+        if evaluator in _SCENARIO_EVALUATORS:
+            read_scenario(first.scenario, catalog)
+    except AccelsimError as exc:
+        raise AccelsimError(f"{where}: every point would fail: {exc}") from None
+
+
+@contextlib.contextmanager
+def _folder_lock(out: Path):
+    """Hold ``out/.lock`` (an exclusive ``flock``) while a sweep writes into ``out``: a second
+    sweep on the same folder is refused instead of evaluating every point again."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fh = (out / ".lock").open("w")
+    except OSError as exc:
+        raise os_error(out, exc) from None
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AccelsimError(
+                f"{out}: another sweep is writing into this folder (wait for it, or choose "
+                "another --out)"
+            ) from None
+        yield
+    finally:
+        fh.close()
 
 
 def summarize(run: SweepRun) -> dict[str, Any]:

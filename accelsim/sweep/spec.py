@@ -78,13 +78,20 @@ __all__ = [
 SET_PREFIXES = ("set ", "set:")
 
 
+#: The most points one sweep may expand to, and the most values one axis or sample set may
+#: have: bounds checked before anything is allocated (a million points is weeks of
+#: simulation; ``samples.n: 1e9`` would be terabytes of rows).
+MAX_POINTS = 1_000_000
+MAX_AXIS_VALUES = 100_000
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SampleSpec(_Strict):
     method: Literal["lhs", "random"] = "lhs"
-    n: int = Field(ge=1)
+    n: int = Field(ge=1, le=MAX_AXIS_VALUES)
     seed: int | None = None
     axes: dict[str, Any]
 
@@ -134,11 +141,11 @@ class SweepSpec(_Strict):
                     raise AccelsimError(f"slo.{key}: unknown keys {sorted(unknown)} (use min/max)")
                 lo, hi = spec.get("min"), spec.get("max")
                 out[key] = (
-                    None if lo is None else _slo_number(key, lo),
-                    None if hi is None else _slo_number(key, hi),
+                    None if lo is None else slo_number(key, lo),
+                    None if hi is None else slo_number(key, hi),
                 )
             else:
-                out[key] = (None, _slo_number(key, spec))
+                out[key] = (None, slo_number(key, spec))
         return out
 
     def kept_metrics(self) -> list[str] | None:
@@ -149,7 +156,8 @@ class SweepSpec(_Strict):
         return list(dict.fromkeys(need))
 
 
-def _slo_number(key: str, value: Any) -> float:
+def slo_number(key: str, value: Any) -> float:
+    """An SLO bound as an SI float: a number, or text with a unit (``"2s"``, ``"<= 100 ms"``)."""
     if isinstance(value, str):
         text = value.strip().removeprefix("<=").removeprefix(">=").strip()
         try:
@@ -166,6 +174,8 @@ def _slo_number(key: str, value: Any) -> float:
             raise AccelsimError(f"slo.{key}: cannot read {value!r} ({exc})") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AccelsimError(f"slo.{key}: expected a number or a quantity, got {value!r}")
+    if not math.isfinite(value):
+        raise AccelsimError(f"slo.{key}: must be a finite number (got {value!r})")
     return float(value)
 
 
@@ -188,16 +198,30 @@ def sweep_from_mapping(data: Any, where: str = "sweep", source: str | None = Non
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise AccelsimError(format_validation_error(where, exc)) from None
-    # validate axes / samples / slo early, so a bad file fails before anything runs
-    for key, value in spec.axes.items():
-        parse_axis(key, value)
-    if spec.samples is not None:
-        for key, value in spec.samples.axes.items():
-            SampleAxis.parse(key, value)
-    spec.slo_bounds()
-    for expr in spec.constraints.where:
-        _compile_where(expr)
+        raise AccelsimError(format_validation_error(where, exc, data)) from None
+    if source is not None and ":" in spec.evaluator:
+        raise AccelsimError(
+            f"{where}: field evaluator: {spec.evaluator!r}: a package.module:function evaluator "
+            "runs code, so it is taken only from the command line (--evaluator), never from a "
+            "data file"
+        )
+    try:  # validate axes / samples / slo early, so a bad file fails before anything runs
+        points = 1
+        for key, value in spec.axes.items():
+            points *= len(parse_axis(key, value))
+        if spec.samples is not None:
+            for key, value in spec.samples.axes.items():
+                SampleAxis.parse(key, value)
+            points *= spec.samples.n
+        if points > MAX_POINTS:
+            raise AccelsimError(
+                f"axes: the grid has {points:,} points, over the {MAX_POINTS:,} one sweep may have"
+            )
+        spec.slo_bounds()
+        for expr in spec.constraints.where:
+            _compile_where(expr)
+    except AccelsimError as exc:
+        raise AccelsimError(f"{where}: {exc}") from None
     return spec
 
 
@@ -228,6 +252,8 @@ class Axis:
 def _num(x: Any, what: str) -> float:
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise AccelsimError(f"{what}: expected a number, got {x!r}")
+    if not math.isfinite(x):
+        raise AccelsimError(f"{what}: must be a finite number (got {x!r})")
     return x
 
 
@@ -244,6 +270,9 @@ def parse_axis_values(key: str, spec: Any) -> list[Any]:
     if isinstance(spec, list):
         if not spec:
             raise AccelsimError(f"{where}: an axis needs at least one value")
+        for v in spec:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise AccelsimError(f"{where}: must be finite numbers (got {v!r})")
         return list(spec)
     if not isinstance(spec, dict) or len(spec) != 1:
         raise AccelsimError(
@@ -264,12 +293,16 @@ def parse_axis_values(key: str, spec: Any) -> list[Any]:
         if step == 0 or (stop - start) * step < 0:
             raise AccelsimError(f"{where}.range: step {step} never reaches {stop} from {start}")
         n = math.floor((stop - start) / step + 1e-9) + 1
+        if n > MAX_AXIS_VALUES:
+            raise AccelsimError(f"{where}.range: {n:,} values, over {MAX_AXIS_VALUES:,}")
         vals = [start + i * step for i in range(n)]
         ints = all(isinstance(v, int) for v in (start, stop, step))
         return _maybe_int(vals, ints)
     if kind in ("linspace", "geomspace"):
         if len(args) != 3 or not isinstance(args[2], int) or args[2] < 1:
             raise AccelsimError(f"{where}.{kind}: expected [lo, hi, n] with a whole n >= 1")
+        if args[2] > MAX_AXIS_VALUES:
+            raise AccelsimError(f"{where}.{kind}: n = {args[2]:,} is over {MAX_AXIS_VALUES:,}")
         lo, hi = _num(args[0], where), _num(args[1], where)
         if kind == "geomspace" and (lo <= 0 or hi <= 0):
             raise AccelsimError(f"{where}.geomspace: bounds must be positive")
@@ -507,6 +540,28 @@ def _compile_where(expr: str) -> ast.Expression:
 
 
 _MISSING = object()
+#: The largest exponent and shift, and the longest repeated text or list, an expression may ask
+#: for (``10**10**10`` would hang, ``"a" * 10**12`` exhaust memory).
+_MAX_EXPONENT = 1024
+_MAX_REPEAT = 10_000
+
+
+def _check_cost(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse an operation whose result is too large to compute."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
+    big = numbers and (abs(right) > _MAX_EXPONENT or (abs(right) > 64 and abs(left) > 2**64))
+    if isinstance(op, ast.Pow) and big:
+        raise AccelsimError(f"{left!r} ** {right!r}: exponent too large")
+    if isinstance(op, ast.LShift) and numbers and abs(right) > _MAX_EXPONENT:
+        raise AccelsimError(f"{left!r} << {right!r}: shift too large")
+    if isinstance(op, ast.Mult) and not numbers:
+        for seq, count in ((left, right), (right, left)):
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(count, int)
+                and count * max(len(seq), 1) > _MAX_REPEAT
+            ):
+                raise AccelsimError("a repeated text or list that long is not allowed")
 
 
 def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
@@ -536,7 +591,9 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
             return not v
         return -v if isinstance(node.op, ast.USub) else +v
     if isinstance(node, ast.BinOp):
-        return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        left, right = _eval(node.left, env), _eval(node.right, env)
+        _check_cost(node.op, left, right)
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators, strict=True):
@@ -568,7 +625,7 @@ def check_where(exprs: list[str], scenario: dict[str, Any], params: dict[str, An
             ok = _eval(_compile_where(expr), env)
         except AccelsimError as exc:
             raise AccelsimError(f"constraints.where {expr!r}: {exc}") from None
-        except (TypeError, ZeroDivisionError, ValueError) as exc:
+        except (TypeError, ZeroDivisionError, ValueError, OverflowError) as exc:
             raise AccelsimError(f"constraints.where {expr!r} at {params}: {exc}") from None
         if not ok:
             return expr

@@ -26,6 +26,14 @@ The entries:
   until the mean signed error of gpt-fast's Llama-2-7B/70B batch-1 rows on that dtype is zero
   (``calibration`` cases: they are not scored, so they cannot move the error table). The other
   GA100 cards inherit the fraction (``extends: a100-sxm4-80gb``). Rounded to 0.01.
+
+Every entry also has a ``prior``: the mechanism's neutral value, which cross-validation
+(``accelsim.validate.crossval``) uses when every fit case of the number belongs to the held-out
+source (there is nothing left to refit on). Drift: 0 (each batch routes with the long-run,
+uniform popularity). SGLang-on-Ascend cost: 0 (the iteration is priced by the card's roofline
+and iteration overhead alone, as before the profile existed). Dequant fraction: the card's own
+``hbm_fraction`` (weight-only kernels stream their weights like plain ones, the value before the
+fit). A refit may hold out fit cases (``held_out``): it fits on the rest.
 """
 
 from __future__ import annotations
@@ -45,8 +53,11 @@ from accelsim.validate.predict import predict, predict_serving
 
 __all__ = ["CALIBRATED", "Calibrated", "bisect_decreasing", "calibrations"]
 
-#: A refit: the catalog, the number refitted and every case by id -> the unrounded fit.
-Refit = Callable[[Catalog, "Calibrated", Mapping[str, Case]], float]
+#: A refit: the catalog, the number refitted, every case by id and the fit cases held out ->
+#: the unrounded fit on the fit cases that are left.
+Refit = Callable[[Catalog, "Calibrated", Mapping[str, Case], frozenset[str]], float]
+#: A prior: the catalog and the number -> its neutral value (see the module docstring).
+Prior = Callable[[Catalog, "Calibrated"], float]
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,16 @@ class Calibrated:
     label: str
     digits: int
     refit_fn: Refit
+    prior_fn: Prior
+    #: What the prior stands for, for the tables and docs/validation.md.
+    prior_note: str
+    #: The SI unit of the number in catalog data ("" for a pure number): an override of a
+    #: dimensioned field must write its unit.
+    unit: str = ""
+
+    def override(self, value: float) -> dict[str, str]:
+        """The ``with_overrides`` mapping that sets the number to ``value`` (SI)."""
+        return {self.key: f"{value!r} {self.unit}".strip()}
 
     @property
     def key(self) -> str:
@@ -82,17 +103,38 @@ class Calibrated:
             )
         return prov.fit_cases
 
-    def refit(self, catalog: Catalog, cases: Mapping[str, Case]) -> float:
-        """The number refitted on its fit cases today, rounded as the shipped value."""
-        return round(self.refit_fn(catalog, self, cases), self.digits)
+    def refit(
+        self, catalog: Catalog, cases: Mapping[str, Case], held_out: frozenset[str] = frozenset()
+    ) -> float:
+        """The number refitted on its fit cases today but ``held_out``, rounded as the shipped
+        value (at least one fit case must be left: see ``can_refit``)."""
+        if not self.can_refit(catalog, held_out):
+            raise AccelsimError(f"{self.key}: every fit case is held out; use its prior")
+        return round(self.refit_fn(catalog, self, cases, held_out), self.digits)
+
+    def can_refit(self, catalog: Catalog, held_out: frozenset[str]) -> bool:
+        """Whether a fit case is left once ``held_out`` are removed."""
+        return any(cid not in held_out for cid in self.fit_cases(catalog))
+
+    def prior(self, catalog: Catalog) -> float:
+        """The mechanism's neutral value (see the module docstring), rounded as the shipped
+        value."""
+        return round(self.prior_fn(catalog, self), self.digits)
 
     def checked_cases(
-        self, catalog: Catalog, cases: Mapping[str, Case], ok: Callable[[Case], bool], what: str
+        self,
+        catalog: Catalog,
+        cases: Mapping[str, Case],
+        ok: Callable[[Case], bool],
+        what: str,
+        held_out: frozenset[str] = frozenset(),
     ) -> list[Case]:
-        """The fit cases, each checked: a ``split: fit`` case (active or calibration) that
-        ``ok`` accepts, described by ``what``."""
+        """The fit cases but ``held_out``, each checked: a ``split: fit`` case (active or
+        calibration) that ``ok`` accepts, described by ``what``."""
         out = []
         for cid in self.fit_cases(catalog):
+            if cid in held_out:
+                continue
             c = cases.get(cid)
             if c is None:
                 raise AccelsimError(f"{self.key}: fit case {cid!r} is not among the cases read")
@@ -123,7 +165,12 @@ def bisect_decreasing(f: Callable[[float], float], lo: float, hi: float, steps: 
     return (lo + hi) / 2
 
 
-def refit_routing_drift(catalog: Catalog, number: Calibrated, cases: Mapping[str, Case]) -> float:
+def refit_routing_drift(
+    catalog: Catalog,
+    number: Calibrated,
+    cases: Mapping[str, Case],
+    held_out: frozenset[str] = frozenset(),
+) -> float:
     """The drift of routing profile ``number.name`` matching its fixed-batch fit cases on
     average (a case with a ``reference`` on the ratio to it, see the module docstring)."""
     fit = number.checked_cases(
@@ -135,10 +182,11 @@ def refit_routing_drift(catalog: Catalog, number: Calibrated, cases: Mapping[str
             and (c.reference is None or c.reference in cases)
         ),
         f"fixed-batch case with routing {number.name} (and its reference case, if it names one)",
+        held_out,
     )
 
     def mean_err(drift: float) -> float:
-        cat = with_overrides(catalog, {number.key: drift})
+        cat = with_overrides(catalog, number.override(drift))
         errs = []
         for c in fit:
             pred = predict(c, cat).predicted
@@ -154,7 +202,12 @@ def refit_routing_drift(catalog: Catalog, number: Calibrated, cases: Mapping[str
 
 
 def refit_framework_cost(
-    catalog: Catalog, number: Calibrated, cases: Mapping[str, Case], *, tol_s: float = 5e-8
+    catalog: Catalog,
+    number: Calibrated,
+    cases: Mapping[str, Case],
+    held_out: frozenset[str] = frozenset(),
+    *,
+    tol_s: float = 5e-8,
 ) -> float:
     """The ``decode_token_layer_cost`` of framework profile ``number.name`` (seconds) at which
     the mean signed error of its serving fit cases is zero, to ``tol_s``; each fit case runs the
@@ -170,10 +223,11 @@ def refit_framework_cost(
             and catalog.device(c.device).vendor == prof.vendor
         ),
         f"serving case of {prof.framework} on {prof.vendor} cards",
+        held_out,
     )
 
     def mean_err(cost: float) -> float:
-        cat = with_overrides(catalog, {number.key: cost})
+        cat = with_overrides(catalog, number.override(cost))
         return statistics.fmean(predict_serving(c, cat).error_pct for c in fit)
 
     hi = 1e-4
@@ -181,7 +235,10 @@ def refit_framework_cost(
 
 
 def refit_dequant_fraction(
-    catalog: Catalog, number: Calibrated, cases: Mapping[str, Case]
+    catalog: Catalog,
+    number: Calibrated,
+    cases: Mapping[str, Case],
+    held_out: frozenset[str] = frozenset(),
 ) -> float:
     """The ``dequant_hbm_fraction`` entry ``number.field`` names (a weight dtype) of card
     ``number.name`` at which the mean signed error of its fit cases is zero: fixed-batch cases
@@ -198,21 +255,42 @@ def refit_dequant_fraction(
         )
 
     fit = number.checked_cases(
-        catalog, cases, weight_only, f"fixed-batch {weights} weight-only case on {number.name}"
+        catalog,
+        cases,
+        weight_only,
+        f"fixed-batch {weights} weight-only case on {number.name}",
+        held_out,
     )
 
     def too_slow(frac: float) -> float:  # decreasing: a higher fraction predicts more tokens/s
-        cat = with_overrides(catalog, {number.key: frac})
+        cat = with_overrides(catalog, number.override(frac))
         return -statistics.fmean(predict(c, cat).error_pct for c in fit)
 
     return bisect_decreasing(too_slow, 0.01, 1.0, 20)
+
+
+def zero_prior(catalog: Catalog, number: Calibrated) -> float:
+    """The neutral value 0: no drift, no framework cost."""
+    return 0.0
+
+
+def hbm_fraction_prior(catalog: Catalog, number: Calibrated) -> float:
+    """The card's plain ``hbm_fraction``: weight-only kernels stream like unquantized ones."""
+    return float(catalog.device(number.name).efficiency.hbm_fraction)
 
 
 #: Every fitted number of the project (a test keeps this list equal to the ``conf: C`` numbers
 #: of the shipped catalog files, and each shipped value equal to its refit).
 CALIBRATED: tuple[Calibrated, ...] = (
     Calibrated(
-        "routing", "production", "drift", "production routing drift", 3, refit_routing_drift
+        "routing",
+        "production",
+        "drift",
+        "production routing drift",
+        3,
+        refit_routing_drift,
+        zero_prior,
+        "0: every batch routes with the long-run (uniform) popularity",
     ),
     Calibrated(
         "framework",
@@ -221,6 +299,9 @@ CALIBRATED: tuple[Calibrated, ...] = (
         "framework sglang-ascend decode_token_layer_cost",
         7,
         refit_framework_cost,
+        zero_prior,
+        "0: no framework cost beyond the card's roofline and iteration overhead",
+        "s",
     ),
     *(
         Calibrated(
@@ -230,6 +311,8 @@ CALIBRATED: tuple[Calibrated, ...] = (
             f"a100-sxm4-80gb weight-only {dtype.upper()} dequant HBM fraction",
             2,
             refit_dequant_fraction,
+            hbm_fraction_prior,
+            "the card's hbm_fraction: weight-only kernels stream like plain ones",
         )
         for dtype in ("int8", "int4")
     ),

@@ -22,11 +22,17 @@ an active case and always ``split: fit``, but predicted only by its refit in
 inform a shared parameter, ``check`` cases never do; errors are reported for both, overall, per
 split, per device and per mode.
 
+A case's ``source`` (``source_key``: its ``source.url`` without the scheme and, on GitHub,
+without the commit or branch, else its ``source.title``) names the publication it comes from:
+cases of one blog, paper or CI file share it, and cross-validation
+(``accelsim.validate.crossval``) holds them out together.
+
 Routing profile names are checked against the catalog when one is given to ``load_cases``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +49,14 @@ from accelsim.run.scenario import FrameworkSpec, Scenario
 
 __all__ = [
     "FIXED_BATCH_METRICS",
+    "INTERVALS_STEM",
     "METRICS",
     "REPORTED_KEYS",
     "SERVING_METRICS",
     "STATUSES",
     "Case",
     "load_cases",
+    "source_key",
 ]
 
 #: serving metric -> (unit, the run-summary metric it reads: ``accelsim.sim.metrics.METRICS``)
@@ -69,6 +77,9 @@ METRICS = {
 }
 FIXED_BATCH_METRICS = tuple(k for k in METRICS if k not in SERVING_METRICS)
 STATUSES = ("active", "pending", "skipped", "calibration")
+#: ``workloads/validation/intervals.yaml`` holds the prediction intervals
+#: (``accelsim.validate.intervals``), not cases.
+INTERVALS_STEM = "intervals"
 #: Published secondary values a serving case may carry (``reported``), used only to decompose
 #: the error (``CaseResult.decomposition``), never predicted or scored: bench_serving's mean TPOT
 #: and mean TTFT (seconds) and its "Concurrency" (sum of E2E latencies over the duration).
@@ -104,6 +115,8 @@ class Case:
     #: Fixed-batch cases: the framework that measured it (its per-iteration overhead replaces
     #: the card's, and its profile on the card's vendor applies), as a serving scenario's.
     framework: FrameworkSpec | None = None
+    #: The publication the case comes from (``source_key``); ``None`` when it names none.
+    source: str | None = None
 
     @property
     def unit(self) -> str:
@@ -127,6 +140,24 @@ class Case:
 
 
 # ---- reading case files ---------------------------------------------------------------------
+_GITHUB_REF = re.compile(r"^(github\.com/[^/]+/[^/]+)/(?:blob|tree)/[^/]+/(.*)$")
+
+
+def source_key(raw: Any) -> str | None:
+    """The publication a case's ``source`` mapping names: its ``url`` without the scheme, a
+    trailing slash or, for a GitHub file, the commit or branch (two commits of one file are one
+    source); its ``title`` when it has no url; ``None`` when neither is given."""
+    if not isinstance(raw, dict):
+        return None
+    url = raw.get("url")
+    if isinstance(url, str) and url.strip():
+        key = re.sub(r"^[a-z]+://", "", url.strip()).rstrip("/")
+        m = _GITHUB_REF.match(key)
+        return f"{m[1]}/{m[2]}" if m else key
+    title = raw.get("title")
+    return str(title) if title else None
+
+
 def _case(raw: Any, where: str, routings: Collection[str] | None) -> Case:
     if not isinstance(raw, dict) or "id" not in raw:
         raise CatalogError(f"{where}: every case must be a mapping with an id")
@@ -148,6 +179,7 @@ def _case(raw: Any, where: str, routings: Collection[str] | None) -> Case:
             reason=raw.get("reason"),
             file=where,
             split=raw.get("split", "check"),
+            source=source_key(raw.get("source")),
         )
     split = raw.get("split", "check")
     if split not in ("fit", "check"):
@@ -204,6 +236,7 @@ def _case(raw: Any, where: str, routings: Collection[str] | None) -> Case:
         reference=raw.get("reference"),
         file=where,
         framework=_framework(raw.get("framework"), at),
+        source=source_key(raw.get("source")),
     )
 
 
@@ -282,6 +315,7 @@ def _serving_case(raw: dict[str, Any], at: str, where: str, status: str, split: 
         file=where,
         scenario=sc,
         reported=reported,
+        source=source_key(raw.get("source")),
     )
 
 
@@ -304,8 +338,9 @@ def _reported(rraw: Any, at: str) -> dict[str, float]:
 
 
 def load_cases(source: str | Path | None = None, catalog: Catalog | None = None) -> list[Case]:
-    """Cases from one file, or from every ``workloads/validation/*.yaml`` of the catalog; with
-    a catalog, every routing profile a case names must be one of its ``workloads/routing/``."""
+    """Cases from one file, or from every ``workloads/validation/*.yaml`` of the catalog (but
+    ``intervals.yaml``); with a catalog, every routing profile a case names must be one of its
+    ``workloads/routing/``."""
     if source is not None:
         paths = [Path(source)]
         if not paths[0].is_file():
@@ -313,7 +348,8 @@ def load_cases(source: str | Path | None = None, catalog: Catalog | None = None)
     else:
         if catalog is None:
             raise AccelsimError("load_cases needs a file or a catalog")
-        paths = list(catalog.folder_files("workloads/validation").values())
+        files = catalog.folder_files("workloads/validation")
+        paths = [path for stem, path in files.items() if stem != INTERVALS_STEM]
     routings = catalog.names("routing") if catalog is not None else None
     cases: list[Case] = []
     seen: set[str] = set()

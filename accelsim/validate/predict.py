@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from accelsim.validate.cases import SERVING_METRICS, Case, load_cases
 
 __all__ = [
     "CaseResult",
+    "ErrorTable",
     "ValidationReport",
     "perf_model_for",
     "predict",
@@ -128,13 +130,11 @@ def _agg(errors: list[float]) -> dict[str, float | int]:
     }
 
 
-@dataclass(frozen=True)
-class ValidationReport:
-    """Results of active cases plus the pending and skipped ones."""
+class ErrorTable:
+    """The aggregates of a list of case results (``results``): signed errors, median and
+    maximum absolute error, and the same per value of a case field (device, split, mode)."""
 
     results: list[CaseResult]
-    pending: list[Case]
-    skipped: list[Case]
 
     @property
     def errors(self) -> list[float]:
@@ -154,6 +154,15 @@ class ValidationReport:
             groups.setdefault(getattr(r.case, key), []).append(r.error_pct)
         return {k: _agg(v) for k, v in sorted(groups.items())}
 
+
+@dataclass(frozen=True)
+class ValidationReport(ErrorTable):
+    """Results of active cases plus the pending and skipped ones."""
+
+    results: list[CaseResult]
+    pending: list[Case]
+    skipped: list[Case]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "cases": [r.as_dict() for r in self.results],
@@ -166,31 +175,56 @@ class ValidationReport:
             "skipped": [{"id": c.id, "reason": c.reason} for c in self.skipped],
         }
 
-    def markdown(self) -> str:
+    def markdown(self, cv_errors: Mapping[str, float] | None = None) -> str:
         """The error table as Markdown: every active case (sorted by signed error), then the
-        aggregates overall and by mode, split and device. Deterministic for the same cases."""
-        lines = [
-            "| case | mode | split | device | metric | measured | predicted | error |",
-            "|---|---|---|---|---|---:|---:|---:|",
-        ]
+        aggregates overall and by mode, split and device. With ``cv_errors`` (case id ->
+        cross-validated signed error, ``accelsim.validate.crossval``) each row and aggregate
+        shows the cross-validated error beside the fitted one. Deterministic for the same
+        cases."""
+        cv = cv_errors
+        head = "| case | mode | split | device | metric | measured | predicted | error |"
+        rule = "|---|---|---|---|---|---:|---:|---:|"
+        if cv is not None:
+            head += " CV error |"
+            rule += "---:|"
+        lines = [head, rule]
         for r in sorted(self.results, key=lambda r: (r.error_pct, r.case.id)):
             c = r.case
-            lines.append(
+            row = (
                 f"| {c.id} | {c.mode} | {c.split} | {c.device} | {c.metric} [{c.unit}] | "
                 f"{c.measured:.4g} | {r.predicted:.4g} | {r.error_pct:+.1f} % |"
             )
-        lines += [
-            "",
-            "| group | cases | median \\|error\\| | max \\|error\\| |",
-            "|---|---:|---:|---:|",
-        ]
-        groups = [("all", _agg(self.errors))]
+            if cv is not None:
+                row += f" {cv[c.id]:+.1f} % |"
+            lines.append(row)
+        lines.append("")
+        if cv is None:
+            lines += [
+                "| group | cases | median \\|error\\| | max \\|error\\| |",
+                "|---|---:|---:|---:|",
+            ]
+        else:
+            lines += [
+                "| group | cases | CV median \\|error\\| | CV max \\|error\\| | "
+                "fitted median \\|error\\| | fitted max \\|error\\| |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+        groups = [("all", self.results)]
         for key in ("mode", "split", "device"):
-            groups += [(f"{key} {k}", v) for k, v in self.by(key).items()]
-        for name, g in groups:
+            members: dict[str, list[CaseResult]] = {}
+            for r in self.results:
+                members.setdefault(getattr(r.case, key), []).append(r)
+            groups += [(f"{key} {k}", v) for k, v in sorted(members.items())]
+        for name, rs in groups:
+            g = _agg([r.error_pct for r in rs])
+            fitted = f"{g['median_abs_error_pct']:.1f} % | {g['max_abs_error_pct']:.1f} %"
+            if cv is None:
+                lines.append(f"| {name} | {g['n']} | {fitted} |")
+                continue
+            h = _agg([cv[r.case.id] for r in rs])
             lines.append(
-                f"| {name} | {g['n']} | {g['median_abs_error_pct']:.1f} % | "
-                f"{g['max_abs_error_pct']:.1f} % |"
+                f"| {name} | {g['n']} | {h['median_abs_error_pct']:.1f} % | "
+                f"{h['max_abs_error_pct']:.1f} % | {fitted} |"
             )
         return "\n".join(lines) + "\n"
 

@@ -13,6 +13,9 @@ module that owns them:
   conventions);
 - ``collectives`` — alpha-beta collectives over one fabric level, a rank's fabrics;
 - ``attention`` — projections, the attention core and its elementwise kernels;
+- ``sparse`` — DeepSeek's sparse (V3.2 DSA) and compressed (V4 window/CSA/HCA) attention, with
+  the lightning indexer as its own op class;
+- ``hyper`` — DeepSeek-V4's hyper-connections (residual streams, Sinkhorn mixing);
 - ``moe`` — router, shared and routed experts, EP dispatch/combine;
 - ``layer`` — one decoder layer: attention, dense FFN or MoE, TP all-reduces;
 - ``head`` — LM head and sampling;

@@ -1,7 +1,11 @@
 """One decoder layer on one rank: attention, then the dense FFN or the MoE block, then the TP
 all-reduces.
 
-- **attention** — ``accelsim.model.perf.attention``;
+- **attention** — ``accelsim.model.perf.attention`` (MLA, GQA, MHA), or
+  ``accelsim.model.perf.sparse`` for DeepSeek's sparse and compressed kinds (DSA, V4's
+  window/CSA/HCA layers, one object per compression ratio: ``price(g, is_moe, ratio)``) with the
+  lightning indexer as its own op class;
+- **hyper-connections** — ``accelsim.model.perf.hyper`` on a model that has them (DeepSeek-V4);
 - **dense FFN** — SwiGLU GEMMs (``dense_ffn_params``) split ``tp`` ways; its elementwise kernels
   per token (conventions in ``accelsim.model.perf.roofline``): the FFN input's residual add +
   RMSNorm (``4 H a``) and quantisation (``H q``), SiLU-and-mul over the rank's width ``w``
@@ -18,9 +22,11 @@ from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import Precision
 from accelsim.model.perf.attention import Attention
 from accelsim.model.perf.collectives import Fabrics, all_reduce
+from accelsim.model.perf.hyper import HyperConnections
 from accelsim.model.perf.moe import MoE
-from accelsim.model.perf.ops import K_COLL, K_FFN, Group, Ops
+from accelsim.model.perf.ops import K_COLL, K_FFN, Group, LeanOps, Ops
 from accelsim.model.perf.roofline import Roofline
+from accelsim.model.perf.sparse import SparseAttention
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
 
@@ -28,8 +34,8 @@ __all__ = ["Layer"]
 
 
 class Layer:
-    """The layers of ``model`` on one rank of ``plan``: ``price(g, is_moe)`` is one dense or
-    MoE layer over group ``g`` (see the module docstring)."""
+    """The layers of ``model`` on one rank of ``plan``: ``price(g, is_moe, ratio)`` is one
+    dense or MoE layer compressed at ``ratio`` over group ``g`` (see the module docstring)."""
 
     def __init__(
         self,
@@ -41,16 +47,31 @@ class Layer:
         routing: RoutingModel,
     ) -> None:
         self.roof, self.fabrics, self.tp = roof, fabrics, plan.tp
-        self.attention = Attention(model, plan.tp, prec, roof)
+        self.attention: Attention | SparseAttention
+        self._by_ratio: dict[int, SparseAttention] = {}
+        if model.attention.kind in ("dsa", "compressed"):
+            ratios = model.attention.compress_ratios or (0,)
+            self._by_ratio = {
+                r: SparseAttention(model, plan.tp, prec, roof, r) for r in sorted(set(ratios))
+            }
+            self.attention = self._by_ratio[ratios[-1] if model.mtp_modules else ratios[0]]
+        else:
+            self.attention = Attention(model, plan.tp, prec, roof)
+        hc = model.hyper_connections
+        self.hyper = HyperConnections(hc, roof) if hc is not None else None
         self.moe = MoE(model, plan, prec, roof, fabrics, routing) if model.moe is not None else None
         self.ffn_params = model.dense_ffn_params
         width = (model.dense_intermediate or 0) / plan.tp
         self.ffn_ew = roof.norm + roof.h * roof.quant + width * (3.0 * roof.act + roof.quant)
 
-    def price(self, g: Group, is_moe: bool) -> Ops:
-        """One layer over group ``g``: an MoE layer when ``is_moe``, else a dense one."""
-        ops = Ops()
-        self.attention.add(ops, g)
+    def price(self, g: Group, is_moe: bool, ratio: int | None = None, lean: bool = False) -> Ops:
+        """One layer over group ``g``: an MoE layer when ``is_moe``, else a dense one, its
+        attention compressed at ``ratio`` (``None``: ``self.attention``, the MTP layer's kind
+        on a model with compression); ``lean``: into a ``LeanOps`` (totals only)."""
+        ops = LeanOps() if lean else Ops()
+        (self.attention if ratio is None else self._by_ratio.get(ratio, self.attention)).add(ops, g)
+        if self.hyper is not None:
+            self.hyper.add(ops, g)
         roof, tp = self.roof, self.tp
         r = roof.rates
         if is_moe:

@@ -195,9 +195,9 @@ class MoE:
         m = np.divide(load, touched, out=np.zeros_like(load), where=touched > 0)
         rate = r.gemm_flops * m / (m + r.m_half)
         compute = np.divide(flops, rate, out=np.zeros_like(flops), where=rate > 0)
-        weights = touched * params * roof.wb
+        weights = touched * params * roof.wb_of["routed_experts"]
         hbm = weights + load * (2.0 * roof.h + 3.0 * params / roof.h) * roof.act
-        memory = (hbm + weights * roof.dequant_extra) / r.hbm
+        memory = (hbm + weights * roof.dequant_routed) / r.hbm
         t = np.maximum(compute, memory)
         idx = t.argmax(axis=1)
         rows = np.arange(t.shape[0])

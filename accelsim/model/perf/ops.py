@@ -28,18 +28,24 @@ __all__ = [
     "K_ATTN",
     "K_COLL",
     "K_FFN",
+    "K_HC",
+    "K_INDEXER",
     "K_LM",
     "K_ROUTED",
     "K_ROUTER",
     "K_SAMPLE",
+    "MODEL_SPECIFIC_CLASSES",
     "OP_CLASSES",
     "Group",
+    "LeanOps",
     "Ops",
     "StepTime",
 ]
 
 OP_CLASSES = (
     "attention",
+    "indexer",
+    "hyper_connections",
     "dense_ffn",
     "shared_experts",
     "routed_experts",
@@ -54,6 +60,10 @@ OP_CLASSES = (
     "overhead",
 )
 COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer")
+#: Classes only some models have (DeepSeek's lightning indexer, V4's hyper-connections): a
+#: ``StepTime.as_dict`` lists them only when they hold work, so other models' records are as
+#: they were before the classes existed.
+MODEL_SPECIFIC_CLASSES = ("indexer", "hyper_connections")
 BOUNDS = ("compute", "memory", "network", "overhead")
 
 # Kernels per op and layer (norms, rope, cache writes and activations folded in: their launches
@@ -65,6 +75,8 @@ K_ROUTER = 2
 K_COLL = 1
 K_LM = 2
 K_SAMPLE = 2
+K_INDEXER = 2  # score (fp8_mqa_logits-style) and top-k selection
+K_HC = 2  # per hyper-connection site: the pre-mix (map, Sinkhorn, mix) and the post-mix
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,10 @@ class StepTime:
                     "net_bytes": self.net_bytes[c],
                 }
                 for c in OP_CLASSES
+                if c not in MODEL_SPECIFIC_CLASSES
+                or self.times[c]
+                or self.flops[c]
+                or self.hbm_bytes[c]
             },
             "notes": list(self.notes),
         }
@@ -211,6 +227,55 @@ class Ops:
             bt = self.bt[c]
             out[c] = max(bt, key=bt.__getitem__) if bt else "-"
         return out
+
+
+class LeanOps(Ops):
+    """An ``Ops`` that keeps only what an iteration's total needs — per-class seconds, FLOPs and
+    HBM bytes, added in the same order as ``Ops`` adds them, so every total is the same float —
+    without the bound bookkeeping, network bytes and launch total a ``StepTime`` reports (the
+    simulator's fast path, ``PerfModel.iteration_work``). ``merge`` takes either kind."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.t = dict.fromkeys(OP_CLASSES, 0.0)
+        self.f = dict.fromkeys(OP_CLASSES, 0.0)
+        self.b = dict.fromkeys(OP_CLASSES, 0.0)
+        self.launch = 0.0
+
+    def add(
+        self,
+        cls: str,
+        compute_s: float = 0.0,
+        memory_s: float = 0.0,
+        network_s: float = 0.0,
+        kernels: float = 0.0,
+        launch_s: float = 0.0,
+        flops: float = 0.0,
+        hbm: float = 0.0,
+        net: float = 0.0,
+    ) -> None:
+        self.t[cls] += max(compute_s, memory_s, network_s) + kernels * launch_s
+        self.f[cls] += flops
+        self.b[cls] += hbm
+
+    def merge(self, other: Ops, mult: float = 1.0, into: str | None = None) -> None:
+        t, f, b = self.t, self.f, self.b
+        ot, of, ob = other.t, other.f, other.b
+        for c in OP_CLASSES:
+            if ot[c] == 0.0 and of[c] == 0.0 and ob[c] == 0.0:
+                continue
+            dst = into or c
+            t[dst] += ot[c] * mult
+            f[dst] += of[c] * mult
+            b[dst] += ob[c] * mult
+
+    def scale_comm(self, factor: float) -> None:
+        for c in COMM_CLASSES:
+            self.t[c] *= factor
+
+    def bounds(self) -> dict[str, str]:
+        raise TypeError("LeanOps keeps no bounds: price with Ops for a StepTime")
 
 
 @dataclass(frozen=True)

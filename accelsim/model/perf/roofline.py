@@ -24,7 +24,11 @@ weight GEMM (``gemm``) and the memory-bound elementwise kernels between GEMMs
 head and router, which stay 16-bit (``embed_bytes``); activations between ops are BF16/FP16
 (``act`` = 2 B). The extra time of weight-only quantized weights is ``dequant_extra`` x their
 bytes at the full HBM rate (``hbm / hbm_weights - 1``; 0 whenever weights are as wide as the
-math).
+math). Under a mixed preset (``accelsim.dtypes.MIXED_PRESETS``) ``wb`` is the dtype of the
+classes it names no other format for; the routed experts, KV compressors and hyper-connection
+maps read ``wb_of[class]`` bytes, and the routed experts' own dequant cost is
+``dequant_routed`` (MXFP4 experts under BF16 math stream at the card's ``int4`` dequant
+fraction when it lists no ``mxfp4`` one: the same 4-bit unpack and scale).
 
 Elementwise kernels: the memory-bound kernels every layer runs between its GEMMs on the same
 stream — norms, RoPE, the SwiGLU activation, activation quantisation, MoE permute/unpermute,
@@ -60,10 +64,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accelsim.catalog.devices import Card
-from accelsim.dtypes import Precision
+from accelsim.dtypes import BYTES, Precision
 from accelsim.model.perf.ops import Ops
 
 __all__ = ["Rates", "Roofline", "attention_dtype"]
+
+#: The tensor classes ``Roofline.wb_of`` prices apart from ``wb`` (mixed presets).
+_CLASSES = ("routed_experts", "compressors", "hyper_connections")
 
 
 def attention_dtype(card: Card, prec: Precision) -> str:
@@ -90,6 +97,7 @@ class Rates:
     iteration_s: float
     collective_fraction: float
     dies: int
+    hbm_experts: float = 0.0  # bytes/s for the routed experts' weight reads (0: hbm_weights)
 
     @staticmethod
     def of(card: Card, prec: Precision) -> Rates:
@@ -99,6 +107,10 @@ class Rates:
         attn_dtype = attention_dtype(card, prec)
         attn_frac = eff.attention_fraction or eff.gemm_fraction_for(attn_dtype)
         weight_frac = eff.weight_hbm_fraction(prec.weights, prec.compute)
+        experts = prec.weights_for("routed_experts")
+        if experts not in eff.dequant_hbm_fraction and experts in ("mxfp4", "fp4"):
+            experts = "int4"  # the same 4-bit unpack and scale (module docstring)
+        expert_frac = eff.weight_hbm_fraction(experts, prec.compute)
         return Rates(
             gemm_flops=peak * eff.gemm_fraction_for(prec.compute),
             m_half=eff.gemm_m_half,
@@ -110,6 +122,7 @@ class Rates:
             iteration_s=eff.iteration_overhead,
             collective_fraction=eff.collective_fraction,
             dies=d,
+            hbm_experts=card.hbm_bandwidth / d * expert_frac,
         )
 
     def gemm_rate(self, m: float) -> float:
@@ -123,7 +136,18 @@ class Roofline:
     """Weight GEMMs and elementwise kernels of one rank of a model of ``hidden`` size under
     ``prec`` at ``rates`` (see the module docstring)."""
 
-    __slots__ = ("act", "dequant_extra", "embed_bytes", "h", "norm", "quant", "rates", "wb")
+    __slots__ = (
+        "act",
+        "dequant_extra",
+        "dequant_routed",
+        "embed_bytes",
+        "h",
+        "norm",
+        "quant",
+        "rates",
+        "wb",
+        "wb_of",
+    )
 
     def __init__(self, rates: Rates, prec: Precision, hidden: int) -> None:
         self.rates = rates
@@ -133,6 +157,8 @@ class Roofline:
         # weight-only quantized weights stream at the card's dequant fraction, not hbm_fraction:
         # their bytes cost hbm / hbm_weights times a 16-bit stream's
         self.dequant_extra = rates.hbm / rates.hbm_weights - 1.0
+        self.dequant_routed = rates.hbm / (rates.hbm_experts or rates.hbm_weights) - 1.0
+        self.wb_of = {c: BYTES[prec.weights_for(c)] for c in _CLASSES}
         self.act = 2.0  # activations between ops in BF16/FP16
         self.quant = self.act + 1.0 if prec.compute in ("fp8", "int8") else 0.0
         self.norm = 4.0 * self.h * self.act  # residual add + RMSNorm per token
