@@ -27,10 +27,12 @@ case        requests  before CPU s    after CPU s     peak RSS MiB
 vidur       1,000     4.42            2.27            116 -> 74
 vidur       10,000    7.07            4.14            132 -> 87
 vidur       50,000    22.6            16.6            188 -> 125
+million     1M        140.5           87.1            577 -> 489
+million2    1M        221.0           160.4           670 -> 477
 ==========  ========  ==============  ==============  =================
 
-Of the 50k run's remaining time, about a third is pricing (each new mixed batch shape, most
-of them new: 6-D keys), a third the scheduler and a sixth per-iteration metrics; reading the
+Of the 10k run's remaining time (cProfile), about a third is pricing (most mixed batch shapes
+are new: 6-D keys), a third the scheduler and a sixth per-iteration metrics; reading the
 50,000-row Azure CSV costs about 1 s whatever the requests taken.
 
 ``--tree DIR`` (repeatable) runs every case once per source tree (``PYTHONPATH=DIR``, e.g. a

@@ -19,3 +19,8 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     code = exit_code(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def run_line(capsys, line: str) -> tuple[int, str, str]:
+    """``run_cli`` on one command line as a user types it (split on whitespace)."""
+    return run_cli(capsys, *line.split())

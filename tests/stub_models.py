@@ -30,3 +30,26 @@ class Expo:
 
     def iteration_time(self, batch) -> float:
         return float(self.rng.exponential(self.mean))
+
+
+class Linear:
+    """A roofline-shaped stub: fixed cost + per sequence + per context token + per prefill
+    token + per prefill attention pair (seconds each)."""
+
+    def __init__(
+        self,
+        k: float = 1.0,
+        coefficients: tuple[float, float, float, float, float] = (0.005, 2e-4, 2e-8, 2e-5, 1e-9),
+    ) -> None:
+        self.tokens_per_decode_step = k
+        self.c = coefficients
+
+    def iteration_time(self, b) -> float:
+        fixed, per_seq, per_ctx, per_prefill, per_pair = self.c
+        return (
+            fixed
+            + per_seq * b.decode_seqs
+            + per_ctx * b.decode_context_tokens
+            + per_prefill * b.prefill_tokens
+            + per_pair * b.prefill_attention_pairs
+        )

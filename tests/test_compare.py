@@ -6,7 +6,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from clirun import run_cli
+from clirun import run_cli, run_line
 
 import accelsim
 from accelsim.errors import AccelsimError
@@ -18,7 +18,7 @@ FIELDS = {m.name for m in ROWS}
 
 
 def test_default_compare_has_a_row_per_device_with_every_field(capsys):
-    code, out, _ = run_cli(capsys, "compare", "--json", "--monte-carlo", "500")
+    code, out, _ = run_line(capsys, "compare --json --monte-carlo 500")
     assert code == 0
     r = json.loads(out)
     devices = [d["device"] for d in r["devices"]]
@@ -44,14 +44,16 @@ def test_default_compare_has_a_row_per_device_with_every_field(capsys):
 def test_compare_table_marks_winner(capsys):
     code, out, _ = run_cli(
         capsys,
-        "compare",
-        "tiny",
-        "--device",
-        "a100-sxm4-80gb",
-        "--device",
-        "h100-sxm5",
-        "--monte-carlo",
-        "200",
+        *[
+            "compare",
+            "tiny",
+            "--device",
+            "a100-sxm4-80gb",
+            "--device",
+            "h100-sxm5",
+            "--monte-carlo",
+            "200",
+        ],
     )
     assert code == 0
     assert "winner" in out and "h100-sxm5" in out
@@ -83,16 +85,18 @@ def test_slo_check_margin():
 def test_size_unattainable_slo_is_an_answer(capsys):
     code, out, _ = run_cli(
         capsys,
-        "size",
-        "--scenario",
-        "tiny",
-        "--device",
-        "a100-sxm4-80gb",
-        "--slo",
-        "tpot_p99=0.1ms",
-        "--max-cards",
-        "16",
-        "--json",
+        *[
+            "size",
+            "--scenario",
+            "tiny",
+            "--device",
+            "a100-sxm4-80gb",
+            "--slo",
+            "tpot_p99=0.1ms",
+            "--max-cards",
+            "16",
+            "--json",
+        ],
     )
     assert code == 0
     r = json.loads(out)["devices"][0]
@@ -106,14 +110,7 @@ def test_size_unattainable_slo_is_an_answer(capsys):
 def test_size_finds_cards(capsys):
     code, out, _ = run_cli(
         capsys,
-        "size",
-        "--scenario",
-        "tiny",
-        "--device",
-        "a100-sxm4-80gb",
-        "--rate",
-        "40/s",
-        "--json",
+        *["size", "--scenario", "tiny", "--device", "a100-sxm4-80gb", "--rate", "40/s", "--json"],
     )
     assert code == 0
     r = json.loads(out)["devices"][0]
@@ -123,7 +120,7 @@ def test_size_finds_cards(capsys):
 
 def test_size_and_compare_take_a_tuned_plan(capsys):
     code, out, _ = run_cli(
-        capsys, "size", "--scenario", "tiny", "-d", "a100-sxm4-80gb", "--plan", "auto", "--json"
+        capsys, *["size", "--scenario", "tiny", "-d", "a100-sxm4-80gb", "--plan", "auto", "--json"]
     )
     assert code == 0
     r = json.loads(out)["devices"][0]
@@ -177,16 +174,18 @@ def test_compare_api_takes_overrides_and_marks_them():
 def test_compare_table_marks_overridden_device(capsys):
     code, out, _ = run_cli(
         capsys,
-        "compare",
-        "tiny",
-        "--device",
-        "h100-sxm5",
-        "--monte-carlo",
-        "100",
-        "--set",
-        "device.h100-sxm5.hbm_bandwidth=2TB/s",
-        "--set",
-        "scenario.traffic.rate=10/s",
+        *[
+            "compare",
+            "tiny",
+            "--device",
+            "h100-sxm5",
+            "--monte-carlo",
+            "100",
+            "--set",
+            "device.h100-sxm5.hbm_bandwidth=2TB/s",
+            "--set",
+            "scenario.traffic.rate=10/s",
+        ],
     )
     assert code == 0
     assert "h100-sxm5 (what-if)" in out
@@ -205,7 +204,8 @@ def test_an_unpriced_device_keeps_its_figures_and_says_why(capsys):
     assert any("prices neither ascend-910c" in n for n in c910.notes)
     assert by["a100-sxm4-80gb"].values["capex_usd"] > 0
     code, out, _ = run_cli(
-        capsys, "size", "--scenario", "tiny", "-d", "ascend-910c", "-d", "a100-sxm4-80gb", "--json"
+        capsys,
+        *["size", "--scenario", "tiny", "-d", "ascend-910c", "-d", "a100-sxm4-80gb", "--json"],
     )
     assert code == 0
     rows = {r["device"]: r for r in json.loads(out)["devices"]}
@@ -278,14 +278,7 @@ def test_price_what_ifs_move_the_verdict_in_the_expected_direction():
 def test_size_states_each_slo_with_its_source_and_warns_of_an_inherited_server(capsys):
     code, out, _ = run_cli(
         capsys,
-        "size",
-        "--scenario",
-        "tiny",
-        "-d",
-        "a100-sxm4-40gb",
-        "--slo",
-        "ttft_p99=2s",
-        "--json",
+        *["size", "--scenario", "tiny", "-d", "a100-sxm4-40gb", "--slo", "ttft_p99=2s", "--json"],
     )
     assert code == 0
     r = json.loads(out)

@@ -11,27 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stub_models import Const, Expo
+from stub_models import Const, Expo, Linear
 
 from accelsim.sim.admission import SchedulerConfig, policy
 from accelsim.sim.engine import KVTransfer, Pool, quantize, simulate
 from accelsim.sim.traffic import Requests
-
-
-class Linear:
-    """A roofline-shaped stub: fixed cost + per sequence + per context token + per prefill."""
-
-    def __init__(self, k: float = 1.0) -> None:
-        self.tokens_per_decode_step = k
-
-    def iteration_time(self, b) -> float:
-        return (
-            0.005
-            + 2e-4 * b.decode_seqs
-            + 2e-8 * b.decode_context_tokens
-            + 2e-5 * b.prefill_tokens
-            + 1e-9 * b.prefill_attention_pairs
-        )
 
 
 def poisson(n: int, rate: float, seed: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from clirun import run_cli
+from clirun import run_cli, run_line
 
 
 def test_seed_moe_does_not_fit_on_one_910b2_server(capsys):
@@ -15,17 +15,8 @@ def test_seed_moe_does_not_fit_on_one_910b2_server(capsys):
     card — more than twice a 910B2's 64 GiB (68.7 GB), so it cannot fit at any plan.
     At 16 cards: 16 experts/card -> 72.98 GB of routed weights, still over 64 GiB.
     At 24 cards: ceil(256/24) = 11 experts/card -> 50.17 GB, which leaves room: minimum 24 cards."""
-    code, out, _ = run_cli(
-        capsys,
-        "fit",
-        "seed-moe-1.2t",
-        "--device",
-        "ascend-910b2",
-        "--cards",
-        "8",
-        "--dtype",
-        "int8",
-        "--json",
+    code, out, _ = run_line(
+        capsys, "fit seed-moe-1.2t --device ascend-910b2 --cards 8 --dtype int8 --json"
     )
     assert code == 0
     r = json.loads(out)
@@ -51,17 +42,8 @@ def test_deepseek_v3_fits_on_16_a100_at_int8(capsys):
     KV = 80e9 - 8e9 - 59,963,899,904 = 12,036,100,096 B; per token 576 x 61 x 2 B = 70,272 B
     -> 171,278 tokens per DP group x 16 groups = 2,740,448 tokens; 41 x 16 = 656 sequences of
     4,096."""
-    code, out, _ = run_cli(
-        capsys,
-        "fit",
-        "deepseek-v3",
-        "--device",
-        "a100-sxm4-80gb",
-        "--cards",
-        "16",
-        "--dtype",
-        "int8",
-        "--json",
+    code, out, _ = run_line(
+        capsys, "fit deepseek-v3 --device a100-sxm4-80gb --cards 16 --dtype int8 --json"
     )
     assert code == 0
     r = json.loads(out)
@@ -78,18 +60,10 @@ def test_deepseek_v3_fits_on_16_a100_at_int8(capsys):
 
 
 def test_fit_table_output_and_what_if_mark(capsys):
-    code, out, _ = run_cli(
+    code, out, _ = run_line(
         capsys,
-        "fit",
-        "deepseek-v3",
-        "--device",
-        "ascend-910b2",
-        "--cards",
-        "16",
-        "--dtype",
-        "int8",
-        "--set",
-        "device.ascend-910b2.hbm_capacity=96GB",
+        "fit deepseek-v3 --device ascend-910b2 --cards "
+        "16 --dtype int8 --set device.ascend-910b2.hbm_capacity=96GB",
     )
     assert code == 0
     assert "fits" in out
@@ -149,14 +123,14 @@ def test_catalog_lists_every_kind_as_json(capsys, catalog, kind):
 
 
 def test_show_lists_sources_and_derived_values(capsys):
-    code, out, _ = run_cli(capsys, "show", "model", "deepseek-v3", "--json")
+    code, out, _ = run_line(capsys, "show model deepseek-v3 --json")
     assert code == 0
     r = json.loads(out)
     fields = {f["field"]: f for f in r["fields"]}
     assert fields["hidden_size"]["value"] == 7168
     assert fields["hidden_size"]["src"] == ["C1"]
     assert r["derived"]["kv_bytes_per_token_bf16"] == 70272
-    code, out, _ = run_cli(capsys, "show", "device", "ascend-910b2")
+    code, out, _ = run_line(capsys, "show device ascend-910b2")
     assert code == 0 and "1.6 TB/s" in out
 
 

@@ -75,15 +75,7 @@ def test_hand_computed_fit():
     reserve 0.1*16e9 = 1.6e9 B; KV = 16e9 - 1.6e9 - 92,249,728 = 14,307,750,272 B.
     KV per token per card: 2*2*128 elems * 4 layers * 2 B / min(tp, nkv)=2 -> 2,048 B, so
     14,307,750,272 // 2,048 = 6,986,206 tokens; at 4,096 tokens that is 1,705 sequences."""
-    f = fit(
-        TINY_GQA,
-        TINY_CARD,
-        ParallelPlan(tp=2),
-        precision("bf16"),
-        4096,
-        max_batched_tokens=1024,
-        max_seqs=8,
-    )
+    f = _tp2_fit()
     assert f.weights_attention == 10_493_952
     assert f.weights_dense_ffn == 50_331_648
     assert f.weights_embedding == 2_048_000

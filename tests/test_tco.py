@@ -579,66 +579,27 @@ def test_bad_rental_inputs():
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "line",
     [
-        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8", "--utilization", "1.5"],
-        [
-            "tco",
-            "--device",
-            "a100-sxm4-80gb",
-            "--cards",
-            "8",
-            "--utilization",
-            "0.5",
-            "--years",
-            "-1",
-        ],
-        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8.5", "--utilization", "0.5"],
-        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8", "-u", "0.5", "--currency", "EUR"],
-        [
-            "tco",
-            "--device",
-            "a100-sxm4-80gb",
-            "--cards",
-            "8",
-            "-u",
-            "0.5",
-            "--range",
-            "pue=lognormal:-1:0.2",
-        ],
-        [
-            "tco",
-            "--device",
-            "a100-sxm4-80gb",
-            "--cards",
-            "8",
-            "-u",
-            "0.5",
-            "--range",
-            "pue=1.5:1.3:1.2",
-        ],
-        ["tco", "--device", "a100-sxm4-80gb", "--cards", "8", "-u", "0.5", "--range", "nope=1:2:3"],
-        [
-            "tco",
-            "--device",
-            "a100-sxm4-80gb",
-            "--cards",
-            "8",
-            "-u",
-            "0.5",
-            "--set",
-            "prices.international-2025.servers.dgx-a100=-5",
-        ],
-        ["tco", "--device", "nonexistent-card", "--cards", "8", "-u", "0.5"],
-        ["tco", "--rental", "--rental-rate", "-2", "--cards", "8"],
-        ["tco", "--rental", "--cards", "8"],
-        ["tco", "--cards", "8"],
-        ["tco", "--from", "/nonexistent/summary.json"],
-        ["cluster-cost", "--claim", "ascend-910b2=cheap"],
+        "tco --device a100-sxm4-80gb --cards 8 --utilization 1.5",
+        "tco --device a100-sxm4-80gb --cards 8 --utilization 0.5 --years -1",
+        "tco --device a100-sxm4-80gb --cards 8.5 --utilization 0.5",
+        "tco --device a100-sxm4-80gb --cards 8 -u 0.5 --currency EUR",
+        "tco --device a100-sxm4-80gb --cards 8 -u 0.5 --range pue=lognormal:-1:0.2",
+        "tco --device a100-sxm4-80gb --cards 8 -u 0.5 --range pue=1.5:1.3:1.2",
+        "tco --device a100-sxm4-80gb --cards 8 -u 0.5 --range nope=1:2:3",
+        "tco --device a100-sxm4-80gb --cards "
+        "8 -u 0.5 --set prices.international-2025.servers.dgx-a100=-5",
+        "tco --device nonexistent-card --cards 8 -u 0.5",
+        "tco --rental --rental-rate -2 --cards 8",
+        "tco --rental --cards 8",
+        "tco --cards 8",
+        "tco --from /nonexistent/summary.json",
+        "cluster-cost --claim ascend-910b2=cheap",
     ],
 )
-def test_cli_bad_input_exits_2(argv, capsys):
-    assert exit_code(argv) == 2
+def test_cli_bad_input_exits_2(line, capsys):
+    assert exit_code(line.split()) == 2
     err = capsys.readouterr().err
     assert "error" in err.lower()
     assert "Traceback" not in err

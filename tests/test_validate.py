@@ -376,24 +376,11 @@ def test_docs_error_table_is_current(report, catalog):
     ``test_shipped_residuals_are_the_cross_validation`` keeps current); regenerate with
     ``accelsim validate --cv --write-intervals`` and then ACCELSIM_REGEN_GOLDEN=1 when the timing
     model or cases change."""
-    import os
-    import re
     from pathlib import Path
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
-    text = doc.read_text(encoding="utf-8")
-    start, end = "<!-- error-table:start -->\n", "<!-- error-table:end -->"
     cv = {r.id: r.error_pct for r in intervals_file(catalog).residuals}
-    table = report.markdown(cv)
-    if os.environ.get("ACCELSIM_REGEN_GOLDEN") == "1":
-        text = re.sub(
-            re.escape(start) + r".*?" + re.escape(end),
-            lambda _: start + table + end,
-            text,
-            flags=re.S,
-        )
-        doc.write_text(text, encoding="utf-8")
-    assert start + table + end in text
+    _generated_block(doc, "error-table", report.markdown(cv))
 
 
 def test_every_calibrated_number_is_its_refit(catalog, capsys):

@@ -309,27 +309,12 @@ def test_invalid_architectures_rejected() -> None:
         _tiny(dense_layers=1)  # no moe but not every layer dense
     with pytest.raises(ValidationError, match="num_kv_heads == num_heads"):
         _tiny(attention={"kind": "mha", "num_heads": 4, "num_kv_heads": 2, "head_dim": 16})
+    gqa = {"kind": "gqa", "num_heads": 4, "num_kv_heads": 2, "head_dim": 16}
     with pytest.raises(ValidationError, match="gqa attention has no indexer"):
-        _tiny(
-            attention={
-                "kind": "gqa",
-                "num_heads": 4,
-                "num_kv_heads": 2,
-                "head_dim": 16,
-                "indexer": {"num_heads": 2, "head_dim": 8, "top_k": 3},
-            }
-        )
+        _tiny(attention={**gqa, "indexer": {"num_heads": 2, "head_dim": 8, "top_k": 3}})
+    dsa = {"kind": "dsa", "num_heads": 4, "kv_lora_rank": 8, "v_head_dim": 8}
     with pytest.raises(ValidationError, match="dsa attention needs indexer"):
-        _tiny(
-            attention={
-                "kind": "dsa",
-                "num_heads": 4,
-                "kv_lora_rank": 8,
-                "qk_nope_head_dim": 8,
-                "qk_rope_head_dim": 4,
-                "v_head_dim": 8,
-            }
-        )
+        _tiny(attention={**dsa, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4})
 
 
 # ---- provenance of every number ----------------------------------------------------------

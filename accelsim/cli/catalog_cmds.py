@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -26,152 +27,138 @@ def _mark(entry: Any, field: str) -> str:
     return " [yellow](what-if)[/]" if prov is not None and prov.conf == "O" else ""
 
 
+def _peak(d: Any, dtype: str, fmt: str) -> str:
+    pf = d.peak_flops
+    return format(pf[dtype] / 1e12, fmt) if dtype in pf else "-"
+
+
+def _named(e: Any) -> str:
+    return e.name + (" [dim](hypothetical)[/]" if e.hypothetical else "")
+
+
+def _experts(m: Any) -> str:
+    moe = m.moe
+    return f"{moe.num_experts}+{moe.num_shared_experts}s ({moe.top_k})" if moe else "dense"
+
+
+def _cost_fit_cases(f: Any) -> str:
+    return str(len(getattr(f.source_of("decode_token_layer_cost"), "fit_cases", ())))
+
+
+#: The columns ``accelsim catalog KIND`` shows for every kind but devices and models: a header
+#: and the text of one entry's cell.
+_COLUMNS: dict[str, tuple[tuple[str, Callable[[Any], str]], ...]] = {
+    "device": (
+        ("name", _named),
+        ("vendor", lambda d: d.vendor),
+        ("bf16 TFLOP/s", lambda d: _peak(d, "bf16", ",.1f")),
+        ("fp8", lambda d: _peak(d, "fp8", ",.0f")),
+        ("int8 TOP/s", lambda d: _peak(d, "int8", ",.0f")),
+        ("HBM GB", lambda d: _gb(d.hbm_capacity) + _mark(d, "hbm_capacity")),
+        ("HBM TB/s", lambda d: f"{d.hbm_bandwidth / 1e12:.2f}" + _mark(d, "hbm_bandwidth")),
+        ("TDP W", lambda d: f"{d.tdp:.0f}"),
+        ("server", lambda d: d.default_server or "-"),
+    ),
+    "model": (
+        ("name", _named),
+        ("attention", lambda m: m.attention.kind.upper()),
+        ("layers", lambda m: str(m.num_layers)),
+        ("experts (top-k)", _experts),
+        ("total B", lambda m: f"{m.total_params / 1e9:,.1f}"),
+        ("active B", lambda m: f"{m.active_params / 1e9:,.1f}"),
+        ("KV KiB/token (bf16)", lambda m: f"{m.kv_bytes_per_token(2) / 1024:,.1f}"),
+    ),
+    "server": (
+        ("name", lambda s: s.name),
+        ("card", lambda s: s.card),
+        ("cards/node", lambda s: str(s.cards_per_node)),
+        ("scale-up", lambda s: s.scale_up_fabric),
+        ("scale-out", lambda s: s.scale_out_fabric),
+        ("NICs/card", lambda s: f"{s.nics_per_card:g}"),
+        ("host W", lambda s: f"{s.host_power:.0f}"),
+    ),
+    "fabric": (
+        ("name", lambda f: f.name),
+        ("tier", lambda f: f.tier),
+        ("topology", lambda f: f.topology),
+        ("GB/s per card (1 dir)", lambda f: f"{f.bandwidth_per_card / 1e9:,.1f}"),
+        ("latency", lambda f: format_quantity(f.latency, "time")),
+    ),
+    "prices": (
+        ("name", lambda p: p.name),
+        ("currency", lambda p: p.currency),
+        ("as of", lambda p: p.as_of),
+        ("cards", lambda p: str(len(p.cards))),
+        ("servers", lambda p: str(len(p.servers))),
+        ("rentals", lambda p: str(len(p.rental_per_card_hour))),
+    ),
+    "framework": (
+        ("name", lambda f: f.name),
+        ("framework", lambda f: f.framework),
+        ("vendor", lambda f: f.vendor),
+        ("decode token-layer cost", lambda f: format_quantity(f.decode_token_layer_cost, "time")),
+        ("fit cases", _cost_fit_cases),
+    ),
+    "routing": (
+        ("name", lambda r: r.name),
+        ("kind", lambda r: r.kind),
+        ("skew", lambda r: f"{r.skew:g}"),
+        ("drift", lambda r: f"{r.drift:g}"),
+        ("seed", lambda r: str(r.seed)),
+    ),
+    "facility": (
+        ("name", lambda f: f.name),
+        ("currency", lambda f: f.currency),
+        ("power /kWh", lambda f: f"{f.power_price_per_kwh:.4g}"),
+        ("PUE", lambda f: f"{f.pue:g}"),
+        ("colo /kW-month", lambda f: f"{f.colocation_per_kw_month:g}"),
+        ("years", lambda f: f"{f.depreciation_years:g}"),
+    ),
+}
+
+
 def _device_rows(cat: Catalog) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
-    cols = [
-        "name",
-        "vendor",
-        "bf16 TFLOP/s",
-        "fp8",
-        "int8 TOP/s",
-        "HBM GB",
-        "HBM TB/s",
-        "TDP W",
-        "server",
+    devices = cat.all("device")
+    columns = _COLUMNS["device"]
+    rows = [[cell(d) for _, cell in columns] for d in devices]
+    fields = ("name", "vendor", "hypothetical", "hbm_capacity", "hbm_bandwidth", "tdp")
+    data = [
+        {
+            **{f: getattr(d, f) for f in (*fields, "idle_power", "default_server")},
+            "peak_flops": dict(d.peak_flops),
+            "overridden": sorted(d.overridden()),
+        }
+        for d in devices
     ]
-    rows, data = [], []
-    for d in cat.all("device"):
-        pf = d.peak_flops
-        rows.append(
-            [
-                d.name + (" [dim](hypothetical)[/]" if d.hypothetical else ""),
-                d.vendor,
-                f"{pf['bf16'] / 1e12:,.1f}" if "bf16" in pf else "-",
-                f"{pf['fp8'] / 1e12:,.0f}" if "fp8" in pf else "-",
-                f"{pf['int8'] / 1e12:,.0f}" if "int8" in pf else "-",
-                _gb(d.hbm_capacity) + _mark(d, "hbm_capacity"),
-                f"{d.hbm_bandwidth / 1e12:.2f}" + _mark(d, "hbm_bandwidth"),
-                f"{d.tdp:.0f}",
-                d.default_server or "-",
-            ]
-        )
-        data.append(
-            {
-                "name": d.name,
-                "vendor": d.vendor,
-                "hypothetical": d.hypothetical,
-                "peak_flops": dict(pf),
-                "hbm_capacity": d.hbm_capacity,
-                "hbm_bandwidth": d.hbm_bandwidth,
-                "tdp": d.tdp,
-                "idle_power": d.idle_power,
-                "default_server": d.default_server,
-                "overridden": sorted(d.overridden()),
-            }
-        )
-    return cols, rows, data
+    return [header for header, _ in columns], rows, data
 
 
 def _model_rows(cat: Catalog) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
-    cols = [
-        "name",
-        "attention",
-        "layers",
-        "experts (top-k)",
-        "total B",
-        "active B",
-        "KV KiB/token (bf16)",
+    models = cat.all("model")
+    columns = _COLUMNS["model"]
+    rows = [[cell(m) for _, cell in columns] for m in models]
+    data = [
+        {
+            "name": m.name,
+            "hypothetical": m.hypothetical,
+            "attention": m.attention.kind,
+            "layers": m.num_layers,
+            "total_params": m.total_params,
+            "active_params": m.active_params,
+            "kv_bytes_per_token_bf16": m.kv_bytes_per_token(2),
+            "experts": m.moe.num_experts if m.moe else 0,
+            "top_k": m.moe.top_k if m.moe else 0,
+        }
+        for m in models
     ]
-    rows, data = [], []
-    for m in cat.all("model"):
-        moe = (
-            f"{m.moe.num_experts}+{m.moe.num_shared_experts}s ({m.moe.top_k})" if m.moe else "dense"
-        )
-        rows.append(
-            [
-                m.name + (" [dim](hypothetical)[/]" if m.hypothetical else ""),
-                m.attention.kind.upper(),
-                str(m.num_layers),
-                moe,
-                f"{m.total_params / 1e9:,.1f}",
-                f"{m.active_params / 1e9:,.1f}",
-                f"{m.kv_bytes_per_token(2) / 1024:,.1f}",
-            ]
-        )
-        data.append(
-            {
-                "name": m.name,
-                "hypothetical": m.hypothetical,
-                "attention": m.attention.kind,
-                "layers": m.num_layers,
-                "total_params": m.total_params,
-                "active_params": m.active_params,
-                "kv_bytes_per_token_bf16": m.kv_bytes_per_token(2),
-                "experts": m.moe.num_experts if m.moe else 0,
-                "top_k": m.moe.top_k if m.moe else 0,
-            }
-        )
-    return cols, rows, data
+    return [header for header, _ in columns], rows, data
 
 
 def _generic_rows(
     cat: Catalog, kind: str
 ) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
     entries = cat.all(kind)
-    if kind == "server":
-        cols = ["name", "card", "cards/node", "scale-up", "scale-out", "NICs/card", "host W"]
-        rows = [
-            [
-                s.name,
-                s.card,
-                str(s.cards_per_node),
-                s.scale_up_fabric,
-                s.scale_out_fabric,
-                f"{s.nics_per_card:g}",
-                f"{s.host_power:.0f}",
-            ]
-            for s in entries
-        ]
-    elif kind == "fabric":
-        cols = ["name", "tier", "topology", "GB/s per card (1 dir)", "latency"]
-        rows = [
-            [
-                f.name,
-                f.tier,
-                f.topology,
-                f"{f.bandwidth_per_card / 1e9:,.1f}",
-                format_quantity(f.latency, "time"),
-            ]
-            for f in entries
-        ]
-    elif kind == "prices":
-        cols = ["name", "currency", "as of", "cards", "servers", "rentals"]
-        rows = [
-            [
-                p.name,
-                p.currency,
-                p.as_of,
-                str(len(p.cards)),
-                str(len(p.servers)),
-                str(len(p.rental_per_card_hour)),
-            ]
-            for p in entries
-        ]
-    elif kind == "framework":
-        cols = ["name", "framework", "vendor", "decode token-layer cost", "fit cases"]
-        rows = [
-            [
-                f.name,
-                f.framework,
-                f.vendor,
-                format_quantity(f.decode_token_layer_cost, "time"),
-                str(len(getattr(f.source_of("decode_token_layer_cost"), "fit_cases", ()))),
-            ]
-            for f in entries
-        ]
-    elif kind == "routing":
-        cols = ["name", "kind", "skew", "drift", "seed"]
-        rows = [[r.name, r.kind, f"{r.skew:g}", f"{r.drift:g}", str(r.seed)] for r in entries]
-    elif kind == "spreads":
+    if kind == "spreads":
         cols = ["name", "input", "minus", "plus", "basis"]
         rows = [
             [t.name, key, f"{s.minus:.0%}", f"{s.plus:.0%}", t.basis(key)]
@@ -179,18 +166,9 @@ def _generic_rows(
             for key, s in t.spreads.items()
         ]
     else:
-        cols = ["name", "currency", "power /kWh", "PUE", "colo /kW-month", "years"]
-        rows = [
-            [
-                f.name,
-                f.currency,
-                f"{f.power_price_per_kwh:.4g}",
-                f"{f.pue:g}",
-                f"{f.colocation_per_kw_month:g}",
-                f"{f.depreciation_years:g}",
-            ]
-            for f in entries
-        ]
+        columns = _COLUMNS[kind]
+        cols = [header for header, _ in columns]
+        rows = [[cell(e) for _, cell in columns] for e in entries]
     data = [e.model_dump(exclude={"sources", "provenance"}) for e in entries]
     return cols, rows, data
 

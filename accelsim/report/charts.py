@@ -185,22 +185,9 @@ def tornado_chart(
         ax = fig.subplots()
         labels = [r[0] for r in rows][::-1]
         for y, (_, low, high) in enumerate(rows[::-1]):
-            ax.barh(
-                y,
-                low - base,
-                left=base,
-                color=_COLORS[1],
-                height=0.6,
-                label="input at its low end" if y == 0 else None,
-            )
-            ax.barh(
-                y,
-                high - base,
-                left=base,
-                color=_COLORS[0],
-                height=0.6,
-                label="input at its high end" if y == 0 else None,
-            )
+            for end, value, color in (("low", low, _COLORS[1]), ("high", high, _COLORS[0])):
+                label = f"input at its {end} end" if y == 0 else None
+                ax.barh(y, value - base, left=base, color=color, height=0.6, label=label)
         ax.legend(fontsize=7, loc="lower right")
         ax.set_yticks(range(len(labels)), labels)
         ax.axvline(base, color="black", lw=1)
