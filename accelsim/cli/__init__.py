@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import signal
 import sys
 
@@ -55,18 +56,16 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt, *_click_errors("Abort")):
-        err_console.print("interrupted")
-        sys.exit(130)
+        _interrupted("interrupted", 130)
     except _Terminated:
-        err_console.print("interrupted (terminated)")
-        sys.exit(143)
+        _interrupted("interrupted (terminated)", 143)
     except _click_errors("ClickException") as exc:  # unknown option, extra argument, bad value
         err_console.print(
             f"[bold red]error:[/] {escape(_usage_line(exc))}", highlight=False, soft_wrap=True
         )
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     if code == 130:  # typer turns a Ctrl-C inside a command into exit code 130, silently
-        err_console.print("interrupted")
+        _interrupted("interrupted", 130)
     if isinstance(code, int) and code:
         sys.exit(code)
 
@@ -127,6 +126,16 @@ def _check_numbers(argv: list[str]) -> None:
         low, high = _BOUNDS.get(flag, (-math.inf, math.inf))
         if not low <= number <= high:
             raise AccelsimError(f"{flag}: must be between {low:g} and {high:g} (got {value})")
+
+
+def _interrupted(message: str, status: int) -> None:
+    """Say so and end the process now. Every ``finally`` has run (temp files are gone); exit
+    handlers are skipped on purpose: a process pool whose workers were just stopped can keep
+    ``concurrent.futures``' exit handler waiting for ever."""
+    err_console.print(message)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _click_errors(name: str) -> tuple[type[BaseException], ...]:
