@@ -128,8 +128,12 @@ def test_scenario_file_with_errors(capsys, tmp_path):
 
 
 def test_unwritable_output(capsys, tmp_path):
-    line = _one_line_error(capsys, "report", "tiny", "-o", str(tmp_path / "no" / "r.html"))
-    assert "does not exist" in line
+    (tmp_path / "file").write_text("")
+    line = _one_line_error(capsys, "report", "tiny", "-o", str(tmp_path / "file" / "r.html"))
+    assert "is a file, not a folder" in line
+    (tmp_path / "d.html").mkdir()
+    line = _one_line_error(capsys, "report", "tiny", "-o", str(tmp_path / "d.html"))
+    assert "is a folder, not a file" in line
     line = _one_line_error(capsys, "report", "tiny", "-o", str(tmp_path / "r.txt"))
     assert "unknown format '.txt'" in line
 

@@ -396,6 +396,35 @@ class _Table(Generic[T]):
     cache: dict[str, T] = field(default_factory=dict)
 
 
+_OTHER_FOLDERS = (
+    "workloads/scenarios",
+    "workloads/traffic",
+    "workloads/validation",
+    "workloads/sweeps",
+    "workloads/traces",
+)
+
+
+def _refuse_strays(root: Path) -> None:
+    """A user catalog's YAML file under ``devices/``, ``workloads/`` or ``tco/`` that sits in no
+    folder accelsim reads (``devices/card/x.yaml``, ``devices/x.yaml``) is an error, not a file
+    silently ignored."""
+    known = {k.folder for k in KINDS.values()} | set(_OTHER_FOLDERS)
+    for top in ("devices", "workloads", "tco"):
+        base = root / top
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+                continue
+            folder = path.parent.relative_to(root).as_posix()
+            if folder not in known:
+                expected = ", ".join(sorted(f"{f}/" for f in known if f.startswith(top)))
+                raise CatalogError(
+                    f"{path}: not in a catalog folder accelsim reads (expected one of {expected})"
+                )
+
+
 class Catalog:
     """The merged built-in and user catalogs, with what-if overrides applied.
 
@@ -416,6 +445,7 @@ class Catalog:
                     f"catalog folder {root}: adds nothing (expected devices/, workloads/ or "
                     "tco/ folders laid out like the built-in catalog)"
                 )
+            _refuse_strays(root)
         for root in roots:
             for key, kind in KINDS.items():
                 folder = root / kind.folder

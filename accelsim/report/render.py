@@ -9,9 +9,7 @@ are in a table of its section), so it needs no file beside it.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from accelsim.errors import AccelsimError
+from accelsim.files import atomic_write, check_output_file
 from accelsim.report.model import Report
 
 __all__ = ["FORMATS", "render_html", "render_markdown", "write_report"]
@@ -77,8 +76,8 @@ def _weasyprint() -> Any:
 
 def check_output(path: str | Path) -> Path:
     """``path`` as a report destination, or one clear ``AccelsimError``: a known format
-    (``FORMATS``), an existing folder, and WeasyPrint importable for ``.pdf`` — checked before
-    any simulation runs."""
+    (``FORMATS``), a place accelsim can write (``accelsim.files.check_output_file``), and
+    WeasyPrint importable for ``.pdf`` — checked before any simulation runs."""
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
@@ -87,38 +86,19 @@ def check_output(path: str | Path) -> Path:
         )
     if suffix == ".pdf":
         _weasyprint()
-    if not out.parent.is_dir():
-        raise AccelsimError(f"report {out}: folder {out.parent} does not exist")
+    check_output_file(out, "report")
     return out
 
 
 def write_report(report: Report, path: str | Path) -> Path:
     """Write ``report`` to ``path`` (format from the suffix) through a temporary file in the
-    same folder and ``os.replace``: a failed write never leaves a partial file under ``path``."""
+    same folder (``accelsim.files.atomic_write``): a failed write never leaves a partial file
+    under ``path``."""
     out = check_output(path)
     if out.suffix.lower() == ".pdf":
         data = _weasyprint().HTML(string=render_html(report)).write_pdf()
     else:
         text = render_markdown(report) if out.suffix.lower() == ".md" else render_html(report)
         data = text.encode("utf-8")
-    folder = out.parent
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise AccelsimError(f"report {out}: cannot write in {folder} ({exc.strerror})") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise AccelsimError(f"report {out}: cannot write ({exc.strerror})") from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(out, data)
     return out
