@@ -47,9 +47,11 @@ w8a8-mixed    int8            int8   int8     W8A8: every linear layer INT8, exp
                                               (vLLM-Ascend ``DeepSeek-V4-Flash-w8a8-mtp``)
 w4a8-mixed    int4            int8   int8     W4A8: INT4 routed experts, INT8 rest and math
                                               (vLLM-Ascend ``DeepSeek-V4-Pro-w4a8-mtp``)
+w4a16-int4    int4            bf16   bf16     INT4 routed experts, BF16 rest: Kimi-K2-Thinking
+                                              as shipped (compressed-tensors INT4 experts)
 ============  ==============  =====  =======  ===============================================
 
-In all four the tensors the checkpoint ships unquantized keep their format: the router and the
+In all five the tensors the checkpoint ships unquantized keep their format: the router and the
 KV compressors BF16, the hyper-connection mixers FP32 (vLLM ``deepseek_v4.py`` builds them
 without a quantization config).
 
@@ -187,6 +189,10 @@ MIXED_PRESETS: dict[str, Precision] = {
     # docs/source/tutorials/models/DeepSeek-V4-Pro.md: "require 2 Atlas 800 A3 (128G x 8) node
     # or 4 Atlas 800 A2 (64G x 8) node"); INT4 routed experts, INT8 attention and shared experts.
     "w4a8-mixed": Precision("int8", "int8", "bf16", (("routed_experts", "int4"), *_AS_SHIPPED)),
+    # INT4 routed experts, BF16 rest and math: moonshotai/Kimi-K2-Thinking as shipped
+    # ("native INT4 MoE weights (compressed-tensors) with BF16 attention", the vLLM-Ascend
+    # Kimi-K2-Thinking tutorial), experts dequantized inside the GEMM.
+    "w4a16-int4": Precision("bf16", "bf16", "bf16", (("routed_experts", "int4"), *_AS_SHIPPED)),
 }
 
 

@@ -266,7 +266,9 @@ def test_uniform_presets_are_unchanged() -> None:
     """The mixed presets are extra names: ``PRESETS`` (what ``--dtype`` lists) is as before."""
     assert list(PRESETS) == ["bf16", "fp16", "fp8", "int8", "w8a8", "w8a16", "w4a16", "w4a8"]
     assert all(p.by_class == () for p in PRESETS.values())
-    assert set(MIXED_PRESETS) == {"fp8-mxfp4", "w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed"}
+    assert set(MIXED_PRESETS) == {
+        "fp8-mxfp4", "w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed", "w4a16-int4"
+    }  # fmt: skip
     assert precision("w4a8-mixed", kv="fp8").by_class == MIXED_PRESETS["w4a8-mixed"].by_class
     assert precision("w4a8-mixed").label == "w4a8-mixed"
 
