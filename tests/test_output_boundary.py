@@ -61,7 +61,7 @@ def test_cannot_create_temp_file(tmp_path, monkeypatch):
 def test_run_out_on_a_full_disk(tmp_path, monkeypatch, capsys, code, reason):
     out = tmp_path / "out"
     monkeypatch.setattr(files.os, "replace", _raise(code))
-    status, stdout, stderr = run_cli(capsys, "run", "tiny", "--out", str(out))
+    status, _stdout, stderr = run_cli(capsys, "run", "tiny", "--out", str(out))
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert status == 2
     assert len(lines) == 1 and "Traceback" not in stderr
