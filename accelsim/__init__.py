@@ -3,28 +3,25 @@
 The public API (notebook use) is re-exported here; see README.md for a tour.
 """
 
-from accelsim.catalog.loader import Catalog, load_catalog
-from accelsim.dtypes import Precision, precision
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import MemoryFit, ParallelPlan, fit, fit_best, minimum_cards, parse_plan
 from accelsim.version import __version__ as __version__
 
-__all__ = [
-    "AccelsimError",
-    "Catalog",
-    "MemoryFit",
-    "ParallelPlan",
-    "Precision",
-    "fit",
-    "fit_best",
-    "load_catalog",
-    "minimum_cards",
-    "parse_plan",
-    "precision",
-]
+__all__ = ["AccelsimError"]
 
 
+# Everything else imports on first use: ``import accelsim.cli`` (every command) runs this file,
+# and the catalog's schemas alone take about 0.3 s to build (issue 18's start-up targets).
 _LAZY = {
+    "Catalog": ("accelsim.catalog.loader", "Catalog"),
+    "load_catalog": ("accelsim.catalog.loader", "load_catalog"),
+    "Precision": ("accelsim.dtypes", "Precision"),
+    "precision": ("accelsim.dtypes", "precision"),
+    "MemoryFit": ("accelsim.model.plan", "MemoryFit"),
+    "ParallelPlan": ("accelsim.model.plan", "ParallelPlan"),
+    "fit": ("accelsim.model.plan", "fit"),
+    "fit_best": ("accelsim.model.plan", "fit_best"),
+    "minimum_cards": ("accelsim.model.plan", "minimum_cards"),
+    "parse_plan": ("accelsim.model.plan", "parse_plan"),
     "compare": ("accelsim.questions.compare", "compare"),
     "estimate_tco": ("accelsim.run.pricing", "estimate_tco"),
     "size_cluster": ("accelsim.questions.sizing", "size_cluster"),
@@ -36,7 +33,8 @@ __all__ += list(_LAZY)
 
 
 def __getattr__(name: str):
-    """Heavier entry points (simulator, cost model) import on first use."""
+    """The catalog, the plans and the heavier entry points (simulator, cost model) import on
+    first use."""
     if name in _LAZY:
         import importlib
 

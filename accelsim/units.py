@@ -4,6 +4,8 @@ Conventions (see ``design.md``): inside accelsim every quantity is a plain float
 seconds, bytes, FLOP/s, watts, joules — and money is a plain float in a named currency. Catalog
 files, scenario files and command-line overrides may write quantities with units; they are
 converted here, once, at load time, with pint. A bare number is taken to be already in SI units.
+Conversions are kept across processes in the user cache folder (``cache_dir``; see
+``_Conversions``), so a command that reads no new unit text never imports pint.
 
 Decimal prefixes are decimal (``TB/s`` = 1e12 B/s, ``TFLOP/s`` = 1e12 FLOP/s); binary prefixes
 are binary (``GiB`` = 2**30 B). Vendor "TFLOPS" are decimal, so ``"989 TFLOPS"`` is 9.89e14.
@@ -16,13 +18,20 @@ the front or back of the text and converts the rest (``"0.05 USD/kWh"`` -> 0.05 
 
 from __future__ import annotations
 
+import atexit
 import functools
+import hashlib
+import json
 import math
+import os
 import re
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from accelsim.errors import AccelsimError
+from accelsim.files import atomic_write
 
 if TYPE_CHECKING:
     import pint
@@ -33,7 +42,9 @@ __all__ = [
     "HOURS_PER_YEAR",
     "UnitError",
     "UserText",
+    "cache_dir",
     "check_finite",
+    "format_figure",
     "format_quantity",
     "format_value",
     "parse_money",
@@ -129,8 +140,92 @@ _POWER = re.compile(r"\*\*|\^")
 _BIG_POWER = re.compile(r"(?:\*\*|\^)\s*\(?\s*[-+]?\d{3,}")
 
 
+def cache_dir() -> Path:
+    """Where accelsim keeps what it can rebuild: ``$ACCELSIM_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/accelsim``, else ``~/.cache/accelsim`` (the XDG base-directory rule)."""
+    own = os.environ.get("ACCELSIM_CACHE_DIR")
+    if own:
+        return Path(own)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg if xdg else Path.home() / ".cache") / "accelsim"
+
+
+def _cache_file() -> Path:
+    """The conversion cache of this ``units.py`` and this pint: its name carries a hash of both
+    (the registry's definitions above and pint's own), so editing either starts a new file."""
+    try:
+        pint_version = version("pint")
+    except PackageNotFoundError:
+        pint_version = "none"
+    digest = hashlib.sha256(Path(__file__).read_bytes() + pint_version.encode()).hexdigest()
+    return cache_dir() / f"units-{digest[:16]}.json"
+
+
+class _Conversions:
+    """Texts already converted, kept across processes so that a command that reads no new
+    unit text never imports pint (about 0.6 s: issue 18's start-up targets). A conversion is a
+    pure function of the text, the dimension, this module and pint's version, and the file is
+    keyed by the last two, so a hit returns exactly what pint would (floats are stored as
+    their shortest repr, which reads back bit for bit). A missing, unreadable or corrupt file
+    is an empty cache; new conversions are written once, at exit, whole or not at all
+    (``accelsim.files.atomic_write``); a cache that cannot be written is skipped silently."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.known: dict[str, float] = {}
+        self.new = 0
+
+    @staticmethod
+    def key(text: str, dimension: str) -> str:
+        return f"{dimension}\t{text}"
+
+    def load(self) -> None:
+        self.path = _cache_file()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict):
+            self.known = {
+                k: float(v)
+                for k, v in data.items()
+                if isinstance(k, str) and type(v) in (int, float) and math.isfinite(v)
+            }
+
+    def get(self, text: str, dimension: str) -> float | None:
+        if self.path is None:
+            self.load()
+            atexit.register(self.save)
+        return self.known.get(self.key(text, dimension))
+
+    def put(self, text: str, dimension: str, value: float) -> None:
+        self.known[self.key(text, dimension)] = value
+        self.new += 1
+
+    def save(self) -> None:
+        if not self.new or self.path is None:
+            return
+        try:
+            atomic_write(self.path, json.dumps(self.known, sort_keys=True, indent=0))
+        except AccelsimError:
+            return
+        self.new = 0
+
+
+_CONVERSIONS = _Conversions()
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str, dimension: str) -> float:
+    cached = _CONVERSIONS.get(text, dimension)
+    if cached is not None:
+        return cached
+    value = _parse_with_pint(text, dimension)
+    _CONVERSIONS.put(text, dimension, value)
+    return value
+
+
+def _parse_with_pint(text: str, dimension: str) -> float:
     import pint
 
     ureg = _registry()
@@ -317,3 +412,32 @@ def format_value(value: Any, unit: str = "", missing: str = "-") -> str:
         return f"{value:,} {unit}".strip()
     text = f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return f"{text} {unit}".strip()
+
+
+def format_figure(
+    value: Any,
+    unit: str = "",
+    *,
+    p10: float | None = None,
+    p90: float | None = None,
+    half_width: float | None = None,
+    missing: str = "-",
+) -> str:
+    """A predicted figure as tables print it: ``1,234 tok/s ±31 (P10–P90 1,050–1,390)`` — the
+    value (``format_value``), the half width of its confidence interval across seeds and its
+    P10–P90 prediction interval; the half width and bounds drop the unit they share with the
+    value."""
+    text = format_value(value, unit, missing)
+    if text == missing:
+        return text
+    suffix = text.rsplit(" ", 1)[1] if " " in text else ""
+
+    def bare(x: float) -> str:
+        t = format_value(x, unit, missing)
+        return t[: -len(suffix) - 1] if suffix and t.endswith(" " + suffix) else t
+
+    if half_width:
+        text += f" ±{bare(half_width)}"
+    if p10 is not None and p90 is not None:
+        text += f" (P10–P90 {bare(p10)}–{bare(p90)})"
+    return text

@@ -160,8 +160,9 @@ sizing.to_frame()  # every replica count the search simulated, and the one it ch
 # %% [markdown]
 # ## 6. Cost it with uncertainty
 #
-# `estimate_tco` costs the sized cluster at the utilization and throughput its simulation
-# measured; `monte_carlo` draws every uncertain price and spec from its range and reports
+# `estimate_tco` costs the sized cluster at the card activity (the share of time compute or
+# HBM work at peak, which sets the cards' power) and throughput its simulation measured;
+# `monte_carlo` draws every uncertain price and spec from its range and reports
 # P10/P50/P90 of each output.
 
 # %%
@@ -169,7 +170,7 @@ tco = accelsim.estimate_tco(
     catalog,
     "h100-sxm5",
     sizing.cards,
-    utilization=min(sizing.summary.busy_fraction, 1.0),
+    utilization=min(sizing.summary.activity, 1.0),
     throughput=sizing.summary.throughput.output_tokens_per_s,
     input_tokens_per_s=sizing.summary.throughput.input_tokens_per_s,
 )

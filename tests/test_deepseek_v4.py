@@ -24,18 +24,21 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from clirun import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from accelsim.catalog.loader import Catalog
-from accelsim.catalog.workloads import TENSOR_CLASSES, ModelArch
+from accelsim.catalog.loader import Catalog, load_catalog
+from accelsim.catalog.workloads import TENSOR_CLASSES, ModelArch, MoESpec
 from accelsim.dtypes import MIXED_PRESETS, PRESETS, precision
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats
-from accelsim.model.plan import ParallelPlan, fit
+from accelsim.model.perf.ops import K_COLL
+from accelsim.model.plan import ParallelPlan, fit, parse_plan
+from accelsim.model.routing import RoutingModel, hash_routing
 from accelsim.run.timing import perf_model_from_catalog
 from accelsim.validate.calibrate import CALIBRATED
 from accelsim.validate.cases import load_cases
@@ -613,3 +616,112 @@ def test_v4_fit_holds_fewer_sequences_at_longer_context(
     assert a.weights == b.weights and a.kv_capacity == b.kv_capacity
     assert b.max_batch_at_context <= a.max_batch_at_context
     assert b.kv_bytes_per_token * longer >= a.kv_bytes_per_token * short
+
+
+# ---- context parallelism ------------------------------------------------------------------------
+def test_cp_kv_exchange_by_hand(catalog: Catalog) -> None:
+    """Llama-2-7B prefill of 8,192 tokens on 2 x H100 with cp=2: each layer all-gathers the
+    chunk KV, 8,192 x (2 x 32 x 128 x 2 B) = 134,217,728 B of it (MHA, tp=1: no split), of
+    which a rank receives half: 32 x (0.5 x 134,217,728 / link rate + latency) plus one
+    collective's launches per layer. The layers' FLOPs per rank halve."""
+    one = perf_model_from_catalog(
+        catalog, "llama-2-7b", "h100-sxm5", ParallelPlan(), precision("bf16")
+    )
+    two = perf_model_from_catalog(
+        catalog, "llama-2-7b", "h100-sxm5", ParallelPlan(cp=2), precision("bf16")
+    )
+    batch = BatchStats.prefill_chunk(8192, 0)
+    s1, s2 = one.step(batch), two.step(batch)
+    link = two.fabrics.link(2)
+    size = 8192 * 2 * 32 * 128 * 2
+    want = 32 * (0.5 * size / link.rate(1) + link.latency) + 32 * K_COLL * two.rates.launch_s
+    assert s2.times["cp_kv_exchange"] == pytest.approx(want, rel=1e-12)
+    assert s2.net_bytes["cp_kv_exchange"] == pytest.approx(32 * size / 2)
+    assert s1.times["cp_kv_exchange"] == 0.0
+    assert "cp_kv_exchange" not in s1.as_dict()["ops"]
+    for cls in ("attention", "dense_ffn"):
+        assert s2.flops[cls] == pytest.approx(s1.flops[cls] / 2, rel=1e-9)
+
+
+def test_cp_halves_the_v4_indexer_at_128k(catalog: Catalog) -> None:
+    """A 128K-token V4-Flash prefill with cp=2: a rank's zig-zag chunk of 64K tokens after on
+    average 32K of the others scores sum(p // 4) over p in (32K, 96K] entries per CSA layer,
+    half the whole prefill's sum(p // 4) over p <= 128K (to the floor's rounding)."""
+    t = 131072
+    base = perf_model_from_catalog(
+        catalog, "deepseek-v4-flash", "ascend-910b2", parse_plan("tp=8,ep=8"), precision("w8a8")
+    )
+    cp = perf_model_from_catalog(
+        catalog,
+        "deepseek-v4-flash",
+        "ascend-910b2",
+        parse_plan("tp=8,cp=2,ep=16"),
+        precision("w8a8"),
+    )
+    batch = BatchStats.prefill_chunk(t, 0)
+    whole, half = base.step(batch), cp.step(batch)
+    chunk = sum(p // 4 for p in range(t // 4 + 1, 3 * t // 4 + 1))
+    assert half.flops["indexer"] == pytest.approx(21 * chunk * 2 * 64 * 128, rel=1e-12)
+    assert half.flops["indexer"] == pytest.approx(whole.flops["indexer"] / 2, rel=1e-4)
+    assert half.times["cp_kv_exchange"] > 0
+    assert half.total_s < whole.total_s
+
+
+def test_step_cli_accepts_cp_at_1m(capsys) -> None:
+    code, out, _ = run_cli(capsys, "step", "deepseek-v4-flash", "-d", "ascend-910b2", "--cards",
+                           "16", "--plan", "tp=8,cp=2,ep=16", "--dtype", "w8a8", "--decode-batch",
+                           "2", "--context", str(M1), "--json")  # fmt: skip
+    d = json.loads(out)
+    assert code == 0 and d["plan"] == "tp=8,ep=16,cp=2"
+    assert d["ops"]["cp_kv_exchange"]["time_s"] > 0  # decode's partial outputs combine
+
+
+# ---- hash-routed layers ---------------------------------------------------------------------
+def test_hash_routing_load_follows_token_frequency() -> None:
+    """Two tokens at Zipf frequencies 1 and 1/2 (2/3 and 1/3 of the text), top-1 of 4 experts:
+    each token's table row holds one expert, so the experts' loads are 2/3 and 1/3 (or 1 when
+    both rows hold the same expert) and 0 elsewhere."""
+    moe = MoESpec(num_experts=4, top_k=1, expert_intermediate=8)
+    r = hash_routing(moe, vocab_size=2, layers=2, seed=3)
+    rows = np.array(r.counts).reshape(2, 4)
+    assert r.kind == "counts" and rows.sum(axis=1) == pytest.approx([1.0, 1.0])
+    for row in rows:
+        assert sorted(x for x in row if x) in ([pytest.approx(1 / 3), pytest.approx(2 / 3)], [1.0])
+    assert hash_routing(moe, 2, 2, seed=3) == r  # seeded
+
+
+def test_v4_hash_layers_carry_the_imbalance(catalog: Catalog) -> None:
+    """V4-Flash's first 3 MoE layers are priced apart: the layer groups still add up to the 43
+    layers; over EP 64 their busiest rank carries more than uniform routing's (the frequent
+    tokens' experts), so the routed-expert time exceeds that of the same model without hash
+    layers."""
+    flash = catalog.model("deepseek-v4-flash")
+    plain = load_catalog(overrides=["model.deepseek-v4-flash.moe.hash_layers=0"])
+    plan, prec = ParallelPlan(tp=1, dp=64, ep=64), precision("w8a8")
+    pm = perf_model_from_catalog(catalog, "deepseek-v4-flash", "ascend-910b2", plan, prec)
+    groups = pm._groups
+    assert sum(n for n, *_ in groups) == flash.num_layers
+    hashed = [n for n, moe, _, layer in groups if layer is not pm.layer]
+    assert sum(hashed) == 3
+    r = hash_routing(flash.moe, flash.vocab_size, 3)
+    t = 64 * 64 * 1.0
+    assert (
+        r.rank_loads(flash, 64, 0, t).max_load > RoutingModel().rank_loads(flash, 64, 0, t).max_load
+    )
+    batch = BatchStats.decode(64 * 64, 8192)
+    with_hash = pm.step(batch).times["routed_experts"]
+    same = perf_model_from_catalog(plain, "deepseek-v4-flash", "ascend-910b2", plan, prec)
+    assert len(same._groups) < len(groups)
+    assert sum(n for n, *_ in same._groups) == flash.num_layers
+    assert same.step(batch).times["routed_experts"] < with_hash
+
+
+def test_fit_cli_accepts_cp_at_1m(capsys) -> None:
+    """`accelsim fit` with a context-parallel plan at 1M tokens: V4-Pro on 32 x 910B2 holds two
+    1M-token sequences with tp=8,dp=2,cp=2 (the KV per token per card halved)."""
+    code, out, _ = run_cli(capsys, "fit", "deepseek-v4-pro", "--device", "ascend-910b2",
+                           "--cards", "32", "--dtype", "w8a8", "--context", str(M1), "--plan",
+                           "tp=8,dp=2,cp=2,ep=32", "--json")  # fmt: skip
+    d = json.loads(out)
+    assert code == 0 and d["fits"] and d["plan"] == "tp=8,ep=32,dp=2,cp=2"
+    assert d["max_batch_at_context"] >= 1

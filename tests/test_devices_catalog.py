@@ -209,7 +209,7 @@ def test_efficiency_profiles_are_plausible(catalog):
         eff = card.efficiency
         assert 0.4 < eff.gemm_fraction <= 1, card.name
         assert 0.3 < eff.collective_fraction <= 1, card.name
-        assert eff.gemm_m_half == 64, card.name
+        assert 16 <= eff.gemm_m_half <= 256, card.name  # 64 assumed; Hopper: DeepGEMM fit
         assert 1e-6 <= eff.kernel_launch <= 20e-6, card.name
         assert 1e-3 <= eff.iteration_overhead <= 5e-3, card.name
         assert 0 < card.idle_power < card.tdp, card.name

@@ -14,7 +14,8 @@ import pytest
 from stub_models import Const, Expo, Linear
 
 from accelsim.sim.admission import SchedulerConfig, policy
-from accelsim.sim.engine import KVTransfer, Pool, quantize, simulate
+from accelsim.sim.engine import KVTransfer, Pool, simulate
+from accelsim.sim.iteration_cache import quantize
 from accelsim.sim.traffic import Requests
 
 

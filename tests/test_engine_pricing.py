@@ -23,8 +23,9 @@ from accelsim.model.perf.model import PerfModel
 from accelsim.model.perf.ops import OP_CLASSES, LeanOps, Ops
 from accelsim.model.plan import ParallelPlan
 from accelsim.run.timing import perf_model_from_catalog
-from accelsim.sim import engine
+from accelsim.sim import iteration_cache
 from accelsim.sim.engine import Pool, simulate
+from accelsim.sim.loads import ReplicaLoads
 from accelsim.sim.traffic import Requests
 
 CAT = load_catalog()
@@ -159,7 +160,7 @@ def test_engine_cache_bound_never_changes_a_result(monkeypatch):
     pool = Pool(_pm("llama70b-a100-tp4"), replicas=2, kv_tokens=400_000)
     reqs = _requests(300)
     ref = simulate(reqs, pool)
-    monkeypatch.setattr(engine, "CACHE_SIZE", 8)
+    monkeypatch.setattr(iteration_cache, "CACHE_SIZE", 8)
     small = simulate(reqs, Pool(_pm("llama70b-a100-tp4"), replicas=2, kv_tokens=400_000))
     assert small.records.array.tobytes() == ref.records.array.tobytes()
     assert small.summary.iteration_model_calls > ref.summary.iteration_model_calls
@@ -169,7 +170,7 @@ def test_engine_cache_bound_never_changes_a_result(monkeypatch):
 
 
 def test_loads_tree_by_hand():
-    loads = engine._Loads(20, tree=True)
+    loads = ReplicaLoads(20, tree=True)
     assert loads.tree is not None and loads.least() == 0  # all 0: the lowest index
     for i in range(20):
         loads.add(i, 100 - i)  # replica 19 holds the fewest tokens
@@ -186,7 +187,7 @@ def test_loads_tree_by_hand():
     moves=st.lists(st.tuples(st.integers(0, 69), st.integers(-50, 50)), max_size=200),
 )
 def test_loads_tree_equals_a_scan(replicas, moves):
-    tree, scan = engine._Loads(replicas, tree=True), engine._Loads(replicas, tree=False)
+    tree, scan = ReplicaLoads(replicas, tree=True), ReplicaLoads(replicas, tree=False)
     for i, d in moves:
         i %= replicas
         tree.add(i, d)
@@ -203,7 +204,7 @@ def test_least_loaded_router_on_many_replicas_matches_the_scan(monkeypatch):
         return simulate(reqs, pool, router="least_outstanding_tokens")
 
     tree = run()
-    monkeypatch.setattr(engine._Loads, "TREE_MIN", 1 << 30)
+    monkeypatch.setattr(ReplicaLoads, "TREE_MIN", 1 << 30)
     scan = run()
     assert tree.records.array.tobytes() == scan.records.array.tobytes()
     assert len(set(tree.records["replica"].tolist())) > 1

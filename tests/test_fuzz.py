@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from accelsim.catalog.loader import decode_text, load_catalog, parse_override, parse_yaml
 from accelsim.errors import AccelsimError
 from accelsim.run.scenario import read_scenario
-from accelsim.sim.traffic import read_trace
+from accelsim.sim.traces import read_trace
 from accelsim.sweep.spec import sweep_from_mapping
 from accelsim.units import DIMENSIONS, UserText, parse_money, parse_quantity
 

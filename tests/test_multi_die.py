@@ -19,7 +19,7 @@ from accelsim.catalog.loader import load_catalog
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import minimum_cards, parse_plan
-from accelsim.questions.claims import precision_fits
+from accelsim.questions.claims_readings import precision_fits
 from accelsim.questions.compare import sized_cost
 from accelsim.questions.sizing import replica_shape, size_cluster
 from accelsim.questions.tune import enumerate_candidates, tune
@@ -164,7 +164,7 @@ def test_the_simulate_evaluator_charges_packages(priced):
     row = simulate(ctx)
     assert row["cards"] == 16
     kwargs = {
-        "utilization": row["busy_fraction"],
+        "utilization": row["activity"],  # energy follows the cards' activity
         "prices": BOOK,
         "throughput": row["output_tokens_per_s"],
         "input_tokens_per_s": row["input_tokens_per_s"],

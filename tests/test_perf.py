@@ -791,3 +791,59 @@ def test_lm_head_tp_pools_rows_and_splits_the_head(catalog):
     gathered, logits = 64 * 7168 * 2, 64 * 129_280 / 8 * 4 * 7 / 8
     assert split.net_bytes["tp_collectives"] == pytest.approx(gathered * 7 / 8 + logits)
     assert split.hbm_bytes["sampling"] == plain.hbm_bytes["sampling"]
+
+
+def test_int8_dispatch_carries_its_scale_and_header_bytes():
+    """toy-moe in W8A8 on ep=4 (H=512): a dispatched row is 512 INT8 B + a 4 B per-token scale
+    + DeepEP's 16 B header = 532 B; 16 decode tokens per rank x 2 copies x 3/4 off-rank per
+    layer, x 4 layers. The combine stays BF16 (1,024 B per row)."""
+    plan = ParallelPlan(tp=1, dp=4, ep=4)
+    pm = model_for(model=MOE, plan=plan, prec="int8")
+    dec = pm.step(BatchStats.decode(64, 100))
+    assert dec.net_bytes["ep_dispatch"] == pytest.approx(4 * 16 * 2 * 0.75 * 532)
+    assert dec.net_bytes["ep_combine"] == pytest.approx(4 * 16 * 2 * 0.75 * 1024)
+
+
+def test_ep_fixed_latency_and_normal_mode_share_by_hand():
+    """toy-moe BF16 decode on ep=4 over a switch with no latency: a card whose EP dispatch costs
+    10 us plus 2 us per doubling of the EP degree adds 10 + 2 x log2(4) = 14 us per layer to the
+    dispatch and 2 x 2 = 4 us to the combine. A prefill batch on a card
+    whose normal-mode dispatch reaches 0.8 of the link at EP2 and 0.4 at EP8 runs at 0.6 at EP4
+    (linear in log2 of the degree): its dispatch bytes take 1 / 0.6 as long."""
+    plan = ParallelPlan(tp=1, dp=4, ep=4)
+    base = model_for(model=MOE, plan=plan).step(BatchStats.decode(64, 100))
+    card = make_card(efficiency={"ep_dispatch_latency": 10e-6, "ep_doubling_latency": 2e-6})
+    slow = model_for(card=card, model=MOE, plan=plan).step(BatchStats.decode(64, 100))
+    assert slow.times["ep_dispatch"] - base.times["ep_dispatch"] == pytest.approx(4 * 14e-6)
+    assert slow.times["ep_combine"] - base.times["ep_combine"] == pytest.approx(4 * 4e-6)
+    pre = BatchStats(prefill_seqs=4, prefill_tokens=64, prefill_attention_pairs=4 * 136)
+    shared = make_card(efficiency={"ep_normal_dispatch_fraction": {2: 0.8, 8: 0.4}})
+    a = model_for(model=MOE, plan=plan).step(pre).times["ep_dispatch"]
+    b = model_for(card=shared, model=MOE, plan=plan).step(pre).times["ep_dispatch"]
+    assert b == pytest.approx(a / 0.6)
+    assert model_for(card=shared, model=MOE, plan=plan).step(pre).times[
+        "ep_combine"
+    ] == pytest.approx(model_for(model=MOE, plan=plan).step(pre).times["ep_combine"])
+
+
+def test_measured_fused_moe_kernel_fixed_cost_and_ceiling_by_hand():
+    """toy-moe with INT4 weight-only experts (w4a16): a card whose 4-bit fused-MoE kernel costs
+    10 us per layer beyond its roofline makes a decode step 4 layers x 10 us longer; one whose
+    kernel never exceeds 0.1 of the BF16 peak prices a 4,096-token prefill's expert GEMMs
+    (2 x 3 x 512 x 256 FLOPs per assignment, 8,192 assignments per layer, 4 layers) at no less
+    than their FLOPs over 1e13 FLOP/s, which the plain card beats."""
+    eff = {"dequant_hbm_fraction": {"int4": 0.5}}
+    base = make_card(efficiency=eff)
+    fixed = make_card(efficiency={**eff, "routed_fixed_by_dtype": {"int4": 10e-6}})
+    capped = make_card(efficiency={**eff, "routed_gemm_fraction_by_dtype": {"int4": 0.1}})
+    dec = BatchStats.decode(64, 100)
+    a = model_for(card=base, model=MOE, prec="w4a16").step(dec).times["routed_experts"]
+    b = model_for(card=fixed, model=MOE, prec="w4a16").step(dec).times["routed_experts"]
+    assert b - a == pytest.approx(4 * 10e-6, rel=1e-6)
+    pre = BatchStats(prefill_seqs=1, prefill_tokens=4096, prefill_attention_pairs=4096 * 4097 / 2)
+    gemm_flops = 4 * 8192 * 2 * 3 * 512 * 256
+    slow = model_for(card=capped, model=MOE, prec="w4a16").step(pre)
+    plain = model_for(card=base, model=MOE, prec="w4a16").step(pre)
+    assert slow.flops["routed_experts"] == pytest.approx(gemm_flops)
+    assert slow.times["routed_experts"] >= gemm_flops / 1e13
+    assert plain.times["routed_experts"] < gemm_flops / 1e13

@@ -501,3 +501,57 @@ def test_fit_splits_the_lm_head_over_its_own_degree(catalog):
     assert split.weights_embedding == pytest.approx(vh * 2 + vh / 8 * 2)
     assert split.activations == plain.activations
     assert split.kv_capacity - plain.kv_capacity == pytest.approx(vh * 2 * 7 / 8)
+
+
+# ---- context parallelism ----------------------------------------------------------------------
+def test_cp_in_the_plan_grammar():
+    """cp multiplies a stage's ranks: tp=8,cp=2,ep=16 is 16 ranks, the experts over all of
+    them; it reads back from its label and its text; ep must divide tp*dp*cp."""
+    p = parse_plan("tp=8,cp=2,ep=16")
+    assert (p.cp, p.stage_ranks, p.ranks_per_replica, p.moe_tp) == (2, 16, 16, 1)
+    assert p.label() == "tp=8,ep=16,cp=2"
+    assert parse_plan(p.label()) == p and parse_plan(p.text()) == p
+    assert parse_plan({"tp": 4, "dp": 2, "cp": 4, "ep": 32}).ranks_per_replica == 32
+    assert parse_plan("tp=4,cp=2,pp=2", ranks=32).replicas == 2  # 4*2*2 = 16 ranks each
+    with pytest.raises(AccelsimError, match=r"ep=32 must divide tp\*dp\*cp=16"):
+        parse_plan("tp=8,cp=2,ep=32")
+    with pytest.raises(AccelsimError, match="cp must be a positive integer"):
+        parse_plan("tp=8,cp=0")
+    with pytest.raises(AccelsimError, match=r"tp\*dp\*cp\*pp=6 does not divide 8 ranks"):
+        parse_plan("tp=3,cp=2", ranks=8)
+    assert "cp=" not in ParallelPlan(tp=8).label()
+
+
+def test_cp_splits_the_kv_cache_and_the_workspace():
+    """The hand-computed tp=2 fit with cp=2 (4 ranks): weights per rank unchanged (attention
+    and FFN replicated over the context ranks); KV per token per rank 2,048 / 2 = 1,024 B;
+    the workspace's token term halves: ceil(1024 / 2) * (8*1024 + 3*4096/2) * 2 = 14,680,064
+    plus the 16,000 B of logits = 14,696,064 B. KV = 16e9 - 1.6e9 - 62,873,600 - 14,696,064 =
+    14,322,430,336 B -> 14,322,430,336 // 1,024 = 13,986,748 tokens in the group."""
+    f = fit(
+        TINY_GQA,
+        TINY_CARD,
+        ParallelPlan(tp=2, cp=2),
+        precision("bf16"),
+        4096,
+        max_batched_tokens=1024,
+        max_seqs=8,
+    )
+    base = _tp2_fit()
+    assert f.weights == base.weights
+    assert f.kv_bytes_per_token == 1024
+    assert f.activations == 14_696_064
+    assert f.kv_capacity == pytest.approx(14_322_430_336)
+    assert f.max_kv_tokens == 13_986_748
+
+
+def test_cp_lets_a_million_tokens_fit(catalog):
+    """DeepSeek-V4-Pro at w8a8 on 32 x 910B2: tp=8,dp=4 leaves each group less room than one
+    1M-token sequence; tp=8,dp=2,cp=2 (same weights per card) halves each rank's share of it."""
+    card, arch = catalog.device("ascend-910b2"), catalog.model("deepseek-v4-pro")
+    m1 = 1_048_576
+    dp4 = fit(arch, card, parse_plan("tp=8,dp=4,ep=32"), precision("w8a8"), m1)
+    cp2 = fit(arch, card, parse_plan("tp=8,dp=2,cp=2,ep=32"), precision("w8a8"), m1)
+    assert cp2.weights == pytest.approx(dp4.weights)
+    assert cp2.kv_bytes_per_token == pytest.approx(dp4.kv_bytes_per_token / 2)
+    assert not dp4.fits and cp2.fits

@@ -21,11 +21,11 @@ from accelsim.errors import AccelsimError, CatalogError
 CARD_IDS = {
     "ascend-910b1", "ascend-910b2", "ascend-910b3", "ascend-910b4", "ascend-910c",
     "a100-sxm4-40gb", "a100-sxm4-80gb", "a100-pcie-80gb", "a800", "h100-sxm5", "h800",
-    "h20", "h200", "mi300x",
+    "h20", "h200", "mi300x", "b200", "gb200",
 }  # fmt: skip
 SERVER_IDS = {
     "atlas-800t-a2", "atlas-800i-a2", "atlas-800i-a3", "cloudmatrix384", "dgx-a100",
-    "hgx-a800", "hgx-h100", "hgx-h800", "hgx-h20", "hgx-h200", "mi300x-platform",
+    "dgx-a100-320gb", "hgx-a800", "hgx-h100", "hgx-h800", "hgx-h20", "hgx-h200", "mi300x-platform",
 }  # fmt: skip
 FABRIC_IDS = {"roce-200g", "roce-400g", "ib-hdr", "ib-ndr"}
 
@@ -74,6 +74,9 @@ def test_book_keys_are_catalog_ids(cat: Catalog, name: str) -> None:
     assert set(book.cards) <= CARD_IDS, set(book.cards) - CARD_IDS
     assert set(book.servers) <= SERVER_IDS, set(book.servers) - SERVER_IDS
     assert set(book.rental_per_card_hour) <= CARD_IDS
+    assert set(book.hosts) <= SERVER_IDS
+    assert set(book.unpriced) <= set(cat.names("device"))
+    assert not set(book.unpriced) & set(book.cards)  # a card is priced or says why not
     net = book.network
     assert set(net.nic_per_port) | set(net.switch) | set(net.switch_radix) <= FABRIC_IDS
     assert set(net.switch) == set(net.switch_radix)  # a switch price needs its port count
@@ -82,8 +85,14 @@ def test_book_keys_are_catalog_ids(cat: Catalog, name: str) -> None:
 def test_international_book(cat: Catalog) -> None:
     book = cat.prices("international-2025")
     assert (book.currency, book.as_of, book.fx_per_usd) == ("USD", "2025-06", None)
-    assert book.servers["dgx-a100"] == 199000
-    assert book.cards["ascend-910b2"] == pytest.approx(120000 / 7.2, abs=1)
+    assert book.servers["dgx-a100-320gb"] == 199000  # the 2020 launch price: 40 GB cards
+    assert "dgx-a100" not in book.servers  # the 640 GB system is host + 8 x 80 GB cards
+    assert book.hosts["dgx-a100"] == 32000
+    assert book.quote_fx_per_usd == {"CNY": 7.2}
+    assert book.source_of("quote_fx_per_usd.CNY").range == (7.0, 7.3)
+    assert book.cards["ascend-910b2"] == pytest.approx(120000 / 7.2)
+    assert book.servers["hgx-h800"] == pytest.approx(2.0e6 / 7.2)
+    assert book.source_of("servers.hgx-h20").range == pytest.approx((1.2e6 / 7.2, 1.4e6 / 7.2))
     assert book.servers["atlas-800t-a2"] == pytest.approx(61.83e6 / 200)
     assert book.rental_per_card_hour["h800"] == 2.0
     assert book.network.switch_radix["ib-ndr"] == 64
@@ -316,20 +325,30 @@ def test_a_card_price_what_if_moves_the_bundle_it_sits_in(cat):
 
     base = cost_inputs(cat, "ascend-910b2", 16, utilization=0.5)
     assert base.server_price == pytest.approx(309150.0)
-    # the Atlas 800I A2 bundle less 8 x $16,667 cards: $175,814 of non-card content, shown
-    assert any("implied non-card content is $175,814" in n for n in base.notes)
+    # the Atlas 800I A2 bundle less 8 x $16,666.67 cards: $175,817 of non-card content, shown
+    assert any("implied non-card content is $175,817" in n for n in base.notes)
     cut = with_overrides(cat, ["prices.international-2025.cards.ascend-910b2=-30%"])
     moved = cost_inputs(cut, "ascend-910b2", 16, utilization=0.5)
-    assert moved.server_price == pytest.approx(309150.0 - 8 * 0.3 * 16667)
+    assert moved.server_price == pytest.approx(309150.0 - 8 * 0.3 * 120000 / 7.2)
     assert any("card-price what-if" in n for n in moved.notes)
 
 
-def test_a_card_inheriting_its_server_through_extends_is_warned(cat):
+def test_a_card_inheriting_its_server_through_extends_is_warned(cat, tmp_path):
+    import yaml
+
     from accelsim.run.pricing import cost_inputs
 
-    # ascend-910b4 extends ascend-910b2 and names no server of its own
-    notes = cost_inputs(cat, "ascend-910b4", 8, utilization=0.5).notes
+    # a user's card that extends ascend-910b2 and names no server of its own
+    root = tmp_path / "cat"
+    (root / "devices" / "cards").mkdir(parents=True)
+    card = {"name": "my-910b", "extends": "ascend-910b2", "display_name": "my 910B"}
+    (root / "devices" / "cards" / "my-910b.yaml").write_text(yaml.safe_dump(card))
+    mine = load_catalog([root])
+    notes = cost_inputs(mine, "my-910b", 8, utilization=0.5).notes
     assert any("inherited from ascend-910b2 via extends:" in n for n in notes)
+    # ascend-910b4 extends ascend-910b2 in the Atlas 800I A2, which lists it (also_holds)
+    notes = cost_inputs(cat, "ascend-910b4", 8, utilization=0.5).notes
+    assert not any("extends:" in n for n in notes)
     # h200 extends h100-sxm5 but names its own hgx-h200: no warning
     notes = cost_inputs(cat, "h200", 8, utilization=0.5).notes
     assert not any("extends:" in n for n in notes)
@@ -353,3 +372,56 @@ def test_a_host_price_composes_the_server(cat, tmp_path):
     mine = load_catalog([root])
     inputs = cost_inputs(mine, "ascend-910b2", 8, utilization=0.5, prices="hosts-only")
     assert inputs.server_price == pytest.approx(30000 + 8 * 10000)
+
+
+def test_every_card_default_server_holds_that_card(cat):
+    """Each shipped card's default server is built for it: the server's card, a SKU its
+    ``also_holds`` lists with a source, or a hypothetical variant of the server's card. A
+    listed SKU is a card of the server card's family (one extends the other)."""
+    from accelsim.run.pricing import holds, server_warning
+
+    for card in cat.all("device"):
+        server = cat.server_for(card)
+        assert holds(server, card), (card.name, server.name, server.card)
+        assert server_warning(cat, card, server) is None
+    for server in cat.all("server"):
+        if server.also_holds:
+            assert server.source_of("also_holds").src, server.name
+        for sku in server.also_holds:
+            other = cat.device(sku)
+            assert (
+                server.card in (other.extends, other.name)
+                or other.name == cat.device(server.card).extends
+            ), (server.name, sku)
+
+
+def test_cny_quotes_follow_the_books_exchange_rate(cat):
+    """The USD book writes CNY quotes in CNY: a what-if on its rate moves them, and only
+    them (the Atlas 800T A2 bundle has the source's own USD figure)."""
+    from accelsim.catalog.loader import with_overrides
+
+    book = with_overrides(cat, ["prices.international-2025.quote_fx_per_usd.CNY=8"]).prices(
+        "international-2025"
+    )
+    assert book.servers["hgx-h800"] == pytest.approx(2.0e6 / 8)
+    assert book.cards["ascend-910b2"] == pytest.approx(120000 / 8)
+    assert book.servers["atlas-800t-a2"] == pytest.approx(61.83e6 / 200)
+    with pytest.raises(ValueError, match="quote_fx_per_usd.EUR"):
+        PriceBook.model_validate(
+            {"name": "u", "currency": "USD", "as_of": "2025", "cards": {"h20": "EUR 10,000"}}
+        )
+
+
+def test_2026_cards_have_rental_quotes_or_say_why_unpriced(cat):
+    """B200 $6.03/h and GB200 $9.08 per superchip-hour = $4.54 per GPU (2 per superchip), from
+    reference/tco.md 'Additions, 2026-12'; neither has a purchase price, nor do the Ascend 950s,
+    and ``unpriced`` gives the book's reason."""
+    from accelsim.run.pricing import rental_rate, unpriced
+
+    assert rental_rate(cat, "b200") == pytest.approx(6.03)
+    assert rental_rate(cat, "gb200") == pytest.approx(9.08 / 2)
+    for device in ("b200", "gb200", "ascend-950pr", "ascend-950dt"):
+        why = unpriced(cat, device, "international-2025")
+        assert why is not None and "reference/tco.md" in why, device
+    assert cat.prices("china-2025").servers["hgx-h200"] == 1.4e6
+    assert unpriced(cat, "h200", "china-2025") is None

@@ -169,14 +169,14 @@ def _small_report() -> Report:
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     """A write that fails at the rename leaves neither the final file nor the temp file."""
-    import accelsim.report.render as render
+    import accelsim.files as files
 
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(render.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)  # the one output boundary renames
     target = tmp_path / "r.html"
-    with pytest.raises(AccelsimError, match="No space left"):
+    with pytest.raises(AccelsimError, match="cannot write \\(the disk is full\\)"):
         write_report(_small_report(), target)
     assert list(tmp_path.iterdir()) == []
 

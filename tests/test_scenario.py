@@ -195,7 +195,9 @@ def test_cli_run_json_and_out(tmp_path):
 
 
 def test_cli_table():
-    r = CliRunner().invoke(app, ["run", "tiny", "--set", "scenario.traffic.requests=20"])
+    r = CliRunner().invoke(
+        app, ["run", "tiny", "--set", "scenario.traffic.requests=20"], env={"COLUMNS": "200"}
+    )
     assert r.exit_code == 0, r.output
     assert "requests arrived / completed / rejected" in r.output and "20 / 20 / 0" in r.output
 

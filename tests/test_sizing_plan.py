@@ -8,7 +8,7 @@ import pytest
 
 from accelsim.errors import AccelsimError
 from accelsim.model.plan import ParallelPlan, parse_plan
-from accelsim.questions.sizing import replica_shape, size_cluster
+from accelsim.questions.sizing import replica_shape, size_cluster, slo_check, slo_check_seeds
 from accelsim.run.resolve import deploy, load_scenario
 
 DEVICE = "a100-sxm4-80gb"
@@ -62,3 +62,23 @@ def test_the_scenario_plan_is_the_deployments(catalog, tiny):
     assert shape.plan == replace(dep.main.plan, replicas=1)
     given = replica_shape(dep, catalog, DEVICE, plan=ParallelPlan(tp=2, ep=2, replicas=3))
     assert given.plan == ParallelPlan(tp=2, ep=2)
+
+
+def test_sizing_replicates_passing_sizes_and_judges_their_bound(catalog, tiny):
+    res = size_cluster(tiny, catalog, DEVICE, seeds=3, workers=0)
+    chosen = res.chosen
+    assert res.attainable and res.seeds == 3
+    assert chosen is not None and chosen.replicated is not None
+    assert len(chosen.replicated.seeds) == 3 and chosen.replicated.first is chosen.summary
+    assert chosen.ok and slo_check_seeds(chosen.replicated, res.targets) == (True, chosen.margin)
+    for r, run in res.runs.items():
+        if r < res.replicas:
+            assert not run.ok
+        if run.replicated is None:  # only a size that fails on its first seed is not replicated
+            assert not slo_check(run.summary, res.targets)[0]
+    # the figures of a replicated size are the means over its seeds
+    assert chosen.figure("ttft_p99") == pytest.approx(
+        sum(s.ttft_s.p99 for s in chosen.replicated.summaries) / 3
+    )
+    single = size_cluster(tiny, catalog, DEVICE, seeds=1, workers=0)
+    assert single.seeds == 1 and single.replicas <= res.replicas  # the bound is never looser

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from accelsim.catalog.loader import load_catalog
 from accelsim.catalog.prices import FacilityProfile, PriceBook
 from accelsim.errors import AccelsimError
-from accelsim.model.cost import CostInputs, evaluate, rental_cost, size_network
+from accelsim.model.cost import CostInputs, evaluate, opex_per_year
+from accelsim.model.network import size_network
+from accelsim.model.rental import rental_cost
 from accelsim.model.uncertainty import (
     Dist,
     RangedTco,
@@ -111,11 +113,28 @@ def test_colocation_on_provisioned_power():
 
 
 def test_maintenance_and_staff():
-    """Maintenance 5%/yr of $80,000 hardware = $4,000; staff $3,000 per node-year x 1 node."""
-    r = evaluate(_bare(maintenance_fraction_per_year=0.05, staff_per_node_year=3000))
+    """Maintenance 5%/yr of $80,000 hardware = $4,000; staff 0.015 FTE per server x 1 server x
+    $200,000 per FTE-year = $3,000; both are opex."""
+    r = evaluate(
+        _bare(maintenance_fraction_per_year=0.05, ops_fte_per_node=0.015, ops_fte_cost_per_year=2e5)
+    )
     assert r.breakdown["maintenance"] == pytest.approx(4000)
     assert r.breakdown["staff"] == pytest.approx(3000)
+    assert opex_per_year(r.values) == pytest.approx(7000)
     assert sum(r.breakdown.values()) == pytest.approx(r.per_year_usd)
+
+
+def test_annuity_financing_is_its_own_line():
+    """At 8% over 4 y the annuity is $24,153.66/yr (above); the breakdown keeps the
+    straight-line $20,000 under amortization and shows the $4,153.66 difference as financing,
+    which is neither opex nor capex."""
+    r = evaluate(_bare(amortization="annuity", cost_of_capital=0.08))
+    assert r.breakdown["amortization_compute"] == pytest.approx(20_000)
+    assert r.breakdown["financing"] == pytest.approx(4_153.66, abs=0.01)
+    assert opex_per_year(r.values) == pytest.approx(0.0)
+    assert evaluate(_bare(cost_of_capital=0.08, amortization="straight_line")).breakdown[
+        "financing"
+    ] == pytest.approx(0.0)
 
 
 # ---- network ---------------------------------------------------------------------------------
@@ -311,12 +330,17 @@ def test_output_currency(catalog):
 
 
 def test_estimate_tco_from_catalog(catalog):
-    """A100 80GB in dgx-a100 servers: 16 cards = 2 servers x $199,000 = $398,000. Two nodes are
-    cabled back to back (no switch): 8 links x 2 optics x $750 = $12,000. Storage 2 x $2,500.
-    Installation 10%: capex = 1.1 x (398,000 + 12,000 + 5,000) = $456,500."""
+    """A100 80GB in dgx-a100 (640 GB) servers, priced as host $32,000 + 8 x $12,500 cards =
+    $132,000: 16 cards = 2 servers = $264,000. Two nodes are cabled back to back (no switch):
+    8 links x 2 optics x $750 = $12,000. Storage 2 x $2,500. Installation 10%:
+    capex = 1.1 x (264,000 + 12,000 + 5,000) = $309,100."""
     r = estimate_tco(catalog, "a100-sxm4-80gb", 16, utilization=0.5, throughput=5000.0)
-    assert r.values["capex_compute"] == pytest.approx(398_000)
-    assert r.capex_usd == pytest.approx(456_500)
+    assert r.values["capex_compute"] == pytest.approx(264_000)
+    assert r.capex_usd == pytest.approx(309_100)
+    # us-2025's 8% cost of capital is charged as its own line, and 0.005 FTE per server x
+    # 2 servers x $200,000 = $2,000 of operations staff
+    assert r.values["financing"] > 0
+    assert r.values["staff"] == pytest.approx(2_000)
     assert r.usd_per_mtok_output > 0
     frame = r.to_frame()
     assert set(frame.columns) == {"output", "label", "value", "unit"}

@@ -7,16 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accelsim.sim.traffic import (
+from accelsim.sim.traces import (
     TraceError,
-    TrafficSpec,
-    generate,
-    parse_rate,
     read_azure_csv,
     read_lengths_csv,
     read_mooncake_jsonl,
     read_servegen,
 )
+from accelsim.sim.traffic import TrafficSpec, generate, parse_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "workloads" / "traces"

@@ -126,7 +126,7 @@ def test_verdict_needs_two_distinct_devices():
 
 
 def test_compare_json_has_the_verdict(capsys):
-    code, out, _ = run_cli(capsys, "compare", "--json", "--monte-carlo", "400")
+    code, out, _ = run_cli(capsys, "compare", "--json", "--monte-carlo", "400", "--seeds", "1")
     assert code == 0
     r = json.loads(out)
     v = r["verdict"]

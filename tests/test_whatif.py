@@ -20,6 +20,8 @@ from accelsim.model.batch import BatchStats
 from accelsim.model.perf.model import PerfModel
 from accelsim.model.plan import parse_plan
 from accelsim.questions.whatif import METRICS, parse_vary, whatif
+from accelsim.run.resolve import load_scenario
+from accelsim.run.simulate import run_scenario
 from accelsim.sweep.spec import resolve_base, sweep_from_mapping
 
 HBM = "device.a100-sxm4-80gb.hbm_bandwidth"
@@ -327,3 +329,19 @@ def test_every_metric_comes_out_of_the_simulator():
     assert missing == []
     # the simulator sees the bandwidth too: the p99 time per output token drops
     assert r.rows[2]["tpot_p99"] < r.rows[1]["tpot_p99"]
+
+
+def test_varying_the_seed_runs_each_point_at_its_seed(catalog):
+    result = whatif("tiny", vary="scenario.seed=0,1,2", metrics="throughput,ttft_p99")
+    rows = [r for r in result.rows if r["what_if"]]
+    assert [r["value"] for r in rows] == [0, 1, 2]
+    assert rows[0]["throughput"] == result.rows[0]["throughput"]  # seed 0 is the baseline
+    assert len({r["ttft_p99"] for r in rows}) == 3  # each seed draws its own traffic
+    sc = load_scenario("tiny", catalog)
+    one = run_scenario(sc.model_copy(update={"seed": 1}), catalog).summary
+    assert rows[1]["ttft_p99"] == pytest.approx(one.ttft_s.p99)
+    # every predicted figure carries its prediction interval
+    for r in rows:
+        assert r["throughput_p10"] < r["throughput"] < r["throughput_p90"]
+        assert r["ttft_p99_p10"] < r["ttft_p99"] < r["ttft_p99_p90"]
+        assert r["throughput_basis"].endswith("cases")

@@ -30,14 +30,45 @@ The *efficiency profile* of a card turns peaks into achievable rates for the tim
 - ``collective_fraction``: achievable NCCL/HCCL bus bandwidth over the fabric's link peak (a
   fabric's own ``Fabric.achievable_fraction``, when set, takes precedence on that fabric);
 - ``kernel_launch``: fixed cost per kernel (launch + tail), charged per op per layer;
+- ``ep_dispatch_latency`` / ``ep_combine_latency`` / ``ep_doubling_latency``: optional fixed
+  device time of one expert-parallel dispatch / combine kernel beyond its bytes and the
+  fabric's latency (DeepEP-style kernels: count exchange, signalling, the in-kernel cast), and
+  the extra per doubling of the EP degree (``log2 ep`` steps); 0 where the card's EP kernels
+  were never measured;
+- ``routed_fixed_by_dtype`` / ``routed_gemm_fraction_by_dtype``: optional measured cost of the
+  card's routed-expert (fused MoE) kernel for experts stored in a dtype narrower than the math,
+  keyed like ``dequant_hbm_fraction`` (MXFP4/FP4 experts read the ``int4`` entry): fixed device
+  time per MoE layer beyond bytes, FLOPs and launches (routing, padding, activation
+  quantisation, reduction kernels), and the fraction of the compute dtype's peak its grouped
+  GEMM never exceeds, whatever its tokens per expert (a kernel that unpacks 4-bit weights into
+  another format before the multiply, A100 MXFP4 x INT8); else none;
+- ``all_to_all_fraction``: optional measured share of the scale-up link that an EP all-to-all
+  reaches, where it was measured apart from the card's other collectives (910C: DeepEP-Ascend);
+  else ``collective_fraction``;
+- ``ep_normal_dispatch_fraction`` / ``ep_normal_combine_fraction``: optional measured share of
+  the scale-up link that a *normal-mode* (prefill) EP dispatch / combine reaches, keyed by EP
+  degree (interpolated in ``log2`` of the degree, held beyond the ends); where absent the
+  all-to-all fraction applies;
 - ``iteration_overhead``: fixed host-side cost per forward iteration (scheduling, sampling,
   graph replay bubble).
 
-A *framework profile* (``devices/frameworks/*.yaml``) holds what one serving framework costs on
-one vendor's cards beyond the roofline of the card: a cost the published measurements of that
-software stack show and the card's microbenchmarks do not. Its numbers are calibrated (confidence
-``C``) on named ``split: fit`` validation cases and judged on the ``check`` ones
-(``accelsim.validate.calibrate``).
+A *framework profile* (``devices/frameworks/*.yaml``) holds what one serving framework does on
+one vendor's cards (or on any vendor's, ``vendor`` absent) beyond the roofline of the card:
+
+- ``memory`` (``FrameworkMemory``): what the framework's memory fraction covers (vLLM
+  ``--gpu-memory-utilization``: all of it; SGLang ``--mem-fraction-static``: weights and KV
+  pool; TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``: the KV share of what is left after
+  loading) and its default value when a scenario names the framework but no fraction;
+- ``execution`` (``FrameworkExecution``): the graph mode a deployment runs by default, the rule
+  for the largest captured batch, and the host's cost to dispatch one op outside a captured
+  graph (``accelsim.model.perf.launch``);
+- ``decode_token_layer_cost``: a calibrated cost per decode query token and layer (confidence
+  ``C``, fitted on named ``split: fit`` validation cases and judged on the ``check`` ones,
+  ``accelsim.validate.calibrate``).
+
+Profiles chain with ``extends`` (``sglang-ascend`` extends ``sglang``); the catalog picks the
+profile of the card's vendor first and the vendor-free one otherwise
+(``accelsim.catalog.loader.Catalog.framework_profile``).
 """
 
 from __future__ import annotations
@@ -51,9 +82,12 @@ from accelsim.dtypes import BYTES, UnsupportedDtypeError
 
 __all__ = [
     "DTYPES",
+    "GRAPH_MODES",
     "Card",
     "EfficiencyProfile",
     "Fabric",
+    "FrameworkExecution",
+    "FrameworkMemory",
     "FrameworkProfile",
     "Server",
     "packages",
@@ -85,10 +119,24 @@ class EfficiencyProfile(Frozen):
     decode_attention_fraction: float | None = Field(default=None, gt=0, le=1)
     gemm_fraction_by_dtype: dict[DType, float] = Field(default_factory=dict)
     dequant_hbm_fraction: dict[DType, float] = Field(default_factory=dict)
+    ep_dispatch_latency: Time = 0.0
+    ep_combine_latency: Time = 0.0
+    ep_doubling_latency: Time = 0.0
+    all_to_all_fraction: float | None = Field(default=None, gt=0, le=1)
+    routed_fixed_by_dtype: dict[DType, Time] = Field(default_factory=dict)
+    routed_gemm_fraction_by_dtype: dict[DType, float] = Field(default_factory=dict)
+    ep_normal_dispatch_fraction: dict[int, float] = Field(default_factory=dict)
+    ep_normal_combine_fraction: dict[int, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_by_dtype(self) -> EfficiencyProfile:
-        for field in ("gemm_fraction_by_dtype", "dequant_hbm_fraction"):
+        for field in (
+            "gemm_fraction_by_dtype",
+            "dequant_hbm_fraction",
+            "ep_normal_dispatch_fraction",
+            "ep_normal_combine_fraction",
+            "routed_gemm_fraction_by_dtype",
+        ):
             for dtype, frac in getattr(self, field).items():
                 if not 0.0 < frac <= 1.0:
                     raise ValueError(f"{field}[{dtype}] must be in (0, 1], got {frac}")
@@ -156,6 +204,9 @@ class Server(CatalogEntry):
     vendor: str
     display_name: str
     card: str
+    #: Other cards (SKUs of the same family) a source says this chassis ships with; a card
+    #: listed here may name the server as its ``default_server`` (``accelsim.run.pricing``).
+    also_holds: tuple[str, ...] = ()
     cards_per_node: int = Field(gt=0)
     scale_up_fabric: str
     scale_out_fabric: str
@@ -163,6 +214,19 @@ class Server(CatalogEntry):
     nics_per_card: float = Field(ge=0)
     host_power: Power
     max_power: Power | None = None
+    #: Rack placement (``accelsim.model.racks``): the node's height in rack units, how it is
+    #: cooled (None: not stated, not checked), and, for a rack-scale system (GB200 NVL72,
+    #: CloudMatrix 384), the nodes one rack holds whatever its power (its racks are built for
+    #: it).
+    rack_units: float | None = Field(default=None, gt=0)
+    cooling: Literal["air", "liquid"] | None = None
+    nodes_per_rack: float | None = Field(default=None, gt=0)
+    #: Failures (``accelsim.model.spares``): failures per card-year of its cards, per node-year
+    #: of the rest of the node (CPUs, memory, NICs, power supplies, boards), and the time a
+    #: failed node is out of service until repaired or replaced.
+    card_failures_per_year: float | None = Field(default=None, ge=0)
+    node_failures_per_year: float | None = Field(default=None, ge=0)
+    repair_time: Time | None = None
 
 
 class Fabric(CatalogEntry):
@@ -194,11 +258,65 @@ class Fabric(CatalogEntry):
         return self.achievable_fraction if self.achievable_fraction is not None else card_default
 
 
+#: Execution modes of a serving framework's forward pass (vLLM's ``CUDAGraphMode`` names):
+#: ``none`` (eager), ``piecewise`` (graphs between the attention ops, which run eagerly),
+#: ``full`` (one graph for the whole pass), ``full_decode_only`` (decode-only batches as one
+#: graph, every other batch eager) and ``full_and_piecewise`` (decode-only batches full, mixed
+#: batches piecewise). SGLang's and TensorRT-LLM's decode CUDA graphs are ``full_decode_only``.
+GRAPH_MODES = ("none", "piecewise", "full", "full_decode_only", "full_and_piecewise")
+GraphMode = Literal["none", "piecewise", "full", "full_decode_only", "full_and_piecewise"]
+
+
+class FrameworkMemory(Frozen):
+    """What a framework's memory fraction means (``covers``, ``accelsim.model.plan.fit``) and
+    its default: ``fraction``, or by the ranks of one replica (``fraction_by_ranks``, pairs
+    ``[ranks, fraction]``: the fraction of the largest ``ranks`` at most the replica's, SGLang's
+    rule on its ``tp_size``)."""
+
+    covers: Literal["all", "static", "free"]
+    fraction: float | None = Field(default=None, gt=0, le=1)
+    fraction_by_ranks: tuple[tuple[int, float], ...] = ()
+
+    @model_validator(mode="after")
+    def _check_fractions(self) -> FrameworkMemory:
+        for ranks, frac in self.fraction_by_ranks:
+            if ranks < 1 or not 0.0 < frac <= 1.0:
+                raise ValueError(
+                    f"fraction_by_ranks[{ranks}] needs ranks >= 1 and a fraction in (0, 1], "
+                    f"got {frac}"
+                )
+        return self
+
+    def default_fraction(self, ranks: int) -> float | None:
+        """The fraction the framework takes when the launch line sets none (``None``: no
+        default known, ``accelsim.model.plan``'s reserve applies)."""
+        fitting = [(k, f) for k, f in self.fraction_by_ranks if k <= ranks]
+        if fitting:
+            return max(fitting)[1]
+        return self.fraction
+
+
+class FrameworkExecution(Frozen):
+    """How a framework runs a forward pass (``accelsim.model.perf.launch``): its default
+    ``graph`` mode; the largest captured batch, in tokens per attention-DP group, when the
+    launch line gives no capture sizes: ``min(graph_tokens_per_seq_factor x max_seqs per DP
+    group x (1 + draft tokens), graph_max_tokens, max_batched_tokens)`` (vLLM's
+    ``VllmConfig._set_cudagraph_sizes``; ``graph_max_tokens`` alone where the factor is 0); and
+    ``eager_op_dispatch``, the host's seconds to dispatch one op outside a captured graph."""
+
+    graph: GraphMode = "full_decode_only"
+    graph_max_tokens: int = Field(default=512, ge=1)
+    graph_tokens_per_seq_factor: float = Field(default=0.0, ge=0)
+    eager_op_dispatch: Time = 0.0
+
+
 class FrameworkProfile(CatalogEntry):
-    """Calibrated costs of one serving framework on one vendor's cards.
+    """What one serving framework does on one vendor's cards (``vendor`` None: on any card).
 
     It applies to a scenario whose ``framework.name`` is ``framework`` on a card whose ``vendor``
-    is ``vendor`` (``accelsim.run.resolve``).
+    is ``vendor`` (``accelsim.run.resolve``). ``memory`` and ``execution``: see
+    ``FrameworkMemory`` and ``FrameworkExecution`` (absent: the plan's default reserve, and no
+    host dispatch cost beyond the card's).
 
     ``decode_token_layer_cost`` is seconds per decode query token per layer, paid by the busiest
     attention group and divided by the attention TP degree. A query token is a decoding
@@ -210,6 +328,8 @@ class FrameworkProfile(CatalogEntry):
     """
 
     framework: str
-    vendor: str
+    vendor: str | None = None
     display_name: str
+    memory: FrameworkMemory | None = None
+    execution: FrameworkExecution | None = None
     decode_token_layer_cost: Time = 0.0

@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server
+from accelsim.catalog.file_cache import ParsedFiles
 from accelsim.catalog.prices import FacilityProfile, PriceBook, SpreadTable
 from accelsim.catalog.relative import relative_value
 from accelsim.catalog.routing import RoutingProfile
@@ -446,6 +447,7 @@ class Catalog:
                     "tco/ folders laid out like the built-in catalog)"
                 )
             _refuse_strays(root)
+        parsed = ParsedFiles()  # files parsed by earlier processes, by content hash
         for root in roots:
             for key, kind in KINDS.items():
                 folder = root / kind.folder
@@ -454,7 +456,7 @@ class Catalog:
                 for stray in sorted(folder.glob("*.yml")):
                     raise CatalogError(f"{stray}: catalog files end in .yaml (rename it)")
                 for path in sorted(folder.glob("*.yaml")):
-                    data = read_yaml(path)
+                    data = parsed.read(path)
                     if not isinstance(data, dict):
                         raise CatalogError(f"{path}: expected a mapping of fields at top level")
                     name = data.get("name", path.stem)
@@ -463,6 +465,7 @@ class Catalog:
                             f"{path}: field name: {name!r} must match the file name {path.stem!r}"
                         )
                     self._tables[key].raw[path.stem] = _Raw(data, path)
+        parsed.save()
         for o in self.overrides:
             assert o.name is not None
             if o.name not in self._tables[o.kind].raw:
@@ -502,13 +505,19 @@ class Catalog:
         return self.get("model", name)
 
     def framework_profile(self, framework: str, vendor: str) -> FrameworkProfile | None:
-        """The profile of serving ``framework`` on ``vendor``'s cards, or None when the catalog
-        has none (the framework then costs what the card's roofline says)."""
+        """The profile of serving ``framework`` on ``vendor``'s cards, else its vendor-free
+        profile (``vendor`` absent), or None when the catalog has neither (the framework then
+        costs what the card's roofline says)."""
+        general = None
         for name in self.names("framework"):
             p = self.get("framework", name)
-            if p.framework == framework and p.vendor == vendor:
+            if p.framework != framework:
+                continue
+            if p.vendor == vendor:
                 return p
-        return None
+            if p.vendor is None and general is None:
+                general = p
+        return general
 
     def prices(self, name: str) -> PriceBook:
         return self.get("prices", name)

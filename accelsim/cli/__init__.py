@@ -1,10 +1,16 @@
 """The ``accelsim`` command line: parse, call the public API, render with rich.
 
 Command modules (``catalog_cmds``, ``perf_cmds``, ...) register their commands on the app of
-``accelsim.cli.options``; importing them here builds the whole command tree. Every command that
-reads the catalog takes ``--catalog DIR`` and ``--set KIND.NAME.FIELD=VALUE``; every command that
-prints takes ``--json``. Errors from bad input (``AccelsimError``) print one red line and exit
-with status 2 — never a traceback.
+``accelsim.cli.options``. The command tree is lazy: ``main`` imports only the module of the
+command named on the line (``COMMANDS``), so ``accelsim step ...`` never imports the simulator,
+the sweep engine or the report builder; ``accelsim`` and ``accelsim --help`` render the listing
+from ``COMMANDS`` (each command's name and the first paragraph of its docstring) without
+importing any command module; anything else (an unknown command or option) loads the whole tree
+so that typer's message is the usual one. ``accelsim.cli.app`` (tests, notebooks) is the whole
+tree. ``tests/test_startup.py`` checks that the listing equals the whole tree's help. Every
+command that reads the catalog takes ``--catalog DIR`` and ``--set KIND.NAME.FIELD=VALUE``;
+every command that prints takes ``--json``. Errors from bad input (``AccelsimError``) print one
+red line and exit with status 2 — never a traceback.
 """
 
 from __future__ import annotations
@@ -14,25 +20,145 @@ import math
 import os
 import signal
 import sys
+from typing import Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
-# The import order is the registration order, which is the order of ``accelsim --help``.
-# isort: off
-from accelsim.cli import catalog_cmds, perf_cmds, run_cmds, tco_cmds  # noqa: F401
-from accelsim.cli import compare_cmds, sweep_cmds, report_cmds  # noqa: F401
-from accelsim.cli import whatif_cmds, tune_cmds  # noqa: F401
-
-# isort: on
-from accelsim.cli.options import app, err_console
 from accelsim.errors import AccelsimError
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "HELP", "app", "main"]
+
+#: The app's own help (``accelsim.cli.options.app``), for the listing.
+HELP = "Simulate and cost AI accelerator clusters serving sparse MoE LLMs."
+
+#: Every command, in the order of ``accelsim --help``: its module in ``accelsim.cli`` and the
+#: first paragraph of its docstring (what the listing shows).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "catalog": (
+        "catalog_cmds",
+        "List the catalog's devices, servers, fabrics, framework profiles, models, price books or"
+        "\nfacilities.",
+    ),
+    "show": ("catalog_cmds", "Every field of one catalog entry with its source and confidence."),
+    "fit": (
+        "catalog_cmds",
+        "Does MODEL fit on CARDS cards of DEVICE? Weights, KV capacity, max batch, min cards.",
+    ),
+    "step": (
+        "perf_cmds",
+        "Price one forward iteration: time per op class, share, bound, tokens/s per card.",
+    ),
+    "validate": (
+        "perf_cmds",
+        "Predict every published validation case and print the signed errors.",
+    ),
+    "run": (
+        "run_cmds",
+        "Simulate a serving scenario on several seeds and print its summary (throughput, latency,"
+        "\ngoodput), each figure with its spread across seeds and its prediction interval.",
+    ),
+    "tco": (
+        "tco_cmds",
+        "Cost of owning (or renting) N cards: $/card-hour, $/cluster-year, $/M tokens.",
+    ),
+    "cluster-cost": (
+        "tco_cmds",
+        "What a claimed cluster cost implies per card, against the price books (cards only and"
+        "\nall-in capex: servers + network + storage + installation).",
+    ),
+    "compare": (
+        "compare_cmds",
+        "Devices side by side on one model and traffic: fit, smallest deployment, simulated"
+        "\nthroughput and latency, cards needed under the SLOs, and cost with uncertainty.",
+    ),
+    "size": (
+        "compare_cmds",
+        "The fewest cards of each device that meet the SLOs at a load, and what they cost.",
+    ),
+    "sweep": (
+        "sweep_cmds",
+        "Run a design-space sweep; results stream into OUT/results.sqlite (resumable).",
+    ),
+    "report": (
+        "report_cmds",
+        "Comparison report: summary, claims, load sweep, cost with uncertainty, TCO, sensitivity,"
+        "\nmemory fit, validation error and every assumption with its source.",
+    ),
+    "whatif": (
+        "whatif_cmds",
+        "Vary one catalog or scenario field and show how throughput, latency and cost move"
+        "\nagainst the baseline (the catalog value).",
+    ),
+    "tune": (
+        "tune_cmds",
+        "Search plans (TP/EP/DP attention, P/D pools, scheduler limits) for a card budget:"
+        "\nthe analytic model prunes, the simulator confirms; prints the best with its evidence.",
+    ),
+}
+_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
+
+err_console = Console(stderr=True)
 
 
-class _Terminated(Exception):
-    """SIGTERM, raised in the main thread so that every ``finally`` (temp files) runs."""
+def _load(modules: list[str]) -> typer.Typer:
+    """Import the command ``modules`` (registering their commands) and return the app, its
+    commands in ``COMMANDS`` order whatever order earlier calls loaded them in."""
+    for module in modules:
+        importlib.import_module(f"accelsim.cli.{module}")
+    full = importlib.import_module("accelsim.cli.options").app
+    full.registered_commands.sort(
+        key=lambda info: _MODULES.index(info.callback.__module__.rsplit(".", 1)[1])
+    )
+    return full
+
+
+def _listing() -> typer.Typer:
+    """An app that only lists the commands (``accelsim``, ``accelsim --help``): the same
+    settings as ``accelsim.cli.options.app``, each command's help from ``COMMANDS``."""
+    listing = typer.Typer(
+        name="accelsim",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name, (_module, text) in COMMANDS.items():
+        listing.command(name, help=text)(_load_and_run)
+    return listing
+
+
+def _load_and_run() -> None:
+    """Never reached from the listing (a command on the line loads its module first); if it
+    is, run the line on the whole tree."""
+    _load(_MODULES)(args=sys.argv[1:], prog_name="accelsim", standalone_mode=False)
+
+
+def _app_for(args: list[str]) -> Any:
+    """The command group that runs ``args``: the named command's module only, the listing, or
+    (unknown command or option) the whole tree. Always a group: typer would run an app of one
+    registered command as that command (``accelsim run FILE`` would read ``run`` as FILE)."""
+    if args and not args[0].startswith("-") and args[0] in COMMANDS:
+        chosen = _load([COMMANDS[args[0]][0]])
+    elif args in ([], ["--help"]):
+        chosen = _listing()
+    else:
+        chosen = _load(_MODULES)
+    return typer.main.get_group(chosen)
+
+
+def __getattr__(name: str) -> Any:
+    """``accelsim.cli.app``: the whole command tree."""
+    if name == "app":
+        return _load(_MODULES)
+    raise AttributeError(f"module 'accelsim.cli' has no attribute {name!r}")
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` (temp files) runs; a
+    ``BaseException`` like ``KeyboardInterrupt``, so that no library's ``except Exception``
+    (pint's registry loader turned it into a TypeError) can swallow or convert it."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -46,8 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        _check_numbers(sys.argv[1:] if argv is None else argv)
-        code = app(args=argv, prog_name="accelsim", standalone_mode=False)
+        args = list(sys.argv[1:] if argv is None else argv)
+        _check_numbers(args)
+        code = _app_for(args)(args=argv, prog_name="accelsim", standalone_mode=False)
     except AccelsimError as exc:
         err_console.print(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True

@@ -95,7 +95,9 @@ _COLUMNS: dict[str, tuple[tuple[str, Callable[[Any], str]], ...]] = {
     "framework": (
         ("name", lambda f: f.name),
         ("framework", lambda f: f.framework),
-        ("vendor", lambda f: f.vendor),
+        ("vendor", lambda f: f.vendor or "any"),
+        ("memory", lambda f: f.memory.covers if f.memory else "-"),
+        ("graph", lambda f: f.execution.graph if f.execution else "-"),
         ("decode token-layer cost", lambda f: format_quantity(f.decode_token_layer_cost, "time")),
         ("fit cases", _cost_fit_cases),
     ),

@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.progress import TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
+import accelsim.cli.progress as bars
+from accelsim.cli.emit import EmitOpt, check_emit, print_racks, print_sized_recipes
 from accelsim.errors import AccelsimError, suggest
 from accelsim.model.cost import COST_FIGURES, opex_per_year
 from accelsim.model.joint import JointVerdict
 from accelsim.questions.compare import ComparisonResult, compare, sized_cost
-from accelsim.questions.sizing import SLO_METRICS, size_cluster, slo_targets
+from accelsim.questions.sizing import FIGURES, SLO_METRICS, size_devices, slo_targets
+from accelsim.run.placement import deployment_figures
 from accelsim.run.pricing import server_warning, unpriced
 from accelsim.run.resolve import load_scenario, resolve_scenario
 from accelsim.run.scenario import TRAFFIC_FOLDER, Scenario, read_scenario
+from accelsim.sweep.replicate import CONFIDENCE, DEFAULT_SEEDS, Replicator, pool_size
 from accelsim.units import format_value, parse_quantity
 
 
@@ -29,12 +32,23 @@ def compare_cmd(
     monte_carlo: opt.MonteCarloOpt = 2000,
     seed: opt.SeedOpt = 0,
     plan: opt.ReplicaPlanOpt = None,
+    seeds: opt.SeedsOpt = DEFAULT_SEEDS,
     catalog_dirs: opt.CatalogOpt = None,
     overrides: opt.SetOpt = None,
     as_json: opt.JsonOpt = False,
+    emit: EmitOpt = None,
+    availability: Annotated[
+        float | None,
+        typer.Option(
+            "--availability",
+            help="Cost each sized cluster with the spare nodes that keep its capacity whole "
+            "this share of the time, e.g. 0.999 (capex and Monte Carlo).",
+        ),
+    ] = None,
 ) -> None:
     """Devices side by side on one model and traffic: fit, smallest deployment, simulated
     throughput and latency, cards needed under the SLOs, and cost with uncertainty."""
+    check_emit(emit)
     cat = opt.open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
     options = {
@@ -43,21 +57,30 @@ def compare_cmd(
         "monte_carlo": monte_carlo,
         "seed": seed,
         "plan": plan,
+        "seeds": seeds,
+        "availability": availability,
     }
     devices = list(device) if device else None
-    if as_json:
-        opt.emit_json(compare(sc, cat, devices, **options).as_dict())
+    n_devices = len(devices or sc.devices or [sc.device])
+    # the pool starts before the bar's thread, so its workers are forked (fast)
+    with (
+        Replicator(cat, workers=pool_size(None, max(n_devices, seeds - 1))) as rep,
+        bars.counter("size(s) simulated") as tick,
+    ):
+        result = compare(
+            sc,
+            cat,
+            devices,
+            progress=lambda dev, r: tick(f"simulated {dev} x{r} replica(s), {seeds} seed(s)"),
+            replicator=rep,
+            **options,
+        )
+    if emit is not None:
+        print_sized_recipes([o.sizing for o in result.outcomes], emit, cat)
         return
-    with opt.progress_bar(
-        TextColumn("[progress.description]{task.description}"),
-        TextColumn("{task.completed} simulation(s)"),
-    ) as bar:
-        task = bar.add_task("simulating", total=None)
-
-        def tick(dev: str, replicas: int) -> None:
-            bar.update(task, advance=1, description=f"simulated {dev} x{replicas} replica(s)")
-
-        result = compare(sc, cat, devices, progress=tick, **options)
+    if as_json:
+        opt.emit_json(result.as_dict())
+        return
     rs = resolve_scenario(sc, cat)
     opt.console.print(result.answer, highlight=False)
     what_if = " (what-if)" if result.overrides else ""
@@ -68,6 +91,19 @@ def compare_cmd(
     )
     for label, _unit, definition in COST_FIGURES.values():
         opt.console.print(f"[dim]{label}: {definition}[/]", highlight=False)
+    opt.console.print(
+        f"[dim]Throughput and latency of the sized cluster: means over {seeds} seed(s) ± the "
+        f"half width of their {CONFIDENCE:.0%} confidence interval across seeds (a size meets "
+        "the SLOs on its pessimistic bound); P10–P90: the prediction interval from "
+        "cross-validated residuals ("
+        + "; ".join(
+            f"{o.device}: {next(iter(o.intervals.values())).basis}"
+            for o in result.outcomes
+            if o.intervals
+        )
+        + ").[/]",
+        highlight=False,
+    )
     for o in result.outcomes:
         for note in o.notes:
             opt.console.print(f"[yellow]{o.device}:[/] {note}")
@@ -108,10 +144,18 @@ def _rows_table(title: str, result: ComparisonResult, rows: list[dict[str, Any]]
     for d in result.devices:
         table.add_column(f"{d} (what-if)" if d in marked else d, justify="right")
     table.add_column("winner (ratio)", justify="left")
+    outcomes = {o.device: o for o in result.outcomes}
     for row in rows:
         cells = []
         for d in result.devices:
-            text = format_value(row["values"][d], row["unit"])
+            key, o = row["metric"], outcomes[d]
+            spread = o.spreads.get(key)
+            text = opt.with_interval(
+                row["values"][d],
+                row["unit"],
+                o.intervals.get(key),
+                spread.half_width if spread is not None else None,
+            )
             cells.append(f"[bold green]{text}[/]" if row["winner"] == d else text)
         win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
         table.add_row(row["label"], *cells, win)
@@ -138,6 +182,17 @@ def _print_flips(verdict: JointVerdict) -> None:
             flip,
         )
     opt.console.print(table)
+
+
+#: The display unit of each figure ``size`` reports (``accelsim.questions.sizing.FIGURES``).
+_SIZE_UNITS = {"output_tokens_per_s": "tok/s", "ttft_p99_s": "s", "tpot_p99_s": "s"}
+
+
+def _figure(row: dict[str, Any], key: str, unit: str) -> str:
+    """A sized cluster's figure with its across-seed half width and prediction interval."""
+    spread = row.get(f"{key}_across_seeds")
+    half = None if spread is None else (spread["ci_high"] - spread["ci_low"]) / 2.0
+    return opt.with_interval(row[key], unit, (row.get("intervals") or {}).get(key), half)
 
 
 def _parse_slo(text: str | None) -> dict[str, float]:
@@ -178,13 +233,29 @@ def size_cmd(
     dtype: Annotated[str | None, typer.Option("--dtype", help="Precision preset")] = None,
     max_cards: Annotated[int, typer.Option("--max-cards", help="Largest cluster tried")] = 4096,
     plan: opt.ReplicaPlanOpt = None,
+    seeds: opt.SeedsOpt = DEFAULT_SEEDS,
     prices: opt.PricesOpt = opt.DEFAULT_PRICES,
     facility: opt.FacilityOpt = opt.DEFAULT_FACILITY,
     catalog_dirs: opt.CatalogOpt = None,
     overrides: opt.SetOpt = None,
     as_json: opt.JsonOpt = False,
+    emit: EmitOpt = None,
+    availability: Annotated[
+        float | None,
+        typer.Option(
+            "--availability",
+            help="Keep the sized capacity whole this share of the time, e.g. 0.999: adds the "
+            "spare nodes it takes (bought, racked, powered) to the cluster and its cost.",
+        ),
+    ] = None,
 ) -> None:
-    """The fewest cards of each device that meet the SLOs at a load, and what they cost."""
+    """The fewest cards of each device that meet the SLOs at a load, and what they cost.
+
+    Also where the cluster goes in the facility's racks (racks, kW per rack). A cluster the
+    facility cannot host (a server or rack drawing more than a rack supplies, cooling it lacks,
+    more racks than it offers) is a "not hostable" row with the reason and the nearest
+    feasible option."""
+    check_emit(emit)
     cat = opt.open_catalog(catalog_dirs, overrides)
     # the file's own values: a plan resolved for the scenario's device need not suit another
     raw = read_scenario(scenario, cat).model_dump(exclude={"resolved"})
@@ -227,31 +298,54 @@ def size_cmd(
     sc = Scenario.model_validate({**raw, "devices": list(device), "device": device[0]})
     targets = _parse_slo(slo)
     results = []
-    for d in device:
-        sizing = size_cluster(
+    with (
+        Replicator(cat, workers=pool_size(None, max(len(device), seeds - 1))) as rep,
+        bars.counter("size(s) simulated") as tick,
+    ):
+        sizings = size_devices(
             sc,
             cat,
-            d,
+            list(device),
+            seeds=seeds,
+            replicator=rep,
             max_cards=max_cards,
             slo=targets or None,
             use_scenario_plan=False,
             plan=plan,
+            progress=lambda dev, r: tick(f"simulated {dev} x{r} replica(s), {seeds} seed(s)"),
         )
+    if emit is not None:
+        print_sized_recipes(sizings, emit, cat)
+        return
+    for d, sizing in zip(device, sizings, strict=True):
         row = sizing.as_dict()
         card = cat.device(d)
         row["server_warning"] = server_warning(cat, card, cat.server_for(card))
         no_price = unpriced(cat, d, prices)
-        if sizing.attainable:
-            s = sizing.summary
-            row.update(ttft_p99_s=s.ttft_s.p99, tpot_p99_s=s.tpot_s.p99)
+        chosen = sizing.chosen
+        if sizing.attainable and chosen is not None:
+            intervals = sizing.intervals.get(sizing.replicas, {})
+            for key, metric in FIGURES.items():
+                row[key] = chosen.figure(metric)
+                spread = chosen.spread(metric)
+                row[f"{key}_across_seeds"] = spread.as_dict() if spread is not None else None
+            row["intervals"] = {
+                key: iv.as_dict() if (iv := intervals.get(key)) else None for key in FIGURES
+            }
             row.update(
                 capex_usd=None,
                 opex_usd_per_year=None,
                 tco_usd_per_year=None,
                 usd_per_mtok_output=None,
             )
+            placed = deployment_figures(cat, d, sizing.cards, facility, availability)
+            row["deployment"] = placed
+            spares = placed["spares"]
+            spare_cards = int(spares["spare_cards"]) if isinstance(spares, dict) else 0
             if no_price is None:
-                tco = sized_cost(cat, sizing, prices=prices, facility=facility)
+                tco = sized_cost(
+                    cat, sizing, prices=prices, facility=facility, spare_cards=spare_cards
+                )
                 row.update(
                     capex_usd=tco.capex_usd,
                     opex_usd_per_year=opex_per_year(tco.values),
@@ -277,6 +371,7 @@ def size_cmd(
         "cards",
         "nodes",
         "plan per replica",
+        "output tokens/s",
         "p99 TTFT",
         "p99 TPOT",
         "SLO margin",
@@ -288,15 +383,14 @@ def size_cmd(
         table.add_column(col, justify="right" if col != "device" else "left")
     for r in results:
         if not r["attainable"]:
-            table.add_row(r["device"], "-", "-", r["replica_plan"] or "-", *["-"] * 7)
+            table.add_row(r["device"], "-", "-", r["replica_plan"] or "-", *["-"] * 8)
             continue
         table.add_row(
             r["device"],
             str(r["cards"]),
             str(r["nodes"]),
             r["replica_plan"],
-            format_value(r["ttft_p99_s"], "s"),
-            format_value(r["tpot_p99_s"], "s"),
+            *(_figure(r, key, unit) for key, unit in _SIZE_UNITS.items()),
             f"{r['slo_margin']:.2f}",
             *(
                 "-" if r[k] is None else f"{r[k]:,.{digits}f}"
@@ -309,6 +403,7 @@ def size_cmd(
             ),
         )
     opt.console.print(table)
+    print_racks(results, facility)
     for r in results:
         if r.get("reason"):
             opt.console.print(f"[yellow]{r['device']}:[/] {r['reason']}", highlight=False)
@@ -319,6 +414,13 @@ def size_cmd(
         f"{s['metric']} <= {format_value(s['limit_s'], 's')} ({s['source']})" for s in slos
     )
     opt.console.print(f"SLOs applied: {applied}; no request rejected", highlight=False)
+    opt.console.print(
+        f"[dim]Throughput and p99s: means over {seeds} seed(s) ± the half width of their "
+        f"{CONFIDENCE:.0%} confidence interval across seeds (each size is judged on the "
+        "pessimistic bound: the interval's worse end, never better than the worst seed); "
+        "P10–P90: the prediction interval from cross-validated residuals.[/]",
+        highlight=False,
+    )
     for label, _unit, definition in COST_FIGURES.values():
         opt.console.print(f"[dim]{label}: {definition}[/]", highlight=False)
     opt.print_overrides(cat)

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TimeElapsedColumn
+from rich.progress import Progress, ProgressColumn
 
+import accelsim.cli.progress as bars
 from accelsim.catalog.loader import Catalog, load_catalog
 from accelsim.errors import AccelsimError
+from accelsim.units import format_figure
 
 __all__ = [
     "DEFAULT_FACILITY",
@@ -28,6 +31,7 @@ __all__ = [
     "PricesOpt",
     "ReplicaPlanOpt",
     "SeedOpt",
+    "SeedsOpt",
     "SetOpt",
     "app",
     "check_executor",
@@ -36,6 +40,7 @@ __all__ = [
     "open_catalog",
     "print_overrides",
     "progress_bar",
+    "with_interval",
 ]
 
 app = typer.Typer(
@@ -71,6 +76,15 @@ MonteCarloOpt = Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo d
 SeedOpt = Annotated[int, typer.Option("--seed", help="Monte Carlo seed.")]
 DevicesOpt = Annotated[
     list[str] | None, typer.Option("--device", "-d", help="Device to compare; repeatable.")
+]
+SeedsOpt = Annotated[
+    int,
+    typer.Option(
+        "--seeds",
+        help="Replications (simulation seeds, derived from the scenario's): figures are their "
+        "means with a 90 % confidence interval across seeds.",
+        min=1,
+    ),
 ]
 ReplicaPlanOpt = Annotated[
     str | None,
@@ -117,15 +131,27 @@ def check_executor(executor: str, workers: int | None) -> None:
 
 
 def progress_bar(label: ProgressColumn, *columns: ProgressColumn, quiet: bool = False) -> Progress:
-    """A transient rich progress bar: ``label``, the bar, ``columns``, elapsed time; drawn on
-    stderr when ``quiet`` (``--json`` keeps stdout for the JSON)."""
-    return Progress(
-        label,
-        BarColumn(),
-        *columns,
-        TimeElapsedColumn(),
-        console=err_console if quiet else console,
-        transient=True,
+    """A transient rich progress bar on stderr (``accelsim.cli.progress``: drawn only when
+    stderr is a terminal or ``ACCELSIM_PROGRESS=1``); stdout keeps the output, so ``quiet``
+    (``--json``) changes nothing."""
+    return bars.progress_bar(label, *columns)
+
+
+def with_interval(
+    value: Any, unit: str, interval: Any = None, half_width: float | None = None
+) -> str:
+    """A predicted figure as tables print it (``accelsim.units.format_figure``):
+    ``1,234 tok/s ±31 (P10–P90 1,050–1,390)`` — the value, the half width of its 90 %
+    confidence interval across seeds (``half_width``) and its prediction interval
+    (``interval``: an ``Interval`` or its JSON form, from the cross-validated residuals)."""
+    if isinstance(interval, dict):  # the JSON form
+        interval = types.SimpleNamespace(**interval)
+    return format_figure(
+        value,
+        unit,
+        p10=interval.p10 if interval is not None else None,
+        p90=interval.p90 if interval is not None else None,
+        half_width=half_width,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
+from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
@@ -350,7 +351,17 @@ def validate(
         )
     rep = run_validation(cat, file)
     cal = calibrations(cat, file) if refit else None
-    cross = cross_validate(cat, file, rep) if cv else None
+    cross = None
+    if cv:
+        with opt.progress_bar(
+            TextColumn("[bold]cross-validating[/]"), MofNCompleteColumn(), TextColumn("sources")
+        ) as bar:
+            task = bar.add_task("cv", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            cross = cross_validate(cat, file, rep, progress=tick)
     if cross is not None and write_intervals_:
         path = cat.roots[0] / "workloads" / "validation" / "intervals.yaml"
         write_intervals(cat, cross, path)

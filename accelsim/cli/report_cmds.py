@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 import accelsim.cli.options as opt
+import accelsim.cli.progress as bars
 from accelsim.report import build_report, check_output, write_report
 from accelsim.run.resolve import load_scenario
+from accelsim.sweep.replicate import DEFAULT_SEEDS
 
 
 @opt.app.command("report")
@@ -27,6 +29,7 @@ def report_cmd(
     monte_carlo: opt.MonteCarloOpt = 2000,
     seed: opt.SeedOpt = 0,
     plan: opt.ReplicaPlanOpt = None,
+    seeds: opt.SeedsOpt = DEFAULT_SEEDS,
     catalog_dirs: opt.CatalogOpt = None,
     overrides: opt.SetOpt = None,
 ) -> None:
@@ -35,7 +38,7 @@ def report_cmd(
     check_output(output)
     cat = opt.open_catalog(catalog_dirs, overrides)
     sc = load_scenario(scenario, cat)
-    with opt.console.status("building the report (simulations and Monte Carlo)"):
+    with bars.counter("size(s) simulated") as tick:
         report = build_report(
             sc,
             cat,
@@ -45,6 +48,8 @@ def report_cmd(
             monte_carlo=monte_carlo,
             seed=seed,
             plan=plan,
+            seeds=seeds,
+            progress=lambda dev, r: tick(f"building the report: simulated {dev} x{r} replica(s)"),
         )
     path = write_report(report, output)
     opt.console.print(

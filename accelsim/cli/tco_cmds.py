@@ -20,11 +20,11 @@ from accelsim.model.cost import (
     BREAKDOWN,
     OUTPUTS,
     UNCERTAIN_INPUTS,
-    RentalCost,
     TcoResult,
-    rental_cost,
 )
+from accelsim.model.rental import RentalCost, rental_cost
 from accelsim.model.uncertainty import RangedTco, TcoUncertainty, default_output, parse_dist
+from accelsim.questions.claims import cluster_tco_readings
 from accelsim.questions.cluster_cost import (
     PRESS_SCENARIO,
     cluster_cost_claim,
@@ -82,6 +82,7 @@ def _result_table(result: TcoResult) -> Table:
     title = (
         f"{inp.cards:,} x {inp.device} ({inp.nodes} nodes) — {inp.prices} / {inp.facility}, "
         f"{inp.years:g} y {inp.amortization.replace('_', ' ')}"
+        + (f" at {inp.cost_of_capital:.1%} cost of capital" if inp.cost_of_capital else "")
     )
     table = Table(title=title, title_justify="left")
     table.add_column("item")
@@ -222,7 +223,10 @@ def tco_cmd(
     utilization: Annotated[
         float | None,
         typer.Option(
-            "--utilization", "-u", help="Busy fraction of the cards, 0-1 (from a simulation)."
+            "--utilization",
+            "-u",
+            help="Card activity, 0-1: the share of time compute or HBM work at peak (a "
+            "run's `activity`); it sets the cards' power between idle and TDP.",
         ),
     ] = None,
     from_result: Annotated[
@@ -230,7 +234,7 @@ def tco_cmd(
         typer.Option(
             "--from",
             help="summary JSON of `accelsim run --out DIR` (or DIR): device, cards, "
-            "utilization, tokens/s.",
+            "activity, tokens/s.",
         ),
     ] = None,
     prices: opt.PricesOpt = opt.DEFAULT_PRICES,
@@ -247,12 +251,18 @@ def tco_cmd(
         typer.Option("--years", help="Life in years (default: the facility's depreciation_years)."),
     ] = None,
     amortization: Annotated[
-        str, typer.Option("--amortization", help="straight_line or annuity.")
-    ] = "straight_line",
+        str,
+        typer.Option(
+            "--amortization",
+            help="annuity (default: level payments at the cost of capital) or straight_line.",
+        ),
+    ] = "annuity",
     cost_of_capital: Annotated[
         float | None,
         typer.Option(
-            "--cost-of-capital", help="Yearly rate for --amortization annuity, e.g. 0.08."
+            "--cost-of-capital",
+            help="Yearly financing rate (WACC or loan rate), e.g. 0.08 (default: the "
+            "facility's cost_of_capital).",
         ),
     ] = None,
     tokens_per_s: Annotated[
@@ -337,8 +347,7 @@ def tco_cmd(
         raise AccelsimError("give --device D (or --from RESULT.json)")
     if utilization is None:
         raise AccelsimError(
-            "give --utilization U (0-1), the cards' busy fraction from a run "
-            "(or --from RESULT.json)"
+            "give --utilization U (0-1), the cards' activity from a run (or --from RESULT.json)"
         )
     n = _whole(cards, "--cards")
     if monte_carlo < 0:
@@ -524,7 +533,8 @@ def cluster_cost_cmd(
     if not rows:
         raise AccelsimError("no price book prices any of the claimed devices")
     if markdown is not None:
-        atomic_write(markdown, claim_markdown(rows, cards))
+        tco = cluster_tco_readings(cat, table, cards)
+        atomic_write(markdown, claim_markdown(rows, cards, tco))
     if json_out:
         opt.emit_json(
             {

@@ -11,6 +11,7 @@ from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
+from accelsim.cli.emit import EmitOpt, check_emit, print_recipe
 from accelsim.errors import AccelsimError
 from accelsim.questions.tune import tune
 
@@ -91,6 +92,7 @@ def tune_cmd(
         typer.Option("--out", "-o", help="Keep both stages' results here (a rerun reuses them)."),
     ] = None,
     show: Annotated[int, typer.Option("--show", help="Rows of evidence to print.")] = 8,
+    emit: EmitOpt = None,
     catalog: opt.CatalogOpt = None,
     set_: opt.SetOpt = None,
     json_: opt.JsonOpt = False,
@@ -99,6 +101,7 @@ def tune_cmd(
     the analytic model prunes, the simulator confirms; prints the best with its evidence."""
     if cards < 1:
         raise AccelsimError("--cards: give the card budget (a positive whole number)")
+    check_emit(emit)
     opt.check_executor(executor, workers)
     bar = opt.progress_bar(
         TextColumn("[bold]{task.description}[/]"), MofNCompleteColumn(), quiet=json_
@@ -121,8 +124,17 @@ def tune_cmd(
             disaggregation=not no_disagg,
             out_dir=out,
             progress=lambda stage: _StageProgress(bar, stage),
+            launch=emit,
         )
     marks = opt.open_catalog(catalog, set_)
+    if emit is not None:
+        if result.best is None:
+            raise AccelsimError(
+                f"--emit {emit}: no plan of {result.device} on {cards} cards fits in memory "
+                f"and can be launched by {emit} (see the pruned candidates' reasons)"
+            )
+        print_recipe(result.best_scenario(), emit, marks)
+        return
     if json_:
         opt.emit_json(result.as_dict(), marks)
         return

@@ -51,6 +51,7 @@ def whatif_table(result: WhatIfResult) -> Table:
     )
     table.add_column(v.key.rsplit(".", 1)[-1], justify="right", no_wrap=True)
     table.add_column("row")
+    table.caption = "P10–P90: prediction interval from cross-validated residuals"
     for name in result.metrics:
         table.add_column(_header(name), justify="right")
     base = next((r for r in result.rows if not r["what_if"]), None)
@@ -62,9 +63,12 @@ def whatif_table(result: WhatIfResult) -> Table:
             continue
         cells = []
         for name in result.metrics:
-            text = _fmt(r.get(name), METRICS[name].unit)
+            unit = METRICS[name].unit
+            text = _fmt(r.get(name), unit)
             if r["what_if"] and base is not None and base["status"] == "ok":
                 text += _change(r.get(name), base.get(name))
+            if r.get(f"{name}_p10") is not None:
+                text += f" (P10–P90 {_fmt(r[f'{name}_p10'], unit)}–{_fmt(r[f'{name}_p90'], unit)})"
             cells.append(text)
         table.add_row(r["label"], mark, *cells)
     return table
@@ -122,18 +126,15 @@ def whatif_cmd(
         facility=facility,
         workers=workers,
     )
-    if as_json:
-        result = whatif(scenario, **kwargs)
-    else:
-        with opt.progress_bar(
-            TextColumn("[bold]what-if[/]"), MofNCompleteColumn(), TextColumn("{task.fields[info]}")
-        ) as bar:
-            task = bar.add_task("whatif", total=None, info="")
+    with opt.progress_bar(
+        TextColumn("[bold]what-if[/]"), MofNCompleteColumn(), TextColumn("{task.fields[info]}")
+    ) as bar:
+        task = bar.add_task("whatif", total=None, info="")
 
-            def tick(done: int, total: int, row: dict[str, Any]) -> None:
-                bar.update(task, completed=done, total=total, info=row["status"])
+        def tick(done: int, total: int, row: dict[str, Any]) -> None:
+            bar.update(task, completed=done, total=total, info=row["status"])
 
-            result = whatif(scenario, progress=tick, **kwargs)
+        result = whatif(scenario, progress=tick, **kwargs)
     chart = result.save_plot(plot) if plot is not None else None
     if as_json:
         payload = result.as_dict()

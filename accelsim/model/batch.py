@@ -80,12 +80,16 @@ class IterationModel(Protocol):
       iteration (1 without speculative decoding; 1 + accepted drafts with MTP/EAGLE);
     - ``cacheable``: whether the simulator may price a batch once per quantized shape and reuse
       the figure (False for a stub with random service times, priced every iteration);
+    - ``pipeline_stages`` (optional, 1 when absent): pipeline-parallel stages of the replica;
+      the simulator then runs that many micro-batches at once, each iteration priced over all
+      stages (``accelsim.sim.engine``);
     - ``peak_flops`` / ``peak_hbm_bandwidth``: of the replica's cards, the MFU and MBU
       denominators (None, or 0, when the model has none: the run then reports no MFU/MBU).
     """
 
     tokens_per_decode_step: float
     cacheable: bool
+    pipeline_stages: int  # optional: the simulator reads it with a default of 1
 
     @property
     def peak_flops(self) -> float | None: ...

@@ -14,16 +14,9 @@ currency at the end at a rate the caller gives, ``accelsim.catalog.prices.output
   DGX/HGX quotes do, its NICs) or bare cards (``card_price``, then NICs are charged separately at
   ``nic_price`` x NIC ports). ``nodes = ceil(cards / cards_per_node)``; whole
   servers are bought for a partly filled last node.
-- *Scale-out network* (``size_network``): ``nics_per_node = ceil(cards_per_node * nics_per_card)``
-  ports per node. One node needs no switch; two nodes are cabled back to back (reference/tco.md
-  [T9]: "<=2 nodes direct"). If all NIC ports fit one switch it is one switch; otherwise the
-  fabric is *rail-optimized* (one plane per NIC position, ``nodes`` endpoints per plane) and each
-  plane is a non-blocking folded Clos of ``radix``-port switches: ``t`` tiers serve up to
-  ``radix * (radix/2)**(t-1)`` endpoints; every tier below the top has ``ceil(E / (radix/2))``
-  switches, the top ``ceil(E / radix)``; every tier carries ``E`` links. Check ([T9]): 128 nodes x
-  8 NICs, 64-port switches -> 2 tiers, 8 x (4 + 2) = 48 switches, 2,048 links.
-  Optics are charged per link end (``optics_per_port`` x 2 x links), cables per link
-  (``cable_per_port`` x links).
+- *Scale-out network*: switches, links and NIC ports of ``accelsim.model.network.size_network``
+  (rail-optimized non-blocking Clos); optics are charged per link end (``optics_per_port`` x 2 x
+  links), cables per link (``cable_per_port`` x links).
 - *Storage*: ``storage_per_node`` x nodes. *Installation*: ``installation_fraction`` x
   (compute + network + storage).
 - *Residual value*: ``residual_fraction`` of the hardware (not of installation) comes back at the
@@ -32,18 +25,30 @@ currency at the end at a rate the caller gives, ``accelsim.catalog.prices.output
 **Amortization** over ``years`` (``HOURS_PER_YEAR`` = 8,766 h): ``straight_line`` charges
 ``(C - R) / Y`` a year; ``annuity`` charges the level payment that repays ``C`` at the cost of
 capital ``r``, less the residual's present value: ``(C - R (1+r)^-Y) * r / (1 - (1+r)^-Y)``
-(equal to straight line when ``r = 0``). Each capex component is amortized on its own, so the
-breakdown sums exactly to the total.
+(equal to straight line when ``r = 0``); ``annuity`` is the default, so the financing cost of
+the capex (the facility's ``cost_of_capital``: a WACC or loan rate) is part of every yearly
+figure. Each capex component is amortized on its own; the breakdown shows each component's
+straight-line share (``amortization_*``) and, apart, ``financing``: the annuity less the
+straight-line charge (0 when ``r = 0``), so it sums exactly to the total.
 
 **Opex per year.**
 
-- *Energy*: card power = ``idle + utilization x (tdp - idle)`` (utilization from the simulation,
-  the busy fraction of the cards, not nameplate); plus ``host_power`` per node (constant: CPUs,
-  fans, NICs do not follow accelerator load, an assumption); times PUE, times the power price.
+- *Energy*: card power = ``idle + utilization x (tdp - idle)``: a linear power model between the
+  card's idle power and its TDP (both card data: TDP sourced, idle an assumption marked in each
+  card file). ``utilization`` is the card *activity* the simulation measured, the share of the
+  run the cards' compute or HBM work at peak rate (``max(MFU, MBU)``,
+  ``accelsim.sim.metrics``), not the share of time an iteration is running (the busy fraction
+  is ~1 at any load, so energy would not follow load; reference/tco.md section 10: max-power
+  figures overstate average draw); the linear form is an assumption, not fitted.
+  Plus ``host_power`` per node (constant: CPUs, fans, NICs do not follow accelerator load, an
+  assumption); times PUE, times the power price.
 - *Colocation*: ``colocation_per_kw_month`` x 12 on the *provisioned* IT power
-  (cards' TDP + host power), not on the average draw: colo contracts bill reserved kW.
-- *Maintenance*: ``maintenance_fraction_per_year`` x hardware capex. *Staff/software*:
-  ``staff_per_node_year`` x nodes. Network switches' own power is ignored.
+  (cards' TDP + host power), not on the average draw: colo contracts bill reserved kW; when
+  the facility is priced by the racks the cluster takes (``colocation_billed_w``: every rack
+  reserved at its fullest rack's draw, ``accelsim.run.placement``), on that.
+- *Maintenance*: ``maintenance_fraction_per_year`` x hardware capex. *Operations staff*:
+  nodes x ``ops_fte_per_node`` (operations staff, full-time equivalents per server) x
+  ``ops_fte_cost_per_year`` (loaded cost of one FTE). Network switches' own power is ignored.
 
 **Outputs.** ``per_year`` (total cost of one cluster-year), ``per_card_hour``, ``per_day``, a
 breakdown by component, and with a throughput:
@@ -55,8 +60,7 @@ breakdown by component, and with a throughput:
 - ``usd_per_request`` (with a request rate), ``tokens_per_joule`` (input + output tokens per joule
   of IT energy, cards + hosts, before PUE) and ``output_tokens_per_joule``.
 
-**Rental** (``rental_cost``): ``rate x cards x hours``; with a throughput, $/M tokens charge all of
-it to the tokens named, as above.
+**Rental** is ``accelsim.model.rental`` (``TcoResult.rental`` prices the same cards there).
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from accelsim.errors import AccelsimError
+from accelsim.model.network import DEFAULT_SWITCH_RADIX, NetworkSizing, size_network
+from accelsim.model.rental import RentalCost, rental_cost
 from accelsim.units import HOURS_PER_YEAR
 
 if TYPE_CHECKING:
@@ -78,15 +84,13 @@ __all__ = [
     "AMORTIZATIONS",
     "BREAKDOWN",
     "COST_FIGURES",
-    "DEFAULT_SWITCH_RADIX",
+    "FX_INPUTS",
     "INPUT_BOUNDS",
     "INPUT_LABELS",
     "OUTPUTS",
     "UNCERTAIN_INPUTS",
     "CostInputs",
     "DiscreteInputs",
-    "NetworkSizing",
-    "RentalCost",
     "TcoResult",
     "check_input",
     "convert_output",
@@ -94,17 +98,12 @@ __all__ = [
     "discrete_inputs",
     "evaluate",
     "opex_per_year",
-    "rental_cost",
-    "size_network",
 ]
 
 AMORTIZATIONS = ("straight_line", "annuity")
 MONTHS_PER_YEAR = 12.0
 SECONDS_PER_YEAR = HOURS_PER_YEAR * 3600.0
 DAYS_PER_YEAR = HOURS_PER_YEAR / 24.0
-#: Switch radix used when the price book names a switch price but no radix (a 64-port
-#: 400G InfiniBand/Ethernet switch, reference/tco.md section 2); an assumption.
-DEFAULT_SWITCH_RADIX = 64
 
 #: Bounds of the continuous inputs: (lower, upper); None = unbounded.
 INPUT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
@@ -126,11 +125,13 @@ INPUT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "years": (1e-9, None),
     "residual_fraction": (0.0, 1.0),
     "maintenance_fraction_per_year": (0.0, 1.0),
-    "staff_per_node_year": (0.0, None),
+    "ops_fte_per_node": (0.0, None),
+    "ops_fte_cost_per_year": (0.0, None),
     "cost_of_capital": (0.0, 1.0),
     "output_tokens_per_s": (0.0, None),
     "input_tokens_per_s": (0.0, None),
     "requests_per_s": (0.0, None),
+    "quote_fx_per_usd": (1e-9, None),
 }
 #: The continuous inputs: those a range (``accelsim.model.uncertainty.Dist``) may be given.
 UNCERTAIN_INPUTS = tuple(INPUT_BOUNDS)
@@ -148,19 +149,34 @@ INPUT_LABELS = {
     "idle_power_w": "card idle power (W)",
     "tdp_w": "card TDP (W)",
     "host_power_w": "host power per node (W)",
-    "utilization": "utilization",
+    "utilization": "card activity",
     "pue": "PUE",
     "power_price_per_kwh": "power price per kWh",
     "colocation_per_kw_month": "colocation per kW-month",
     "years": "life (years)",
     "residual_fraction": "residual fraction",
     "maintenance_fraction_per_year": "maintenance per year",
-    "staff_per_node_year": "staff per node-year",
+    "ops_fte_per_node": "operations FTE per server",
+    "ops_fte_cost_per_year": "loaded cost per operations FTE",
     "cost_of_capital": "cost of capital",
     "output_tokens_per_s": "output tokens/s",
     "input_tokens_per_s": "input tokens/s",
     "requests_per_s": "requests/s",
+    "quote_fx_per_usd": "exchange rate (units per USD)",
 }
+#: The money inputs a price book or facility may quote in another currency (``fx_quoted``).
+FX_INPUTS = (
+    "card_price",
+    "server_price",
+    "nic_price",
+    "switch_price",
+    "optics_per_port",
+    "cable_per_port",
+    "storage_per_node",
+    "power_price_per_kwh",
+    "colocation_per_kw_month",
+    "ops_fte_cost_per_year",
+)
 
 
 @dataclass(frozen=True)
@@ -192,15 +208,24 @@ class CostInputs:
     pue: float = 1.0
     power_price_per_kwh: float = 0.0
     colocation_per_kw_month: float = 0.0
+    #: Watts the colocation bills when priced by racks (``accelsim.run.placement``); None:
+    #: the provisioned IT power.
+    colocation_billed_w: float | None = None
     years: float = 4.0
     residual_fraction: float = 0.0
     maintenance_fraction_per_year: float = 0.0
-    staff_per_node_year: float = 0.0
+    ops_fte_per_node: float = 0.0
+    ops_fte_cost_per_year: float = 0.0
     cost_of_capital: float = 0.0
-    amortization: str = "straight_line"
+    amortization: str = "annuity"
     output_tokens_per_s: float | None = None
     input_tokens_per_s: float | None = None
     requests_per_s: float | None = None
+    #: Units of ``quote_currency`` per USD, and the money inputs quoted in that currency (given
+    #: here in USD at that rate): a draw of the rate moves them by ``base rate / drawn rate``.
+    quote_fx_per_usd: float = 1.0
+    fx_quoted: tuple[str, ...] = ()
+    quote_currency: str = ""
     rental_per_card_hour: float | None = None
     device: str = ""
     prices: str = ""
@@ -232,6 +257,12 @@ class CostInputs:
             raise AccelsimError(f"idle power {self.idle_power_w:g} W exceeds TDP {self.tdp_w:g} W")
         if self.rental_per_card_hour is not None and self.rental_per_card_hour < 0:
             raise AccelsimError("rental price per card-hour cannot be negative")
+        unknown = set(self.fx_quoted) - set(FX_INPUTS)
+        if unknown:
+            raise AccelsimError(
+                f"fx_quoted names {', '.join(sorted(unknown))}: only money inputs are quoted "
+                f"({', '.join(FX_INPUTS)})"
+            )
 
     @property
     def nodes(self) -> int:
@@ -267,66 +298,6 @@ def check_input(name: str, value: float, what: str = "") -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Network sizing
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkSizing:
-    """The scale-out fabric for ``nodes`` nodes (see the module docstring for the rule)."""
-
-    nodes: int
-    nics_per_node: int
-    radix: int
-    tiers: int
-    switches: int
-    links: int
-    topology: str
-
-    @property
-    def nic_ports(self) -> int:
-        return self.nodes * self.nics_per_node
-
-
-def size_network(
-    nodes: int, nics_per_node: int, radix: int = DEFAULT_SWITCH_RADIX
-) -> NetworkSizing:
-    """Switch tiers, switch count and link count of a rail-optimized non-blocking Clos."""
-    if nodes < 1 or nics_per_node < 0 or radix < 2:
-        raise AccelsimError(
-            f"network: need nodes >= 1, NICs >= 0, radix >= 2 (got {nodes}, {nics_per_node}, "
-            f"{radix})"
-        )
-    ports = nodes * nics_per_node
-    if nodes == 1 or nics_per_node == 0:
-        return NetworkSizing(nodes, nics_per_node, radix, 0, 0, 0, "single node")
-    if nodes == 2:
-        return NetworkSizing(nodes, nics_per_node, radix, 0, 0, nics_per_node, "back to back")
-    if ports <= radix:
-        return NetworkSizing(nodes, nics_per_node, radix, 1, 1, ports, "one switch")
-    half = radix // 2
-    endpoints = nodes  # per rail plane
-    tiers, capacity = 1, radix
-    while endpoints > capacity:
-        tiers += 1
-        capacity *= half
-        if tiers > 6:
-            raise AccelsimError(
-                f"network: {nodes} nodes need more than 6 tiers of {radix}-port switches"
-            )
-    per_plane = (tiers - 1) * math.ceil(endpoints / half) + math.ceil(endpoints / radix)
-    return NetworkSizing(
-        nodes,
-        nics_per_node,
-        radix,
-        tiers,
-        per_plane * nics_per_node,
-        tiers * endpoints * nics_per_node,
-        f"rail-optimized, {tiers}-tier Clos",
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # The vectorized core
 # --------------------------------------------------------------------------------------------
 
@@ -343,10 +314,11 @@ OUTPUTS: dict[str, tuple[str, str]] = {
     "amortization_network": ("network (amortized)", "USD/yr"),
     "amortization_storage": ("storage (amortized)", "USD/yr"),
     "amortization_installation": ("installation (amortized)", "USD/yr"),
+    "financing": ("financing per year", "USD/yr"),
     "energy": ("energy", "USD/yr"),
     "colocation": ("colocation", "USD/yr"),
     "maintenance": ("maintenance", "USD/yr"),
-    "staff": ("staff/software", "USD/yr"),
+    "staff": ("operations staff", "USD/yr"),
     "opex_per_year": ("opex per year", "USD/yr"),
     "per_year": ("TCO per year", "USD/yr"),
     "per_day": ("cost per day", "USD/day"),
@@ -367,6 +339,7 @@ BREAKDOWN = (
     "amortization_network",
     "amortization_storage",
     "amortization_installation",
+    "financing",
     "energy",
     "colocation",
     "maintenance",
@@ -383,12 +356,25 @@ COST_FIGURES: dict[str, tuple[str, str, str]] = {
     "opex_per_year": (
         "opex per year",
         "USD/yr",
-        "running cost per year: energy, colocation, maintenance and staff (no capex)",
+        "running cost per year: energy, colocation, maintenance and operations staff (no "
+        "capex, no financing)",
+    ),
+    "financing_per_year": (
+        "financing per year",
+        "USD/yr",
+        "the cost of capital on the capex: the level (annuity) payment at the facility's "
+        "cost of capital less the straight-line charge",
+    ),
+    "staff_per_year": (
+        "operations staff",
+        "USD/yr",
+        "operations FTE per server x servers x the loaded yearly cost of one FTE (part of opex)",
     ),
     "tco_per_year": (
         "TCO per year",
         "USD/yr",
-        "capex amortized over the life (less the residual value) plus opex per year",
+        "capex amortized over the life (less the residual value), its financing, plus opex per "
+        "year",
     ),
     "usd_per_mtok_output": (
         "$/M output",
@@ -404,10 +390,12 @@ COST_FIGURES: dict[str, tuple[str, str, str]] = {
 
 
 def opex_per_year(values: Mapping[str, Any]) -> Any:
-    """Opex per year (``COST_FIGURES``): the yearly breakdown less amortized capex."""
-    return sum(values[k] for k in BREAKDOWN if not k.startswith("amortization"))
+    """Opex per year (``COST_FIGURES``): the yearly breakdown less amortized capex and its
+    financing."""
+    return sum(values[k] for k in BREAKDOWN if k in _OPEX)
 
 
+_OPEX = ("energy", "colocation", "maintenance", "staff")
 _MONEY_UNITS = ("USD", "USD/yr", "USD/day", "USD/card-h", "USD/Mtok", "USD/req")
 
 
@@ -424,6 +412,9 @@ class DiscreteInputs:
     has_output: bool
     has_input: bool
     has_requests: bool
+    fx_quoted: tuple[str, ...] = ()
+    quote_fx_base: float = 1.0
+    colocation_billed_w: float | None = None
 
 
 def discrete_inputs(inputs: CostInputs) -> DiscreteInputs:
@@ -439,6 +430,9 @@ def discrete_inputs(inputs: CostInputs) -> DiscreteInputs:
         has_output=bool(inputs.output_tokens_per_s),
         has_input=bool(inputs.input_tokens_per_s),
         has_requests=bool(inputs.requests_per_s),
+        fx_quoted=inputs.fx_quoted,
+        quote_fx_base=inputs.quote_fx_per_usd,
+        colocation_billed_w=inputs.colocation_billed_w,
     )
 
 
@@ -452,7 +446,13 @@ def _amortize(capex: Any, residual: Any, years: Any, rate: Any, annuity: bool) -
 
 
 def cost_values(v: Mapping[str, Any], fx: DiscreteInputs) -> dict[str, Any]:
-    """All outputs from the continuous input values (floats or equal-length arrays); USD."""
+    """All outputs from the continuous input values (floats or equal-length arrays); USD.
+
+    The inputs quoted in another currency (``fx.fx_quoted``) are scaled by the base rate over
+    the rate drawn (``quote_fx_per_usd``): a dearer dollar makes them cheaper in USD."""
+    if fx.fx_quoted:
+        scale = fx.quote_fx_base / v["quote_fx_per_usd"]
+        v = {**v, **{k: v[k] * scale for k in fx.fx_quoted}}
     cards, nodes, net = fx.cards, fx.nodes, fx.network
     compute = v["server_price"] * nodes if fx.use_server_price else v["card_price"] * cards
     nics = v["nic_price"] * net.nic_ports if fx.charge_nics else 0.0
@@ -476,9 +476,18 @@ def cost_values(v: Mapping[str, Any], fx: DiscreteInputs) -> dict[str, Any]:
         "capex": capex,
         "residual": res * hardware,
     }
-    for key, amount in (("compute", compute), ("network", network), ("storage", storage)):
-        out[f"amortization_{key}"] = _amortize(amount, res * amount, years, rate, fx.annuity)
-    out["amortization_installation"] = _amortize(installation, 0.0, years, rate, fx.annuity)
+    financing = 0.0 * years
+    parts = (
+        ("compute", compute, res * compute),
+        ("network", network, res * network),
+        ("storage", storage, res * storage),
+        ("installation", installation, 0.0),
+    )
+    for key, amount, back in parts:
+        straight = (amount - back) / years
+        out[f"amortization_{key}"] = straight
+        financing = financing + _amortize(amount, back, years, rate, fx.annuity) - straight
+    out["financing"] = financing
 
     card_w = v["idle_power_w"] + v["utilization"] * (v["tdp_w"] - v["idle_power_w"])
     it_w = cards * card_w + nodes * v["host_power_w"]
@@ -487,9 +496,10 @@ def cost_values(v: Mapping[str, Any], fx: DiscreteInputs) -> dict[str, Any]:
     out["facility_power_w"] = it_w * v["pue"]
     out["provisioned_power_w"] = provisioned_w
     out["energy"] = it_w / 1000.0 * v["pue"] * HOURS_PER_YEAR * v["power_price_per_kwh"]
-    out["colocation"] = provisioned_w / 1000.0 * v["colocation_per_kw_month"] * MONTHS_PER_YEAR
+    billed_w = provisioned_w if fx.colocation_billed_w is None else fx.colocation_billed_w
+    out["colocation"] = billed_w / 1000.0 * v["colocation_per_kw_month"] * MONTHS_PER_YEAR
     out["maintenance"] = v["maintenance_fraction_per_year"] * hardware
-    out["staff"] = v["staff_per_node_year"] * nodes + 0.0 * years
+    out["staff"] = v["ops_fte_per_node"] * nodes * v["ops_fte_cost_per_year"] + 0.0 * years
     per_year = sum(out[k] for k in BREAKDOWN)
     out["opex_per_year"] = opex_per_year(out)
     out["per_year"] = per_year
@@ -659,100 +669,3 @@ def evaluate(inputs: CostInputs, currency: str = "USD", fx_per_usd: float = 1.0)
     raw = cost_values({k: np.float64(v) for k, v in inputs.base_values().items()}, fx)
     values = {k: float(raw[k]) for k in OUTPUTS}
     return TcoResult(inputs, values, fx.network, currency, fx_per_usd)
-
-
-# --------------------------------------------------------------------------------------------
-# Rental
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RentalCost:
-    """Renting ``cards`` cards at ``rate_per_card_hour`` USD for ``hours`` hours."""
-
-    rate_per_card_hour: float
-    cards: float
-    hours: float
-    output_tokens_per_s: float | None = None
-    input_tokens_per_s: float | None = None
-
-    @property
-    def per_hour_usd(self) -> float:
-        return self.rate_per_card_hour * self.cards
-
-    @property
-    def total_usd(self) -> float:
-        return self.per_hour_usd * self.hours
-
-    @property
-    def per_day_usd(self) -> float:
-        return self.per_hour_usd * 24.0
-
-    @property
-    def per_year_usd(self) -> float:
-        return self.per_hour_usd * HOURS_PER_YEAR
-
-    def _per_mtok(self, tokens_per_s: float | None) -> float:
-        if not tokens_per_s:
-            return math.nan
-        return self.per_hour_usd / (tokens_per_s * 3600.0) * 1e6
-
-    @property
-    def usd_per_mtok_output(self) -> float:
-        """All rental cost over output tokens."""
-        return self._per_mtok(self.output_tokens_per_s)
-
-    @property
-    def usd_per_mtok_input(self) -> float:
-        return self._per_mtok(self.input_tokens_per_s)
-
-    @property
-    def usd_per_mtok_blended(self) -> float:
-        if not (self.output_tokens_per_s and self.input_tokens_per_s):
-            return math.nan
-        return self._per_mtok(self.output_tokens_per_s + self.input_tokens_per_s)
-
-    def as_dict(self) -> dict[str, Any]:
-        out = {
-            "rate_per_card_hour": self.rate_per_card_hour,
-            "cards": self.cards,
-            "hours": self.hours,
-            "per_hour": self.per_hour_usd,
-            "total": self.total_usd,
-            "per_day": self.per_day_usd,
-            "per_year": self.per_year_usd,
-            "usd_per_mtok_output": self.usd_per_mtok_output,
-            "usd_per_mtok_input": self.usd_per_mtok_input,
-            "usd_per_mtok_blended": self.usd_per_mtok_blended,
-        }
-        return {k: v for k, v in out.items() if not (isinstance(v, float) and math.isnan(v))}
-
-
-def rental_cost(
-    rate_per_card_hour: float,
-    cards: float,
-    *,
-    hours: float = 24.0,
-    output_tokens_per_s: float | None = None,
-    input_tokens_per_s: float | None = None,
-) -> RentalCost:
-    """Cloud rental: ``rate x cards x hours``; with throughput, $/M tokens (all cost per token).
-
-    ``cards`` may be fractional (an average fleet, e.g. DeepSeek's 226.75 nodes x 8).
-    """
-    for name, value in (("rental rate", rate_per_card_hour), ("cards", cards), ("hours", hours)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise AccelsimError(f"{name} cannot be negative (got {value!r})")
-    for name, value in (
-        ("output tokens/s", output_tokens_per_s),
-        ("input tokens/s", input_tokens_per_s),
-    ):
-        if value is not None and (not math.isfinite(value) or value < 0):
-            raise AccelsimError(f"{name} cannot be negative (got {value!r})")
-    return RentalCost(
-        float(rate_per_card_hour),
-        float(cards),
-        float(hours),
-        output_tokens_per_s,
-        input_tokens_per_s,
-    )

@@ -1,6 +1,6 @@
 """Parallel plans: their grammar, the plan enumerator, and the memory-fit check.
 
-A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` ranks:
+A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * cp * pp`` ranks:
 
 - attention (and dense FFN, shared experts, embedding/LM head) is split ``tp`` ways and
   replicated over ``dp`` attention-data-parallel groups (DeepSeek/SGLang "DP attention"); each
@@ -10,6 +10,14 @@ A ``ParallelPlan`` places one *replica* of a model on ``tp * dp * pp`` ranks:
   wide-EP deployment, ``ep = 1`` is plain tensor parallelism of the experts);
 - ``pp`` pipeline stages split the layers; the fit below charges the heaviest stage
   (``ceil(L / pp)`` layers plus the embedding and LM head);
+- ``cp`` context-parallel ranks per attention group (default 1) split every sequence's context
+  — vLLM's ``--prefill-context-parallel-size`` / ``--decode-context-parallel-size``
+  (``accelsim/report/recipes/options/vllm-0.13.0.yaml``), which long-context DeepSeek-V3.2/V4
+  deployments on Ascend use; the split below is this model's reading, not a recipe's: each of
+  the ``cp`` ranks holds a whole ``tp``-way copy of the attention side, a load-balanced ``1/cp``
+  chunk of each prefill and ``1/cp`` of each sequence's KV cache; the KV of the other chunks
+  reaches a rank over the fabric (``accelsim.model.perf`` prices that all-gather). A stage then
+  has ``tp * dp * cp`` ranks (``stage_ranks``), which the experts' ``ep`` ranks are drawn from;
 - ``redundant_experts`` extra expert slots per replica (EPLB) hold copies of hot experts;
 - ``micro_batch_overlap``: two micro-batches overlap one's communication with the other's
   compute (DeepSeek's two-batch overlap; priced by ``accelsim.model.perf``);
@@ -33,9 +41,9 @@ card coincide. ``fit_best`` and ``minimum_cards`` take *cards* (packages) and se
 
 The plan grammar (``parse_plan``, the only reader): comma-separated ``KEY=VALUE`` text
 (``"tp=8,ep=8"``) or the same keys as a mapping (a validation case's ``plan:``, a sweep axis
-``plan.tp``): ``tp``, ``dp``, ``pp``, ``ep``, ``replicas``, ``redundant_experts`` (text alias
-``redundant``), ``micro_batch_overlap`` (alias ``overlap``; ``1``/``0``, ``true``/``false``)
-and ``lm_head_tp``.
+``plan.tp``): ``tp``, ``dp``, ``pp``, ``ep``, ``cp``, ``replicas``, ``redundant_experts``
+(text alias ``redundant``), ``micro_batch_overlap`` (alias ``overlap``; ``1``/``0``,
+``true``/``false``) and ``lm_head_tp``.
 Missing sizes default to 1; without ``replicas`` the plan fills the ranks it is laid over.
 ``ParallelPlan.label`` writes the short form (``replicas`` only when above one) and
 ``ParallelPlan.text`` the form a resolved scenario records (``replicas`` always); both read
@@ -86,14 +94,17 @@ Memory per rank = weights + activation workspace + KV cache + a framework reserv
   ``context`` (a mean: the window and compressor states do not grow with context), so
   ``max_kv_tokens`` holds for sequences of about that length;
 - activation workspace for a forward pass of the replica's ``max_batched_tokens`` tokens and
-  ``max_seqs`` sequences, spread over the ``dp`` attention groups (a rank works on its group's
-  ``T = ceil(max_batched_tokens / dp)`` tokens): ``T * (8H + 3 I) * 2 B`` for the hidden states,
+  ``max_seqs`` sequences, spread over the ``dp`` attention groups and a group's ``cp`` context
+  ranks (a rank works on ``T = ceil(max_batched_tokens / (dp * cp))`` tokens):
+  ``T * (8H + 3 I) * 2 B`` for the hidden states,
   residuals and the widest local FFN intermediate (``I``), plus FP32 logits for
   ``ceil(max_seqs / dp)`` rows over ``V / tp`` vocabulary entries;
 - MTP modules (``include_mtp``): the routed experts of each MTP layer are spread over the EP
   ranks like a main MoE layer's (with the same redundant slots), the rest splits ``tp`` ways;
 - an MLA/DSA latent cache and V4's shared K = V latent are replicated over the ``tp`` ranks of
-  a group (one latent "head"); a GQA cache splits over ``min(tp, n_kv_heads)`` ranks;
+  a group (one latent "head"); a GQA cache splits over ``min(tp, n_kv_heads)`` ranks; with
+  ``cp`` every cache (the target's and a draft's, windows and compressor states included, a
+  slight overstatement of the saving for those) splits ``cp`` ways more;
 - a separate draft model (``draft``: an EAGLE/EAGLE3 file of ``workloads/models/``) is loaded on
   every rank next to the target, in its own dtype (``DraftSpec.weight_dtype``, unquantized BF16),
   split ``tp`` ways and replicated over the ``dp`` attention groups and the ``pp`` stages' budget
@@ -159,16 +170,19 @@ class ParallelPlan:
     micro_batch_overlap: bool = False
     #: ranks the LM head splits over (0: ``tp``, as attention); see the module docstring
     lm_head_tp: int = 0
+    #: context-parallel ranks per attention group; see the module docstring
+    cp: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("tp", "dp", "pp", "ep", "replicas"):
+        for name in ("tp", "dp", "pp", "ep", "replicas", "cp"):
             if getattr(self, name) < 1:
                 raise AccelsimError(f"plan: {name} must be a positive integer")
         if self.redundant_experts < 0:
             raise AccelsimError("plan: redundant_experts cannot be negative")
-        if (self.tp * self.dp) % self.ep:
+        if self.stage_ranks % self.ep:
+            what = "tp*dp" if self.cp == 1 else "tp*dp*cp"
             raise AccelsimError(
-                f"plan: ep={self.ep} must divide tp*dp={self.tp * self.dp} "
+                f"plan: ep={self.ep} must divide {what}={self.stage_ranks} "
                 "(expert ranks are drawn from the attention ranks)"
             )
         if self.lm_head_tp < 0:
@@ -185,9 +199,14 @@ class ParallelPlan:
         return self.lm_head_tp or self.tp
 
     @property
+    def stage_ranks(self) -> int:
+        """Ranks of one pipeline stage: ``tp * dp * cp``."""
+        return self.tp * self.dp * self.cp
+
+    @property
     def ranks_per_replica(self) -> int:
-        """Ranks of one replica: ``tp * dp * pp``."""
-        return self.tp * self.dp * self.pp
+        """Ranks of one replica: ``tp * dp * cp * pp``."""
+        return self.stage_ranks * self.pp
 
     @property
     def ranks(self) -> int:
@@ -196,8 +215,8 @@ class ParallelPlan:
 
     @property
     def moe_tp(self) -> int:
-        """Tensor-parallel split of each expert: ``tp * dp / ep``."""
-        return self.tp * self.dp // self.ep
+        """Tensor-parallel split of each expert: ``tp * dp * cp / ep``."""
+        return self.stage_ranks // self.ep
 
     def label(self) -> str:
         """The plan in the grammar, short: ``replicas`` only when above one."""
@@ -206,6 +225,8 @@ class ParallelPlan:
             parts.append(f"dp={self.dp}")
         if self.pp > 1:
             parts.append(f"pp={self.pp}")
+        if self.cp > 1:
+            parts.append(f"cp={self.cp}")
         if self.replicas > 1:
             parts.append(f"replicas={self.replicas}")
         if self.redundant_experts:
@@ -234,6 +255,7 @@ PLAN_KEYS = {
     "micro_batch_overlap": "micro_batch_overlap",
     "overlap": "micro_batch_overlap",
     "lm_head_tp": "lm_head_tp",
+    "cp": "cp",
 }
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -286,7 +308,7 @@ def parse_plan(
             key = key.strip()
             if not sep or key not in PLAN_KEYS:
                 raise AccelsimError(
-                    f"{where}: cannot read {part!r} (use tp=, ep=, dp=, pp=, replicas=, "
+                    f"{where}: cannot read {part!r} (use tp=, ep=, dp=, pp=, cp=, replicas=, "
                     "redundant=, overlap=, lm_head_tp=)"
                 )
             values[PLAN_KEYS[key]] = _plan_value(PLAN_KEYS[key], raw, where, key)
@@ -295,7 +317,8 @@ def parse_plan(
         per = plan.ranks_per_replica
         if "replicas" not in values:
             if ranks % per:
-                raise AccelsimError(f"{where}: tp*dp*pp={per} does not divide {ranks} ranks")
+                what = "tp*dp*pp" if plan.cp == 1 else "tp*dp*cp*pp"
+                raise AccelsimError(f"{where}: {what}={per} does not divide {ranks} ranks")
             plan = replace(plan, replicas=ranks // per)
         elif plan.ranks != ranks:
             raise AccelsimError(f"{where}: uses {plan.ranks} ranks, not the {ranks} given")
@@ -490,8 +513,9 @@ def fit(
         if model.moe
         else 0,
     )
-    # the replica's token and sequence budgets spread over its dp attention groups
-    group_tokens = math.ceil(max_batched_tokens / plan.dp)
+    # the replica's token and sequence budgets spread over its dp attention groups (and a
+    # group's tokens over its cp context-parallel ranks)
+    group_tokens = math.ceil(max_batched_tokens / (plan.dp * plan.cp))
     group_seqs = math.ceil(max_seqs / plan.dp)
     activations = group_tokens * (8 * model.hidden_size + 3 * widest) * 2.0 + (
         group_seqs * model.vocab_size / tp * 4.0
@@ -518,6 +542,9 @@ def fit(
     if draft is not None:
         d_split = 1 if draft.attention.kind == "mla" else min(tp, draft.attention.num_kv_heads)
         draft_kv = draft.kv_bytes_per_token(prec.kv_bytes) / d_split
+    # context parallelism: each of a group's cp ranks holds 1/cp of every sequence's cache
+    target_kv /= plan.cp
+    draft_kv /= plan.cp
     kv_per_token = target_kv + draft_kv
     target_w = attention + dense_ffn + shared + routed + embedding + mtp + hyper
     if memory_fraction_covers == "static":

@@ -38,6 +38,17 @@ token. The expected maximum over ``n`` ranks is ``max_r(T m_r + sd_r * g(n))`` w
 ``g(n) = Phi^-1((n - 0.375) / (n + 0.25))`` (Blom's expected maximum of ``n`` normals) — an
 analytic approximation, checked against ``sample_rank_loads`` (Monte Carlo with a passed-in
 ``numpy.random.Generator``) in the tests.
+
+Distinct local experts touched (whose weights a rank reads): slot ``j`` of rank ``r`` is touched
+with probability ``t_j = 1 - (1 - q_j)**T``; the rank's count is taken as a sum of independent
+Bernoulli(``t_j``) (a Poisson-binomial, computed exactly by convolution over the rank's slots),
+and each rank is charged the expected maximum of ``n = ep`` independent copies of its count,
+``sum_x (1 - F_r(x)**n)`` — the same "busiest of ``n``" reading as the load's spread term, so
+that at a small decode batch the rank that reads the most expert weights sets the time, not the
+mean rank (with ``E = 256, top_k = 8, ep = 32`` and 32 tokens the mean rank touches 5.1 of its 8
+experts and the busiest about 7.5). Ignored: the weak negative correlation between slots (a
+token's ``top_k`` picks are distinct) and between ranks; ``sample_touched`` (Monte Carlo) checks
+the form in the tests.
 """
 
 from __future__ import annotations
@@ -52,9 +63,26 @@ import numpy as np
 from accelsim.catalog.workloads import ModelArch, MoESpec
 from accelsim.errors import AccelsimError
 
-__all__ = ["ROUTING_KINDS", "RankLoads", "RoutingModel", "expected_max_normal"]
+__all__ = [
+    "HASH_HEAD_TOKENS",
+    "HASH_TOKEN_ZIPF",
+    "ROUTING_KINDS",
+    "RankLoads",
+    "RoutingModel",
+    "busiest_touched",
+    "expected_max_normal",
+    "hash_routing",
+]
 
 ROUTING_KINDS = ("uniform", "zipf", "dirichlet", "counts")
+#: Exponent of the token-frequency law a hash-routed layer's load follows: Zipf's law, the
+#: frequency of the ``r``-th most frequent token ~ ``1 / r`` (Zipf 1949, *Human Behavior and the
+#: Principle of Least Effort*; Piantadosi 2014, *Psychon. Bull. Rev.* 21:1112, for its fit to
+#: word frequencies). A modelling assumption, not a fitted value.
+HASH_TOKEN_ZIPF = 1.0
+#: The most frequent tokens whose table rows are drawn one by one; the rest of the vocabulary
+#: (each under 1/4096 of the head token's frequency) is spread evenly over the experts.
+HASH_HEAD_TOKENS = 4096
 
 
 def expected_max_normal(n: int) -> float:
@@ -91,8 +119,8 @@ class RankLoads:
     """Per-rank routing statistics of one batch, averaged over popularity draws.
 
     ``load`` / ``touched`` have shape ``(draws, ep)``: expected (token, expert) assignments
-    including the statistical spread term (see module docstring), and expected distinct local
-    experts touched. ``slots`` is the expert slots per rank.
+    including the statistical spread term, and distinct local experts touched as the busiest of
+    ``ep`` ranks (see module docstring). ``slots`` is the expert slots per rank.
     """
 
     load: np.ndarray
@@ -208,6 +236,60 @@ class RoutingModel:
             rank_load = (per_expert[slot_expert[d]] * slot_share[d]).sum(axis=1)
             out[t] = rank_load.max()
         return out
+
+    def sample_touched(
+        self,
+        model: ModelArch | MoESpec,
+        ep: int,
+        tokens: int,
+        rng: np.random.Generator,
+        trials: int = 16,
+    ) -> np.ndarray:
+        """Monte Carlo: sampled most distinct local experts touched on any rank, per trial
+        (static placement, ``tokens`` tokens each choosing ``top_k`` distinct experts; plain
+        top-k). For checking ``busiest_touched``."""
+        moe = _moe(model)
+        e, k = moe.num_experts, moe.top_k
+        slots = max(1, math.ceil(e / ep))
+        p_all = _batch_popularity(self, e)
+        out = np.empty(trials)
+        for t in range(trials):
+            p = p_all[t % p_all.shape[0]]
+            keys = rng.gumbel(size=(tokens, e)) + np.log(np.maximum(p, 1e-300))
+            chosen = np.argpartition(-keys, k - 1, axis=1)[:, :k]
+            hit = np.zeros(e, dtype=bool)
+            hit[chosen.ravel()] = True
+            out[t] = np.bincount(np.flatnonzero(hit) // slots, minlength=ep).max()
+        return out
+
+
+def hash_routing(
+    moe: MoESpec, vocab_size: int, layers: int, seed: int = 0, zipf: float = HASH_TOKEN_ZIPF
+) -> RoutingModel:
+    """The routing of ``layers`` hash-routed MoE layers (DeepSeek-V4 ``num_hash_layers``: a fixed
+    table sends token id ``v`` to ``top_k`` experts, whatever the router would score).
+
+    An expert's load is then the frequency of the tokens its table rows hold, not a learned
+    balance: ``p_i = sum_v f_v [i in table(v)] / top_k`` with ``f_v ~ 1 / rank(v)**zipf`` over
+    the vocabulary. The checkpoint's table is not modelled entry by entry: each layer's is
+    drawn uniformly (distinct experts per token, seeded), one row per head token
+    (``HASH_HEAD_TOKENS``), the tail's mass spread evenly. A frequent token puts its whole
+    frequency on the same ``top_k`` experts of every batch, so the busiest experts carry
+    several times the mean; the result is a ``counts`` routing model of one row per layer,
+    which EPLB placement (``plan.redundant_experts``) balances like any measured load."""
+    e, k = moe.num_experts, moe.top_k
+    rng = np.random.default_rng(seed + 104_729)
+    f = 1.0 / np.arange(1, vocab_size + 1, dtype=float) ** zipf
+    f /= f.sum()
+    head = min(HASH_HEAD_TOKENS, vocab_size)
+    tail = float(f[head:].sum())
+    rows = []
+    for _ in range(layers):
+        chosen = np.argpartition(rng.random((head, e)), k - 1, axis=1)[:, :k]
+        load = np.bincount(chosen.ravel(), weights=np.repeat(f[:head], k), minlength=e)
+        rows.append(load + tail * k / e)
+    counts = tuple(float(x) for x in np.concatenate(rows))
+    return RoutingModel(kind="counts", counts=counts, seed=seed, layers=max(layers, 1))
 
 
 def _moe(model: ModelArch | MoESpec) -> MoESpec:
@@ -359,6 +441,33 @@ def _per_token_variance(moe: MoESpec, slot_q: np.ndarray, slot_share: np.ndarray
     return np.maximum(m * (1.0 - m / k) * (e - k) / (e - 1), 0.0)
 
 
+def busiest_touched(p: np.ndarray, n: int) -> np.ndarray:
+    """Expected maximum over ``n`` independent copies of a sum of independent Bernoulli
+    variables with probabilities ``p[..., j]`` (one per slot), shape ``p.shape[:-1]``.
+
+    The sum's distribution (Poisson-binomial) is built by convolving one slot at a time (exact);
+    the expected maximum of ``n`` copies is ``sum_{x=0}^{s-1} (1 - F(x)**n)``. ``n = 1`` is the
+    mean, ``sum(p)``.
+    """
+    if n <= 1 or (p >= 1.0).all():
+        return p.sum(axis=-1)
+    s = p.shape[-1]
+    # the sum does not depend on the order of its slots: when every row agrees once sorted
+    # (every rank of a uniform popularity) it is priced once
+    rows = np.sort(p.reshape(-1, s), axis=1)
+    back = np.arange(rows.shape[0])
+    if (rows == rows[:1]).all():
+        rows, back = rows[:1], np.zeros_like(back)
+    pmf = np.zeros((rows.shape[0], s + 1))
+    pmf[:, 0] = 1.0
+    for j in range(s):
+        pj = rows[:, j : j + 1]
+        pmf[:, 1:] = pmf[:, 1:] * (1.0 - pj) + pmf[:, :-1] * pj
+        pmf[:, :1] *= 1.0 - pj
+    cdf = np.clip(np.cumsum(pmf[:, :-1], axis=1), 0.0, 1.0)
+    return (1.0 - cdf**n).sum(axis=1)[back].reshape(p.shape[:-1])
+
+
 @functools.lru_cache(maxsize=4096)
 def _rank_loads(r: RoutingModel, moe: MoESpec, ep: int, redundant: int, tokens: float) -> RankLoads:
     slot_q, _, slot_share = _placement(r, moe, ep, redundant)
@@ -370,7 +479,7 @@ def _rank_loads(r: RoutingModel, moe: MoESpec, ep: int, redundant: int, tokens: 
     load = mean + sd * expected_max_normal(ep)
     # the spread term cannot put more than one assignment per token per local slot
     load = np.minimum(load, tokens * (slot_share > 0).sum(axis=2))
-    touched = (1.0 - (1.0 - slot_q) ** tokens).sum(axis=2) * 1.0
+    touched = busiest_touched(1.0 - (1.0 - slot_q) ** tokens, ep)
     touched = np.where(slot_share.sum(axis=2) > 0, touched, 0.0)
     load.setflags(write=False)
     touched.setflags(write=False)

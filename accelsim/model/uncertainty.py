@@ -269,6 +269,8 @@ def default_ranges(inputs: CostInputs, spreads: SpreadTable) -> dict[str, Dist]:
             continue
         if name == "nic_price" and inputs.server_price is not None and inputs.nics_in_server_price:
             continue
+        if name == "quote_fx_per_usd" and not inputs.fx_quoted:
+            continue  # no amount is quoted in another currency: the rate moves nothing
         base = getattr(inputs, name)
         if not base:
             continue

@@ -1,104 +1,113 @@
-"""Published claims checked against accelsim: schema, load sweep and verdicts.
+"""Published claims checked against accelsim: the tolerance policy and each kind's verdicts.
 
-A scenario may list ``claims:`` (``Scenario.claims``): each names *what* it says (``kind``), the
-value, the device and, where it matters, the card count::
-
-    claims:
-      - {id: tput-910b, kind: throughput, value: 1200 tok/s, device: ascend-910b2, cards: 8,
-         says: "1,200 tok/s on an 8-card Ascend 910B server"}
+A scenario lists ``claims:`` (``accelsim.run.scenario.Claim``, part of the scenario schema):
+each names *what* it says (``kind``), the value, the device, where it matters the card count,
+where it stands in its source (``row``, ``column``) and the models it may be about
+(``readings``; default: the scenario's model). Every claim gives one ``ClaimCheck`` per reading
+— a model for the performance and cost claims (``accelsim.questions.claims_readings`` resolves
+each once, with one load sweep), a SKU for a peak, an accounting for a cluster cost. Verdicts:
+``consistent``, ``inconsistent`` or ``not checkable``, always with the reason and accelsim's
+number; a claim with ``not_checkable`` (a closed model) gets that verdict and reason only.
 
 Kinds and what accelsim compares them with:
 
-- ``throughput`` (output tokens/s on ``cards`` cards): the *capacity* of that deployment — the
-  highest output token rate of a load sweep (``load_sweep``) whose p99 TTFT/TPOT still meet the
-  scenario's SLOs. The claim is read as "this much is achievable".
-- ``ttft`` (time to first token on ``cards`` cards): the best (lowest-load) p50 TTFT of the same
-  sweep. Read as "this latency is achievable".
-- ``usd_per_mtok`` ($ per million output tokens on ``device``): the Monte Carlo P10–P90 of
-  $/M output tokens of the cluster ``accelsim compare`` sizes for the scenario's load and SLOs.
-- ``peak_flops`` (dense peak of one card in ``dtype``): the catalog's value for ``device``.
-- ``cluster_cost`` (capex of ``cards`` cards): ``accelsim.questions.cluster_cost`` over every
-  price book that prices the device: bare cards and all-in capex.
+- ``throughput`` (output tokens/s on ``cards`` cards): the *saturation* throughput of the
+  reading's load sweep — the article states no latency target, so the claim is read as "this
+  much is achievable"; the capacity under the scenario's SLOs is given beside it. Consistent
+  when claim <= saturation x (1 + tol).
+- ``ttft``: the lowest-load p50 TTFT of the same sweep; consistent when claim >= it x (1 - tol).
+- ``usd_per_mtok`` ($ per million tokens, accounting unstated): four figures per reading, each
+  with its Monte Carlo P10-P90 (``COST_DRAWS`` draws of ``tco/spreads.yaml``'s ranges): output
+  tokens only and blended (input + output), at saturation and at the capacity under the SLOs,
+  of the reading's deployment at its busy power. Any load between those two is a fair operating
+  point and the claim names no accounting, so it is consistent when inside the span of either
+  accounting, from its lowest P10 to its highest P90; the claim's ``references`` (API list
+  prices) are printed beside.
+- ``peak_flops``: one verdict per SKU of the device's card family (``extends``; same die
+  count, no hypothetical variants): within ``SPEC_TOLERANCE`` of that SKU's catalog peak.
+- ``cluster_cost`` (a total for ``cards`` cards): four accountings, over every price book that
+  prices the device: *capex* (consistent between the cheapest book's bare cards and the
+  dearest all-in capex, each widened by ``PRICE_TOLERANCE``), *TCO per year*, *TCO over the
+  life* (the facility's depreciation years) and *rental for a year* (the book's rental rate x
+  cards x 8,766 h), each consistent within ``PRICE_TOLERANCE`` of the books' range.
+- ``cost_advantage`` (device is ``value``-``high`` cheaper than ``versus``): the joint Monte
+  Carlo (``accelsim.questions.verdict.device_verdict``) of $ per M output tokens of both
+  readings at saturation, and for the scenario's model also ``accelsim compare``'s verdict on
+  the clusters it sizes under the SLOs. Consistent when the claimed cost-ratio band
+  ``[1 - high, 1 - value]`` overlaps the ratio's P10-P90; P(device cheaper) is given.
+- ``cheaper_than_dense`` (the MoE is ``value`` cheaper than a dense model "of equivalent
+  capability"): $ per M output tokens at saturation (P50 of its Monte Carlo) of the reading
+  against its two dense stand-ins (``dense_equivalents``: the same total, the same active
+  parameters; HYPOTHETICAL ``workloads/models/dense-*.yaml``), each on the claimed cards or its
+  smallest deployment. "Equivalent capability" lies between the two, so the claim is
+  consistent when the claimed saving lies between the two savings.
 
-The claim schema (``accelsim.run.scenario.Claim``) is part of the scenario schema.
-
-Verdicts: ``consistent``, ``inconsistent`` or ``not checkable``, always with the reason and
-accelsim's number. Tolerance policy (stated in every report):
-
-- *spec* (``peak_flops``): within ``SPEC_TOLERANCE`` = 10% of the catalog value (vendor peaks
-  differ by boost clock and rounding by a few percent, not more).
-- *performance* (``throughput``, ``ttft``): the claim is consistent when it is no better than
-  accelsim's figure widened by the tolerance — throughput <= capacity x (1 + tol), TTFT >=
-  best TTFT x (1 - tol). ``tol`` is how far accelsim itself is from measurements on that card:
-  the median absolute error of ``accelsim validate``'s cases for the device; with no case for the
-  device, those of its vendor's cards; with none either, all cases — never below
-  ``MIN_PERF_TOLERANCE`` = 10%.
-- *cost per token* (``usd_per_mtok``): consistent when inside the Monte Carlo P10–P90 (which
-  already carries the price and ±15% throughput spreads of ``tco/spreads.yaml``).
-- *cluster cost*: consistent when between the cheapest book's bare cards x (1 - 25%) and the
-  dearest book's all-in capex x (1 + 25%); 25% is the card-price spread of
-  ``tco/spreads.yaml``. Below the bare cards is inconsistent (cannot even buy the cards).
+Tolerance of a performance claim (``perf_tolerance``): the P90 (``TOLERANCE_QUANTILE``) of the
+absolute cross-validated speed errors (``workloads/validation/intervals.yaml``) of the cases
+on the card's family; when the card itself has no case the basis says "no case for this
+card"; with no case on the family either, its vendor's cases; never below
+``MIN_PERF_TOLERANCE``.
 
 A performance claim about a configuration on which the model does **not fit** at any precision
-the card supports is *inconsistent*: the configuration cannot exist, so no throughput or latency
-on it can be true (memory fit depends on the parameter count and bytes per weight, which the
-claim itself fixes, much more than on modelling details). The reason then gives accelsim's
-figures at the smallest deployment that fits, for reference. When the model fits only at a
-precision other than the scenario's, the claimed configuration is simulated at that precision
-and the reason says so. ``not checkable`` is kept for claims accelsim cannot price or simulate
-(a device with no price, traffic that cannot be swept, no deployment up to the size limit).
+the card supports is *inconsistent*: the configuration cannot exist (memory fit depends on the
+parameter count and bytes per weight much more than on modelling details). Its reason gives
+accelsim's figures at the smallest deployment that fits. A cost claim is judged on that
+smallest deployment and says so.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from accelsim.catalog.devices import Card
+import numpy as np
+
 from accelsim.catalog.loader import Catalog
-from accelsim.dtypes import PRESETS, Precision, precision
 from accelsim.errors import AccelsimError
-from accelsim.model.plan import MemoryFit, ParallelPlan, fit_best, minimum_cards
+from accelsim.questions.claims_readings import LoadPoint, LoadSweep, Reading, Readings
 from accelsim.questions.cluster_cost import cluster_cost_claim
 from accelsim.questions.compare import ComparisonResult
-from accelsim.questions.sizing import slo_check, slo_targets
+from accelsim.questions.verdict import device_verdict, priced
+from accelsim.run.pricing import estimate_tco, rental_rate, unpriced
 from accelsim.run.scenario import Claim, Scenario
-from accelsim.run.simulate import run_scenario
+from accelsim.validate.cases import load_cases
+from accelsim.validate.intervals import intervals_file
 
 __all__ = [
+    "COST_DRAWS",
+    "HOURS_PER_YEAR",
     "MIN_PERF_TOLERANCE",
     "PRICE_TOLERANCE",
-    "RATE_FACTORS",
     "SPEC_TOLERANCE",
+    "TOLERANCE_QUANTILE",
     "ClaimCheck",
-    "LoadPoint",
-    "LoadSweep",
+    "card_family",
     "check_claims",
-    "load_sweep",
+    "cluster_tco_readings",
     "perf_tolerance",
-    "precision_fits",
-    "supported_presets",
 ]
 
 Verdict = Literal["consistent", "inconsistent", "not checkable"]
 
-#: Relative tolerance of a peak-rate claim against the catalog (see the module docstring).
+#: Relative tolerance of a peak-rate claim against the catalog (vendor peaks differ by boost
+#: clock and rounding by a few percent, not more).
 SPEC_TOLERANCE = 0.10
-#: Floor of the performance tolerance (validation error of the card, see the module docstring).
+#: Floor of the performance tolerance.
 MIN_PERF_TOLERANCE = 0.10
+#: The quantile of the family's absolute cross-validated errors taken as the tolerance.
+TOLERANCE_QUANTILE = 0.90
 #: Cluster-cost tolerance: the card-price spread of ``tco/spreads.yaml``.
 PRICE_TOLERANCE = 0.25
-#: Load sweep: multiples of the scenario's arrival rate.
-RATE_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-#: Load sweep: requests simulated per rate (the scenario's own count when smaller).
-SWEEP_REQUESTS = 600
+#: Monte Carlo draws of each reading's cost (the report's own Monte Carlo is separate).
+COST_DRAWS = 500
+#: Hours in a year (365.25 days), for the rental reading.
+HOURS_PER_YEAR = 8766.0
 
 
 @dataclass(frozen=True)
 class ClaimCheck:
-    """The verdict on one claim, accelsim's number and why."""
+    """The verdict on one reading of one claim, accelsim's number and why."""
 
     claim: Claim
     verdict: Verdict
@@ -106,11 +115,15 @@ class ClaimCheck:
     predicted_text: str
     tolerance: str
     reason: str
+    reading: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.claim.id,
             "kind": self.claim.kind,
+            "row": self.claim.row,
+            "column": self.claim.column,
+            "reading": self.reading,
             "device": self.claim.device,
             "cards": self.claim.cards,
             "claimed": self.claim.value,
@@ -123,157 +136,58 @@ class ClaimCheck:
         }
 
 
-# ---- load sweep ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LoadPoint:
-    """One simulated arrival rate of a load sweep."""
-
-    rate: float
-    output_tokens_per_s: float
-    ttft_p50_s: float
-    ttft_p99_s: float
-    tpot_p50_s: float
-    tpot_p99_s: float
-    meets_slo: bool
-
-
-@dataclass(frozen=True)
-class LoadSweep:
-    """Throughput against latency of one deployment over ``RATE_FACTORS`` x the scenario rate:
-    ``plan`` (one replica) on ``cards`` cards of ``device``."""
-
-    device: str
-    cards: int
-    plan: ParallelPlan
-    dtype: str
-    requests: int
-    points: tuple[LoadPoint, ...]
-
-    @property
-    def capacity(self) -> float | None:
-        """Highest output tokens/s among rates meeting the SLOs (None: no rate does)."""
-        ok = [p.output_tokens_per_s for p in self.points if p.meets_slo]
-        return max(ok) if ok else None
-
-    @property
-    def bounded(self) -> bool:
-        """Whether the sweep reached a load that misses the SLOs (else ``capacity`` is only a
-        lower bound)."""
-        return not self.points[-1].meets_slo
-
-    @property
-    def best_ttft_p50_s(self) -> float:
-        return min(p.ttft_p50_s for p in self.points)
-
-
-def sweepable(sc: Scenario) -> str | None:
-    """Why the scenario's traffic cannot be swept over rates (None when it can)."""
-    t = sc.traffic_spec
-    if t.arrival not in ("poisson", "gamma", "constant") or t.rate is None:
-        return f"traffic arrivals are {t.arrival!r}: only rate-driven arrivals can be swept"
-    return None
-
-
-def load_sweep(
-    sc: Scenario,
-    catalog: Catalog,
-    device: str,
-    plan: ParallelPlan,
-    cards: int,
-    dtype: str | None = None,
-) -> LoadSweep:
-    """Simulate ``device`` with ``plan`` (one replica, over ``cards`` cards — packages, so
-    ``cards * dies`` ranks) at ``RATE_FACTORS`` x the rate of resolved ``sc``,
-    ``SWEEP_REQUESTS`` requests each (fewer when the scenario has fewer)."""
-    why = sweepable(sc)
-    if why:
-        raise AccelsimError(f"load sweep of scenario {sc.name}: {why}")
-    traffic = sc.traffic_spec
-    requests = min(traffic.requests or SWEEP_REQUESTS, SWEEP_REQUESTS)
-    fields: dict[str, Any] = {} if dtype is None else {"dtype": dtype, "kv_dtype": None}
-    targets = slo_targets(sc)
-    points = []
-    for factor in RATE_FACTORS:
-        t = traffic.model_copy(
-            update={"rate": traffic.rate * factor, "requests": requests, "duration": None}
-        )
-        one = sc.replanned(device, cards, plan, traffic=t, **fields)
-        s = run_scenario(one, catalog).summary
-        ok, _ = slo_check(s, targets)
-        points.append(
-            LoadPoint(
-                rate=traffic.rate * factor,
-                output_tokens_per_s=s.throughput.output_tokens_per_s,
-                ttft_p50_s=s.ttft_s.p50,
-                ttft_p99_s=s.ttft_s.p99,
-                tpot_p50_s=s.tpot_s.p50,
-                tpot_p99_s=s.tpot_s.p99,
-                meets_slo=ok,
-            )
-        )
-    return LoadSweep(device, cards, plan, dtype or sc.dtype, requests, tuple(points))
-
-
-# ---- memory fit over precisions ---------------------------------------------------------------
-def supported_presets(card: Card) -> list[str]:
-    """Precision presets whose compute dtype the card has (aliases dropped)."""
-    seen: set[Precision] = set()
-    out = []
-    for name, p in PRESETS.items():
-        if p in seen or not card.supports(p.compute):
-            continue
-        seen.add(p)
-        out.append(name)
-    return out
-
-
-def precision_fits(
-    catalog: Catalog, model: str, device: str, cards: int, context: int
-) -> list[tuple[str, MemoryFit, int | None]]:
-    """For every supported preset: the best fit on ``cards`` cards (packages; the fit is per
-    rank, a die of a multi-die card) and the minimum whole-node card count that fits (None
-    above 8,192)."""
-    card = catalog.device(device)
-    server = catalog.server_for(card)
-    arch = catalog.model(model)
-    out = []
-    for name in supported_presets(card):
-        prec = precision(name)
-        one = fit_best(arch, card, cards, prec, context, server.scale_up_domain_cards)
-        least = minimum_cards(
-            arch, card, prec, context, server.cards_per_node, server.scale_up_domain_cards
-        )
-        # cards (packages): the plan counts ranks, dies on a multi-die card
-        out.append((name, one, least.plan.ranks // card.dies if least is not None else None))
-    return out
-
-
 # ---- tolerance --------------------------------------------------------------------------------
-def perf_tolerance(catalog: Catalog, device: str, validation: Any) -> tuple[float, str]:
+def card_family(catalog: Catalog, device: str) -> list[str]:
+    """The cards sharing ``device``'s root of ``extends`` (its family), sorted."""
+
+    def root(name: str) -> str:
+        seen = {name}
+        card = catalog.device(name)
+        while card.extends and card.extends not in seen:
+            seen.add(card.extends)
+            card = catalog.device(card.extends)
+        return card.name
+
+    top = root(device)
+    return sorted(n for n in catalog.names("device") if root(n) == top)
+
+
+def perf_tolerance(catalog: Catalog, device: str) -> tuple[float, str]:
     """The performance tolerance for ``device`` and where it comes from (module docstring)."""
-    results = list(getattr(validation, "results", []) or [])
-    own = [abs(r.error_pct) for r in results if r.case.device == device]
-    basis = f"median |error| of {len(own)} validation case(s) on {device}"
-    if not own:
-        vendor = catalog.device(device).vendor
-        own = [
-            abs(r.error_pct)
-            for r in results
-            if r.case.device in catalog.names("device")
-            and catalog.device(r.case.device).vendor == vendor
-        ]
-        basis = f"no case on {device}: median |error| of {len(own)} case(s) on {vendor} cards"
-    if not own:
-        own = [abs(r.error_pct) for r in results]
-        basis = f"median |error| of all {len(own)} validation cases"
-    med = statistics.median(own) / 100.0 if own else 0.0
-    tol = max(med, MIN_PERF_TOLERANCE)
-    if tol > med:
-        basis += f" ({med:.0%}), floored at {MIN_PERF_TOLERANCE:.0%}"
+    try:
+        residuals = intervals_file(catalog).residuals
+    except AccelsimError:
+        residuals = ()
+    on = {c.id: c.device for c in load_cases(catalog=catalog)}
+    family = set(card_family(catalog, device))
+    vendor = catalog.device(device).vendor
+    own = [r for r in residuals if on.get(r.id) == device]
+    fam = [r for r in residuals if on.get(r.id) in family]
+    q = f"P{TOLERANCE_QUANTILE * 100:.0f}"
+    if fam:
+        chosen = fam
+        cards = sorted({on[r.id] for r in fam})
+        basis = (
+            f"{q} |error| of {len(fam)} cross-validated case(s) on the family ({', '.join(cards)})"
+        )
+        if not own:
+            basis = f"no case for this card; {basis}"
+    else:
+        chosen = [r for r in residuals if r.vendor == vendor] or list(residuals)
+        scope = f"{vendor} cards" if any(r.vendor == vendor for r in residuals) else "all cards"
+        basis = (
+            f"no case for this card or its family; {q} |error| of {len(chosen)} case(s) on {scope}"
+        )
+    if not chosen:
+        return MIN_PERF_TOLERANCE, f"no cross-validated case at all: floor {MIN_PERF_TOLERANCE:.0%}"
+    tail = float(np.quantile([abs(r.speed_error) for r in chosen], TOLERANCE_QUANTILE))
+    tol = max(tail, MIN_PERF_TOLERANCE)
+    if tol > tail:
+        basis += f" ({tail:.0%}), floored at {MIN_PERF_TOLERANCE:.0%}"
     return tol, basis
 
 
-# ---- checks -----------------------------------------------------------------------------------
+# ---- formatting -------------------------------------------------------------------------------
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
@@ -288,211 +202,413 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
-def _check_peak(c: Claim, catalog: Catalog) -> ClaimCheck:
-    card = catalog.device(c.device)
-    tol = f"±{SPEC_TOLERANCE:.0%} (spec)"
+# ---- peak: one verdict per SKU ----------------------------------------------------------------
+def _check_peak(c: Claim, catalog: Catalog) -> list[ClaimCheck]:
     assert c.dtype is not None
-    if not card.supports(c.dtype):
-        return ClaimCheck(
-            c, "inconsistent", None, "—", tol, f"{c.device} has no {c.dtype} peak in the catalog"
-        )
-    value = card.peak(c.dtype)
-    prov = card.source_of(f"peak_flops.{c.dtype}")
-    conf = f", conf {prov.conf}" if prov else ""
-    if prov is not None and prov.conf == "O":
-        conf = f", a WHAT-IF override (catalog value {prov.override_of})"
-    rel = c.value / value - 1.0
-    near = [
+    tol = f"±{SPEC_TOLERANCE:.0%} (spec)"
+    dies = catalog.device(c.device).dies
+    skus = [
         n
-        for n in catalog.names("device")
-        if n != c.device
-        and catalog.device(n).supports(c.dtype)
-        and abs(c.value / catalog.device(n).peak(c.dtype) - 1.0) <= SPEC_TOLERANCE
+        for n in card_family(catalog, c.device)
+        if catalog.device(n).dies == dies and not catalog.device(n).hypothetical
     ]
-    verdict: Verdict = "consistent" if abs(rel) <= SPEC_TOLERANCE else "inconsistent"
-    reason = (
-        f"catalog {c.dtype} peak of {c.device} is {_fmt(value, 'FLOP/s')}{conf}; the claim is "
-        f"{rel:+.0%} off"
-    )
-    if near:
-        reason += f"; within tolerance of: {', '.join(near)}"
-    return ClaimCheck(c, verdict, value, _fmt(value, "FLOP/s") + " (catalog)", tol, reason)
+    if c.device not in skus:
+        skus.insert(0, c.device)
+    out = []
+    for name in skus:
+        card = catalog.device(name)
+        if not card.supports(c.dtype):
+            why = f"{name} has no {c.dtype} peak in the catalog"
+            out.append(ClaimCheck(c, "inconsistent", None, "—", tol, why, name))
+            continue
+        value = card.peak(c.dtype)
+        prov = card.source_of(f"peak_flops.{c.dtype}")
+        conf = f", conf {prov.conf}" if prov else ""
+        if prov is not None and prov.conf == "O":
+            conf = f", a WHAT-IF override (catalog value {prov.override_of})"
+        rel = c.value / value - 1.0
+        verdict: Verdict = "consistent" if abs(rel) <= SPEC_TOLERANCE else "inconsistent"
+        reason = (
+            f"catalog {c.dtype} peak of {name} is {_fmt(value, 'FLOP/s')}{conf}; the claim is "
+            f"{rel:+.0%} off"
+        )
+        out.append(ClaimCheck(c, verdict, value, _fmt(value, "FLOP/s"), tol, reason, name))
+    return out
 
 
-def _check_cluster(c: Claim, catalog: Catalog) -> ClaimCheck:
+# ---- cluster cost: capex, yearly and lifetime TCO, rental ---------------------------------------
+def _check_cluster(c: Claim, catalog: Catalog, facility: str) -> list[ClaimCheck]:
     assert c.cards is not None
     tol = f"-{PRICE_TOLERANCE:.0%} / +{PRICE_TOLERANCE:.0%} (card-price spread)"
     rows = cluster_cost_claim(catalog, {c.device: (c.says or c.id, c.value)}, cards=c.cards)
     cards_only = [r.cards_only_usd for r in rows if r.cards_only_usd is not None]
     all_in = [r.all_in_usd for r in rows if r.all_in_usd is not None]
     if not cards_only and not all_in:
-        return ClaimCheck(
-            c, "not checkable", None, "—", tol, f"no price book prices {c.device} or its server"
-        )
+        why = f"no price book prices {c.device} or its server"
+        return [ClaimCheck(c, "not checkable", None, "—", tol, why, "capex")]
+    books = sorted({r.prices for r in rows})
     low = min(cards_only or all_in)
     high = max(all_in or cards_only)
     text = f"cards only {_fmt(low, 'USD')}; all-in capex up to {_fmt(high, 'USD')}"
-    books = ", ".join(sorted({r.prices for r in rows}))
     if c.value < low * (1 - PRICE_TOLERANCE):
         verdict: Verdict = "inconsistent"
         reason = (
             f"the claim implies ${c.value / c.cards:,.0f} per card; the bare cards alone cost "
-            f"{_fmt(low, 'USD')} ({low / c.value:.1f}x the claim) in the books ({books})"
+            f"{_fmt(low, 'USD')} ({low / c.value:.1f}x the claim) in the books ({', '.join(books)})"
         )
     elif c.value > high * (1 + PRICE_TOLERANCE):
         verdict = "inconsistent"
-        reason = f"above the dearest all-in capex {_fmt(high, 'USD')} in the books ({books})"
+        reason = f"above the dearest all-in capex {_fmt(high, 'USD')} ({', '.join(books)})"
     else:
         verdict = "consistent"
-        reason = f"between the bare cards and the all-in capex of {c.cards:,} cards ({books})"
-    return ClaimCheck(c, verdict, low, text, tol, reason)
-
-
-def _check_cost(c: Claim, comparison: ComparisonResult) -> ClaimCheck:
-    tol = "inside the Monte Carlo P10–P90"
-    out = next((o for o in comparison.outcomes if o.device == c.device), None)
-    if out is None or out.uncertainty is None:
-        why = (
-            f"{c.device} is not among the compared devices"
-            if out is None
-            else f"no attainable deployment of {c.device} to cost ({'; '.join(out.notes)})"
-        )
-        return ClaimCheck(c, "not checkable", None, "—", tol, why)
-    v = out.values
-    p10, p50, p90 = v["usd_per_mtok_p10"], v["usd_per_mtok_p50"], v["usd_per_mtok_p90"]
-    text = f"P50 {_fmt(p50, 'USD/Mtok')} (P10 {p10:,.2f} – P90 {p90:,.2f})"
-    where = (
-        f"{v['cards_needed']} cards ({v['min_plan']} x {v['cards_needed'] // v['min_cards']}) "
-        f"sized for the scenario's load and SLOs"
+        reason = f"between the bare cards and the all-in capex of {c.cards:,} cards"
+    out = [ClaimCheck(c, verdict, low, text, tol, reason, "capex")]
+    tcos = [
+        (b, estimate_tco(catalog, c.device, c.cards, utilization=1.0, prices=b, facility=facility))
+        for b in books
+    ]
+    years = tcos[0][1].inputs.years
+    spans = (
+        ("TCO per year", [t.per_year_usd for _, t in tcos], "per year at full power"),
+        (
+            f"TCO over the life ({years:g} years)",
+            [t.per_year_usd * t.inputs.years for _, t in tcos],
+            f"TCO per year x {years:g} years ({facility} depreciation)",
+        ),
     )
-    if p10 <= c.value <= p90:
-        return ClaimCheck(c, "consistent", p50, text, tol, f"inside P10–P90 on {where}")
-    side = "below P10" if c.value < p10 else "above P90"
-    return ClaimCheck(
-        c,
-        "inconsistent",
-        p50,
-        text,
-        tol,
-        f"{side}: the claim is {c.value / p50:.2f}x accelsim's P50 on {where}",
-    )
-
-
-def _check_perf(
-    c: Claim,
-    sc: Scenario,
-    catalog: Catalog,
-    sweeps: Mapping[str, LoadSweep],
-    validation: Any,
-) -> ClaimCheck:
-    assert c.cards is not None
-    tol, basis = perf_tolerance(catalog, c.device, validation)
-    tol_text = f"±{tol:.0%} ({basis})"
-    fits = precision_fits(catalog, sc.model, c.device, c.cards, sc.context)
-    ok = [(name, f) for name, f, _ in fits if f.fits]
-    ref = sweeps.get(c.device)
-    ref_text = ""
-    if ref is not None:
-        figure = ref.capacity if c.kind == "throughput" else ref.best_ttft_p50_s
-        unit = "tok/s" if c.kind == "throughput" else "s"
-        ref_text = (
-            f"; at the smallest deployment ({ref.cards} cards, {ref.plan.label()}, {ref.dtype}) "
-            "accelsim "
-            f"predicts {_fmt(figure, unit)}"
-        )
-        if c.kind == "throughput" and figure is not None:
-            ref_text += f" ({figure / ref.cards:,.0f} tok/s per card)"
-    if not ok:
-        per = "card" if catalog.device(c.device).dies == 1 else "die"  # a fit is per rank
-        short = ", ".join(f"{n} short {f.shortfall / 2**30:,.0f} GiB/{per}" for n, f, _ in fits)
-        least = [(m, n) for n, _, m in fits if m is not None]
-        smallest = min(least) if least else None
-        msg = (
-            f"{sc.model} does not fit on {c.cards} x {c.device} at any supported precision "
-            f"({short})"
-        )
-        if smallest:
-            msg += f"; the smallest deployment is {smallest[0]} cards ({smallest[1]})"
-        figure = None
-        if ref is not None:
-            figure = ref.capacity if c.kind == "throughput" else ref.best_ttft_p50_s
-        return ClaimCheck(c, "inconsistent", figure, _fmt(figure, c.unit), tol_text, msg + ref_text)
-    if sweepable(sc):
-        return ClaimCheck(c, "not checkable", None, "—", tol_text, str(sweepable(sc)))
-    chosen = next(((n, f) for n, f in ok if n == sc.dtype), ok[0])
-    note = (
-        "" if chosen[0] == sc.dtype else f" (does not fit at {sc.dtype}; simulated at {chosen[0]})"
-    )
-    plan = chosen[1].plan
-    if ref is not None and ref.cards == c.cards and ref.plan == plan and ref.dtype == chosen[0]:
-        sweep = ref
+    rentals = []
+    for b in books:
+        try:
+            rentals.append((b, rental_rate(catalog, c.device, b)))
+        except AccelsimError:
+            continue
+    for label, values, how in spans:
+        out.append(_band(c, label, values, f"{how}; {', '.join(books)}", tol))
+    if rentals:
+        values = [rate * c.cards * HOURS_PER_YEAR for _, rate in rentals]
+        rates = ", ".join(f"${r:,.2f}/card-hour ({b})" for b, r in rentals)
+        out.append(_band(c, "rental for a year", values, f"{rates} x 8,766 h", tol))
     else:
-        sweep = load_sweep(sc, catalog, c.device, plan, c.cards, chosen[0])
-    where = f"{c.cards} x {c.device}, {plan.label()}, {chosen[0]}{note}"
+        why = f"no price book has a rental rate for {c.device} ({', '.join(books)})"
+        out.append(ClaimCheck(c, "not checkable", None, "—", tol, why, "rental for a year"))
+    return out
+
+
+def cluster_tco_readings(
+    catalog: Catalog,
+    claims: Mapping[str, tuple[str, float]],
+    cards: int,
+    facility: str = "us-2025",
+) -> list[ClaimCheck]:
+    """The readings of a claimed cluster cost other than capex (TCO per year, over the life,
+    a year's rental; module docstring): ``claims`` maps a device to (label, claimed USD) as
+    ``accelsim.questions.cluster_cost.cluster_cost_claim`` takes it."""
+    out = []
+    for device, (label, usd) in claims.items():
+        c = Claim(id=label, kind="cluster_cost", value=usd, device=device, cards=cards, says=label)
+        out += [r for r in _check_cluster(c, catalog, facility) if r.reading != "capex"]
+    return out
+
+
+def _band(c: Claim, label: str, values: list[float], how: str, tol: str) -> ClaimCheck:
+    low, high = min(values), max(values)
+    text = _fmt(low, "USD") if low == high else f"{_fmt(low, 'USD')}–{_fmt(high, 'USD')}"
+    inside = low * (1 - PRICE_TOLERANCE) <= c.value <= high * (1 + PRICE_TOLERANCE)
+    verdict: Verdict = "consistent" if inside else "inconsistent"
+    ratio = (low if c.value < low else high) / c.value
+    reason = f"{how}: {text}" + ("" if inside else f" ({ratio:.1f}x the claim)")
+    return ClaimCheck(c, verdict, low, text, tol, reason, label)
+
+
+# ---- performance: per reading -----------------------------------------------------------------
+def _check_perf(c: Claim, r: Reading, catalog: Catalog) -> ClaimCheck:
+    tol, basis = perf_tolerance(catalog, c.device)
+    tol_text = f"±{tol:.0%} ({basis})"
+    sweep = r.sweep
+    why = _unswept(r)
+    if why or sweep is None:
+        return ClaimCheck(c, "not checkable", None, "—", tol_text, why or "", r.model)
     if c.kind == "throughput":
-        cap = sweep.capacity
-        if cap is None:
-            return ClaimCheck(
-                c,
-                "inconsistent",
-                None,
-                "—",
-                tol_text,
-                f"no swept load meets the SLOs on {where}",
-            )
-        bound = "" if sweep.bounded else "at least "
-        text = f"capacity under the SLOs on {where} is {bound}{_fmt(cap, 'tok/s')}"
-        if c.value <= cap * (1 + tol):
+        figure: float | None = sweep.saturation
+        slo = sweep.capacity
+        text = (
+            f"saturation on {r.where} is {'' if sweep.bounded else 'at least '}"
+            f"{_fmt(figure, 'tok/s')} ({figure / r.cards:,.0f} tok/s per card); under the "
+            f"scenario's SLOs {_fmt(slo, 'tok/s') if slo else 'no swept load meets them'}"
+        )
+    else:
+        figure = sweep.best_ttft_p50_s
+        text = f"lowest-load p50 TTFT on {r.where} is {_fmt(figure, 's')}"
+    shown = _fmt(figure, c.unit)
+    if not r.fits_claimed:
+        return ClaimCheck(
+            c,
+            "inconsistent",
+            figure,
+            shown,
+            tol_text,
+            f"{r.shortfall_text()}; the smallest deployment: {text}",
+            r.model,
+        )
+    assert figure is not None
+    ratio = f"; the claim is {c.value / figure:.2f}x that"
+    if c.kind == "throughput":
+        if c.value <= figure * (1 + tol):
             verdict: Verdict = "consistent"
         elif sweep.bounded:
             verdict = "inconsistent"
         else:
             verdict = "not checkable"
             text += " (the highest swept load still met the SLOs)"
-        return ClaimCheck(
-            c,
-            verdict,
-            cap,
-            ("≥ " if bound else "") + _fmt(cap, "tok/s"),
-            tol_text,
-            f"{text}; the claim is {c.value / cap:.2f}x that",
-        )
-    best = sweep.best_ttft_p50_s
-    verdict = "consistent" if c.value >= best * (1 - tol) else "inconsistent"
-    return ClaimCheck(
-        c,
-        verdict,
-        best,
-        _fmt(best, "s"),
-        tol_text,
-        f"lowest-load p50 TTFT on {where} is {_fmt(best, 's')}; the claim is "
-        f"{c.value / best:.2f}x that",
+        if not sweep.bounded:
+            shown = "≥ " + shown
+    else:
+        verdict = "consistent" if c.value >= figure * (1 - tol) else "inconsistent"
+    return ClaimCheck(c, verdict, figure, shown, tol_text, text + ratio, r.model)
+
+
+# ---- cost per token: per reading --------------------------------------------------------------
+def _costs(
+    catalog: Catalog, r: Reading, point: LoadPoint, prices: str, facility: str, seed: int
+) -> dict[str, tuple[float, float, float]]:
+    assert r.cards is not None
+    tco = estimate_tco(
+        catalog,
+        r.device,
+        r.cards,
+        utilization=1.0,
+        prices=prices,
+        facility=facility,
+        throughput=point.output_tokens_per_s,
+        input_tokens_per_s=point.input_tokens_per_s,
     )
+    q = tco.monte_carlo(COST_DRAWS, seed).quantiles
+    return {
+        "output": tuple(q["usd_per_mtok_output"][:3]),
+        "blended": tuple(q["usd_per_mtok_blended"][:3]),
+    }
 
 
+def _unswept(r: Reading) -> str | None:
+    """Why reading ``r`` has no load sweep to cost (None when it has one)."""
+    if r.plan is None:
+        return f"{r.shortfall_text()}; no deployment of it up to 8,192 cards"
+    if r.sweep is None:
+        return f"the scenario's traffic cannot be swept over rates (on {r.where})"
+    return None
+
+
+def _check_cost(
+    c: Claim, r: Reading, catalog: Catalog, prices: str, facility: str, seed: int
+) -> ClaimCheck:
+    tol = "inside P10 at saturation – P90 under the SLOs, output-only or blended"
+    why = unpriced(catalog, c.device, prices) or _unswept(r)
+    if why or r.sweep is None or r.cards is None:
+        return ClaimCheck(c, "not checkable", None, "—", tol, why or "", r.model)
+    points = [("at saturation", r.sweep.saturation_point)]
+    if r.sweep.capacity_point is not None:
+        points.append(("under the SLOs", r.sweep.capacity_point))
+    figures = []
+    bands: dict[str, tuple[float, float]] = {}
+    for load, point in points:
+        for basis, (p10, p50, p90) in _costs(catalog, r, point, prices, facility, seed).items():
+            figures.append((f"{basis} {load}", p10, p50, p90))
+            low, high = bands.get(basis, (p10, p90))
+            bands[basis] = (min(low, p10), max(high, p90))
+    inside = [b for b, (low, high) in bands.items() if low <= c.value <= high]
+    parts = "; ".join(
+        f"{n} ${p50:,.2f} (P10–P90 {p10:,.2f}–{p90:,.2f})" for n, p10, p50, p90 in figures
+    )
+    refs = [x for x in c.references if x.model in (None, r.model)]
+    ref_text = "; ".join(f"{x.label} ${x.value:,.3g}" for x in refs)
+    where = (
+        r.where if r.fits_claimed else f"{r.where} (the smallest deployment; {r.shortfall_text()})"
+    )
+    reason = f"on {where}: {parts}"
+    if ref_text:
+        reason += f". Published prices: {ref_text}"
+    best = min(figures, key=lambda f: abs(np.log(c.value / f[2])))
+    if inside:
+        verdict: Verdict = "consistent"
+        spans = ", ".join(f"{b} ${bands[b][0]:,.2f}–{bands[b][1]:,.2f}" for b in inside)
+        reason = f"inside the {spans} span " + reason
+    else:
+        verdict = "inconsistent"
+        reason = f"the claim is {c.value / best[2]:.2f}x the nearest P50 ({best[0]}) " + reason
+    text = f"P50 {_fmt(best[2], 'USD/Mtok')} ({best[0]})"
+    return ClaimCheck(c, verdict, best[2], text, tol, reason, r.model)
+
+
+# ---- cost advantage ---------------------------------------------------------------------------
+def _advantage_verdict(
+    c: Claim, ratios: tuple[float, float, float], p_cheaper: float, where: str, reading: str
+) -> ClaimCheck:
+    assert c.versus is not None
+    low = 1.0 - (c.high if c.high is not None else c.value)
+    high = 1.0 - c.value
+    p10, p50, p90 = ratios
+    tol = "claimed cost-ratio band overlaps the ratio's P10–P90"
+    verdict: Verdict = "consistent" if low <= p90 and high >= p10 else "inconsistent"
+    reason = (
+        f"{c.device} / {c.versus} $ per M output tokens {where}: P10–P90 {p10:.2f}–{p90:.2f} "
+        f"(P50 {p50:.2f}); the claim is {low:.2f}–{high:.2f}; P({c.device} cheaper) = "
+        f"{p_cheaper:.2f}"
+    )
+    return ClaimCheck(c, verdict, p50, f"ratio P50 {p50:.2f}", tol, reason, reading)
+
+
+def _oriented(verdict: Any, device: str) -> tuple[tuple[float, float, float], float]:
+    """The joint verdict's cost ratio as ``device`` / the other, and P(device cheapest)."""
+    p10, p50, p90 = verdict.ratio_quantiles  # runner-up / winner
+    if verdict.winner == device:
+        return (1 / p90, 1 / p50, 1 / p10), verdict.p_cheapest[device]
+    return (p10, p50, p90), verdict.p_cheapest[device]
+
+
+def _check_advantage(
+    c: Claim,
+    model: str,
+    readings: Readings,
+    catalog: Catalog,
+    prices: str,
+    facility: str,
+    seed: int,
+) -> ClaimCheck:
+    assert c.versus is not None
+    tol = "claimed cost-ratio band overlaps the ratio's P10–P90"
+    both = []
+    for device in (c.device, c.versus):
+        cards = c.cards or catalog.server_for(catalog.device(device)).cards_per_node
+        r = readings.get(model, device, cards)
+        why = unpriced(catalog, device, prices) or _unswept(r)
+        if why or r.sweep is None or r.cards is None:
+            return ClaimCheck(c, "not checkable", None, "—", tol, why or "", model)
+        point = r.sweep.saturation_point
+        tco = estimate_tco(
+            catalog,
+            device,
+            r.cards,
+            utilization=1.0,
+            prices=prices,
+            facility=facility,
+            throughput=point.output_tokens_per_s,
+            input_tokens_per_s=point.input_tokens_per_s,
+        )
+        both.append((r, priced(catalog, tco, prices=prices, facility=facility)))
+    verdict = device_verdict([p for _, p in both], n=COST_DRAWS, seed=seed)
+    ratios, p = _oriented(verdict, c.device)
+    where = f"at saturation, priced from {prices}, on " + " vs ".join(r.where for r, _ in both)
+    return _advantage_verdict(c, ratios, p, where, model)
+
+
+def _check_advantage_compared(c: Claim, comparison: ComparisonResult) -> ClaimCheck | None:
+    v = comparison.verdict
+    if v is None or c.device not in v.devices or c.versus not in v.devices:
+        return None
+    ratios, p = _oriented(v, c.device)
+    outs = {o.device: o.values for o in comparison.outcomes}
+    where = (
+        "on the clusters `accelsim compare` sizes for the scenario's load under its SLOs ("
+        + ", ".join(f"{d} {outs[d].get('cards_needed')} cards" for d in (c.device, c.versus))
+        + ")"
+    )
+    reading = f"{comparison.scenario.model}, sized under the SLOs"
+    return _advantage_verdict(c, ratios, p, where, reading)
+
+
+# ---- cheaper than dense ---------------------------------------------------------------------
+def _saturation_cost(
+    catalog: Catalog, r: Reading, prices: str, facility: str, seed: int
+) -> tuple[float, float, float] | None:
+    if r.sweep is None or r.cards is None:
+        return None
+    return _costs(catalog, r, r.sweep.saturation_point, prices, facility, seed)["output"]
+
+
+def _check_dense(
+    c: Claim,
+    model: str,
+    cards: int,
+    readings: Readings,
+    catalog: Catalog,
+    prices: str,
+    facility: str,
+    seed: int,
+) -> ClaimCheck:
+    tol = "claimed saving between the savings against the same-active and same-total dense"
+    why = unpriced(catalog, c.device, prices)
+    if why:
+        return ClaimCheck(c, "not checkable", None, "—", tol, why, model)
+    same_total, same_active = c.dense_equivalents[model]
+    rows = [(m, readings.get(m, c.device, cards)) for m in (model, same_total, same_active)]
+    costs = [_saturation_cost(catalog, r, prices, facility, seed) for _, r in rows]
+    if any(x is None for x in costs):
+        missing = next(m for (m, _), x in zip(rows, costs, strict=True) if x is None)
+        return ClaimCheck(c, "not checkable", None, "—", tol, f"no deployment of {missing}", model)
+    moe, total, active = (x[1] for x in costs if x is not None)
+    saving_total, saving_active = 1.0 - moe / total, 1.0 - moe / active
+    low, high = sorted((saving_total, saving_active))
+    verdict: Verdict = "consistent" if low <= c.value <= high else "inconsistent"
+    parts = "; ".join(
+        f"{m} ${x[1]:,.2f} on {r.where}" for (m, r), x in zip(rows, costs, strict=True) if x
+    )
+    reason = (
+        f"$ per M output tokens at saturation (P50, {prices}): {parts}. {model} saves "
+        f"{saving_total:.0%} against the dense model of the same total parameters and "
+        f"{saving_active:+.0%} against the one of the same active parameters (negative: dearer)"
+    )
+    text = f"{saving_active:+.0%} to {saving_total:+.0%}"
+    return ClaimCheck(c, verdict, saving_total, text, tol, reason, model)
+
+
+# ---- all claims -------------------------------------------------------------------------------
 def check_claims(
     claims: list[Claim],
     sc: Scenario,
     catalog: Catalog,
     *,
-    comparison: ComparisonResult,
-    sweeps: Mapping[str, LoadSweep],
-    validation: Any,
+    comparison: ComparisonResult | None = None,
+    sweeps: Mapping[str, LoadSweep] | None = None,
+    prices: str = "international-2025",
+    facility: str = "us-2025",
+    seed: int = 0,
 ) -> list[ClaimCheck]:
-    """Check every claim of a scenario (see the module docstring for the policy).
+    """Check every claim of a scenario, one ``ClaimCheck`` per reading (module docstring).
 
     ``sc`` is the resolved scenario, ``comparison`` ``accelsim.questions.compare.compare``'s
-    result for it, ``sweeps`` the load sweeps of its smallest deployments by device,
-    ``validation`` ``run_validation``'s report (for the performance tolerance)."""
-    out = []
+    result for it (for the cost-advantage claim), ``sweeps`` load sweeps already made of its
+    model by device (reused where a reading runs the same deployment)."""
+    readings = Readings(sc, catalog)
+    for s in (sweeps or {}).values():
+        readings.add_known(s)
+    out: list[ClaimCheck] = []
     for c in claims:
         catalog.device(c.device)
+        if c.not_checkable:
+            out.append(ClaimCheck(c, "not checkable", None, "—", "—", c.not_checkable))
+            continue
+        models = c.readings or ([sc.model] if sc is not None else [])
         if c.kind == "peak_flops":
-            out.append(_check_peak(c, catalog))
+            out += _check_peak(c, catalog)
         elif c.kind == "cluster_cost":
-            out.append(_check_cluster(c, catalog))
-        elif c.kind == "usd_per_mtok":
-            out.append(_check_cost(c, comparison))
+            out += _check_cluster(c, catalog, facility)
+        elif c.kind == "cheaper_than_dense":
+            cards = c.cards or catalog.server_for(catalog.device(c.device)).cards_per_node
+            for m in models:
+                out.append(_check_dense(c, m, cards, readings, catalog, prices, facility, seed))
+        elif c.kind == "cost_advantage":
+            for m in models:
+                out.append(_check_advantage(c, m, readings, catalog, prices, facility, seed))
+                if m == sc.model and comparison is not None:
+                    extra = _check_advantage_compared(c, comparison)
+                    if extra is not None:
+                        out.append(extra)
         else:
-            out.append(_check_perf(c, sc, catalog, sweeps, validation))
+            cards = c.cards or catalog.server_for(catalog.device(c.device)).cards_per_node
+            for m in models:
+                r = readings.get(m, c.device, cards)
+                if c.kind == "usd_per_mtok":
+                    out.append(_check_cost(c, r, catalog, prices, facility, seed))
+                else:
+                    out.append(_check_perf(c, r, catalog))
     return out

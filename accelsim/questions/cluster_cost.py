@@ -119,9 +119,11 @@ def cluster_cost_claim(
             fx = units_per_usd(book)
             card_p = book.cards.get(card.name)
             server_p = book.servers.get(srv.name)
-            if card_p is None and server_p is None:
+            if card_p is None and server_p is None and srv.name not in book.hosts:
                 continue
-            all_in = _claim_capex(catalog, card.name, srv.name, book_name, facility, cards)
+            all_in, composed = _claim_capex(
+                catalog, card.name, srv.name, book_name, facility, cards
+            )
             rows.append(
                 ClaimRow(
                     device=card.name,
@@ -133,7 +135,7 @@ def cluster_cost_claim(
                     fx_per_usd=fx,
                     card_price_usd=None if card_p is None else card_p / fx,
                     server=srv.name,
-                    server_price_usd=None if server_p is None else server_p / fx,
+                    server_price_usd=composed,
                     cards_only_usd=None if card_p is None else card_p / fx * cards,
                     servers_usd=all_in["capex_compute"],
                     network_usd=all_in["capex_network"],
@@ -147,13 +149,15 @@ def cluster_cost_claim(
 
 def _claim_capex(
     catalog: Catalog, device: str, server: str, prices: str, facility: str | None, cards: int
-) -> dict[str, float]:
+) -> tuple[dict[str, float], float | None]:
+    """All-in capex outputs, and the server price the book gives (a bundle, or host + cards;
+    None when the cards are priced bare)."""
     if facility is None:
         raise AccelsimError("the catalog has no facility profile (tco/facilities/)")
     inputs = cost_inputs(
         catalog, device, cards, utilization=1.0, prices=prices, facility=facility, server=server
     )
-    return dict(evaluate(inputs).values)
+    return dict(evaluate(inputs).values), inputs.server_price
 
 
 @dataclass(frozen=True)

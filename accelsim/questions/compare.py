@@ -7,9 +7,13 @@ For each device of a scenario (``devices:``, or the ones asked for) ``compare``:
    ``accelsim.questions.sizing.replica_shape``) and sizes the cluster for the scenario's load
    under its SLOs (``accelsim.questions.sizing.size_cluster``), simulating the scenario's
    traffic on each size tried (``accelsim.run.simulate.run_scenario``);
+   — every size on ``seeds`` seeds (``accelsim.sweep.replicate``; a size meets the SLOs on the
+   pessimistic bound across them), all devices at once on one process pool;
 3. reports the *sized cluster*: its cards, plan, throughput, TTFT/TPOT p50/p99 and goodput at the
-   scenario's load (``ROWS``), and the smallest deployment's figures as a section of their own
-   (``SMALLEST_ROWS``);
+   scenario's load (``ROWS``; the serving figures are means over the seeds, each with its
+   across-seed interval, ``across_seeds``, and its prediction interval from the cross-validated
+   residuals, ``interval``: ``accelsim.validate.intervals.figure_interval``), and the smallest
+   deployment's figures as a section of their own (``SMALLEST_ROWS``);
 4. costs the sized cluster (``accelsim.run.pricing.estimate_tco`` with the simulated utilization
    and throughput) and draws every priced device in one joint Monte Carlo
    (``accelsim.questions.verdict``): P10/P50/P90 of $ per million output tokens per device, the
@@ -38,20 +42,37 @@ from accelsim.model.joint import JointVerdict, Priced
 from accelsim.model.plan import MemoryFit, fit_best
 from accelsim.model.uncertainty import RangedTco
 from accelsim.model.uncertainty import monte_carlo as monte_carlo_draws
-from accelsim.questions.sizing import SizingResult, size_cluster
+from accelsim.questions.sizing import SizingResult, size_devices
 from accelsim.questions.verdict import VERDICT_METRIC, device_verdict, priced, sentence
+from accelsim.run.placement import spare_cards
 from accelsim.run.pricing import estimate_tco, server_warning, unpriced
 from accelsim.run.resolve import Deployment, deploy, load_scenario
 from accelsim.run.scenario import Scenario
 from accelsim.sim.metrics import HIGHER, LOWER, METRICS, Metric
+from accelsim.sweep.replicate import DEFAULT_SEEDS, Replicator, SeedInterval
+from accelsim.validate.intervals import Interval, figure_interval
 
-__all__ = ["ROWS", "SMALLEST_ROWS", "ComparisonResult", "DeviceOutcome", "compare", "sized_cost"]
+__all__ = [
+    "ROWS",
+    "SERVING_SOURCES",
+    "SMALLEST_ROWS",
+    "ComparisonResult",
+    "DeviceOutcome",
+    "compare",
+    "interval_columns",
+    "sized_cost",
+]
+
+
+#: The run-summary metric (``accelsim.sim.metrics.METRICS`` name) behind each serving row key.
+SERVING_SOURCES: dict[str, str] = {}
 
 
 def _serving(key: str, metric: str, label: str | None = None) -> Metric:
     """The run-summary metric ``metric`` (``accelsim.sim.metrics.METRICS``) as the row ``key``,
     labelled ``label`` here when given."""
     m = METRICS[metric]
+    SERVING_SOURCES[key] = metric
     return replace(m, name=key, label=label or m.label)
 
 
@@ -72,12 +93,16 @@ ROWS: tuple[Metric, ...] = (
     _serving("goodput_share", "goodput_share", "goodput (share meeting SLOs)"),
     Metric("capex_usd", COST_FIGURES["capex"][0], "USD", LOWER),
     Metric("opex_usd_per_year", COST_FIGURES["opex_per_year"][0], "USD/yr", LOWER),
+    Metric("staff_usd_per_year", COST_FIGURES["staff_per_year"][0], "USD/yr", LOWER),
+    Metric("financing_usd_per_year", COST_FIGURES["financing_per_year"][0], "USD/yr", LOWER),
     Metric("tco_usd_per_year", COST_FIGURES["tco_per_year"][0], "USD/yr", LOWER),
     Metric("usd_per_mtok_p10", f"{COST_FIGURES['usd_per_mtok_output'][0]} P10", "USD/Mtok", LOWER),
     Metric("usd_per_mtok_p50", f"{COST_FIGURES['usd_per_mtok_output'][0]} P50", "USD/Mtok", LOWER),
     Metric("usd_per_mtok_p90", f"{COST_FIGURES['usd_per_mtok_output'][0]} P90", "USD/Mtok", LOWER),
     Metric("usd_per_mtok_blended", COST_FIGURES["usd_per_mtok_blended"][0], "USD/Mtok", LOWER),
 )
+
+ROW_KEYS = tuple(m.name for m in ROWS)
 
 #: The smallest deployment (one replica of the sized cluster's shape, whole nodes): a separate
 #: section, never mixed with the sized cluster's rows. Keys are the ``smallest_`` ones of a
@@ -105,6 +130,10 @@ class DeviceOutcome:
     tco: TcoResult | None
     uncertainty: Any
     notes: list[str] = field(default_factory=list)
+    #: Each predicted throughput and latency (row key) over the seeds of its run.
+    spreads: dict[str, SeedInterval] = field(default_factory=dict)
+    #: Each predicted throughput and latency's prediction interval (row key).
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,23 +182,38 @@ class ComparisonResult:
         for m in metrics:
             values = {o.device: o.values.get(m.name) for o in self.outcomes}
             winner, ratio = _winner(values, m.better)
-            out.append(
-                {
-                    "metric": m.name,
-                    "label": m.label,
-                    "unit": m.unit,
-                    "values": values,
-                    "winner": winner,
-                    "ratio": ratio,
+            row = {
+                "metric": m.name,
+                "label": m.label,
+                "unit": m.unit,
+                "values": values,
+                "winner": winner,
+                "ratio": ratio,
+            }
+            if m.name in SERVING_SOURCES:
+                row["interval"] = {
+                    o.device: (iv.as_dict() if (iv := o.intervals.get(m.name)) else None)
+                    for o in self.outcomes
                 }
-            )
+                row["across_seeds"] = {
+                    o.device: (sp.as_dict() if (sp := o.spreads.get(m.name)) else None)
+                    for o in self.outcomes
+                }
+            out.append(row)
         return out
 
     def device_rows(self) -> list[dict[str, Any]]:
         """One flat record per device (the ``--json`` form)."""
         marked = set(self.overridden_devices)
         return [
-            {"device": o.device, **o.values, "what_if": o.device in marked, "notes": o.notes}
+            {
+                "device": o.device,
+                **o.values,
+                "what_if": o.device in marked,
+                "notes": o.notes,
+                "intervals": {k: iv.as_dict() for k, iv in o.intervals.items()},
+                "across_seeds": {k: sp.as_dict() for k, sp in o.spreads.items()},
+            }
             for o in self.outcomes
         ]
 
@@ -191,7 +235,12 @@ class ComparisonResult:
         in effect are in ``frame.attrs["overrides"]``."""
         import pandas as pd
 
-        frame = pd.DataFrame(self.device_rows()).set_index("device")
+        rows = []
+        for row in self.device_rows():
+            flat = {k: v for k, v in row.items() if k not in ("intervals", "across_seeds")}
+            flat.update(interval_columns(row["intervals"]))
+            rows.append(flat)
+        frame = pd.DataFrame(rows).set_index("device")
         frame.attrs["overrides"] = self.overrides
         return frame
 
@@ -239,6 +288,15 @@ class ComparisonResult:
         return fig
 
 
+def interval_columns(intervals: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``{metric: {p10, p90, basis}}`` as the frame columns ``<metric>_p10``, ``<metric>_p90``
+    and ``<metric>_basis``."""
+    out: dict[str, Any] = {}
+    for key, iv in intervals.items():
+        out.update({f"{key}_p10": iv["p10"], f"{key}_p90": iv["p90"], f"{key}_basis": iv["basis"]})
+    return out
+
+
 def _winner(values: dict[str, Any], direction: int) -> tuple[str | None, float | None]:
     nums = {
         d: v for d, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)
@@ -267,6 +325,10 @@ def compare(
     max_cards: int = 4096,
     plan: str | None = None,
     progress: Any = None,
+    seeds: int = DEFAULT_SEEDS,
+    workers: int | None = None,
+    replicator: Replicator | None = None,
+    availability: float | None = None,
 ) -> ComparisonResult:
     """Compare ``devices`` (default: the scenario's ``devices``) on ``sc`` (a ``Scenario``, or
     a scenario name or file read with ``catalog``).
@@ -279,7 +341,17 @@ def compare(
 
     ``plan``: the replica plan each device is sized with — ``None`` (the smallest feasible
     whole-node replica, ``accelsim.questions.sizing``), a plan text, or ``"auto"`` (searched by
-    ``accelsim.questions.tune`` on the smallest whole-node budget)."""
+    ``accelsim.questions.tune`` on the smallest whole-node budget).
+
+    ``seeds``: replications of every size tried (``accelsim.questions.sizing``: a size meets the
+    SLOs on the pessimistic bound across seeds); the serving rows are means over the seeds of
+    the sized cluster, with their across-seed interval and prediction interval. The devices
+    are sized at once on ``replicator`` (default: a local pool of ``workers`` processes, one
+    per CPU; 0: in this process); a ``replicator`` built on another catalog is not used.
+
+    ``availability``: cost each sized cluster with the spare nodes that keep its capacity whole
+    that share of the time (``accelsim.run.placement.spare_cards``); they enter the capex and
+    the Monte Carlo. ``None``: no spares."""
     if catalog is None or overrides:
         catalog = with_overrides(catalog, overrides)
     if isinstance(sc, Deployment) and overrides:
@@ -296,9 +368,23 @@ def compare(
     names = devices or sc.devices or [sc.device]
     for name in names:
         catalog.device(name)
+    if replicator is not None and replicator.catalog is not catalog:
+        replicator = None
+    sizings = size_devices(
+        dep,
+        catalog,
+        names,
+        seeds=seeds,
+        replicator=replicator,
+        workers=workers,
+        max_cards=max_cards,
+        use_scenario_plan=False,
+        plan=plan,
+        progress=progress,
+    )
     outcomes = []
     costs: dict[str, Priced] = {}
-    for name in names:
+    for name, sizing in zip(names, sizings, strict=True):
         card = catalog.device(name)
         server = catalog.server_for(card)
         one = fit_best(
@@ -308,15 +394,6 @@ def compare(
             dep.precision,
             sc.context,
             server.scale_up_domain_cards,
-        )
-        sizing = size_cluster(
-            dep,
-            catalog,
-            name,
-            max_cards=max_cards,
-            use_scenario_plan=False,
-            plan=plan,
-            progress=progress,
         )
         values: dict[str, Any] = {
             "fits_one_server": one.fits,
@@ -339,18 +416,17 @@ def compare(
                 smallest_tpot_p99_s=s.tpot_s.p99,
                 smallest_goodput_share=s.goodput.share,
             )
-        if sizing.attainable and sizing.summary is not None:
-            s = sizing.summary
-            values.update(
-                plan=f"{sizing.replica_plan} x {sizing.replicas}",
-                output_tokens_per_s=s.throughput.output_tokens_per_s,
-                output_tokens_per_s_per_card=s.throughput.output_tokens_per_s / sizing.cards,
-                ttft_p50_s=s.ttft_s.p50,
-                ttft_p99_s=s.ttft_s.p99,
-                tpot_p50_s=s.tpot_s.p50,
-                tpot_p99_s=s.tpot_s.p99,
-                goodput_share=s.goodput.share,
-            )
+        spreads: dict[str, SeedInterval] = {}
+        chosen = sizing.chosen
+        if sizing.attainable and chosen is not None:
+            values["plan"] = f"{sizing.replica_plan} x {sizing.replicas}"
+            for key in ROW_KEYS:
+                if key in SERVING_SOURCES:
+                    values[key] = chosen.figure(SERVING_SOURCES[key])
+                    spread = chosen.spread(SERVING_SOURCES[key])
+                    if spread is not None:
+                        spreads[key] = spread
+            values["seeds"] = sizing.seeds
         no_price = unpriced(catalog, name, prices)
         if no_price is not None:
             notes.append(f"{no_price}: no cost figures")
@@ -359,17 +435,27 @@ def compare(
                 cards_needed=sizing.cards, nodes_needed=sizing.nodes, slo_margin=sizing.margin
             )
         if sizing.attainable and no_price is None:
-            tco = sized_cost(catalog, sizing, prices=prices, facility=facility)
+            spares = spare_cards(catalog, name, sizing.cards, availability)
+            tco = sized_cost(catalog, sizing, prices=prices, facility=facility, spare_cards=spares)
             costs[name] = priced(catalog, tco, prices=prices, facility=facility)
             notes.extend(n for n in tco.inputs.notes if n not in notes)
             values.update(
                 capex_usd=tco.capex_usd,
                 opex_usd_per_year=opex_per_year(tco.values),
+                staff_usd_per_year=tco.values["staff"],
+                financing_usd_per_year=tco.values["financing"],
                 tco_usd_per_year=tco.per_year_usd,
                 usd_per_mtok_base=tco.usd_per_mtok_output,
                 usd_per_mtok_blended=tco.usd_per_mtok_blended,
             )
-        outcomes.append(DeviceOutcome(name, values, one, sizing, tco, unc, notes))
+        intervals = {
+            key: iv
+            for key, metric in SERVING_SOURCES.items()
+            if (iv := figure_interval(catalog, name, metric, values.get(key))) is not None
+        }
+        outcomes.append(
+            DeviceOutcome(name, values, one, sizing, tco, unc, notes, spreads, intervals)
+        )
     verdict = None
     if len(costs) >= 2:
         verdict = device_verdict(list(costs.values()), n=monte_carlo, seed=seed)
@@ -417,20 +503,26 @@ def _slo_text(sc: Scenario) -> dict[str, str]:
     return out
 
 
-def sized_cost(catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str) -> RangedTco:
-    """Cost of an attainable ``size_cluster`` answer at the utilization and throughput its
-    simulation measured."""
+def sized_cost(
+    catalog: Catalog, sizing: SizingResult, *, prices: str, facility: str, spare_cards: int = 0
+) -> RangedTco:
+    """Cost of an attainable ``size_cluster`` answer at the card activity (energy) and
+    throughput its simulation measured (the means over its seeds when replicated; the
+    activity of the scenario's own seed). ``spare_cards`` (whole spare nodes,
+    ``accelsim.model.spares``) are bought, racked and powered as hot spares: they add to the
+    cards costed, not to the throughput."""
     s = sizing.summary
-    assert s is not None
-    busy = s.busy_fraction if s.busy_fraction is not None else 1.0
+    chosen = sizing.chosen
+    assert s is not None and chosen is not None
+    busy = s.activity if s.activity is not None else 1.0
     return estimate_tco(
         catalog,
         sizing.device,
-        sizing.cards,
+        sizing.cards + spare_cards,
         utilization=min(max(busy, 0.0), 1.0),
         prices=prices,
         facility=facility,
-        throughput=s.throughput.output_tokens_per_s,
-        input_tokens_per_s=s.throughput.input_tokens_per_s,
-        requests_per_s=s.throughput.requests_per_s,
+        throughput=chosen.figure("output_tokens_per_s"),
+        input_tokens_per_s=chosen.figure("input_tokens_per_s"),
+        requests_per_s=chosen.figure("requests_per_s"),
     )

@@ -19,6 +19,15 @@ Method (issue "TCO and capacity planning"):
 3. a load no size up to ``max_cards`` can meet is an answer (``attainable`` False, with the best
    figures achieved), not an error.
 
+Replications (``seeds``, default ``accelsim.sweep.replicate.DEFAULT_SEEDS``): a size meets the
+SLOs when every SLO figure's *pessimistic bound* across seeds does (the worse end of its 90 %
+confidence interval, never better than the worst seed; ``accelsim.sweep.replicate``) and no
+seed rejects a request. A size is first simulated on the scenario's own seed; only a size that
+passes there is simulated on the other seeds (a size that fails on one seed fails on the
+bound), so the search costs ``seeds - 1`` extra runs per passing size. The seeds run on a
+``Replicator`` (the local process pool or Ray); ``size_devices`` sizes several devices at once
+on one pool.
+
 Assumption: SLO attainment is monotone in the replica count (more replicas never worsen the
 p99s), which holds for the routers here up to simulation noise.
 """
@@ -26,6 +35,8 @@ p99s), which holds for the routers here up to simulation noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,19 +47,31 @@ from accelsim.model.plan import MemoryFit, ParallelPlan, fit, minimum_cards, par
 from accelsim.questions.tune import TUNE_SLO_METRICS, TuneResult, tune
 from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario
-from accelsim.run.simulate import run_scenario
 from accelsim.sim.admission import SchedulerConfig
 from accelsim.sim.metrics import METRICS, Summary
+from accelsim.sweep.replicate import DEFAULT_SEEDS, Replicated, Replicator, SeedInterval, pool_size
+from accelsim.validate.intervals import Interval, figure_interval
 
 __all__ = [
+    "FIGURES",
     "SLO_METRICS",
     "SizedRun",
     "SizingResult",
     "replica_shape",
     "size_cluster",
+    "size_devices",
     "slo_check",
+    "slo_check_seeds",
     "tuned_shape",
 ]
+
+#: The predicted figures of each simulated size (``SizingResult.to_frame`` columns, each with its
+#: ``_p10``, ``_p90`` and ``_basis``): column -> run-summary metric.
+FIGURES = {
+    "output_tokens_per_s": "output_tokens_per_s",
+    "ttft_p99_s": "ttft_p99",
+    "tpot_p99_s": "tpot_p99",
+}
 
 #: SLO keys ``size`` understands: names of latency metrics (``accelsim.sim.metrics.METRICS``).
 SLO_METRICS = ("ttft_p50", "ttft_p90", "ttft_p99", "tpot_p50", "tpot_p90", "tpot_p99", "e2e_p99")
@@ -77,6 +100,21 @@ def slo_check(summary: Summary, targets: dict[str, float]) -> tuple[bool, float]
             return False, 0.0
         margin = min(margin, target / achieved if achieved > 0 else float("inf"))
     ok = margin >= 1.0 and summary.rejected == 0
+    return ok, margin
+
+
+def slo_check_seeds(rep: Replicated, targets: dict[str, float]) -> tuple[bool, float]:
+    """``slo_check`` on the pessimistic bound across seeds (``SeedInterval.pessimistic``); no
+    seed may reject a request."""
+    across = rep.across
+    margin = float("inf")
+    for key, target in targets.items():
+        iv = across.get(key)
+        if iv is None:
+            return False, 0.0
+        worst = iv.pessimistic
+        margin = min(margin, target / worst if worst > 0 else float("inf"))
+    ok = margin >= 1.0 and all(s.rejected == 0 for s in rep.summaries)
     return ok, margin
 
 
@@ -154,11 +192,28 @@ def tuned_shape(
 
 @dataclass(frozen=True)
 class SizedRun:
-    """One simulated replica count of the search: its summary and SLO check."""
+    """One simulated replica count of the search: the scenario's own seed's summary, the SLO
+    check (on the pessimistic bound across seeds when replicated) and the replications (None
+    when only the first seed ran: it failed there)."""
 
     summary: Summary
     ok: bool
     margin: float
+    replicated: Replicated | None = None
+    #: the scenario this size ran (its deployment is what ``--emit`` launches)
+    scenario: Scenario | None = None
+
+    def figure(self, metric: str) -> float | None:
+        """A run-summary figure: its mean across seeds when replicated, else the first seed's."""
+        if self.replicated is not None:
+            iv = self.replicated.across.get(metric)
+            return iv.mean if iv is not None else None
+        value = METRICS[metric].get(self.summary)
+        return None if value is None else float(value)
+
+    def spread(self, metric: str) -> SeedInterval | None:
+        """The figure's interval across seeds (None when not replicated)."""
+        return self.replicated.across.get(metric) if self.replicated is not None else None
 
 
 @dataclass
@@ -178,6 +233,18 @@ class SizingResult:
     runs: dict[int, SizedRun] = field(default_factory=dict)
     reason: str = ""
     tuned: TuneResult | None = None  # the TuneResult behind plan="auto"
+    seeds: int = 1  # replications per size (``SizedRun.replicated``)
+    #: Per simulated replica count, the prediction interval of each figure of ``FIGURES``.
+    intervals: dict[int, dict[str, Interval]] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> SizedRun | None:
+        """The run of the answer: the chosen size's, or the best-margin one when not
+        attainable."""
+        for run in self.runs.values():
+            if run.summary is self.summary:
+                return run
+        return None
 
     @property
     def replica_plan(self) -> str | None:
@@ -208,12 +275,14 @@ class SizingResult:
             "targets": self.targets,
             "reason": self.reason,
             "tuned": _tuned_summary(self.tuned),
+            "seeds": self.seeds,
             "runs": {
                 str(r): {
                     "ok": run.ok,
                     "margin": run.margin,
-                    "ttft_p99_s": run.summary.ttft_s.p99,
-                    "tpot_p99_s": run.summary.tpot_s.p99,
+                    "ttft_p99_s": run.figure("ttft_p99"),
+                    "tpot_p99_s": run.figure("tpot_p99"),
+                    "seeds_run": len(run.replicated.seeds) if run.replicated else 1,
                 }
                 for r, run in sorted(self.runs.items())
             },
@@ -224,20 +293,39 @@ class SizingResult:
         SLO margin and whether the SLOs were met; the chosen size is marked ``chosen``."""
         import pandas as pd
 
-        rows = [
-            {
-                "replicas": r,
-                "cards": r * self.cards_per_replica,
-                "ttft_p99_s": run.summary.ttft_s.p99,
-                "tpot_p99_s": run.summary.tpot_s.p99,
-                "output_tokens_per_s": run.summary.throughput.output_tokens_per_s,
-                "slo_margin": run.margin,
-                "meets_slo": run.ok,
-                "chosen": self.attainable and r == self.replicas,
-            }
-            for r, run in sorted(self.runs.items())
-        ]
+        rows = []
+        for r, run in sorted(self.runs.items()):
+            row: dict[str, Any] = {"replicas": r, "cards": r * self.cards_per_replica}
+            for key, metric in FIGURES.items():
+                row[key] = run.figure(metric)
+                iv = self.intervals.get(r, {}).get(key)
+                row.update(
+                    {
+                        f"{key}_p10": iv.p10 if iv else None,
+                        f"{key}_p90": iv.p90 if iv else None,
+                        f"{key}_basis": iv.basis if iv else None,
+                    }
+                )
+            row.update(
+                seeds_run=len(run.replicated.seeds) if run.replicated else 1,
+                slo_margin=run.margin,
+                meets_slo=run.ok,
+                chosen=self.attainable and r == self.replicas,
+            )
+            rows.append(row)
         return pd.DataFrame(rows).set_index("replicas")
+
+
+def _with_intervals(result: SizingResult, catalog: Catalog) -> SizingResult:
+    """``result`` with the prediction interval of each run's ``FIGURES``."""
+    for r, run in result.runs.items():
+        result.intervals[r] = {
+            key: iv
+            for key, metric in FIGURES.items()
+            if (iv := figure_interval(catalog, result.device, metric, run.figure(metric)))
+            is not None
+        }
+    return result
 
 
 def _tuned_summary(result: TuneResult | None) -> dict[str, Any] | None:
@@ -318,12 +406,32 @@ def size_cluster(
     progress: Any = None,
     plan: str | None = None,
     tune_options: dict[str, Any] | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    replicator: Replicator | None = None,
+    workers: int | None = None,
 ) -> SizingResult:
     """The fewest replicas (whole nodes) of ``device`` meeting the SLOs at ``sc``'s traffic.
 
     ``plan``: ``None`` (the module docstring's shape), a plan text for the replica, or
     ``"auto"`` to tune it (``tune_options`` go to ``accelsim.questions.tune.tune``, e.g.
-    ``{"workers": 2, "top_k": 4}``; the default runs serially)."""
+    ``{"workers": 2, "top_k": 4}``; the default runs serially). ``seeds``: replications per
+    size (module docstring), run on ``replicator`` (default: a local pool of ``workers``
+    processes, one per CPU up to ``seeds``; 0: in this process)."""
+    if replicator is None:
+        with Replicator(catalog, workers=pool_size(workers, seeds - 1)) as rep:
+            return size_cluster(
+                sc,
+                catalog,
+                device,
+                max_cards=max_cards,
+                slo=slo,
+                use_scenario_plan=use_scenario_plan,
+                progress=progress,
+                plan=plan,
+                tune_options=tune_options,
+                seeds=seeds,
+                replicator=rep,
+            )
     dep = deploy(sc, catalog)
     sc = dep.scenario
     targets = slo_targets(sc, slo)
@@ -372,8 +480,13 @@ def size_cluster(
     def evaluate(r: int) -> SizedRun:
         if r not in runs:
             one = _scenario_for(sc, device, shape.plan, r, scheduler, dies)
-            summary = run_scenario(one, catalog).summary
-            runs[r] = SizedRun(summary, *slo_check(summary, targets))
+            summary = replicator.run([one])[0]
+            ok, margin = slo_check(summary, targets)
+            if ok and seeds > 1:
+                rep = replicator.replicate(one, seeds, first=summary)
+                runs[r] = SizedRun(summary, *slo_check_seeds(rep, targets), rep, scenario=one)
+            else:
+                runs[r] = SizedRun(summary, ok, margin, scenario=one)
             if progress is not None:
                 progress(device, r)
         return runs[r]
@@ -386,19 +499,23 @@ def size_cluster(
         last_fail = r
         if r >= max_r:
             best = max(runs.values(), key=lambda run: run.margin)
-            return SizingResult(
-                device,
-                False,
-                shape.plan,
-                per,
-                r,
-                server.cards_per_node,
-                best.margin,
-                best.summary,
-                targets,
-                runs,
-                reason=unattainable_reason(runs, targets, round(max_r * per), plan),
-                tuned=tuned,
+            return _with_intervals(
+                SizingResult(
+                    device,
+                    False,
+                    shape.plan,
+                    per,
+                    r,
+                    server.cards_per_node,
+                    best.margin,
+                    best.summary,
+                    targets,
+                    runs,
+                    reason=unattainable_reason(runs, targets, round(max_r * per), plan),
+                    tuned=tuned,
+                    seeds=seeds,
+                ),
+                catalog,
             )
         r = min(r * 2, max_r)
     lo, hi = last_fail, r
@@ -409,16 +526,49 @@ def size_cluster(
         else:
             lo = mid
     best = runs[hi]
-    return SizingResult(
-        device,
-        True,
-        shape.plan,
-        per,
-        hi,
-        server.cards_per_node,
-        best.margin,
-        best.summary,
-        targets,
-        runs,
-        tuned=tuned,
+    return _with_intervals(
+        SizingResult(
+            device,
+            True,
+            shape.plan,
+            per,
+            hi,
+            server.cards_per_node,
+            best.margin,
+            best.summary,
+            targets,
+            runs,
+            tuned=tuned,
+            seeds=seeds,
+        ),
+        catalog,
     )
+
+
+def size_devices(
+    sc: Scenario | Deployment,
+    catalog: Catalog,
+    devices: Sequence[str],
+    *,
+    seeds: int = DEFAULT_SEEDS,
+    replicator: Replicator | None = None,
+    workers: int | None = None,
+    **options: Any,
+) -> list[SizingResult]:
+    """``size_cluster`` for each of ``devices`` (``options`` are its keywords), all sized at
+    once on one pool of replications (``replicator``, default: a local pool of ``workers``
+    processes, one per CPU); in device order. On a serial ``Replicator`` they run one after
+    the other."""
+    if replicator is None:
+        tasks = max(len(devices), seeds - 1)
+        with Replicator(catalog, workers=pool_size(workers, tasks)) as rep:
+            return size_devices(sc, catalog, devices, seeds=seeds, replicator=rep, **options)
+    dep = deploy(sc, catalog)
+
+    def one(device: str) -> SizingResult:
+        return size_cluster(dep, catalog, device, seeds=seeds, replicator=replicator, **options)
+
+    if replicator.serial or len(devices) < 2:
+        return [one(d) for d in devices]
+    with ThreadPoolExecutor(max_workers=len(devices)) as threads:
+        return list(threads.map(one, devices))

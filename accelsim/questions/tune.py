@@ -20,6 +20,8 @@ Given a scenario (model, traffic, dtype), a device, a budget of cards and SLOs, 
 
    a candidate whose plan does not fit in memory (``accelsim.model.plan.fit`` at the scenario's
    context and that scheduler's workspace) is pruned here, with the shortfall as its reason;
+   with ``launch`` (a framework whose launch recipe the answer must be written in), so is one
+   whose plan that framework cannot launch (``accelsim.model.launchable``), with the flag why;
 2. **stage 1** scores every remaining candidate with the analytic evaluator
    (``accelsim.sweep.evaluators.analytic``, milliseconds each) and keeps the ``top_k`` best:
    those meeting the SLOs ranked by the objective, then — to fill ``top_k`` when fewer meet —
@@ -62,8 +64,9 @@ from accelsim.catalog.devices import packages
 from accelsim.catalog.loader import Catalog, format_validation_error, load_catalog
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
+from accelsim.model.launchable import partition_launchable
 from accelsim.model.plan import ParallelPlan, divisors, fit, replica_plans
-from accelsim.run.resolve import draft_model, memory_options
+from accelsim.run.resolve import draft_model, framework_profile, memory_options
 from accelsim.run.scenario import Scenario, apply_scenario_overrides
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.runner import run_sweep
@@ -189,7 +192,9 @@ def enumerate_candidates(
     if not grid or any(b < 1 or s < 1 for b, s in grid):
         raise AccelsimError("tune: the scheduler grid needs positive max_batched_tokens/max_seqs")
     mtp = bool(sc.speculative and sc.speculative.method == "mtp")
-    memory = memory_options(sc, draft_model(sc, catalog))
+    memory = memory_options(
+        sc, draft_model(sc, catalog), profile=framework_profile(sc, catalog), ranks=ranks
+    )
     ok: list[Candidate] = []
     pruned: list[tuple[Candidate, str]] = []
     n = 0
@@ -447,6 +452,10 @@ def _row_metrics(row: dict[str, Any] | None, keys: Sequence[str]) -> dict[str, A
     return {k: row.get(k) for k in keys}
 
 
+def _pool_plans(c: Candidate) -> list[ParallelPlan]:
+    return [p for p in (c.plan, c.prefill, c.decode) if p is not None]
+
+
 def tune(
     scenario: Any = "default",
     *,
@@ -467,6 +476,7 @@ def tune(
     cost: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
     progress: Callable[[str], Any] | None = None,
+    launch: str | None = None,
 ) -> TuneResult:
     """Search plans for ``cards`` cards of ``device`` serving ``scenario``'s traffic (see the
     module docstring). ``catalog`` is a ``Catalog`` or a list of catalog folders; ``overrides``
@@ -505,6 +515,10 @@ def tune(
         max_seqs=max_seqs,
         disaggregation=disaggregation,
     )
+    if launch is not None:
+        moe = cat.model(sc.model).moe is not None
+        ok, refused = partition_launchable(ok, _pool_plans, launch, moe)
+        pruned += refused
     evidence: dict[int, dict[str, Any]] = {}
     for c, reason in pruned:
         evidence[c.index] = {**c.describe(), "stage": "pruned", "reason": reason}

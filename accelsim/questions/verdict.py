@@ -18,7 +18,8 @@ and what would flip it, as one sentence and as data.
   have to be).
 
 ``sentence`` words the verdict: "For <model> at <load> under <SLOs>: <A> costs <x> per M output
-tokens (P10-P90 ...) against <B> <y>; <A> is cheaper with probability p."
+tokens (P10–P90 ...) against <B> <y>; <A> is cheaper with probability p." (the en dash of
+every P10–P90 accelsim prints)
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ def sentence(
     rp10, rp50, rp90 = verdict.ratio_quantiles
     return (
         head
-        + f"{w} costs {_money(wq[1])} per M output tokens (P10-P90 {_money(wq[0])}-"
-        + f"{_money(wq[2])}) against {r} {_money(rq[1])} ({_money(rq[0])}-{_money(rq[2])}); "
+        + f"{w} costs {_money(wq[1])} per M output tokens (P10–P90 {_money(wq[0])}–"
+        + f"{_money(wq[2])}) against {r} {_money(rq[1])} ({_money(rq[0])}–{_money(rq[2])}); "
         + f"{w} is cheaper with probability {verdict.p_winner:.2f} "
-        + f"(cost ratio {rp50:.2f}x, P10-P90 {rp10:.2f}-{rp90:.2f}x)."
+        + f"(cost ratio {rp50:.2f}x, P10–P90 {rp10:.2f}–{rp90:.2f}x)."
     )

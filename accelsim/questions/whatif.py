@@ -19,7 +19,11 @@ Assumptions and choices:
   without a results file;
 * *common random numbers*: every point runs with the scenario's own seed (a sweep derives a
   seed per point from its digest), so the traffic is the same draw at every value and only
-  the varied field moves the answers;
+  the varied field moves the answers — except ``--vary scenario.seed``, whose points run at
+  the seed they name (the spread of an answer over seeds);
+* every predicted throughput and latency of a row carries its prediction interval
+  (``accelsim.validate.intervals.figure_interval``, kind ``serving``, for the point's
+  device): ``<metric>_p10``, ``<metric>_p90`` and ``<metric>_basis``;
 * a point whose plan does not fit in memory is reported (``status: skipped`` and why), never
   silently simulated.
 """
@@ -46,6 +50,7 @@ from accelsim.sim.metrics import METRICS as RUN_METRICS
 from accelsim.sweep.context import Task
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.spec import apply_assignment, expand, resolve_base, sweep_from_mapping
+from accelsim.validate.intervals import figure_interval
 
 __all__ = ["METRICS", "Vary", "WhatIfResult", "parse_vary", "whatif"]
 
@@ -439,7 +444,8 @@ def whatif(
         return Task(
             digest=p.digest,
             index=index,
-            seed=seed,
+            # the point's own seed: the scenario's, or the varied one (--vary scenario.seed)
+            seed=int(p.scenario.get("seed", seed) or 0),
             params=p.params,
             scenario=p.scenario,
             overrides=p.overrides,
@@ -470,9 +476,13 @@ def whatif(
             "message": res["message"],
         }
         got = res.get("metrics") or {}
+        device = str(t.scenario.get("device", ""))
         for n in names:
             x = got.get(METRICS[n].name)
             row[n] = None if isinstance(x, float) and math.isnan(x) else x
+            iv = figure_interval(cat, device, METRICS[n].name, row[n]) if device else None
+            if iv is not None:
+                row.update({f"{n}_p10": iv.p10, f"{n}_p90": iv.p90, f"{n}_basis": iv.basis})
         rows.append(row)
     failed = [r for r in rows if r["what_if"] and r["status"] == "error"]
     if failed and len(failed) == len(rows) - 1:

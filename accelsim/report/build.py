@@ -21,21 +21,19 @@ facility's ``as_of``, so the same scenario and seed give the same report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
-from accelsim.catalog.loader import KINDS, Catalog, iter_numbers
+from accelsim.catalog.loader import Catalog
 from accelsim.errors import AccelsimError
 from accelsim.model.cost import BREAKDOWN, COST_FIGURES, OUTPUTS
 from accelsim.model.plan import MemoryFit, fit
-from accelsim.questions.claims import (
+from accelsim.questions.claims import ClaimCheck, check_claims, perf_tolerance
+from accelsim.questions.claims_readings import (
     RATE_FACTORS,
     SWEEP_REQUESTS,
-    ClaimCheck,
     LoadSweep,
-    check_claims,
     load_sweep,
-    perf_tolerance,
     precision_fits,
     sweepable,
 )
@@ -48,52 +46,19 @@ from accelsim.report.charts import (
     tco_chart,
     tornado_chart,
 )
-from accelsim.report.model import Chart, Report, Section, Table
+from accelsim.report.deployment import deployment_section
+from accelsim.report.model import Chart, Report, Section
+from accelsim.report.rows import assumptions, fmt, rows_table, table, used_entries
 from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario
-from accelsim.units import format_value
+from accelsim.sweep.replicate import DEFAULT_SEEDS
 from accelsim.validate.predict import ValidationReport, run_validation
 from accelsim.version import __version__
 
 __all__ = ["build_report"]
 
-_CONF = {
-    "V": "vendor spec",
-    "M": "measured/reported",
-    "D": "derived",
-    "E": "estimate",
-    "R": "rumour/press",
-    "A": "assumption",
-    "C": "calibrated on published runs",
-    "O": "WHAT-IF override",
-}
-
-
-# ---- formatting -------------------------------------------------------------------------------
-def fmt(value: Any, unit: str = "") -> str:
-    """A value as report text (``accelsim.units.format_value``, an em dash when missing)."""
-    return format_value(value, unit, missing="—")
-
-
-def _table(columns: list[str], rows: list[list[str]], align: str = "", caption: str = "") -> Table:
-    a = tuple("r" if ch == "r" else "l" for ch in (align or "l" * len(columns)))
-    return Table(tuple(columns), tuple(tuple(r) for r in rows), a, caption)  # type: ignore[arg-type]
-
 
 # ---- sections ---------------------------------------------------------------------------------
-def _rows_table(result: ComparisonResult, rows: list[dict[str, Any]], heads: list[str]) -> Table:
-    out = []
-    for row in rows:
-        cells = []
-        for d in result.devices:
-            text = fmt(row["values"][d], row["unit"])
-            cells.append(f"**{text}**" if row["winner"] == d else text)
-        win = f"{row['winner']} ({row['ratio']:.2f}x)" if row["winner"] and row["ratio"] else ""
-        out.append([row["label"], *cells, win])
-    n = len(result.devices)
-    return _table(["metric", *heads, "winner (ratio)"], out, "l" + "r" * n + "l")
-
-
 def _summary(result: ComparisonResult, catalog: Catalog) -> list[Section]:
     """The verdict (its sentence, the cost ratio's distribution, what flips it), the sized
     cluster's rows, and the smallest deployment as a section of its own."""
@@ -112,7 +77,7 @@ def _summary(result: ComparisonResult, catalog: Catalog) -> list[Section]:
     for o in result.outcomes:
         paragraphs += [f"{o.device}: {n}" for n in o.notes]
     charts_: tuple[Chart, ...] = ()
-    tables = [_rows_table(result, result.rows, heads)]
+    tables = [rows_table(result, result.rows, heads)]
     v = result.verdict
     if v is not None:
         p10, p50, p90 = v.ratio_quantiles
@@ -126,7 +91,7 @@ def _summary(result: ComparisonResult, catalog: Catalog) -> list[Section]:
             ),
         )
         tables.append(
-            _table(
+            table(
                 ["cost ratio", "base", "P10", "P50", "P90", f"P({v.winner} cheaper)"],
                 [
                     [
@@ -142,7 +107,7 @@ def _summary(result: ComparisonResult, catalog: Catalog) -> list[Section]:
             )
         )
         tables.append(
-            _table(
+            table(
                 [
                     "what flips it (one input at a time)",
                     "what-if key",
@@ -172,7 +137,7 @@ def _summary(result: ComparisonResult, catalog: Catalog) -> list[Section]:
             "One replica of each device's sized shape on whole nodes, at the scenario's full "
             "load: what the smallest footprint does, not the cluster the costs are for.",
         ),
-        tables=(_rows_table(result, result.smallest_rows, heads),),
+        tables=(rows_table(result, result.smallest_rows, heads),),
     )
     summary = Section(
         "summary", "Executive summary", tuple(paragraphs), charts_, tables=tuple(tables)
@@ -184,8 +149,10 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
     rows = [
         [
             c.claim.id,
+            " / ".join(x for x in (c.claim.row, c.claim.column) if x) or "—",
             c.claim.says or c.claim.kind,
             _claim_value(c),
+            c.reading or "—",
             c.verdict.upper() if c.verdict != "not checkable" else "NOT CHECKABLE",
             c.predicted_text,
             c.tolerance,
@@ -195,22 +162,37 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
     ]
     verdicts = {v: sum(1 for c in checks if c.verdict == v) for v in ("consistent", "inconsistent")}
     n_nc = len(checks) - sum(verdicts.values())
+    n_claims = len({c.claim.id for c in checks})
     intro = (
-        f"{len(checks)} claim(s): {verdicts['consistent']} consistent, "
+        f"{n_claims} claim(s), {len(checks)} reading(s): {verdicts['consistent']} consistent, "
         f"{verdicts['inconsistent']} inconsistent, {n_nc} not checkable with accelsim. "
-        "Tolerance policy (accelsim.questions.claims): peak specs within 10% of the catalog; "
-        "performance "
-        "claims are read as 'achievable' and must be no better than accelsim's figure widened "
-        "by the card's validation error (at least 10%); $ per M tokens must fall inside the "
-        "Monte Carlo P10-P90; a cluster cost must lie between the bare cards (-25%) and the "
-        "all-in capex (+25%). A performance claim on a configuration where the model does not "
-        "fit at any supported precision is inconsistent: that configuration cannot exist."
+        "A claim about a model gives one verdict per reading of the model it names; a peak "
+        "one per SKU; a cluster cost one per accounting. Tolerance policy "
+        "(accelsim.questions.claims): peak specs within 10% of the catalog; performance claims "
+        "are read as 'achievable' (the article sets no latency target): throughput no more "
+        "than the saturation throughput, TTFT no less than the lowest-load p50, widened by the "
+        "P90 of the card family's cross-validated error (at least 10%); $ per M tokens inside "
+        "the Monte Carlo P10-P90 of output-only or blended cost, at saturation or under the "
+        "SLOs; a cluster cost within 25% of capex, TCO per year, TCO over the life or a "
+        "year's rental; a cost advantage whose claimed ratio band overlaps the joint Monte "
+        "Carlo's P10-P90. A performance claim on a configuration where the model does not fit "
+        "at any supported precision is inconsistent: that configuration cannot exist."
     )
     tables = [
-        _table(
-            ["claim", "says", "claimed", "verdict", "accelsim", "tolerance", "reason"],
+        table(
+            [
+                "claim",
+                "where (row / column)",
+                "says",
+                "claimed",
+                "reading",
+                "verdict",
+                "accelsim",
+                "tolerance",
+                "reason",
+            ],
             rows,
-            "llrllll",
+            "lllrlllll",
         )
     ]
     fit_rows = []
@@ -218,15 +200,14 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
     for c in checks:
         if c.claim.cards is None or c.claim.kind not in ("throughput", "ttft"):
             continue
-        key = (c.claim.device, c.claim.cards)
+        key = (c.reading or sc.model, c.claim.device, c.claim.cards)
         if key in seen:
             continue
         seen.add(key)
-        for name, one, least in precision_fits(
-            catalog, sc.model, c.claim.device, c.claim.cards, sc.context
-        ):
+        for name, one, least in precision_fits(catalog, *key, sc.context):
             fit_rows.append(
                 [
+                    key[0],
                     c.claim.device,
                     str(c.claim.cards),
                     name,
@@ -238,11 +219,12 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
                 ]
             )
     if fit_rows:
-        multi_die = any(catalog.device(d).dies > 1 for d, _ in seen)
+        multi_die = any(catalog.device(d).dies > 1 for _, d, _ in seen)
         per_die = "; per card: per die of a multi-die card, its plan ranks" if multi_die else ""
         tables.append(
-            _table(
+            table(
                 [
+                    "model",
                     "device",
                     "claimed cards",
                     "precision",
@@ -253,8 +235,8 @@ def _claims_section(checks: list[ClaimCheck], sc: Scenario, catalog: Catalog) ->
                     "smallest deployment",
                 ],
                 fit_rows,
-                "lrlrrlrr",
-                caption=f"Does {sc.model} fit on the claimed cards, at every precision the card "
+                "llrlrrlrr",
+                caption="Does each reading fit on the claimed cards, at every precision the card "
                 f"computes in? (best plan per card count, context {sc.context:,} tokens{per_die})",
             )
         )
@@ -277,6 +259,9 @@ def _claim_value(c: ClaimCheck) -> str:
         return f"{v / 1e12:,.0f} TFLOPS {c.claim.dtype}"
     if k == "cluster_cost":
         return f"${v / 1e6:,.2f}M ({c.claim.cards:,} cards)"
+    if k in ("cost_advantage", "cheaper_than_dense"):
+        high = c.claim.high
+        return f"{v:.0%}" + (f"–{high:.0%}" if high is not None and high != v else "")
     return f"${v:,.2f}/Mtok"
 
 
@@ -330,10 +315,10 @@ def _sweep_section(sweeps: dict[str, LoadSweep], sc: Scenario, skipped: list[str
             for d, s in sweeps.items()
         ]
         tables = (
-            _table(
+            table(
                 ["device", "deployment", "capacity under SLOs", "best TTFT p50"], cap_rows, "llrr"
             ),
-            _table(
+            table(
                 [
                     "device",
                     "cards (plan)",
@@ -403,7 +388,7 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
                 *missing,
             ),
             cost_charts,
-            (_table(["device", "cluster", "base", "P10", "P50", "P90"], rows, "lrrrrr"),)
+            (table(["device", "cluster", "base", "P10", "P50", "P90"], rows, "lrrrrr"),)
             if rows
             else (),
         )
@@ -430,7 +415,7 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
                     ),
                 ),
                 (
-                    _table(
+                    table(
                         ["component", *(o.device for o in costed)],
                         tco_rows,
                         "l" + "r" * len(costed),
@@ -459,7 +444,7 @@ def _cost_section(result: ComparisonResult, prices: str, facility: str) -> list[
             )
             ranges = o.uncertainty.ranges
             sens_tables.append(
-                _table(
+                table(
                     [
                         "input",
                         "low",
@@ -555,7 +540,7 @@ def _memory_section(result: ComparisonResult, catalog: Catalog) -> Section:
         ),
         (Chart("memory", "Memory per card", memory_chart(chart_rows)),),
         (
-            _table(
+            table(
                 ["deployment", "HBM", "weights", "workspace", "KV cache", "KV tokens", "fits"],
                 rows,
                 "lrrrrrl",
@@ -583,111 +568,22 @@ def _validation_section(
     ]
     summary = []
     for d in devices:
-        tol, basis = perf_tolerance(catalog, d, validation)
+        tol, basis = perf_tolerance(catalog, d)
         summary.append([d, basis, f"{tol:.0%}"])
     return Section(
         "validation",
         "Validation error of these cards",
         (
             "Predicted against published measurements (`accelsim validate`), for the cards of "
-            "this report; the tolerance is what the claims check uses for performance figures.",
+            "this report; the tolerance (the P90 of the card family's cross-validated errors, "
+            "workloads/validation/intervals.yaml) is what the claims check uses for performance "
+            "figures.",
         ),
         tables=(
-            _table(["device", "basis", "tolerance"], summary, "llr"),
-            _table(["case", "device", "metric", "measured", "predicted", "error"], rows, "lllrrr")
+            table(["device", "basis", "tolerance"], summary, "llr"),
+            table(["case", "device", "metric", "measured", "predicted", "error"], rows, "lllrrr")
             if rows
-            else _table(["case"], [["no validation case on these cards"]]),
-        ),
-    )
-
-
-def _raw_value(data: Any, path: str) -> Any:
-    node = data
-    for key in path.split("."):
-        if isinstance(node, dict) and "value" in node and key not in node:
-            node = node["value"]
-        if isinstance(node, list):
-            node = node[int(key)]
-        elif isinstance(node, dict):
-            node = node.get(key)
-        else:
-            return None
-    if isinstance(node, dict) and "value" in node:
-        node = node["value"]
-    return node
-
-
-def _used_entries(
-    result: ComparisonResult,
-    sc: Scenario,
-    catalog: Catalog,
-    prices: str,
-    facility: str,
-    extra: list[str],
-) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for d in [*result.devices, *(e for e in extra if e not in result.devices)]:
-        card = catalog.device(d)
-        out.append(("device", d))
-        if card.extends:
-            out.append(("device", card.extends))
-        srv = catalog.server_for(card)
-        out.append(("server", srv.name))
-        out += [("fabric", srv.scale_up_fabric), ("fabric", srv.scale_out_fabric)]
-        prof = catalog.framework_profile(sc.framework.name, card.vendor) if sc.framework else None
-        if prof is not None:
-            out.append(("framework", prof.name))
-    out += [("model", sc.model), ("prices", prices), ("facility", facility)]
-    seen: set[tuple[str, str]] = set()
-    return [e for e in out if not (e in seen or seen.add(e))]
-
-
-def _assumptions(entries: list[tuple[str, str]], catalog: Catalog) -> Section:
-    devices = {n for k, n in entries if k == "device"}
-    servers = {n for k, n in entries if k == "server"}
-    known = set(catalog.names("device")) | set(catalog.names("server"))
-    rows = []
-    src_rows = []
-    for kind, name in entries:
-        entry = catalog.get(kind, name)
-        raw, _ = catalog.raw(kind, name)
-        paths = list(iter_numbers(raw))
-        overrides = {o.field: o for o in catalog.overrides if o.kind == kind and o.name == name}
-        paths += [f for f in overrides if f not in paths]
-        used_src: set[str] = set()
-        for path in paths:
-            parts = path.split(".")
-            if len(parts) > 1 and parts[1] in known and parts[1] not in devices | servers:
-                continue
-            prov = entry.source_of(path)
-            if path in overrides:
-                value = f"{overrides[path].value} (WHAT-IF; catalog: {_raw_value(raw, path)})"
-            else:
-                value = str(_raw_value(raw, path))
-            conf = prov.conf if prov else "?"
-            src = ", ".join(prov.src) if prov else ""
-            used_src.update(prov.src if prov else ())
-            note = (prov.note or "") if prov else "no provenance"
-            if prov and prov.alternatives:
-                note += ("; " if note else "") + "alternatives: " + "; ".join(prov.alternatives)
-            rows.append([f"{KINDS[kind].label} {name}", path, value, conf, src, note])
-        for sid in sorted(used_src):
-            s = entry.sources.get(sid)
-            if s is None:
-                continue
-            title = s.title + (f" ({s.date})" if s.date else "")
-            src_rows.append([f"{KINDS[kind].label} {name}", sid, title, s.url or ""])
-    legend = "; ".join(f"{k} = {v}" for k, v in _CONF.items())
-    return Section(
-        "assumptions",
-        "Assumptions",
-        (
-            "Every catalog number this report rests on, with its confidence, sources and note. "
-            f"Confidence: {legend}.",
-        ),
-        tables=(
-            _table(["entry", "field", "value", "conf", "sources", "note"], rows, "llrlll"),
-            _table(["entry", "source", "title", "url"], src_rows, caption="Sources"),
+            else table(["case"], [["no validation case on these cards"]]),
         ),
     )
 
@@ -703,9 +599,13 @@ def build_report(
     monte_carlo: int = 2000,
     seed: int = 0,
     plan: str | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    progress: Callable[[str, int], None] | None = None,
 ) -> Report:
     """Everything a comparison report shows for ``sc`` (see the module docstring); ``plan``
-    is the replica plan each device is sized with (``accelsim.questions.compare.compare``)."""
+    is the replica plan each device is sized with and ``seeds`` the replications of each size
+    (``accelsim.questions.compare.compare``, which calls ``progress(device, replicas)`` after
+    each size it simulates)."""
     dep = deploy(sc, catalog)
     sc = dep.scenario
     book = catalog.prices(prices)
@@ -719,6 +619,8 @@ def build_report(
         monte_carlo=monte_carlo,
         seed=seed,
         plan=plan,
+        seeds=seeds,
+        progress=progress,
     )
     sweeps: dict[str, LoadSweep] = {}
     skipped: list[str] = []
@@ -737,7 +639,14 @@ def build_report(
         validation = None
     checks = (
         check_claims(
-            list(sc.claims), sc, catalog, comparison=result, sweeps=sweeps, validation=validation
+            list(sc.claims),
+            sc,
+            catalog,
+            comparison=result,
+            sweeps=sweeps,
+            prices=prices,
+            facility=facility,
+            seed=seed,
         )
         if sc.claims
         else []
@@ -768,13 +677,14 @@ def build_report(
     sections.append(_sweep_section(sweeps, sc, skipped))
     sections += _cost_section(result, prices, facility)
     sections.append(_memory_section(result, catalog))
+    sections.append(deployment_section(result, catalog, facility))
     involved = [
         *result.devices,
         *(c.claim.device for c in checks if c.claim.device not in result.devices),
     ]
     sections.append(_validation_section(validation, involved, catalog))
-    entries = _used_entries(result, sc, catalog, prices, facility, [c.claim.device for c in checks])
-    sections.append(_assumptions(entries, catalog))
+    entries = used_entries(result, sc, catalog, prices, facility, [c.claim.device for c in checks])
+    sections.append(assumptions(entries, catalog))
     title = f"accelsim report: {sc.model} ({sc.dtype}) on {' vs '.join(result.devices)}"
     return Report(
         title=title,

@@ -4,6 +4,9 @@ book gives for the same cards, and the verdict of ``accelsim.questions.cluster_c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from accelsim.questions.claims import ClaimCheck
 from accelsim.questions.cluster_cost import ClaimRow, verdicts
 
 __all__ = ["claim_markdown"]
@@ -14,8 +17,10 @@ def _span(values: tuple[float, ...], claim: float) -> str:
     return low if low == high else f"{low}-{high}"
 
 
-def claim_markdown(rows: list[ClaimRow], cards: int) -> str:
-    """The Markdown report of ``cluster_cost_claim`` (docs/cluster-cost-claim.md)."""
+def claim_markdown(rows: list[ClaimRow], cards: int, tco: Sequence[ClaimCheck] = ()) -> str:
+    """The Markdown report of ``cluster_cost_claim`` (docs/cluster-cost-claim.md), with the
+    claim read as a total cost of ownership (``tco``: ``accelsim.questions.claims.
+    cluster_tco_readings``) when given."""
 
     def usd(v: float | None) -> str:
         return "—" if v is None else f"${v / 1e6:,.2f}M"
@@ -103,10 +108,25 @@ def claim_markdown(rows: list[ClaimRow], cards: int) -> str:
         if v.all_in_usd:
             verdict += f"; all-in capex is {_span(v.all_in_usd, v.claim_usd)} the claim"
         lines.append(f"- {v.label} claim ({usd(v.claim_usd)}): {verdict}.")
+    if not tco:
+        lines.append("")
+        return "\n".join(lines)
     lines += [
         "",
-        "A claimed figure below capex can only be some partial or yearly cost, which the "
-        "article does not state.",
+        "## Read as a total cost of ownership",
         "",
+        "The article calls each figure a total cost of ownership. Capex is only part of one; "
+        "below, the claim against accelsim's TCO per year (capex amortized over the life plus "
+        "a year's opex, at full power), the TCO over the whole life, and a year's rental at the "
+        "books' rates, each consistent within 25% (the card-price spread).",
+        "",
+        "| claim | reading | accelsim | verdict | basis |",
+        "|---|---|---:|---|---|",
     ]
+    for c in tco:
+        lines.append(
+            f"| {c.claim.says} ({usd(c.claim.value)}) | {c.reading} | {c.predicted_text} | "
+            f"{c.verdict} | {c.reason} |"
+        )
+    lines.append("")
     return "\n".join(lines)

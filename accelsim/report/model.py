@@ -1,7 +1,8 @@
 """The content of a report as data, built once and rendered to Markdown and HTML alike.
 
 A report is a title, a list of key/value facts, the what-if overrides in force, and sections;
-a section holds paragraphs, tables (cells already formatted as text) and charts (inline SVG).
+a section holds paragraphs, tables (cells already formatted as text), charts (inline SVG) and
+blocks of text shown as is (``Code``: a launch recipe).
 Every chart's numbers are also in a table of the same section, so the Markdown twin (tables
 only, no images) carries the same information as the HTML.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Chart", "Report", "Section", "Table"]
+__all__ = ["Chart", "Code", "Report", "Section", "Table"]
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,21 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class Code:
+    """A block of text shown as is (a launch recipe): ``title`` above it."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Section:
     id: str
     title: str
     paragraphs: tuple[str, ...] = ()
     charts: tuple[Chart, ...] = ()
     tables: tuple[Table, ...] = ()
+    code: tuple[Code, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ costed in a server built for another card (inherited through ``extends:``) gets 
 server's scale-out fabric (then ``default``, then the book's only entry, noted); a book
 without a switch radix assumes ``DEFAULT_SWITCH_RADIX``; ``years`` defaults to the facility's
 ``depreciation_years``.
+
+Exchange rate: an amount the book or facility wrote in another currency than USD (its
+``quoted_in``: every amount of a CNY book, a ``"CNY 2,000,000"`` in the USD book) is converted
+at the entry's sourced rate (``fx_per_usd``, ``quote_fx_per_usd``). The inputs made only of
+such amounts are the cost's ``fx_quoted`` and the rate its ``quote_fx_per_usd`` input, so the
+Monte Carlo draws the rate (from its catalog ``range``, else ``tco/spreads.yaml``) as one
+assumption every device shares, and moves those inputs by base rate / drawn rate.
 """
 
 from __future__ import annotations
@@ -30,13 +37,16 @@ from accelsim.catalog.loader import Catalog
 from accelsim.catalog.prices import FacilityProfile, PriceBook, output_fx, units_per_usd
 from accelsim.catalog.schema import CatalogEntry
 from accelsim.errors import AccelsimError
-from accelsim.model.cost import DEFAULT_SWITCH_RADIX, CostInputs, evaluate
+from accelsim.model.cost import CostInputs, evaluate
+from accelsim.model.network import DEFAULT_SWITCH_RADIX
 from accelsim.model.uncertainty import Dist, RangedTco, clip_to_bounds, default_ranges
+from accelsim.run.placement import colocation_billed_w
 
 __all__ = [
     "catalog_card_price",
     "cost_inputs",
     "estimate_tco",
+    "holds",
     "input_keys",
     "rental_rate",
     "server_warning",
@@ -52,7 +62,10 @@ def unpriced(catalog: Catalog, device: str, prices: str) -> str | None:
     server = catalog.server_for(card)
     if card.name in book.cards or server.name in book.servers:
         return None
-    return f"price book {book.name!r} prices neither {card.name} nor its server {server.name}"
+    if server.name in book.hosts and card.name in book.cards:
+        return None
+    why = f"price book {book.name!r} prices neither {card.name} nor its server {server.name}"
+    return f"{why}: {book.unpriced[card.name]}" if card.name in book.unpriced else why
 
 
 def _usd(amount: float) -> str:
@@ -90,10 +103,19 @@ def _other_hosts(catalog: Catalog, book: PriceBook, server: str) -> str:
     )
 
 
+def holds(server: Server, card: Card) -> bool:
+    """Whether ``server`` is built for ``card``: it is the server's card, a SKU the server's
+    ``also_holds`` lists (sourced in the server file), or a hypothetical what-if variant
+    (``hypothetical: true``) of the server's card, which is the same part in the same chassis."""
+    if server.card == card.name or card.name in server.also_holds:
+        return True
+    return card.hypothetical and card.extends == server.card
+
+
 def server_warning(catalog: Catalog, card: Card, server: Server) -> str | None:
     """A warning when ``card`` is costed in a server built for another card (a card that
     ``extends:`` another and inherits its ``default_server``), else None."""
-    if server.card == card.name:
+    if holds(server, card):
         return None
     how = f" (inherited from {card.extends} via extends:)" if card.extends else ""
     return (
@@ -123,7 +145,7 @@ def cost_inputs(
     server: str | None = None,
     pricing: Literal["auto", "server", "card"] = "auto",
     years: float | None = None,
-    amortization: str = "straight_line",
+    amortization: str = "annuity",
     cost_of_capital: float | None = None,
     output_tokens_per_s: float | None = None,
     input_tokens_per_s: float | None = None,
@@ -210,6 +232,23 @@ def cost_inputs(
         notes.append(warning)
     rental = book.rental_per_card_hour.get(card.name)
     life = fac.depreciation_years if years is None else years
+    parts: dict[str, list[tuple[PriceBook | FacilityProfile, str]]] = {
+        "nic_price": [(book, f"network.nic_per_port.{nic[0]}")] if nic else [],
+        "switch_price": [(book, f"network.switch.{switch[0]}")] if switch else [],
+        "optics_per_port": [(book, "network.optics_per_port")],
+        "cable_per_port": [(book, "network.cable_per_port")],
+        "storage_per_node": [(book, "storage_per_node")],
+        "power_price_per_kwh": [(fac, "power_price_per_kwh")],
+        "colocation_per_kw_month": [(fac, "colocation_per_kw_month")],
+        "ops_fte_cost_per_year": [(fac, "ops_fte_cost_per_year")],
+    }
+    if server_price is None:
+        parts["card_price"] = [(book, f"cards.{card.name}")]
+    elif server_hit is not None and pricing in ("auto", "server"):
+        parts["server_price"] = [(book, f"servers.{srv.name}")]
+    else:
+        parts["server_price"] = [(book, f"hosts.{srv.name}"), (book, f"cards.{card.name}")]
+    quote = _quoted(parts, book, fac, notes)
     inputs = CostInputs(
         cards=cards,
         cards_per_node=srv.cards_per_node,
@@ -230,15 +269,20 @@ def cost_inputs(
         pue=fac.pue,
         power_price_per_kwh=fac.power_price_per_kwh / fac_fx,
         colocation_per_kw_month=fac.colocation_per_kw_month / fac_fx,
+        colocation_billed_w=colocation_billed_w(catalog, card.name, cards, fac.name, srv.name),
         years=life,
         residual_fraction=fac.residual_fraction,
         maintenance_fraction_per_year=fac.maintenance_fraction_per_year,
-        staff_per_node_year=fac.staff_per_node_year / fac_fx,
+        ops_fte_per_node=fac.ops_fte_per_node,
+        ops_fte_cost_per_year=fac.ops_fte_cost_per_year / fac_fx,
         cost_of_capital=fac.cost_of_capital if cost_of_capital is None else cost_of_capital,
         amortization=amortization,
         output_tokens_per_s=output_tokens_per_s,
         input_tokens_per_s=input_tokens_per_s,
         requests_per_s=requests_per_s,
+        quote_fx_per_usd=quote[1],
+        fx_quoted=quote[2],
+        quote_currency=quote[0],
         rental_per_card_hour=None if rental is None else rental / book_fx,
         device=card.name,
         prices=book.name,
@@ -246,6 +290,44 @@ def cost_inputs(
         notes=tuple(notes),
     )
     return inputs
+
+
+def _rate(entry: PriceBook | FacilityProfile, currency: str) -> float | None:
+    """Units of ``currency`` per USD by ``entry``'s FX rule (its own rate or a quote rate)."""
+    if entry.currency == currency:
+        return entry.fx_per_usd
+    return entry.quote_fx_per_usd.get(currency) if isinstance(entry, PriceBook) else None
+
+
+def _quoted(
+    parts: Mapping[str, list[tuple[PriceBook | FacilityProfile, str]]],
+    book: PriceBook,
+    fac: FacilityProfile,
+    notes: list[str],
+) -> tuple[str, float, tuple[str, ...]]:
+    """The quoting currency, its rate (units per USD, the book's where it has one) and the
+    money inputs every part of which is written in that currency at that rate: those whose USD
+    value moves with the exchange rate. One currency per cost: the first in name order."""
+    currency_of: dict[str, str] = {}
+    for name, where in parts.items():
+        written = {entry.quoted_in.get(path, "USD") for entry, path in where}
+        if len(written) == 1 and where:
+            currency_of[name] = written.pop()
+    foreign = sorted({c for c in currency_of.values() if c != "USD"})
+    if not foreign:
+        return "", 1.0, ()
+    currency = foreign[0]
+    rate = _rate(book, currency) or _rate(fac, currency)
+    assert rate is not None  # the entry converted the amount at it
+    quoted = []
+    for name, c in currency_of.items():
+        if c != currency:
+            continue
+        if all(_rate(entry, c) == rate for entry, _ in parts[name]):
+            quoted.append(name)
+        else:
+            notes.append(f"{name} is quoted in {c} at another rate than {rate:g}; not varied")
+    return currency, float(rate), tuple(sorted(quoted))
 
 
 def _stated(
@@ -282,11 +364,17 @@ def _stated(
         colocation_per_kw_month=(fac, "colocation_per_kw_month", fac_fx),
         residual_fraction=(fac, "residual_fraction", 1.0),
         maintenance_fraction_per_year=(fac, "maintenance_fraction_per_year", 1.0),
-        staff_per_node_year=(fac, "staff_per_node_year", fac_fx),
+        ops_fte_per_node=(fac, "ops_fte_per_node", 1.0),
+        ops_fte_cost_per_year=(fac, "ops_fte_cost_per_year", fac_fx),
         cost_of_capital=(fac, "cost_of_capital", 1.0),
     )
     if years_from_facility:
         out["years"] = (fac, "depreciation_years", 1.0)
+    c = inputs.quote_currency
+    if inputs.fx_quoted:
+        entry: PriceBook | FacilityProfile = book if _rate(book, c) else fac
+        path = "fx_per_usd" if entry.currency == c else f"quote_fx_per_usd.{c}"
+        out["quote_fx_per_usd"] = (entry, path, 1.0)
     return out
 
 
@@ -306,6 +394,10 @@ _RANGED_FROM_CATALOG = frozenset(
         "colocation_per_kw_month",
         "residual_fraction",
         "years",
+        "cost_of_capital",
+        "ops_fte_per_node",
+        "ops_fte_cost_per_year",
+        "quote_fx_per_usd",
     }
 )
 _KIND_OF = {Card: "device", Server: "server", PriceBook: "prices", FacilityProfile: "facility"}
@@ -382,13 +474,14 @@ def estimate_tco(
     requests_per_s: float | None = None,
     server: str | None = None,
     pricing: Literal["auto", "server", "card"] = "auto",
-    amortization: str = "straight_line",
+    amortization: str = "annuity",
     cost_of_capital: float | None = None,
     currency: str = "USD",
     fx_per_usd: float | None = None,
     ranges: Mapping[str, Dist] | None = None,
 ) -> RangedTco:
-    """Cost of ``cards`` cards of ``device`` at ``utilization`` (busy fraction, 0-1).
+    """Cost of ``cards`` cards of ``device`` at ``utilization`` (the cards' activity, 0-1:
+    the share of time their compute or HBM work at peak, which sets their power).
 
     ``throughput`` is the cluster's output tokens/s (from a simulation); ``input_tokens_per_s``
     and ``requests_per_s`` add $/M input tokens and $/request. The result carries the ranges of
@@ -422,6 +515,9 @@ def estimate_tco(
         **_catalog_ranges(inputs, card, srv, book, fac, years_from_facility=years is None),
         **(ranges or {}),
     }
+    if currency.upper() == inputs.quote_currency and not (ranges and "quote_fx_per_usd" in ranges):
+        # presented in the quoting currency, its quoted amounts do not move with the rate
+        chosen.pop("quote_fx_per_usd", None)
     rate = output_fx(currency, book, fac, fx_per_usd=fx_per_usd)
     return RangedTco.of(evaluate(inputs, currency.upper(), rate), chosen)
 

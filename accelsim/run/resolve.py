@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from accelsim.catalog.devices import Card, Fabric, Server, packages
+from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server, packages
 from accelsim.catalog.loader import Catalog, format_validation_error
 from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import Precision, precision
@@ -42,7 +42,8 @@ from accelsim.run.scenario import DisaggSpec, PoolSpec, Scenario, read_scenario,
 from accelsim.run.timing import perf_model_from_catalog
 from accelsim.sim.admission import SchedulerConfig
 from accelsim.sim.engine import KVTransfer
-from accelsim.sim.traffic import TrafficSpec, file_sha256
+from accelsim.sim.traces import file_sha256
+from accelsim.sim.traffic import TrafficSpec
 
 __all__ = [
     "DeployedPool",
@@ -50,6 +51,7 @@ __all__ = [
     "deploy",
     "draft_model",
     "file_resolver",
+    "framework_profile",
     "load_scenario",
     "memory_options",
     "plan_on_cards",
@@ -180,21 +182,42 @@ def plan_on_cards(
         ) from None
 
 
+def framework_profile(sc: Scenario, catalog: Catalog) -> FrameworkProfile | None:
+    """The profile of the serving framework ``sc`` names on its card's vendor (or the
+    framework's vendor-free profile), None when it names none or the catalog has none."""
+    if sc.framework is None:
+        return None
+    return catalog.framework_profile(sc.framework.name, catalog.device(sc.device).vendor)
+
+
 def memory_options(
-    sc: Scenario, draft: ModelArch | None, memory_fraction: float | None = None
+    sc: Scenario,
+    draft: ModelArch | None,
+    memory_fraction: float | None = None,
+    *,
+    profile: FrameworkProfile | None = None,
+    ranks: int | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of ``plan.fit`` / ``fit_best`` that the scenario fixes: the serving
     framework's memory fraction (``memory_fraction`` overrides it, e.g. a pool's own) and what
-    it covers, and the speculative ``draft`` model (``draft_model``) whose weights and KV share
+    it covers — where the scenario states neither, what the framework's ``profile`` says
+    (``FrameworkProfile.memory``: its meaning and default, SGLang's by the ``ranks`` of one
+    replica) — and the speculative ``draft`` model (``draft_model``) whose weights and KV share
     the rank."""
     fw = sc.framework
+    rule = profile.memory if profile is not None else None
     if memory_fraction is None and fw is not None:
         memory_fraction = fw.memory_fraction
+    if memory_fraction is None and rule is not None:
+        memory_fraction = rule.default_fraction(ranks or 1)
     memory: dict[str, Any] = {}
     if memory_fraction is not None:
         memory["reserve_fraction"] = 1.0 - memory_fraction
-    if fw is not None:
-        memory["memory_fraction_covers"] = fw.memory_fraction_covers
+    covers = fw.memory_fraction_covers if fw is not None else None
+    if covers is None and rule is not None:
+        covers = rule.covers
+    if covers is not None:
+        memory["memory_fraction_covers"] = covers
     if draft is not None:
         memory["draft"] = draft
     return memory
@@ -237,6 +260,7 @@ class _Objects:
     precision: Precision
     server: Server
     draft: ModelArch | None
+    profile: FrameworkProfile | None
 
 
 @dataclass(frozen=True)
@@ -266,7 +290,9 @@ def _objects(sc: Scenario, catalog: Catalog) -> _Objects:
         )
     draft = draft_model(sc, catalog)
     server = catalog.server(sc.server) if sc.server else catalog.server_for(card)
-    return _Objects(card, arch, precision(sc.dtype, sc.kv_dtype), server, draft)
+    return _Objects(
+        card, arch, precision(sc.dtype, sc.kv_dtype), server, draft, framework_profile(sc, catalog)
+    )
 
 
 def _fit(
@@ -285,7 +311,9 @@ def _fit(
         max_batched_tokens=scheduler.max_batched_tokens,
         max_seqs=scheduler.max_seqs,
         include_mtp=bool(sc.speculative and sc.speculative.method == "mtp"),
-        **memory_options(sc, obj.draft, memory_fraction),
+        **memory_options(
+            sc, obj.draft, memory_fraction, profile=obj.profile, ranks=plan.ranks_per_replica
+        ),
     )
 
 
@@ -316,7 +344,9 @@ def _resolve_pool(
             obj.precision,
             sc.context,
             obj.server.scale_up_domain_cards,
-            **memory_options(sc, obj.draft, memory_fraction),
+            **memory_options(
+                sc, obj.draft, memory_fraction, profile=obj.profile, ranks=cards * card.dies
+            ),
         )
         plan = best.plan
     else:
@@ -387,6 +417,10 @@ def _resolve(sc: Scenario, catalog: Catalog) -> tuple[Scenario, _Objects, list[_
     if not sc.devices:
         update["devices"] = [sc.device]
     update["traffic"] = _traffic(sc, catalog)
+    fw, rule = sc.framework, obj.profile.memory if obj.profile is not None else None
+    if fw is not None and fw.memory_fraction_covers is None and rule is not None:
+        # recorded, so that the digest tells apart what the framework's default meant
+        update["framework"] = fw.model_copy(update={"memory_fraction_covers": rule.covers})
     if sc.disaggregation is None:
         pool = _resolve_pool(sc, obj, "serving", None)
         update.update(
@@ -406,6 +440,8 @@ def _resolve(sc: Scenario, catalog: Catalog) -> tuple[Scenario, _Objects, list[_
             kv_tokens_per_seq=p.kv_tokens_per_seq,
             scheduler=getattr(d, p.role).scheduler,
             memory_fraction=getattr(d, p.role).memory_fraction,
+            graph=getattr(d, p.role).graph,
+            graph_max_tokens=getattr(d, p.role).graph_max_tokens,
         )
         for p in pools
     }
@@ -428,11 +464,25 @@ def resolve_scenario(sc: Scenario, catalog: Catalog) -> Scenario:
     return _resolve(sc, catalog)[0]
 
 
-def _perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan, prec: Precision) -> PerfModel:
+def _perf_model(
+    sc: Scenario,
+    catalog: Catalog,
+    plan: ParallelPlan,
+    prec: Precision,
+    scheduler: SchedulerConfig | None = None,
+    pool: PoolSpec | None = None,
+) -> PerfModel:
     """The timing model of one replica of resolved ``sc`` under ``plan``: its precision,
     routing skew (with drift), speculative decoding (with its draft model), server, framework
-    iteration overhead and the framework's calibrated profile on the card's vendor."""
-    rs = sc.routing_skew
+    iteration overhead, the framework's profile on the card's vendor and its graph settings
+    (a disaggregated ``pool``'s own first; with the pool's ``scheduler`` limits for the default
+    capture rule)."""
+    rs, fw = sc.routing_skew, sc.framework
+    graph = fw.graph if fw is not None else None
+    graph_max_tokens = fw.graph_max_tokens if fw is not None else None
+    if pool is not None:
+        graph = pool.graph or graph
+        graph_max_tokens = pool.graph_max_tokens or graph_max_tokens
     spec = None
     if sc.speculative is not None and sc.speculative.draft_tokens > 0:
         s = sc.speculative
@@ -446,9 +496,21 @@ def _perf_model(sc: Scenario, catalog: Catalog, plan: ParallelPlan, prec: Precis
         routing=RoutingModel(kind=rs.kind, skew=rs.skew, drift=rs.drift, seed=rs.seed),
         spec=spec,
         server=sc.server,
-        iteration_overhead=sc.framework.iteration_overhead if sc.framework is not None else None,
-        framework=sc.framework.name if sc.framework is not None else None,
+        iteration_overhead=fw.iteration_overhead if fw is not None else None,
+        framework=fw.name if fw is not None else None,
+        graph=graph,
+        graph_max_tokens=graph_max_tokens,
+        max_seqs=scheduler.max_seqs if scheduler is not None else None,
+        max_batched_tokens=scheduler.max_batched_tokens if scheduler is not None else None,
     )
+
+
+def _pool_spec(sc: Scenario, role: str) -> PoolSpec | None:
+    """The disaggregated pool ``role`` of ``sc`` as written, None for a colocated pool."""
+    d = sc.disaggregation
+    if d is None or role not in ("prefill", "decode"):
+        return None
+    return d.prefill if role == "prefill" else d.decode
 
 
 def deploy(sc: Scenario | Deployment, catalog: Catalog) -> Deployment:
@@ -466,7 +528,7 @@ def deploy(sc: Scenario | Deployment, catalog: Catalog) -> Deployment:
             p.kv_tokens_per_seq,
             p.scheduler,
             packages(p.plan.ranks_per_replica, card.dies),
-            _perf_model(resolved, catalog, p.plan, prec),
+            _perf_model(resolved, catalog, p.plan, prec, p.scheduler, _pool_spec(resolved, p.role)),
         )
         for p in pools
     )

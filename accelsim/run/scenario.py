@@ -60,6 +60,7 @@ from pydantic import (
     model_validator,
 )
 
+from accelsim.catalog.devices import GraphMode
 from accelsim.catalog.loader import Catalog, Override, format_validation_error, read_yaml
 from accelsim.catalog.schema import Bandwidth, Frozen, Time
 from accelsim.errors import AccelsimError, CatalogError, suggest
@@ -72,6 +73,7 @@ __all__ = [
     "SCENARIO_FOLDER",
     "TRAFFIC_FOLDER",
     "Claim",
+    "ClaimReference",
     "DisaggSpec",
     "FrameworkSpec",
     "PlanSpec",
@@ -110,7 +112,15 @@ PlanSpec = Annotated[
     ParallelPlan | str | dict[str, Any] | None, PlainValidator(_plan_in), PlainSerializer(_plan_out)
 ]
 
-ClaimKind = Literal["throughput", "ttft", "usd_per_mtok", "peak_flops", "cluster_cost"]
+ClaimKind = Literal[
+    "throughput",
+    "ttft",
+    "usd_per_mtok",
+    "peak_flops",
+    "cluster_cost",
+    "cost_advantage",
+    "cheaper_than_dense",
+]
 _CLAIM_DIMENSION = {"throughput": "token_rate", "ttft": "time", "peak_flops": "flop_rate"}
 _CLAIM_UNIT = {
     "throughput": "tok/s",
@@ -118,7 +128,20 @@ _CLAIM_UNIT = {
     "usd_per_mtok": "USD/Mtok",
     "peak_flops": "FLOP/s",
     "cluster_cost": "USD",
+    "cost_advantage": "fraction",
+    "cheaper_than_dense": "fraction",
 }
+
+
+class ClaimReference(Frozen):
+    """A published price printed next to a cost claim (e.g. an API list price): USD per
+    million tokens of ``basis``, for the reading ``model`` (any when absent), with its source."""
+
+    label: str
+    value: float = Field(gt=0)
+    basis: Literal["output", "input", "blended"] = "output"
+    model: str | None = None
+    src: str
 
 
 class Claim(Frozen):
@@ -134,6 +157,24 @@ class Claim(Frozen):
     dtype: str | None = None
     says: str = ""
     source: str = ""
+    #: Where the claim stands in the source: the row (model and hardware as it names them) and
+    #: the column (or sentence).
+    row: str = ""
+    column: str = ""
+    #: The models the claim is checked against, one verdict each (default: the scenario's).
+    readings: list[str] = Field(default_factory=list)
+    #: Why accelsim cannot check the claim at all (e.g. a closed model); its verdict is then
+    #: ``not checkable`` with this reason.
+    not_checkable: str | None = None
+    #: The upper end of a claimed range (``value`` is the lower end), e.g. 30-40 %.
+    high: float | None = Field(default=None, gt=0)
+    #: The device a ``cost_advantage`` claim is against.
+    versus: str | None = None
+    #: Published prices printed next to a cost claim's verdict.
+    references: list[ClaimReference] = Field(default_factory=list)
+    #: A ``cheaper_than_dense`` claim's dense stand-ins per reading: (the model of the same
+    #: total parameters, the model of the same active parameters).
+    dense_equivalents: dict[str, tuple[str, str]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -148,6 +189,19 @@ class Claim(Frozen):
             raise ValueError(f"a {self.kind} claim needs cards")
         if self.kind == "peak_flops" and self.dtype is None:
             raise ValueError("a peak_flops claim needs dtype (e.g. fp16)")
+        if self.kind == "cost_advantage" and self.versus is None:
+            raise ValueError("a cost_advantage claim needs versus (the other device)")
+        if self.kind in ("cost_advantage", "cheaper_than_dense") and self.value >= 1:
+            raise ValueError(f"a {self.kind} claim is a fraction below 1 (0.3 for 30 %)")
+        if self.kind == "cheaper_than_dense" and self.not_checkable is None:
+            missing = [m for m in self.readings if m not in self.dense_equivalents]
+            if not self.readings or missing:
+                raise ValueError(
+                    "a cheaper_than_dense claim needs readings and dense_equivalents for each "
+                    f"(missing: {', '.join(missing) or 'readings'})"
+                )
+        if self.high is not None and self.high < self.value:
+            raise ValueError("high is the upper end of the claimed range: at least value")
         return self
 
     @property
@@ -170,6 +224,10 @@ class PoolSpec(Frozen):
     scheduler: SchedulerConfig | None = None
     #: This pool's framework memory fraction (default: ``framework.memory_fraction``).
     memory_fraction: float | None = Field(default=None, gt=0, le=1)
+    #: This pool's execution mode and largest captured batch (default: ``framework.graph`` and
+    #: ``framework.graph_max_tokens``): the prefill and decode servers are launched separately.
+    graph: GraphMode | None = None
+    graph_max_tokens: int | None = Field(default=None, ge=1)
 
 
 class DisaggSpec(Frozen):
@@ -227,18 +285,26 @@ class FrameworkSpec(Frozen):
 
     ``memory_fraction`` is the share of each rank's HBM the framework may use (vLLM
     ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``); ``accelsim.model.plan.fit``
-    reserves the rest, so the KV capacity follows it (default: ``accelsim.model.plan``'s 0.9,
-    vLLM's default). ``memory_fraction_covers`` says what the fraction holds: ``all`` (weights,
-    activations and KV cache — vLLM), ``static`` (weights and KV pool, the activation
-    workspace in the remainder — SGLang) or ``free`` (the KV cache's share of the memory that
-    weights and activations leave — TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``). A
-    disaggregated pool may set its own ``memory_fraction`` (the prefill and decode servers are
-    launched separately)."""
+    reserves the rest, so the KV capacity follows it (default: the framework profile's default,
+    ``FrameworkProfile.memory``, else ``accelsim.model.plan``'s 0.9, vLLM's default).
+    ``memory_fraction_covers`` says what the fraction holds: ``all`` (weights, activations and
+    KV cache — vLLM), ``static`` (weights and KV pool, the activation workspace in the
+    remainder — SGLang) or ``free`` (the KV cache's share of the memory that weights and
+    activations leave — TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``); by default what the
+    named framework's profile says, else ``all``. A disaggregated pool may set its own
+    ``memory_fraction`` (the prefill and decode servers are launched separately).
+
+    ``graph`` is the execution mode the launch line sets (vLLM ``cudagraph_mode``, one of
+    ``accelsim.catalog.devices.GRAPH_MODES``) and ``graph_max_tokens`` its largest captured
+    batch in tokens per attention-DP group (the largest ``cudagraph_capture_sizes`` entry);
+    either absent: the framework profile's default (``accelsim.model.perf.launch``)."""
 
     name: str
     iteration_overhead: Time | None = None
     memory_fraction: float | None = Field(default=None, gt=0, le=1)
-    memory_fraction_covers: Literal["all", "static", "free"] = "all"
+    memory_fraction_covers: Literal["all", "static", "free"] | None = None
+    graph: GraphMode | None = None
+    graph_max_tokens: int | None = Field(default=None, ge=1)
     source: str = ""
 
 
@@ -325,8 +391,11 @@ class Scenario(Frozen):
         if fw is not None:
             if fw.get("memory_fraction") is None:
                 fw.pop("memory_fraction", None)
-            if fw.get("memory_fraction_covers") == "all":
+            if fw.get("memory_fraction_covers") in ("all", None):
                 fw.pop("memory_fraction_covers", None)
+            for key in ("graph", "graph_max_tokens"):
+                if fw.get(key) is None:
+                    fw.pop(key, None)
         if data["routing_skew"].get("drift") == 0.0:
             data["routing_skew"].pop("drift")
         _drop_default_preemption(data.get("scheduler"))
@@ -334,7 +403,7 @@ class Scenario(Frozen):
         for role in ("prefill", "decode"):
             if role not in pools:
                 continue
-            for key in ("scheduler", "memory_fraction"):
+            for key in ("scheduler", "memory_fraction", "graph", "graph_max_tokens"):
                 if pools[role].get(key) is None:
                     pools[role].pop(key, None)
             _drop_default_preemption(pools[role].get("scheduler"))

@@ -18,11 +18,12 @@ from accelsim.sim.metrics import METRICS
 __all__ = ["RUN_KEYS", "RunFigures", "read_run_summary"]
 
 #: The run-summary metric (``accelsim.sim.metrics.METRICS``, read at its key path) behind each
-#: figure the cost model needs. The utilization is the cards' busy fraction; the rates count
-#: completed requests and their tokens.
+#: figure the cost model needs. The utilization is the cards' activity (the share of the run
+#: their compute or HBM work at peak, ``accelsim.sim.metrics``; a summary written before it
+#: existed gives its busy fraction); the rates count completed requests and their tokens.
 RUN_KEYS: dict[str, str] = {
     "cards": "cards",
-    "utilization": "busy_fraction",
+    "utilization": "activity",
     "output_tokens_per_s": "output_tokens_per_s",
     "input_tokens_per_s": "input_tokens_per_s",
     "requests_per_s": "requests_per_s",
@@ -60,7 +61,10 @@ def read_run_summary(path: str | Path) -> RunFigures:
         raise AccelsimError(f"{path}: expected a JSON object")
 
     def number(key: str) -> float | None:
-        metric = METRICS[RUN_KEYS[key]]
+        return metric_number(RUN_KEYS[key])
+
+    def metric_number(name: str) -> float | None:
+        metric = METRICS[name]
         value = metric.read(data)
         if value is None:
             return None
@@ -74,7 +78,9 @@ def read_run_summary(path: str | Path) -> RunFigures:
     return RunFigures(
         device=str(device) if device is not None else None,
         cards=int(cards) if cards is not None else None,
-        utilization=number("utilization"),
+        utilization=(
+            number("utilization") if "activity" in data else metric_number("busy_fraction")
+        ),
         output_tokens_per_s=number("output_tokens_per_s"),
         input_tokens_per_s=number("input_tokens_per_s"),
         requests_per_s=number("requests_per_s"),

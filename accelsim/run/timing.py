@@ -1,19 +1,54 @@
 """Catalog entries -> the timing model: ``perf_model_from_catalog`` looks up a card, its server
 and fabrics, a model (and its EAGLE draft model) and a serving framework's profile, and builds
-the ``accelsim.model.perf.model.PerfModel`` of one replica from them.
+the ``accelsim.model.perf.model.PerfModel`` of one replica from them; ``host_dispatch`` turns the
+profile's execution data and a launch line's graph settings into the replica's
+``accelsim.model.perf.launch.HostDispatch``.
 """
 
 from __future__ import annotations
 
+from accelsim.catalog.devices import FrameworkProfile
 from accelsim.catalog.loader import Catalog
 from accelsim.dtypes import Precision
 from accelsim.errors import AccelsimError
 from accelsim.model.perf.draft import SpecDecode
+from accelsim.model.perf.launch import HostDispatch, capture_limit
 from accelsim.model.perf.model import PerfModel
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
 
-__all__ = ["perf_model_from_catalog"]
+__all__ = ["host_dispatch", "perf_model_from_catalog"]
+
+
+def host_dispatch(
+    profile: FrameworkProfile | None,
+    plan: ParallelPlan,
+    *,
+    graph: str | None = None,
+    graph_max_tokens: int | None = None,
+    max_seqs: int | None = None,
+    max_batched_tokens: int | None = None,
+    draft_tokens: int = 0,
+) -> HostDispatch | None:
+    """The ``HostDispatch`` of a replica under ``plan``: the profile's execution data
+    (``FrameworkExecution``; None without it) with the launch line's ``graph`` mode and largest
+    captured batch (``graph_max_tokens``, tokens per attention-DP group) where it states them,
+    else the profile's default mode and rule (``capture_limit`` on the replica's ``max_seqs``
+    and ``max_batched_tokens`` per DP group)."""
+    ex = profile.execution if profile is not None else None
+    if ex is None:
+        return None
+    if graph_max_tokens is not None:
+        limit = float(graph_max_tokens)
+    else:
+        dp = plan.dp
+        limit = capture_limit(
+            ex,
+            max_seqs_per_group=max_seqs / dp if max_seqs is not None else None,
+            draft_tokens=draft_tokens,
+            max_batched_tokens=max_batched_tokens / dp if max_batched_tokens is not None else None,
+        )
+    return HostDispatch(graph or ex.graph, limit, ex.eager_op_dispatch)
 
 
 def perf_model_from_catalog(
@@ -28,11 +63,17 @@ def perf_model_from_catalog(
     server: str | None = None,
     iteration_overhead: float | None = None,
     framework: str | None = None,
+    graph: str | None = None,
+    graph_max_tokens: int | None = None,
+    max_seqs: int | None = None,
+    max_batched_tokens: int | None = None,
 ) -> PerfModel:
     """A ``PerfModel`` with the card, its server (default: the card's ``default_server``) and
     that server's scale-up and scale-out fabrics looked up in ``catalog``; ``framework`` (a
     serving framework's name) brings in its profile on the card's vendor, when the catalog has
-    one (``Catalog.framework_profile``)."""
+    one (``Catalog.framework_profile``): its calibrated per-token cost and its host dispatch
+    (``host_dispatch``, with the launch line's ``graph``, ``graph_max_tokens`` and the
+    scheduler's ``max_seqs`` / ``max_batched_tokens`` of the replica)."""
     card = catalog.device(device)
     profile = catalog.framework_profile(framework, card.vendor) if framework else None
     arch = catalog.model(model)
@@ -59,4 +100,13 @@ def perf_model_from_catalog(
         iteration_overhead=iteration_overhead,
         draft=draft,
         decode_token_layer_cost=profile.decode_token_layer_cost if profile is not None else 0.0,
+        host=host_dispatch(
+            profile,
+            plan,
+            graph=graph,
+            graph_max_tokens=graph_max_tokens,
+            max_seqs=max_seqs,
+            max_batched_tokens=max_batched_tokens,
+            draft_tokens=spec.draft_tokens if spec is not None else 0,
+        ),
     )

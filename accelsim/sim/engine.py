@@ -35,6 +35,21 @@ computes iterations without yielding to simpy while they end before the next arr
 yields once; the router never observes a replica inside such a window, so results equal the
 step-by-step run (``event_skipping=False``), which the tests check.
 
+Pipeline parallelism (a model with ``pipeline_stages`` ``pp`` > 1): a replica keeps ``pp``
+micro-batches in flight, one per stage, as vLLM's pipeline-parallel engine does with one
+scheduler per "virtual engine" (vLLM V0 ``LLMEngine``: ``pipeline_parallel_size`` schedulers,
+each with its own share of the KV blocks). So each replica is simulated as ``pp`` micro-batch
+streams, each a scheduler of its own over ``1/pp`` of the replica's KV cache (a request must fit
+in one share), each iteration paying the whole pipeline (the model prices all stages and the
+hops between them: the latency of one micro-batch). Assumptions: balanced stages, so in steady
+state every stage works on a different micro-batch and the streams run concurrently without
+waiting for each other (no bubble is charged; with fewer busy streams than stages, stages sit
+idle, which the per-stream busy time shows); the router sees every stream as a replica (the
+streams of replica ``r`` are ``r, r + R, r + 2R, ...`` of the pool's ``R`` replicas, so round
+robin spreads requests over replicas first) and records name the physical replica; each stream
+counts ``1/pp`` of the replica's cards in busy time and energy, and the timeline's busy and
+KV columns are over streams. ``pp = 1`` is the plain replica.
+
 P/D disaggregation: a prefill-pool replica hands each prefilled request to a decode-pool
 replica (chosen by the router); the KV (``prompt * kv_bytes_per_token``) crosses the prefill
 replica's link FIFO at ``link_bandwidth`` after ``link_latency``; the prefill replica holds the
@@ -57,27 +72,18 @@ import numpy as np
 import simpy
 
 from accelsim.errors import AccelsimError
-from accelsim.model.batch import BatchStats, IterationModel
+from accelsim.model.batch import IterationModel
 from accelsim.sim.admission import SchedulerConfig
+from accelsim.sim.iteration_cache import QUANT_BITS, IterationCache
 from accelsim.sim.kv import PagedKV, RequestState
+from accelsim.sim.loads import ReplicaLoads
 from accelsim.sim.metrics import REASONS, RequestRecords, SimResult, Timeline, summarize
 from accelsim.sim.traffic import Requests
 
 __all__ = ["ROUTERS", "KVTransfer", "Pool", "simulate"]
 
 ROUTERS = ("round_robin", "least_outstanding_tokens", "power_of_two")
-QUANT_BITS = 8
-CACHE_SIZE = 1 << 16  # shapes per table of an ``_IterCache`` (see there)
 _INF = math.inf
-
-
-def quantize(x: float) -> int:
-    """Round ``x`` to 8 significant bits (bucket midpoint); exact below 256."""
-    v = int(x)
-    if v < 256:
-        return v
-    shift = v.bit_length() - QUANT_BITS
-    return ((v >> shift) << shift) | (1 << (shift - 1))
 
 
 @dataclass(frozen=True)
@@ -101,125 +107,6 @@ class KVTransfer:
     link_latency: float = 0.0
 
 
-class _IterCache:
-    """Iteration times (and, when the model reports them, FLOPs and HBM bytes) per quantized
-    batch. ``last`` holds the (seconds, FLOPs, bytes) of the latest priced iteration.
-
-    Bounded, in two generations: each table (decode-only, mixed) fills a new generation of
-    at most ``CACHE_SIZE`` shapes; when it is full it becomes the old one and the previous old
-    one is dropped, and a shape found only in the old one moves back to the new (the shapes a
-    run keeps reaching stay; the rest age out). A figure is a pure function of its quantized
-    batch, so results never depend on the bound — only ``calls``, the model calls a summary
-    reports, can grow. Memory stays flat in the number of requests: at most ``2 x CACHE_SIZE``
-    shapes a table, about 0.25 KB each."""
-
-    def __init__(self, model: IterationModel) -> None:
-        self.model = model
-        self.cacheable = bool(getattr(model, "cacheable", True))
-        self.work = getattr(model, "iteration_work", None)
-        self.decode: dict[tuple[int, int], tuple[float, float, float]] = {}
-        self.mixed: dict[tuple, tuple[float, float, float]] = {}
-        self.decode_old: dict[tuple[int, int], tuple[float, float, float]] = {}
-        self.mixed_old: dict[tuple, tuple[float, float, float]] = {}
-        self.calls = 0
-        self.last = (0.0, 0.0, 0.0)
-
-    def _price(self, b: BatchStats) -> tuple[float, float, float]:
-        self.calls += 1
-        if self.work is not None:
-            dt, f, by = self.work(b)
-            w = (float(dt), float(f), float(by))
-        else:
-            w = (float(self.model.iteration_time(b)), 0.0, 0.0)
-        if not w[0] > 0:
-            raise AccelsimError(f"iteration model returned {w[0]!r} s for {b}")
-        return w
-
-    def decode_time(self, n: int, ctx: int) -> float:
-        if not self.cacheable:
-            w = self._price(BatchStats(n, float(ctx)))
-        else:
-            qc = quantize(ctx)
-            key = (n, qc)
-            w = self.decode.get(key)
-            if w is None:
-                w = self.decode_old.get(key)
-                if w is None:
-                    w = self._price(BatchStats(n, float(qc)))
-                if len(self.decode) >= CACHE_SIZE:
-                    self.decode_old, self.decode = self.decode, {}
-                self.decode[key] = w
-        self.last = w
-        return w[0]
-
-    def time(self, n: int, ctx: int, pseq: int, ptok: int, ppairs: float, pctx: int) -> float:
-        if not self.cacheable:
-            w = self._price(BatchStats(n, float(ctx), pseq, ptok, float(ppairs), float(pctx)))
-        else:
-            key = (n, quantize(ctx), pseq, quantize(ptok), quantize(ppairs), quantize(pctx))
-            w = self.mixed.get(key)
-            if w is None:
-                w = self.mixed_old.get(key)
-                if w is None:
-                    k4, k5 = float(key[4]), float(key[5])
-                    b = BatchStats(key[0], float(key[1]), pseq, key[3], k4, k5)
-                    w = self._price(b)
-                if len(self.mixed) >= CACHE_SIZE:
-                    self.mixed_old, self.mixed = self.mixed, {}
-                self.mixed[key] = w
-        self.last = w
-        return w[0]
-
-
-class _Loads:
-    """Outstanding tokens of one pool's replicas, with the least-loaded replica (ties: the
-    lowest index) in O(1) and each change in O(log R): a min segment tree over
-    ``(load, index)`` pairs, kept only when ``tree`` (the ``least_outstanding_tokens`` router
-    on a pool of more than ``TREE_MIN`` replicas; below that a scan is as fast)."""
-
-    __slots__ = ("loads", "size", "tree")
-
-    TREE_MIN = 16
-
-    def __init__(self, replicas: int, tree: bool) -> None:
-        self.loads = [0] * replicas
-        self.size = 0
-        self.tree: list[tuple[int, int]] | None = None
-        if tree and replicas > self.TREE_MIN:
-            size = 1 << (replicas - 1).bit_length()
-            t = [(0, i) for i in range(size)] * 2  # leaves at size + i; pads never win ties
-            for i in range(replicas, size):
-                t[size + i] = (1 << 62, i)
-            for i in range(size - 1, 0, -1):
-                a, b = t[2 * i], t[2 * i + 1]
-                t[i] = a if a <= b else b
-            self.size, self.tree = size, t
-
-    def __getitem__(self, i: int) -> int:
-        return self.loads[i]
-
-    def add(self, i: int, delta: int) -> None:
-        v = self.loads[i] + delta
-        self.loads[i] = v
-        t = self.tree
-        if t is None:
-            return
-        j = self.size + i
-        t[j] = (v, i)
-        j >>= 1
-        while j:
-            a, b = t[2 * j], t[2 * j + 1]
-            t[j] = a if a <= b else b
-            j >>= 1
-
-    def least(self) -> int:
-        """Index of the least-loaded replica (the lowest index among equals)."""
-        if self.tree is not None:
-            return self.tree[1][1]
-        loads = self.loads
-        return loads.index(min(loads))
-
-
 class _Replica:
     """One replica's scheduler and simpy process (see the module docstring)."""
 
@@ -235,10 +122,11 @@ class _Replica:
         k = Fraction(float(pool.model.tokens_per_decode_step)).limit_denominator(1000)
         if k < 1:
             raise AccelsimError(f"tokens_per_decode_step must be >= 1 (got {float(k)})")
-        self.kv = PagedKV(eng.req, pool.kv_tokens, sc.block_size, sc.kv_watermark, k)
+        kv_tokens = pool.kv_tokens // stages_of(pool)  # this micro-batch stream's share
+        self.kv = PagedKV(eng.req, kv_tokens, sc.block_size, sc.kv_watermark, k)
         self.policy = sc.preemption_policy(self.kv, eng.req, prefill_only=role == "prefill")
         self.waiting: deque[int] = deque()
-        self.loads = _Loads(1, False)  # outstanding tokens of the pool's replicas (shared)
+        self.loads = ReplicaLoads(1, False)  # outstanding tokens of the pool's replicas (shared)
         self.pos = 0
         self.busy = 0.0
         self.flops = 0.0  # FLOPs and HBM bytes of the iterations run (MFU / MBU)
@@ -384,7 +272,7 @@ class _Replica:
         self, dt: float, plan: Any, work: tuple[float, float, float] = (0.0, 0.0, 0.0)
     ) -> None:
         """Account one iteration that ended at ``self.clock`` (``work``: the priced iteration's
-        seconds, FLOPs and HBM bytes, ``_IterCache.last``)."""
+        seconds, FLOPs and HBM bytes, ``IterationCache.last``)."""
         eng = self.eng
         kv = self.kv
         req = self.req
@@ -481,10 +369,82 @@ class _Replica:
         if self.sleeping and not self.wake.triggered:
             self.wake.succeed()
 
+    def _decode_run(self) -> tuple[float, Any] | None:
+        """Decode-only iterations back to back, the hot path of a run: the steps of ``form``,
+        ``apply`` and ``_Engine.observe`` for a batch with nothing waiting or prefilling,
+        inlined, for as long as that holds and each iteration ends before the skip bound.
+        Returns the first iteration that must be yielded for, as ``form`` would, or None when
+        the state calls for ``form`` (a request waits or prefills, nothing decodes); nothing is
+        priced that does not run, so results and model calls equal the step-by-step loop's."""
+        kv = self.kv
+        waiting = self.waiting
+        cache = self.cache
+        eng = self.eng
+        mixed = self.rules.mixed
+        make_room = self.policy.make_room
+        add = eng.timeline.add
+        heap = kv.heap
+        running = kv.running
+        kn, kd = kv.kn, kv.kd
+        cacheable = cache.cacheable
+        bound = self.skip_bound()
+        while kv.n and not waiting and not kv.prefilling:
+            if mixed:  # ``_form``: room for the step before any prefill is considered
+                make_room(waiting)
+                if waiting:
+                    return None
+            make_room(waiting)
+            n = kv.n
+            s = kv.step
+            cum = s * kn // kd
+            ctx = kv.S + n * cum
+            w = None
+            if cacheable:  # ``IterationCache.decode_time``'s hit, inline
+                qc = ctx
+                if ctx >= 256:
+                    shift = ctx.bit_length() - QUANT_BITS
+                    qc = ((ctx >> shift) << shift) | (1 << (shift - 1))
+                w = cache.decode.get((n, qc))
+            if w is None:
+                cache.decode_time(n, ctx)
+                w = cache.last
+            else:
+                cache.last = w
+            dt = w[0]
+            end = self.clock + dt
+            if not end < bound:
+                return dt, None
+            self.clock = end
+            # ``apply`` of a decode-only iteration
+            self.busy += dt
+            self.flops += w[1]
+            self.hbm_bytes += w[2]
+            eng.tokens_out += n * ((s + 1) * kn // kd - cum)
+            kv.step = s + 1
+            while heap and heap[0][0] <= s:
+                _, join, sid = heapq.heappop(heap)
+                st = running.get(sid)
+                if st is None or st.serial != join:
+                    continue  # stale entry of a preempted sequence
+                del running[sid]
+                kv.leave(st)
+                self.req.out_left[sid] = 0
+                self.finish(sid, end)
+            # ``_Engine.observe``
+            if eng.check:
+                kv.check()
+            add(end - dt, dt, len(waiting), kv.used_blocks() / kv.cap, n)
+            eng.iterations += 1
+            if eng.progress is not None and not eng.iterations & 4095:
+                eng.progress(end, eng.done, eng.N, eng.span)
+        return None
+
     def process(self):
         env = self.eng.env
         while True:
-            planned = self.form()
+            planned = self._decode_run()
+            if planned is None:
+                planned = self.form()
             if planned is None:
                 self.policy.idle()
                 self.sleeping = True
@@ -543,24 +503,21 @@ class _Engine:
         self.done = 0
         self.tokens_out = 0
         self.transfer = transfer
-        self.caches = {id(pool): _IterCache(pool.model)}
+        self.caches = {id(pool): IterationCache(pool.model)}
         if decode_pool is not None:
-            self.caches[id(decode_pool)] = _IterCache(decode_pool.model)
+            self.caches[id(decode_pool)] = IterationCache(decode_pool.model)
         role = "prefill" if decode_pool is not None else "both"
-        self.replicas = [_Replica(self, i, pool, role) for i in range(pool.replicas)]
+        self.replicas = self._streams(pool, 0, role)
         self.entry_replicas = self.replicas
         self.decode_replicas: list[_Replica] = []
         if decode_pool is not None:
-            base = pool.replicas
-            self.decode_replicas = [
-                _Replica(self, base + i, decode_pool, "decode") for i in range(decode_pool.replicas)
-            ]
+            self.decode_replicas = self._streams(decode_pool, pool.replicas, "decode")
             self.replicas = self.replicas + self.decode_replicas
         self.pools = [(pool, self.entry_replicas)]
         if decode_pool is not None:
             self.pools.append((decode_pool, self.decode_replicas))
         for _p, reps in self.pools:
-            loads = _Loads(len(reps), router == "least_outstanding_tokens")
+            loads = ReplicaLoads(len(reps), router == "least_outstanding_tokens")
             for i, r in enumerate(reps):
                 r.loads, r.pos = loads, i
         self.closed = requests.clients is not None
@@ -584,6 +541,7 @@ class _Engine:
         self.limits = []
         for p, _reps in self.pools:
             per_seq = p.kv_tokens if p.kv_tokens_per_seq is None else p.kv_tokens_per_seq
+            per_seq //= stages_of(p)  # one micro-batch stream's share
             B = p.scheduler.block_size
             self.limits.append((per_seq // B) * B)
         if decode_pool is not None:
@@ -591,6 +549,12 @@ class _Engine:
             self.limit_prefill_only = True
         else:
             self.limit_prefill_only = False
+
+    def _streams(self, pool: Pool, base: int, role: str) -> list[_Replica]:
+        """The micro-batch streams of ``pool`` (one per replica and pipeline stage; see the
+        module docstring), stream ``j`` on replica ``base + j % replicas``."""
+        n = pool.replicas
+        return [_Replica(self, base + j % n, pool, role) for j in range(n * stages_of(pool))]
 
     # ---- arrivals and routing ----------------------------------------------------------
     def observe(self, rep: _Replica, t0: float, dt: float, n_dec: int) -> None:
@@ -687,6 +651,20 @@ class _Engine:
         self.skip_bound = _INF if skip else -_INF
 
 
+def stages_of(pool: Pool) -> int:
+    """Pipeline stages of ``pool``'s model (``pipeline_stages``; 1 when it has none)."""
+    stages = getattr(pool.model, "pipeline_stages", 1)
+    if not (isinstance(stages, int) and stages >= 1):
+        raise AccelsimError(f"pipeline_stages must be a whole number >= 1 (got {stages!r})")
+    return stages
+
+
+def _stream_cards(pool: Pool) -> float:
+    """Cards one micro-batch stream of ``pool`` counts for (busy time, energy)."""
+    stages = stages_of(pool)
+    return pool.cards_per_replica / stages if stages > 1 else pool.cards_per_replica
+
+
 def simulate(
     requests: Requests,
     pool: Pool,
@@ -745,7 +723,7 @@ def simulate(
         reason=eng.reason,
     )
     cards = sum(p.replicas * p.cards_per_replica for p, _ in eng.pools)
-    busy = [(r.busy, pool_of.cards_per_replica) for pool_of, reps in eng.pools for r in reps]
+    busy = [(r.busy, _stream_cards(pool_of)) for pool_of, reps in eng.pools for r in reps]
     peaks = [
         (getattr(p.model, "peak_flops", None), getattr(p.model, "peak_hbm_bandwidth", None))
         for p, _ in eng.pools

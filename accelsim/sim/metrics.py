@@ -34,8 +34,13 @@ form, the ``summary.json`` of ``accelsim run --out``):
   histogram with 2 % bins, so percentiles are good to about 2 %);
 - goodput: requests that completed with TTFT <= ``slo_ttft`` and TPOT <= ``slo_tpot`` (a missing
   SLO always passes), as a share of arrived requests and as requests/s;
-- energy: each card draws ``idle + u * (tdp - idle)`` watts, ``u`` its replica's busy fraction
-  over ``duration_s`` (a linear power model; no host, network or PUE — those belong to tco);
+- ``activity``: the share of the run the cards' compute or HBM work at peak rate,
+  ``max(mfu, mbu)`` (capped at 1), when the timing model reports its work; else the busy
+  fraction. An iteration that runs is not a card at full power: a light decode batch moves a
+  fraction of peak bytes and FLOPs (``accelsim.model.cost`` prices energy on this share);
+- energy: each card draws ``idle + a * (tdp - idle)`` watts over ``duration_s``, ``a`` the
+  ``activity`` (each replica's busy fraction when no work is reported); a linear power model
+  between the card's idle power and its TDP (no host, network or PUE — those belong to tco);
 - KV utilization and queue length are time-weighted over the per-bin timeline;
 - ``mfu`` (model FLOPs utilization) and ``mbu`` (memory-bandwidth utilization), when the timing
   model reports each iteration's work (``work = (FLOPs, HBM bytes, peak FLOP/s, peak bytes/s)``
@@ -332,6 +337,7 @@ class Summary:
     mfu: float | None = None
     mbu: float | None = None
     busy_fraction: float | None = None
+    activity: float | None = None
     energy: Energy | None = None
     wall_s: float | None = None
     iteration_model_calls: int | None = None
@@ -493,6 +499,7 @@ METRICS: dict[str, Metric] = {
         Metric("mfu", "model FLOPs utilization", "", HIGHER, ("mfu",)),
         Metric("mbu", "memory-bandwidth utilization", "", HIGHER, ("mbu",)),
         Metric("busy_fraction", "busy fraction", "", 0, ("busy_fraction",)),
+        Metric("activity", "card activity (power)", "", 0, ("activity",)),
         Metric("energy_joules", "energy", "J", LOWER, ("energy", "joules")),
         Metric("energy_mean_power_w", "mean power", "W", LOWER, ("energy", "mean_power_w")),
         Metric(
@@ -578,7 +585,7 @@ def summarize(
     reasons: dict[str, int] = {}
     for code in np.unique(a["reason"][rejected]):
         reasons[REASONS[int(code)]] = int((a["reason"][rejected] == code).sum())
-    itl = kv = queue_len = mfu = mbu = busy_fraction = energy = None
+    itl = kv = queue_len = mfu = mbu = busy_fraction = activity = energy = None
     if timeline is not None:
         cols = timeline.columns()
         itl = timeline.itl_percentiles()
@@ -602,11 +609,13 @@ def summarize(
             sum(u * c for u, (_b, c) in zip(util, replica_busy, strict=True))
             / sum(c for _b, c in replica_busy)
         )
+        activity = busy_fraction if mfu is None or mbu is None else min(max(mfu, mbu), 1.0)
         if card_power is not None:
             idle, tdp = card_power
+            shares = util if mfu is None or mbu is None else [activity] * len(util)
             joules = sum(
                 c * (idle + u * (tdp - idle)) * duration
-                for u, (_b, c) in zip(util, replica_busy, strict=True)
+                for u, (_b, c) in zip(shares, replica_busy, strict=True)
             )
             energy = Energy(
                 joules=joules,
@@ -647,6 +656,7 @@ def summarize(
         mfu=mfu,
         mbu=mbu,
         busy_fraction=busy_fraction,
+        activity=activity,
         energy=energy,
         wall_s=wall_s,
         iteration_model_calls=iteration_model_calls,

@@ -32,11 +32,12 @@ the plan into a mapping (``plan.tp``) is read by the plan grammar there.
     prompts (TTFT ends at the prefill, as in the engine), the decode pool runs the Little's-law
     batch without prefill interference, and the deployment serves the smaller capacity;
   * cost (both evaluators) is ``estimate_tco`` of the scenario's ``cards`` (packages: a 910C
-    card of two dies is one card) at the busy fraction as utilization, with the sweep's
-    ``cost`` options; ``usd_per_mtok`` is all cost per million *output* tokens
-    (``usd_per_mtok_blended`` counts input too). A device the price book does not price (card
-    or its default server) keeps its performance figures, with the cost ``None`` and a
-    ``cost_note`` saying why.
+    card of two dies is one card) at the cards' activity (the simulator's ``activity``, the
+    share of time compute or HBM work at peak; the analytic evaluator, which counts no FLOPs or
+    bytes, its busy fraction), with the sweep's ``cost`` options; ``usd_per_mtok`` is all cost
+    per million *output* tokens (``usd_per_mtok_blended`` counts input too). A device the
+    price book does not price (card or its default server) keeps its performance figures,
+    with the cost ``None`` and a ``cost_note`` saying why.
 
 - ``toy`` — a cheap deterministic function of the scenario fields (``cards``, ``traffic.rate``,
   ``device``) and the seed, for tests and benchmarks of the sweep machinery. Scenario fields

@@ -66,6 +66,9 @@ def _die_with_parent() -> None:
     SIGKILL (Linux ``prctl(PR_SET_PDEATHSIG)``), and leaves Ctrl-C to the parent, which stops
     the pool."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a forked worker inherits the command line's SIGTERM handler: the pool's terminate()
+    # must end it quietly
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

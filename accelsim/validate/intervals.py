@@ -45,11 +45,14 @@ from accelsim.validate.crossval import CrossValidation
 __all__ = [
     "COVERAGE",
     "KINDS",
+    "LATENCY_GROUPS",
+    "THROUGHPUT_FIGURES",
     "TIME_METRICS",
     "GroupInterval",
     "Interval",
     "IntervalsFile",
     "Residual",
+    "figure_interval",
     "group_intervals",
     "interval_for",
     "intervals_file",
@@ -286,3 +289,34 @@ def interval_for(
     if time:
         return Interval(value * (1.0 + g.lo), value * (1.0 + g.hi), basis)
     return Interval(value / (1.0 + g.hi), value / (1.0 + g.lo), basis)
+
+
+#: Run-summary figures (``accelsim.sim.metrics.METRICS`` names) that are predicted throughputs.
+THROUGHPUT_FIGURES = frozenset(
+    {
+        "requests_per_s",
+        "input_tokens_per_s",
+        "output_tokens_per_s",
+        "total_tokens_per_s",
+        "output_tokens_per_s_per_card",
+        "total_tokens_per_s_per_card",
+    }
+)
+#: Run-summary figures that are predicted latencies: every statistic of these groups.
+LATENCY_GROUPS = ("ttft", "tpot", "itl", "e2e", "queue")
+
+
+def figure_interval(
+    catalog: Catalog, device: str, figure: str, value: Any, kind: str = "serving"
+) -> Interval | None:
+    """The interval of a predicted run-summary figure (a ``METRICS`` name such as
+    ``output_tokens_per_s`` or ``ttft_p99``): ``interval_for`` with ``time`` for a latency;
+    None for a figure that is neither a throughput nor a latency, or a missing value."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    if figure in THROUGHPUT_FIGURES:
+        return interval_for(catalog, device, kind, float(value))
+    group = figure.rsplit("_", 1)[0]
+    if group in LATENCY_GROUPS and figure.rsplit("_", 1)[1] in ("mean", "p50", "p90", "p99"):
+        return interval_for(catalog, device, kind, float(value), time=True)
+    return None

@@ -252,6 +252,8 @@ def perf_model_for(case: Case, catalog: Catalog) -> PerfModel:
         server=case.server,
         iteration_overhead=fw.iteration_overhead if fw is not None else None,
         framework=fw.name if fw is not None else None,
+        graph=fw.graph if fw is not None else None,
+        graph_max_tokens=fw.graph_max_tokens if fw is not None else None,
     )
     if case.cards is not None and not math.isclose(pm.cards, float(case.cards)):
         raise CatalogError(

@@ -4,20 +4,33 @@ families of this package.
 One iteration, on the busiest attention-DP group (``accelsim.model.perf.ops.Group``):
 
 - the layers (``accelsim.model.perf.layer``), computed once per layer *kind* — dense or MoE,
-  and on DeepSeek-V4 its attention's compression ratio (``ModelArch.layer_groups``) — and
-  multiplied by the layer count; with ``plan.micro_batch_overlap`` each kind as two
-  micro-batches (``accelsim.model.perf.overlap``);
+  on DeepSeek-V4 its attention's compression ratio (``ModelArch.layer_groups``) and whether its
+  experts are hash-routed (``moe.hash_layers``: their load follows the token mix,
+  ``accelsim.model.routing.hash_routing``) — and multiplied by the layer count; with
+  ``plan.micro_batch_overlap`` each kind as two micro-batches (``accelsim.model.perf.overlap``);
 - the precision as the model is deployed with it (``ModelArch.deployed_precision``: a uniform
   preset on a mixed checkpoint is its per-class form, ``accelsim.dtypes.mixed_form``);
 - the LM head and sampling (``accelsim.model.perf.head``);
 - **PP transfer**: ``pp - 1`` hops of the group's activations (split ``tp`` ways) over the
   fabric the replica's ranks share; pipeline stages run one batch in sequence (no inter-batch
   pipelining: the returned time is the batch latency);
+- **context parallelism** (``plan.cp > 1``, ``accelsim.model.plan``): the layers and head price
+  one context rank's share of the group (``Group.context_split``), and ``cp_kv_exchange`` adds,
+  per layer, over the fabric the group's ``tp * cp`` ranks share, the all-gather of the KV the
+  prefill chunks write (each rank receives the other ``(cp - 1) / cp`` of it: ring attention's
+  volume, not overlapped with compute) and the all-gather of decode's partial attention outputs
+  (``H / tp`` FP32 values and a log-sum-exp per query token) that combines the ``cp`` shares of
+  each sequence's KV;
 - the draft passes of speculative decoding (``accelsim.model.perf.draft``);
 - **overhead**: the card's fixed cost per iteration (or a serving framework's own figure), plus
   a serving framework's calibrated cost per decode query token and layer
   (``accelsim.catalog.devices.FrameworkProfile.decode_token_layer_cost``, zero without a
-  profile): ``cost x query tokens of the busiest attention group x layers / tp``.
+  profile): ``cost x query tokens of the busiest attention group x layers / tp``;
+- **host dispatch** (``accelsim.model.perf.launch``, with a ``HostDispatch``): a batch that does
+  not run as one captured graph waits for the host to dispatch its ops, so the iteration takes
+  ``max(device seconds, host seconds)``; the difference, when the host is slower, is added to
+  ``overhead``. The ops are the kernels this model counts for one iteration (counted once, on a
+  two-sequence decode batch per group, at construction).
 
 Ranks are dies on multi-die cards (910C), with the card's rates divided by ``card.dies``
 (``accelsim.model.perf.roofline``); per-card throughput multiplies back (``StepTime.cards``).
@@ -39,15 +52,16 @@ from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import Precision
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats
-from accelsim.model.perf.collectives import Fabrics, Link, p2p
+from accelsim.model.perf.collectives import Fabrics, Link, all_gather, p2p
 from accelsim.model.perf.draft import Drafter, SpecDecode, checked_draft
 from accelsim.model.perf.head import LMHead
+from accelsim.model.perf.launch import HostDispatch
 from accelsim.model.perf.layer import Layer
-from accelsim.model.perf.ops import K_COLL, Group, LeanOps, Ops, StepTime
+from accelsim.model.perf.ops import K_ATTN, K_COLL, Group, LeanOps, Ops, StepTime
 from accelsim.model.perf.overlap import comm_unit_share, overlapped
 from accelsim.model.perf.roofline import Rates, Roofline
 from accelsim.model.plan import ParallelPlan
-from accelsim.model.routing import RoutingModel
+from accelsim.model.routing import RoutingModel, hash_routing
 
 __all__ = ["ITER_CACHE_SIZE", "PerfModel"]
 
@@ -66,7 +80,9 @@ class PerfModel:
     card's per-iteration host cost (``efficiency.iteration_overhead``) when a serving framework's
     own figure is known (``accelsim.run.scenario.FrameworkSpec``). ``decode_token_layer_cost``
     (seconds per decode query token per layer) is the serving framework's calibrated cost on
-    this card (``accelsim.catalog.devices.FrameworkProfile``; 0: none).
+    this card (``accelsim.catalog.devices.FrameworkProfile``; 0: none). ``host`` is the
+    framework's execution mode and host dispatch cost (``accelsim.model.perf.launch``; None:
+    every iteration priced as a captured graph, the host never waits).
     """
 
     #: the serving engine may cache iteration times per quantized batch
@@ -88,6 +104,7 @@ class PerfModel:
         iteration_overhead: float | None = None,
         draft: ModelArch | None = None,
         decode_token_layer_cost: float = 0.0,
+        host: HostDispatch | None = None,
     ) -> None:
         prec = model.deployed_precision(prec)  # a mixed checkpoint's per-class form
         self.card, self.model, self.plan, self.prec = card, model, plan, prec
@@ -111,32 +128,84 @@ class PerfModel:
             domain_ranks=(scale_up_cards or node_cards) * dies,
         )
         self.cards = plan.ranks_per_replica / dies
+        a = model.attention
+        kv_split = 1 if a.kind in ("mla", "dsa", "compressed") else min(plan.tp, a.num_kv_heads)
+        #: KV bytes one more token of context writes on one rank (all layers), for the CP terms
+        self._kv_token_bytes = model.kv_bytes_per_token(prec.kv_bytes, prec.indexer_bytes) / (
+            kv_split
+        )
         if plan.pp > model.num_layers:
             raise AccelsimError(f"plan pp={plan.pp} exceeds the model's {model.num_layers} layers")
         self._iter_cache: dict[tuple[float, ...], tuple[float, float, float]] = {}
         # the layer kinds (ModelArch is frozen: computed once, not per iteration)
-        self._groups = tuple(g for g in model.layer_groups() if g[0] != 0)
+        self._groups: tuple[tuple[int, bool, int, Layer], ...] = ()
         self._qps = 1.0 + (self.spec.draft_tokens if self.spec else 0)
         roof = Roofline(self.rates, prec, model.hidden_size)
         self.roofline = roof
         self.layer = Layer(model, plan, prec, roof, self.fabrics, self.routing)
+        self._groups = self._layer_groups(model, plan, prec, roof)
         self.head = LMHead(model.vocab_size, plan.tp, roof, plan.head_tp, self.fabrics)
         self.drafter: Drafter | None = None
         if self.spec is not None:
             self.drafter = Drafter(
                 self.spec, model, self.draft, prec, roof, self.fabrics, self.layer, self.head
             )
+        self.host: HostDispatch | None = None
+        self._host_ops = self._host_attention_ops = 0.0
+        if host is not None and host.eager_op_s > 0:
+            self._host_ops = self._kernels_per_iteration()
+            self._host_attention_ops = float(model.num_layers * K_ATTN)
+            self.host = host
+
+    def _layer_groups(
+        self, model: ModelArch, plan: ParallelPlan, prec: Precision, roof: Roofline
+    ) -> tuple[tuple[int, bool, int, Layer], ...]:
+        """``ModelArch.layer_groups`` with the layer object pricing each: the first
+        ``moe.hash_layers`` MoE layers (DeepSeek-V4's hash-routed ones) apart, their experts
+        loaded by ``accelsim.model.routing.hash_routing`` (seeded like the model's routing)."""
+        groups = [(n, moe, r, self.layer) for n, moe, r in model.layer_groups() if n]
+        hashed = model.moe.hash_layers if model.moe is not None else 0
+        if not hashed:
+            return tuple(groups)
+        assert model.moe is not None
+        routing = hash_routing(model.moe, model.vocab_size, hashed, seed=self.routing.seed)
+        by_hash = Layer(model, plan, prec, roof, self.fabrics, routing)
+        first = model.layer_ratios()[model.dense_layers : model.dense_layers + hashed]
+        out = []
+        for n, moe, r, layer in groups:
+            h = sum(1 for x in first if x == r) if moe else 0
+            if n - h:
+                out.append((n - h, moe, r, layer))
+            if h:
+                out.append((h, moe, r, by_hash))
+        return tuple(out)
+
+    def _kernels_per_iteration(self) -> float:
+        """Kernels one iteration launches (all layers, head, draft passes), counted on a
+        decode batch of two sequences per attention-DP group (with the host term off)."""
+        r = self.rates
+        if r.launch_s <= 0:
+            raise AccelsimError(
+                f"card {self.card.name}: efficiency.kernel_launch must be positive to count the "
+                "ops a host dispatches"
+            )
+        probe = Ops()
+        batch = BatchStats.decode(2 * self.plan.dp, 1.0)
+        _, framework_s, _ = self._accumulate(batch, probe)
+        return (probe.launch - r.iteration_s - framework_s) / r.launch_s
 
     # ---- public API ------------------------------------------------------------------------
     def step(self, batch: BatchStats) -> StepTime:
         """The breakdown of one iteration of ``batch`` (replica-level aggregates)."""
         plan = self.plan
         total = Ops()
-        hidden, framework_s = self._accumulate(batch, total)
-        total.launch -= self.rates.iteration_s + framework_s
+        hidden, framework_s, host_wait = self._accumulate(batch, total)
+        total.launch -= self.rates.iteration_s + framework_s + host_wait
         notes: list[str] = []
         if framework_s > 0:
             notes.append(f"framework cost per decode token and layer: {framework_s * 1e3:.3g} ms")
+        if host_wait > 0:
+            notes.append(f"host-bound: the device waits {host_wait * 1e3:.3g} ms for op dispatch")
         if plan.micro_batch_overlap:
             notes.append("two micro-batches overlap communication with compute")
         emitted = batch.decode_seqs * self.tokens_per_decode_step
@@ -158,10 +227,10 @@ class PerfModel:
         """``(seconds, FLOPs, HBM bytes)`` of one iteration of ``batch``, uncached and without
         the ``StepTime`` breakdown: the same op families add the same terms in the same order
         into a ``LeanOps``, so the figures are the very floats ``step`` gives (``total_s``,
-        FLOPs and bytes summed over classes, times ``tp * dp`` ranks; a test checks)."""
+        FLOPs and bytes summed over classes, times ``tp * dp * cp`` ranks; a test checks)."""
         total = LeanOps()
         self._accumulate(batch, total)
-        ranks = self.plan.tp * self.plan.dp
+        ranks = self.plan.stage_ranks
         return (
             float(sum(total.t.values())),
             sum(total.f.values()) * ranks,
@@ -177,7 +246,7 @@ class PerfModel:
         """``(seconds, FLOPs, HBM bytes)`` of one iteration of the whole replica (``work``),
         cached on the batch rounded to 3 significant digits. FLOPs and bytes are the
         ``StepTime`` totals of one rank (the critical-path rank, all pipeline stages) times the
-        ranks of one stage (``tp * dp``): the work the replica's chips execute, replicated ops
+        ranks of one stage (``tp * dp * cp``): the work the replica's chips execute, replicated ops
         included. The cache holds at most ``ITER_CACHE_SIZE`` shapes (emptied when full: the
         figures are a pure function of the rounded batch, so results never depend on it)."""
         key = (
@@ -196,33 +265,52 @@ class PerfModel:
             self._iter_cache[key] = w
         return w
 
-    def _accumulate(self, batch: BatchStats, total: Ops) -> tuple[float, float]:
+    def _accumulate(self, batch: BatchStats, total: Ops) -> tuple[float, float, float]:
         """Price ``batch`` into ``total`` (an ``Ops`` for ``step``, a ``LeanOps`` for ``work``);
-        returns the communication seconds hidden by micro-batch overlap and the framework's
-        per-token cost."""
+        returns the communication seconds hidden by micro-batch overlap, the framework's
+        per-token cost and the seconds the device waits for the host's op dispatch."""
         plan, r = self.plan, self.rates
         lean = isinstance(total, LeanOps)
         qps = self._qps
         # whole sequences go to one DP group: the busiest holds ceil(n / dp) of them
         g = Group.busiest(batch, plan.dp, qps)
+        whole = g
+        if plan.cp > 1:
+            g = g.context_split(plan.cp)
         hidden = 0.0
         if g.tokens > 0:
-            for count, is_moe, ratio in self._groups:
+            for count, is_moe, ratio, kind in self._groups:
                 if plan.micro_batch_overlap and g.tokens >= 2:
-                    half = self.layer.price(g.half(), is_moe, ratio)
+                    half = kind.price(g.half(), is_moe, ratio)
                     layer, hid = overlapped(half, comm_unit_share(self.card, plan.ep, g))
                     hidden += count * hid
                 else:
-                    layer = self.layer.price(g, is_moe, ratio, lean)
+                    layer = kind.price(g, is_moe, ratio, lean)
                 total.merge(layer, float(count))
             self.head.add(total, g)
             if plan.pp > 1:
                 self._pp_transfer(total, g)
+            if plan.cp > 1:
+                self._cp_exchange(total, whole)
             if self.drafter is not None and g.dec_seqs > 0:
                 self.drafter.add(total, g)
         framework_s = self.token_layer_s * g.dec_seqs * qps * self.model.num_layers / plan.tp
         total.add("overhead", kernels=1.0, launch_s=r.iteration_s + framework_s)
-        return hidden, framework_s
+        host_wait = 0.0
+        if self.host is not None and g.tokens > 0:
+            host = self.host.host_s(
+                g.tokens, g.pre_tokens > 0, self._host_ops, self._host_attention_ops
+            )
+            host_wait = max(0.0, host - sum(total.t.values()))
+            if host_wait > 0:
+                total.add("overhead", kernels=1.0, launch_s=host_wait)
+        return hidden, framework_s, host_wait
+
+    @property
+    def pipeline_stages(self) -> int:
+        """The plan's pipeline stages: the serving simulator keeps that many micro-batches in
+        flight per replica, each iteration priced over all stages (``accelsim.sim.engine``)."""
+        return self.plan.pp
 
     @property
     def peak_flops(self) -> float:
@@ -233,6 +321,22 @@ class PerfModel:
     def peak_hbm_bandwidth(self) -> float:
         """HBM bandwidth of the replica's cards, bytes/s (the MBU denominator)."""
         return self.card.hbm_bandwidth * self.cards
+
+    def _cp_exchange(self, ops: Ops, g: Group) -> None:
+        """Context parallelism's traffic for group ``g`` (before its split; module docstring)."""
+        plan, r = self.plan, self.rates
+        layers, cp = self.model.num_layers, plan.cp
+        link = self.fabrics.link(plan.tp * cp)
+        kv = g.pre_tokens * self._kv_token_bytes / layers
+        part = g.dec_seqs * g.q_per_seq * (self.model.hidden_size / plan.tp + 1.0) * 4.0
+        calls = layers * (int(kv > 0) + int(part > 0))
+        ops.add(
+            "cp_kv_exchange",
+            network_s=layers * (all_gather(link, kv, cp) + all_gather(link, part, cp)),
+            kernels=calls * K_COLL,
+            launch_s=r.launch_s,
+            net=layers * (kv + part) * (cp - 1) / cp,
+        )
 
     def _pp_transfer(self, ops: Ops, g: Group) -> None:
         """``pp - 1`` hops of group ``g``'s activations between pipeline stages."""

@@ -2,24 +2,36 @@
 
 - **router** — ``E x H`` GEMM, replicated, its weights 16-bit;
 - **shared experts** — SwiGLU GEMMs split ``tp`` ways;
-- **routed experts** — grouped GEMM per EP rank: FLOPs from the rank's (token, expert)
-  assignments, weight bytes from the local experts the batch touches (each read once), GEMM
-  efficiency at the mean tokens per touched expert; the slowest rank (``accelsim.model.routing``)
-  sets the time;
-- with ``dp > 1`` and ``ep = 1`` the MoE gathers tokens over all ``tp*dp`` ranks and
-  reduce-scatters them back (``ep_dispatch``);
+- **routed experts** — grouped GEMM per EP rank (capped at the card's
+  ``routed_gemm_fraction_by_dtype`` of peak, plus its ``routed_fixed_by_dtype`` per layer, when
+  the card measured its fused-MoE kernel for the experts' narrow weight dtype): FLOPs from the
+  rank's (token, expert)
+  assignments, weight bytes from the local experts the batch touches (each read once; the count
+  of the busiest of ``ep`` ranks, not the mean), GEMM efficiency at the mean tokens per touched
+  expert; the slowest rank (``accelsim.model.routing``) sets the time;
+- with ``dp > 1`` (or ``cp > 1``) and ``ep = 1`` the MoE gathers tokens over all
+  ``tp*dp*cp`` ranks of the stage and reduce-scatters them back (``ep_dispatch``);
 - **EP dispatch / combine** — all-to-all when ``ep > 1``: each rank sends its tokens to the
   distinct ranks their experts live on; traffic to ranks outside the scale-up domain crosses the
   scale-out fabric, deduplicated per destination domain for prefill tokens (DeepEP "normal"
   mode, Ascend hierarchical dispatch) and not for decode tokens (DeepEP "low-latency" mode);
   within the domain a prefill token goes once to each distinct destination rank (normal mode)
   and a decode token once per selected expert, ``top_k`` copies whatever ranks they share
-  (low-latency mode: one buffer slot per expert; DeepEP-Ascend's A3 low-latency table, M11 in
-  ``devices/cards/ascend-910c.yaml``, reports its bandwidth on ``128 x 8 x 7168`` dispatched
-  elements per rank: 139 us dispatch + 135 us combine at EP16 and 153 + 151 us at EP32, which
-  these ``top_k`` copies at the card's collective fraction reproduce within 5 %);
-  the busiest receiving rank stretches it by its load over the mean load; dispatch payload is
-  1 B/element for FP8/INT8 compute, 2 B otherwise, combine is BF16.
+  (low-latency mode: one buffer slot per expert);
+  the busiest receiving rank stretches it by its load over the mean load. A dispatched row is
+  ``H`` elements at 1 B plus its scales for FP8 (one FP32 per 128 channels, DeepSeek-V3's tile
+  quantisation) and a 16 B header — the bytes DeepEP's ``tests/test_low_latency.py`` counts per
+  dispatched copy (``hidden + hidden / 128 * 4 + 16``) — or 1 B plus one FP32 per-token scale
+  and the header for INT8 (per-token dynamic quantisation, assumed for DeepEP-Ascend); BF16
+  (2 B, no scales) otherwise; a combined row is BF16. Each call adds the card's measured fixed
+  kernel time (``ep_dispatch_latency`` / ``ep_combine_latency``) and ``ep_doubling_latency``
+  per doubling of the EP degree (``log2 ep``) to the fabric's alpha-beta time: DeepEP's H800
+  low-latency table (EP8-EP256, ``devices/cards/h100-sxm5.yaml`` M25) and DeepEP-Ascend's A3
+  one (EP8-EP32, ``ascend-910c.yaml`` M11) are reproduced within 15 %
+  (``tests/test_ep_tables.py``). On the scale-up link the all-to-all runs at the card's
+  ``all_to_all_fraction`` when it lists one (else the collective fraction), and the
+  normal-mode share at the card's ``ep_normal_*_fraction`` for the EP degree when listed (the
+  910C's normal-mode rate falls from 146 to 57 GB/s per rank from EP8 to EP128, M11);
 
 Elementwise kernels (conventions in ``accelsim.model.perf.roofline``: ``a`` = 2 B per
 activation, ``q`` bytes per quantised element), per token on one rank:
@@ -72,6 +84,13 @@ __all__ = ["MoE"]
 _Routed = tuple[float, float, float, float, float, float]
 
 
+def _by_degree(table: tuple[tuple[int, float], ...], ep: int) -> float:
+    """``table``'s value at EP degree ``ep``: linear in ``log2`` of the degree between its
+    points, its end values beyond them."""
+    keys = [math.log2(k) for k, _ in table]
+    return float(np.interp(math.log2(ep), keys, [v for _, v in table]))
+
+
 class MoE:
     """The MoE block of one layer of ``model`` on one rank of ``plan`` (see the module
     docstring); ``routing`` sets the busiest EP rank's load."""
@@ -91,6 +110,20 @@ class MoE:
         self.fabrics, self.routing = fabrics, routing
         self._routed_cache: dict[float, _Routed] = {}
         self.dispatch_b = 1.0 if prec.compute in ("fp8", "int8") else 2.0
+        h = model.hidden_size
+        # bytes per dispatched / combined row (module docstring: scales and header)
+        self.dispatch_row = {"fp8": h + h / 128 * 4 + 16, "int8": h + 4 + 16}.get(
+            prec.compute, 2.0 * h
+        )
+        self.combine_row = 2.0 * h
+        # the card's measured all-to-all share of the scale-up link, and its normal-mode
+        # (prefill) share by EP degree, as time factors on the link's collective fraction
+        a2a = roof.rates.all_to_all_fraction or fabrics.up.fraction
+        self.ll_slow = fabrics.up.fraction / a2a
+        self.normal_slow = tuple(
+            fabrics.up.fraction / (_by_degree(table, plan.ep) if table else a2a)
+            for table in roof.rates.ep_normal
+        )
         self.e_params = model.expert_params
         self.shared_params = model.shared_expert_params
         self.router_params = model.router_params
@@ -153,6 +186,8 @@ class MoE:
             flops=flops,
             hbm=hbm,
         )
+        if r.routed_fixed_s > 0 and load > 0:
+            ops.add("routed_experts", compute_s=r.routed_fixed_s)
         dec_share = (g.dec_seqs * g.q_per_seq) / m if m > 0 else 0.0
         ll = dec_share if ep > 1 else 0.0  # share of tokens in DeepEP low-latency mode
         per_token = roof.norm + (1.0 - ll) * self.ew_moe_in + self.ew_combine
@@ -162,11 +197,17 @@ class MoE:
             mean_load = t_all * moe.top_k / ep
             imb = max_load / mean_load if mean_load > 0 else 1.0
             per_rank = m / tp
-            for cls, b in (("ep_dispatch", self.dispatch_b), ("ep_combine", 2.0)):
-                t, sent = self._all_to_all(per_rank, dec_share, b, imb)
+            calls = (
+                ("ep_dispatch", self.dispatch_row, r.ep_dispatch_s, self.normal_slow[0]),
+                ("ep_combine", self.combine_row, r.ep_combine_s, self.normal_slow[1]),
+            )
+            for cls, row, fixed, slow in calls:
+                t, sent = self._all_to_all(per_rank, dec_share, row, imb, slow)
+                if t > 0:
+                    t += fixed + r.ep_doubling_s * math.log2(ep)
                 ops.add(cls, network_s=t, kernels=K_COLL, launch_s=r.launch_s, net=sent)
-        elif dp > 1:
-            n = tp * dp
+        elif plan.stage_ranks > tp:
+            n = plan.stage_ranks
             size = t_all * roof.h * roof.act
             t = all_gather(self.fabrics.link(n), size, n) * 2.0
             ops.add(
@@ -194,6 +235,8 @@ class MoE:
         flops = 2.0 * params * load
         m = np.divide(load, touched, out=np.zeros_like(load), where=touched > 0)
         rate = r.gemm_flops * m / (m + r.m_half)
+        if r.routed_flops:
+            rate = np.minimum(rate, r.routed_flops)
         compute = np.divide(flops, rate, out=np.zeros_like(flops), where=rate > 0)
         weights = touched * params * roof.wb_of["routed_experts"]
         hbm = weights + load * (2.0 * roof.h + 3.0 * params / roof.h) * roof.act
@@ -215,18 +258,21 @@ class MoE:
         return out
 
     def _all_to_all(
-        self, tokens: float, dec_share: float, b: float, imb: float
+        self, tokens: float, dec_share: float, row: float, imb: float, slow: float = 1.0
     ) -> tuple[float, float]:
-        """Seconds and bytes sent by one rank dispatching ``tokens`` tokens of ``b`` B/elem."""
+        """Seconds on the fabrics and bytes sent by one rank dispatching ``tokens`` tokens
+        of ``row`` bytes each; ``slow`` stretches the normal-mode share on the scale-up link
+        (the kernel's fixed terms are the caller's)."""
         ep = self.plan.ep
-        row = self.roof.h * b
         dom = self.ep_domain
         up, out = self.fabrics.up, self.fabrics.out
         # copies of a token: one per destination rank (normal mode, prefill) or one per
         # selected expert (low-latency mode, decode)
-        copies = dec_share * self.top_k + (1.0 - dec_share) * self.n_dest
-        intra = tokens * copies * (dom - 1) / ep * row
-        t = all_to_all(up, intra * imb, dom - 1)
+        ll_copies, normal_copies = dec_share * self.top_k, (1.0 - dec_share) * self.n_dest
+        per_copy = tokens * (dom - 1) / ep * row
+        intra = per_copy * (ll_copies + normal_copies)
+        weighted = ll_copies * self.ll_slow + normal_copies * slow
+        t = all_to_all(up, per_copy * weighted * imb, dom - 1)
         sent = intra
         if self.ep_domains > 1:
             nn = self.ep_domains

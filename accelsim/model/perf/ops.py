@@ -54,16 +54,17 @@ OP_CLASSES = (
     "ep_dispatch",
     "ep_combine",
     "pp_transfer",
+    "cp_kv_exchange",
     "embedding_lm_head",
     "sampling",
     "draft",
     "overhead",
 )
-COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer")
-#: Classes only some models have (DeepSeek's lightning indexer, V4's hyper-connections): a
-#: ``StepTime.as_dict`` lists them only when they hold work, so other models' records are as
-#: they were before the classes existed.
-MODEL_SPECIFIC_CLASSES = ("indexer", "hyper_connections")
+COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer", "cp_kv_exchange")
+#: Classes only some models or plans have (DeepSeek's lightning indexer, V4's
+#: hyper-connections, a context-parallel plan's KV exchange): a ``StepTime.as_dict`` lists them
+#: only when they hold work, so other records are as they were before the classes existed.
+MODEL_SPECIFIC_CLASSES = ("indexer", "hyper_connections", "cp_kv_exchange")
 BOUNDS = ("compute", "memory", "network", "overhead")
 
 # Kernels per op and layer (norms, rope, cache writes and activations folded in: their launches
@@ -315,6 +316,30 @@ class Group:
     @property
     def logit_rows(self) -> float:
         return self.dec_seqs * self.q_per_seq + self.pre_seqs
+
+    def context_split(self, cp: int) -> Group:
+        """One of ``cp`` context-parallel ranks' share of the group (``accelsim.model.plan``).
+
+        A prefill of ``T`` new tokens after ``P`` cached ones splits into ``cp`` chunks of
+        ``T / cp``, dealt out load-balanced (each rank one early and one late half-chunk, as
+        ring attention's zig-zag layout does), so a rank's chunk sits on average after
+        ``P + T (cp - 1) / (2 cp)`` tokens: its causal pairs are then ``T P / cp + T^2 / (2 cp)``,
+        exactly ``1 / cp`` of the prefill's. A decode sequence's cached context splits ``cp``
+        ways. Decode tokens and logit rows run on every rank; the routed experts still see each
+        token once (``replica_tokens``)."""
+        pre = self.pre_tokens / cp
+        return Group(
+            self.tokens - self.pre_tokens + pre,
+            self.dec_seqs,
+            self.dec_ctx / cp,
+            self.q_per_seq,
+            pre,
+            self.pre_pairs / cp,
+            self.pre_ctx + self.pre_tokens * (cp - 1) / (2 * cp),
+            self.pre_seqs,
+            self.replica_tokens,
+            self.replica_dec_seqs,
+        )
 
     def half(self) -> Group:
         """One of two equal micro-batches."""

@@ -98,6 +98,13 @@ class Rates:
     collective_fraction: float
     dies: int
     hbm_experts: float = 0.0  # bytes/s for the routed experts' weight reads (0: hbm_weights)
+    ep_dispatch_s: float = 0.0  # fixed device time of one EP dispatch kernel
+    ep_combine_s: float = 0.0  # fixed device time of one EP combine kernel
+    ep_doubling_s: float = 0.0  # extra device time of either per doubling of the EP degree
+    all_to_all_fraction: float = 0.0  # EP all-to-all share of the scale-up link (0: collective)
+    routed_flops: float = 0.0  # ceiling on the routed-expert kernel's rate (0: none)
+    routed_fixed_s: float = 0.0  # fixed device time of the routed-expert kernel per MoE layer
+    ep_normal: tuple[tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]] = ((), ())
 
     @staticmethod
     def of(card: Card, prec: Precision) -> Rates:
@@ -111,6 +118,9 @@ class Rates:
         if experts not in eff.dequant_hbm_fraction and experts in ("mxfp4", "fp4"):
             experts = "int4"  # the same 4-bit unpack and scale (module docstring)
         expert_frac = eff.weight_hbm_fraction(experts, prec.compute)
+        narrow = BYTES[experts] < BYTES[prec.compute]
+        routed_frac = eff.routed_gemm_fraction_by_dtype.get(experts) if narrow else None  # type: ignore[call-overload]
+        routed_fixed = eff.routed_fixed_by_dtype.get(experts, 0.0) if narrow else 0.0  # type: ignore[call-overload]
         return Rates(
             gemm_flops=peak * eff.gemm_fraction_for(prec.compute),
             m_half=eff.gemm_m_half,
@@ -123,6 +133,16 @@ class Rates:
             collective_fraction=eff.collective_fraction,
             dies=d,
             hbm_experts=card.hbm_bandwidth / d * expert_frac,
+            ep_dispatch_s=eff.ep_dispatch_latency,
+            ep_combine_s=eff.ep_combine_latency,
+            ep_doubling_s=eff.ep_doubling_latency,
+            all_to_all_fraction=eff.all_to_all_fraction or 0.0,
+            routed_flops=peak * routed_frac if routed_frac else 0.0,
+            routed_fixed_s=routed_fixed,
+            ep_normal=(
+                tuple(sorted(eff.ep_normal_dispatch_fraction.items())),
+                tuple(sorted(eff.ep_normal_combine_fraction.items())),
+            ),
         )
 
     def gemm_rate(self, m: float) -> float:

@@ -1,0 +1,107 @@
+"""Wall time of whole ``accelsim compare`` and ``accelsim size`` processes (printed, never
+asserted).
+
+Issue 18's targets on the 2-core machine: ``accelsim compare`` (the default scenario, with the
+default seeds: ``accelsim.sweep.replicate.DEFAULT_SEEDS``) <= 10 s and ``accelsim size`` (the
+README's line: DeepSeek-V3 at 20 req/s with Azure 2023 conversation lengths on the 910B2 and the
+A100) <= 10 s. Each command runs ``--repeat`` times as a fresh process with ``--json`` (no
+progress bar); with ``--tree DIR`` (repeatable: e.g. ``git archive HEAD | tar -x -C
+/tmp/before`` for the tree before a change, put first on ``PYTHONPATH``) the trees alternate
+run by run, so each sees the same load on a shared machine. A tree whose ``accelsim`` has no
+``--seeds`` option runs the commands without it. Printed per tree and command: the median and
+best wall time and the median CPU time of the process and its children (user + system).
+
+    .venv/bin/python benchmarks/bench_commands.py
+    .venv/bin/python benchmarks/bench_commands.py --tree /tmp/before --tree . --repeat 3
+    .venv/bin/python benchmarks/bench_commands.py --command compare --seeds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+CLI = "from accelsim.cli import main; main()"
+COMMANDS = {
+    "compare": ["compare", "--json"],
+    "size": [
+        "size",
+        "--device",
+        "ascend-910b2",
+        "--device",
+        "a100-sxm4-80gb",
+        "--rate",
+        "20/s",
+        "--lengths",
+        "azure-conv-2023",
+        "--slo",
+        "ttft_p99=2s,tpot_p99=100ms",
+        "--json",
+    ],
+}
+
+
+def _has_seeds(tree: str, env: dict[str, str]) -> bool:
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "compare", "--help"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "--seeds" in done.stdout
+
+
+def _run(tree: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", CLI, *args],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tree", action="append", help="source tree to time (repeatable)")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=None, help="--seeds for the trees that have it")
+    ap.add_argument("--command", action="append", choices=list(COMMANDS), help="(repeatable)")
+    opts = ap.parse_args()
+    trees = [os.path.abspath(t) for t in (opts.tree or ["."])]
+    envs = {t: {**os.environ, "PYTHONPATH": t, "ACCELSIM_PROGRESS": "0"} for t in trees}
+    seeds = {t: _has_seeds(t, envs[t]) for t in trees}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for _ in range(opts.repeat):
+        for name, args in COMMANDS.items():
+            if opts.command and name not in opts.command:
+                continue
+            for t in trees:
+                extra = ["--seeds", str(opts.seeds)] if opts.seeds and seeds[t] else []
+                times.setdefault((t, name), []).append(_run(t, args + extra, envs[t]))
+    print(f"{'tree':<40} {'command':<8} {'seeds':>5} {'median s':>9} {'best s':>7} {'cpu s':>7}")
+    for (t, name), runs in times.items():
+        walls = [w for w, _ in runs]
+        shown = (str(opts.seeds) if opts.seeds else "dflt") if seeds[t] else "1"
+        print(
+            f"{t[-40:]:<40} {name:<8} {shown:>5} {statistics.median(walls):>9.1f} "
+            f"{min(walls):>7.1f} {statistics.median(c for _, c in runs):>7.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
