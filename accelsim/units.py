@@ -420,13 +420,18 @@ def format_figure(
     *,
     p10: float | None = None,
     p90: float | None = None,
+    interval: Any = None,
     half_width: float | None = None,
     missing: str = "-",
 ) -> str:
     """A predicted figure as tables print it: ``1,234 tok/s ±31 (P10–P90 1,050–1,390)`` — the
     value (``format_value``), the half width of its confidence interval across seeds and its
-    P10–P90 prediction interval; the half width and bounds drop the unit they share with the
-    value."""
+    P10–P90 prediction interval (``p10``/``p90``, or ``interval``: an object with those
+    attributes or its JSON form, a mapping); the half width and bounds drop the unit they
+    share with the value."""
+    if interval is not None:
+        get = interval.get if isinstance(interval, dict) else lambda k: getattr(interval, k)
+        p10, p90 = get("p10"), get("p90")
     text = format_value(value, unit, missing)
     if text == missing:
         return text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from typing import Annotated, Any
 
 import typer
@@ -144,15 +143,7 @@ def with_interval(
     ``1,234 tok/s ±31 (P10–P90 1,050–1,390)`` — the value, the half width of its 90 %
     confidence interval across seeds (``half_width``) and its prediction interval
     (``interval``: an ``Interval`` or its JSON form, from the cross-validated residuals)."""
-    if isinstance(interval, dict):  # the JSON form
-        interval = types.SimpleNamespace(**interval)
-    return format_figure(
-        value,
-        unit,
-        p10=interval.p10 if interval is not None else None,
-        p90=interval.p90 if interval is not None else None,
-        half_width=half_width,
-    )
+    return format_figure(value, unit, interval=interval, half_width=half_width)
 
 
 def print_overrides(overrides: Catalog | list[dict[str, Any]]) -> None:

@@ -65,6 +65,7 @@ import numpy as np
 
 from accelsim.catalog.loader import Catalog
 from accelsim.errors import AccelsimError
+from accelsim.model.uncertainty import RangedTco
 from accelsim.questions.claims_readings import LoadPoint, LoadSweep, Reading, Readings
 from accelsim.questions.cluster_cost import cluster_cost_claim
 from accelsim.questions.compare import ComparisonResult
@@ -368,20 +369,27 @@ def _check_perf(c: Claim, r: Reading, catalog: Catalog) -> ClaimCheck:
 
 
 # ---- cost per token: per reading --------------------------------------------------------------
-def _costs(
-    catalog: Catalog, r: Reading, point: LoadPoint, prices: str, facility: str, seed: int
-) -> dict[str, tuple[float, float, float]]:
-    assert r.cards is not None
-    tco = estimate_tco(
+def _tco_at(
+    catalog: Catalog, device: str, cards: int, point: LoadPoint, prices: str, facility: str
+) -> RangedTco:
+    """The cost of ``cards`` of ``device`` serving ``point``'s throughput, busy all the time."""
+    return estimate_tco(
         catalog,
-        r.device,
-        r.cards,
+        device,
+        cards,
         utilization=1.0,
         prices=prices,
         facility=facility,
         throughput=point.output_tokens_per_s,
         input_tokens_per_s=point.input_tokens_per_s,
     )
+
+
+def _costs(
+    catalog: Catalog, r: Reading, point: LoadPoint, prices: str, facility: str, seed: int
+) -> dict[str, tuple[float, float, float]]:
+    assert r.cards is not None
+    tco = _tco_at(catalog, r.device, r.cards, point, prices, facility)
     q = tco.monte_carlo(COST_DRAWS, seed).quantiles
     return {
         "output": tuple(q["usd_per_mtok_output"][:3]),
@@ -484,16 +492,7 @@ def _check_advantage(
         if why or r.sweep is None or r.cards is None:
             return ClaimCheck(c, "not checkable", None, "—", tol, why or "", model)
         point = r.sweep.saturation_point
-        tco = estimate_tco(
-            catalog,
-            device,
-            r.cards,
-            utilization=1.0,
-            prices=prices,
-            facility=facility,
-            throughput=point.output_tokens_per_s,
-            input_tokens_per_s=point.input_tokens_per_s,
-        )
+        tco = _tco_at(catalog, device, r.cards, point, prices, facility)
         both.append((r, priced(catalog, tco, prices=prices, facility=facility)))
     verdict = device_verdict([p for _, p in both], n=COST_DRAWS, seed=seed)
     ratios, p = _oriented(verdict, c.device)

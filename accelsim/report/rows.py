@@ -42,14 +42,7 @@ def with_interval(value: Any, unit: str, interval: Any = None, half_width: Any =
     """A predicted figure as report text: ``1,234 tok/s ±31 (P10–P90 1,050–1,390)`` (the
     value, its across-seed confidence half width, its prediction interval;
     ``accelsim.units.format_figure``)."""
-    return format_figure(
-        value,
-        unit,
-        p10=interval.p10 if interval is not None else None,
-        p90=interval.p90 if interval is not None else None,
-        half_width=half_width,
-        missing="—",
-    )
+    return format_figure(value, unit, interval=interval, half_width=half_width, missing="—")
 
 
 def rows_table(result: ComparisonResult, rows: list[dict[str, Any]], heads: list[str]) -> Table:

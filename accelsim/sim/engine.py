@@ -268,6 +268,22 @@ class _Replica:
             chunks.append((sid, prior, tok))
 
     # ---- applying one iteration --------------------------------------------------------
+    def _finish_due(self, step: int, t: float) -> None:
+        """Finish, at ``t``, every running sequence whose last token decode step ``step``
+        emitted (the heap of expected finishing steps; stale entries of preempted sequences
+        are skipped)."""
+        kv = self.kv
+        heap, running = kv.heap, kv.running
+        while heap and heap[0][0] <= step:
+            _, join, sid = heapq.heappop(heap)
+            st = running.get(sid)
+            if st is None or st.serial != join:
+                continue  # stale entry of a preempted sequence
+            del running[sid]
+            kv.leave(st)
+            self.req.out_left[sid] = 0
+            self.finish(sid, t)
+
     def apply(
         self, dt: float, plan: Any, work: tuple[float, float, float] = (0.0, 0.0, 0.0)
     ) -> None:
@@ -287,17 +303,7 @@ class _Replica:
             emitted = ((s + 1) * kv.kn // kv.kd) - (s * kv.kn // kv.kd)
             eng.tokens_out += n_dec * emitted
             kv.step = s + 1
-            heap = kv.heap
-            running = kv.running
-            while heap and heap[0][0] <= s:
-                _, join, sid = heapq.heappop(heap)
-                st = running.get(sid)
-                if st is None or st.serial != join:
-                    continue  # stale entry of a preempted sequence
-                del running[sid]
-                kv.leave(st)
-                req.out_left[sid] = 0
-                self.finish(sid, t)
+            self._finish_due(s, t)
         if plan is not None:
             for sid, _prior, _tok in plan[0]:
                 done = kv.prefilling[sid]
@@ -384,7 +390,6 @@ class _Replica:
         make_room = self.policy.make_room
         add = eng.timeline.add
         heap = kv.heap
-        running = kv.running
         kn, kd = kv.kn, kv.kd
         cacheable = cache.cacheable
         bound = self.skip_bound()
@@ -421,15 +426,8 @@ class _Replica:
             self.hbm_bytes += w[2]
             eng.tokens_out += n * ((s + 1) * kn // kd - cum)
             kv.step = s + 1
-            while heap and heap[0][0] <= s:
-                _, join, sid = heapq.heappop(heap)
-                st = running.get(sid)
-                if st is None or st.serial != join:
-                    continue  # stale entry of a preempted sequence
-                del running[sid]
-                kv.leave(st)
-                self.req.out_left[sid] = 0
-                self.finish(sid, end)
+            if heap and heap[0][0] <= s:
+                self._finish_due(s, end)
             # ``_Engine.observe``
             if eng.check:
                 kv.check()

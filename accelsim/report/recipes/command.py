@@ -14,11 +14,21 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from accelsim.report.recipes.launch import LaunchSpec, PoolLaunch
 from accelsim.report.recipes.options import OptionList
 
-__all__ = ["Flag", "NodeRef", "pool_header", "recipe_header", "render_command"]
+__all__ = [
+    "Flag",
+    "NodeRef",
+    "assemble_recipe",
+    "plan_text",
+    "pool_header",
+    "recipe_header",
+    "render_command",
+]
 
 #: a value naming a shell variable (``$HEAD_IP``) stays unquoted so that the shell expands it
 _VARIABLE = re.compile(r"\$[A-Z_]+(:[0-9]+)?|\$\(\([A-Z_]+\*[0-9]+\)\)")
@@ -107,3 +117,41 @@ def pool_header(role: str, replicas: int, nodes: int, ranks_per_node: int, plan:
         f"# {role} pool: {replicas} replica(s) of plan {plan}, each on {nodes} node(s) of "
         f"{ranks_per_node} rank(s); run the command(s) below once per replica, on its own nodes"
     )
+
+
+def plan_text(p: PoolLaunch) -> str:
+    """Pool ``p``'s plan as the recipes print it."""
+    return f"tp={p.tp},dp={p.dp},ep={p.ep},pp={p.pp}"
+
+
+def assemble_recipe(
+    s: LaunchSpec,
+    options: OptionList,
+    doc: str,
+    preemption: tuple[str, str],
+    pd_note: str,
+    commands: Callable[[PoolLaunch, list[NodeRef], set[str]], list[str]],
+) -> str:
+    """A whole recipe: the header, a note when the run preempted otherwise than the framework
+    does (``preemption``: the framework's policy and what it does instead), the P/D routing note
+    of a disaggregated deployment, then each pool's header and the command of each of its
+    nodes (``commands(pool, nodes, seen)``, one text per node)."""
+    what = (
+        f"scenario {s.scenario}: {s.model} on {s.device} ({s.server}, "
+        f"{s.ranks_per_server} ranks per node)"
+    )
+    out = recipe_header(options, doc, what, s.framework)
+    seen: set[str] = set()
+    policy, instead = preemption
+    if s.preemption != policy:
+        out.append(f"# note: the run assumed preemption {s.preemption}; {instead}")
+    if s.disaggregated:
+        out.append(pd_note)
+    for p in s.pools:
+        out.append("")
+        out.append(pool_header(p.role, p.replicas, p.nodes, p.ranks_per_node, plan_text(p)))
+        nodes = [NodeRef(i) for i in range(p.nodes)]
+        for node, text in zip(nodes, commands(p, nodes, seen), strict=True):
+            out.append(f"# node {node.index} of {p.nodes}")
+            out.append(text)
+    return "\n".join(out) + "\n"

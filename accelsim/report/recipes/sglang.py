@@ -26,8 +26,7 @@ from accelsim.model.launchable import unlaunchable
 from accelsim.report.recipes.command import (
     Flag,
     NodeRef,
-    pool_header,
-    recipe_header,
+    assemble_recipe,
     render_command,
 )
 from accelsim.report.recipes.launch import LaunchSpec, PoolLaunch
@@ -39,10 +38,6 @@ DOC = "https://docs.sglang.ai/advanced_features/server_arguments.html"
 _PORT = "30000"
 _DIST_PORT = "5000"
 _SPEC = {"mtp": "EAGLE", "eagle": "EAGLE", "eagle3": "EAGLE3"}
-
-
-def _plan_text(p: PoolLaunch) -> str:
-    return f"tp={p.tp},dp={p.dp},ep={p.ep},pp={p.pp}"
 
 
 def _parallel(s: LaunchSpec, p: PoolLaunch) -> list[Flag]:
@@ -163,25 +158,12 @@ def sglang_commands(
 
 def sglang_recipe(s: LaunchSpec) -> str:
     """The SGLang launch commands of every pool and node (see the module docstring)."""
-    opts = option_list("sglang")
-    what = (
-        f"scenario {s.scenario}: {s.model} on {s.device} ({s.server}, "
-        f"{s.ranks_per_server} ranks per node)"
+    return assemble_recipe(
+        s,
+        option_list("sglang"),
+        DOC,
+        ("retract-sglang", "SGLang retracts"),
+        "# P/D: route through SGLang's router in P/D mode (sglang_router.launch_router "
+        "--pd-disaggregation, with the prefill and decode servers); not part of this recipe",
+        lambda p, nodes, seen: sglang_commands(s, p, nodes, seen),
     )
-    out = recipe_header(opts, DOC, what, s.framework)
-    seen: set[str] = set()
-    if s.preemption != "retract-sglang":
-        out.append(f"# note: the run assumed preemption {s.preemption}; SGLang retracts")
-    if s.disaggregated:
-        out.append(
-            "# P/D: route through SGLang's router in P/D mode (sglang_router.launch_router "
-            "--pd-disaggregation, with the prefill and decode servers); not part of this recipe"
-        )
-    for p in s.pools:
-        out.append("")
-        out.append(pool_header(p.role, p.replicas, p.nodes, p.ranks_per_node, _plan_text(p)))
-        nodes = [NodeRef(i) for i in range(p.nodes)]
-        for node, text in zip(nodes, sglang_commands(s, p, nodes, seen), strict=True):
-            out.append(f"# node {node.index} of {p.nodes}")
-            out.append(text)
-    return "\n".join(out) + "\n"

@@ -27,8 +27,8 @@ from accelsim.model.launchable import unlaunchable
 from accelsim.report.recipes.command import (
     Flag,
     NodeRef,
-    pool_header,
-    recipe_header,
+    assemble_recipe,
+    plan_text,
     render_command,
 )
 from accelsim.report.recipes.launch import LaunchSpec, PoolLaunch
@@ -45,10 +45,6 @@ DOC = {
 IMAGE = {"vllm": "vllm/vllm-openai:v0.13.0", "vllm-ascend": "quay.io/ascend/vllm-ascend:v0.13.0"}
 _RPC_PORT = "13345"
 _PORT = "8000"
-
-
-def _plan_text(p: PoolLaunch) -> str:
-    return f"tp={p.tp},dp={p.dp},ep={p.ep},pp={p.pp}"
 
 
 def _parallel(fw: str, p: PoolLaunch, moe: bool) -> list[Flag]:
@@ -164,7 +160,7 @@ def _nodes(fw: str, p: PoolLaunch, node: NodeRef) -> list[Flag]:
             Flag("--master-addr", node.head, "the replica's node 0"),
         ]
     raise AccelsimError(
-        f"{fw}: plan {_plan_text(p)} cannot be launched: one DP rank's tp*pp={stage} does not "
+        f"{fw}: plan {plan_text(p)} cannot be launched: one DP rank's tp*pp={stage} does not "
         f"pack whole onto {p.ranks_per_node}-rank nodes (--data-parallel-size-local)"
     )
 
@@ -200,25 +196,12 @@ def vllm_commands(
 def vllm_recipe(s: LaunchSpec, fw: str = "vllm") -> str:
     """The ``vllm serve`` commands of every pool and node (see the module docstring)."""
     _check_vendor(s, fw)
-    opts = option_list(fw)
-    what = (
-        f"scenario {s.scenario}: {s.model} on {s.device} ({s.server}, "
-        f"{s.ranks_per_server} ranks per node)"
+    return assemble_recipe(
+        s,
+        option_list(fw),
+        DOC[fw],
+        ("recompute", "vLLM recomputes"),
+        "# P/D: a proxy sends each request to a prefill instance, then a decode instance "
+        "(vLLM's disaggregated-serving proxy examples); not part of this recipe",
+        lambda p, nodes, seen: vllm_commands(s, fw, p, nodes, seen),
     )
-    out = recipe_header(opts, DOC[fw], what, s.framework)
-    seen: set[str] = set()
-    if s.preemption != "recompute":
-        out.append(f"# note: the run assumed preemption {s.preemption}; vLLM recomputes")
-    if s.disaggregated:
-        out.append(
-            "# P/D: a proxy sends each request to a prefill instance, then a decode instance "
-            "(vLLM's disaggregated-serving proxy examples); not part of this recipe"
-        )
-    for p in s.pools:
-        out.append("")
-        out.append(pool_header(p.role, p.replicas, p.nodes, p.ranks_per_node, _plan_text(p)))
-        nodes = [NodeRef(i) for i in range(p.nodes)]
-        for node, text in zip(nodes, vllm_commands(s, fw, p, nodes, seen), strict=True):
-            out.append(f"# node {node.index} of {p.nodes}")
-            out.append(text)
-    return "\n".join(out) + "\n"
