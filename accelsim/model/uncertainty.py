@@ -433,6 +433,8 @@ def monte_carlo(
         samples[key] = arr
         if np.isnan(arr).all():
             quantiles[key] = (math.nan, math.nan, math.nan)
+        elif (arr == arr[0]).all():  # a constant (inf included: no draw moves it)
+            quantiles[key] = (float(arr[0]),) * 3
         else:
             p = np.percentile(arr, [10, 50, 90])
             quantiles[key] = (float(p[0]), float(p[1]), float(p[2]))
