@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Price one forward iteration: time per op class, share, bound, tokens/s per card.",
     ),
     "validate": (
-        "perf_cmds",
+        "validate_cmds",
         "Predict every published validation case and print the signed errors.",
     ),
     "run": (

@@ -32,7 +32,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -40,7 +40,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from accelsim.catalog.loader import Catalog, format_validation_error, read_yaml
 from accelsim.errors import AccelsimError, CatalogError
 from accelsim.validate.cases import INTERVALS_STEM
-from accelsim.validate.crossval import CrossValidation
+
+if TYPE_CHECKING:  # annotations only: keeps the fold machinery off `step`'s start-up
+    from accelsim.validate.crossval import CrossValidation
 
 __all__ = [
     "COVERAGE",
