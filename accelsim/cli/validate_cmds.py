@@ -110,6 +110,18 @@ def validate(
             "without the cases of its source (leave-one-source-out; about half a minute).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="With --cv: run the folds on this many parallel workers (0: in this process; "
+            "the result is the same byte for byte).",
+        ),
+    ] = 0,
+    executor: Annotated[
+        str, typer.Option("--executor", "-e", help="With --workers: local (process pool) or ray.")
+    ] = "local",
     write_intervals_: Annotated[
         bool,
         typer.Option(
@@ -121,6 +133,9 @@ def validate(
 ) -> None:
     """Predict every published validation case and print the signed errors."""
     cat = opt.open_catalog(catalog, set_)
+    opt.check_executor(executor, workers)
+    if workers and not cv:
+        raise AccelsimError("--workers needs --cv (it runs the cross-validation folds)")
     if write_intervals_ and not cv:
         raise AccelsimError("--write-intervals needs --cv (the intervals are its residuals)")
     if write_intervals_ and (file is not None or cat.overrides_in_effect() or len(cat.roots) > 1):
@@ -140,7 +155,9 @@ def validate(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            cross = cross_validate(cat, file, rep, progress=tick)
+            cross = cross_validate(
+                cat, file, rep, progress=tick, workers=workers, executor=executor
+            )
     if cross is not None and write_intervals_:
         path = cat.roots[0] / "workloads" / "validation" / "intervals.yaml"
         write_intervals(cat, cross, path)
