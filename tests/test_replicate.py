@@ -17,6 +17,7 @@ from accelsim.questions.sizing import slo_check, slo_check_seeds
 from accelsim.run.resolve import load_scenario
 from accelsim.run.simulate import run_scenario
 from accelsim.sim.metrics import HIGHER, LOWER, Percentiles
+from accelsim.sweep.executors import LocalExecutor
 from accelsim.sweep.replicate import (
     Replicated,
     Replicator,
@@ -99,6 +100,23 @@ def test_pool_and_serial_replications_agree_byte_for_byte(catalog, tiny):
     # each replication is the scenario at its seed
     second = run_scenario(tiny.model_copy(update={"seed": serial.seeds[1]}), catalog).summary
     assert _result(second) == _result(serial.summaries[1])
+
+
+def test_a_pool_that_cannot_start_falls_back_to_this_process(catalog, tiny, monkeypatch):
+    """A forkserver that refuses the connection (seen under pytest-xdist) costs speed, never
+    the answer: the replications run in this process, with the pool's results."""
+
+    def refuse(self):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(LocalExecutor, "__enter__", refuse)
+    with Replicator(catalog, workers=2) as rep:
+        assert rep.fallback is not None and "Connection refused" in rep.fallback
+        summaries = rep.run([tiny, tiny.model_copy(update={"seed": 5})])
+    serial = [
+        run_scenario(sc, catalog).summary for sc in (tiny, tiny.model_copy(update={"seed": 5}))
+    ]
+    assert [_result(s) for s in summaries] == [_result(s) for s in serial]
 
 
 def test_ray_replications_agree_with_the_local_pool(catalog, tiny, tmp_path_factory):

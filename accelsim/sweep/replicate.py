@@ -38,6 +38,7 @@ across-seed interval.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import functools
 import json
 import math
@@ -240,6 +241,7 @@ class Replicator:
         address: str | None = None,
     ) -> None:
         self.catalog = catalog
+        self.fallback: str | None = None  # why the replications ran in this process, if so
         self.serial = workers == 0 or (executor == "local" and workers == 1)
         self.dirs, self.sets = _catalog_inputs(catalog)
         self._executor = None if self.serial else make_executor(executor, workers, address)
@@ -248,7 +250,13 @@ class Replicator:
         if self._executor is not None:
             # forked workers inherit the parsed catalog (``accelsim.sweep.context._catalog``)
             _catalog(self.dirs, tuple(sorted(self.sets.items())))
-            self._executor.__enter__()
+            try:
+                self._executor.__enter__()
+            except (OSError, EOFError, cf.BrokenExecutor) as exc:
+                # no pool could start (a forkserver gone, no process slots): the replications
+                # run in this process, with the same results byte for byte, only slower
+                self.fallback = f"replications run in this process: no worker pool ({exc!r})"
+                self._executor = None
         return self
 
     def __exit__(self, *exc: Any) -> None:
