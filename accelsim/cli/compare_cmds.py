@@ -37,14 +37,7 @@ def compare_cmd(
     overrides: opt.SetOpt = None,
     as_json: opt.JsonOpt = False,
     emit: EmitOpt = None,
-    availability: Annotated[
-        float | None,
-        typer.Option(
-            "--availability",
-            help="Cost each sized cluster with the spare nodes that keep its capacity whole "
-            "this share of the time, e.g. 0.999 (capex and Monte Carlo).",
-        ),
-    ] = None,
+    availability: opt.AvailabilityOpt = None,
 ) -> None:
     """Devices side by side on one model and traffic: fit, smallest deployment, simulated
     throughput and latency, cards needed under the SLOs, and cost with uncertainty."""
@@ -240,14 +233,7 @@ def size_cmd(
     overrides: opt.SetOpt = None,
     as_json: opt.JsonOpt = False,
     emit: EmitOpt = None,
-    availability: Annotated[
-        float | None,
-        typer.Option(
-            "--availability",
-            help="Keep the sized capacity whole this share of the time, e.g. 0.999: adds the "
-            "spare nodes it takes (bought, racked, powered) to the cluster and its cost.",
-        ),
-    ] = None,
+    availability: opt.AvailabilityOpt = None,
 ) -> None:
     """The fewest cards of each device that meet the SLOs at a load, and what they cost.
 

@@ -89,6 +89,15 @@ ReplicaPlanOpt = Annotated[
     str | None,
     typer.Option("--plan", help="Replica plan, e.g. tp=4,dp=8,ep=32, or auto (tuned)."),
 ]
+AvailabilityOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--availability",
+        help="Keep each sized cluster's capacity whole this share of the time, e.g. 0.999: adds "
+        "the spare nodes it takes (bought, racked, powered) to the cluster and its cost "
+        "(capex and Monte Carlo).",
+    ),
+]
 #: Defaults shared by the commands that cost a deployment.
 DEFAULT_PRICES = "international-2025"
 DEFAULT_FACILITY = "us-2025"

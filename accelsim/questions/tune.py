@@ -68,6 +68,7 @@ from accelsim.model.launchable import partition_launchable
 from accelsim.model.plan import ParallelPlan, divisors, fit, replica_plans
 from accelsim.run.resolve import draft_model, framework_profile, memory_options
 from accelsim.run.scenario import Scenario, apply_scenario_overrides
+from accelsim.sweep.context import catalog_inputs
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.runner import run_sweep
 from accelsim.sweep.spec import apply_assignment, resolve_base, slo_number, sweep_from_mapping
@@ -415,11 +416,7 @@ def _catalog_inputs(catalog: Any, overrides: Any) -> tuple[Catalog, list[str], d
     else:
         dirs = [str(d) for d in (catalog or [])]
         cat = load_catalog(dirs or None, overrides or None)
-    sets = {}
-    for o in cat.overrides:
-        key, _, value = str(o).partition("=")
-        sets[key] = value
-    return cat, dirs, sets
+    return cat, dirs, catalog_inputs(cat)[1]
 
 
 def _base_mapping(scenario: Any, cat: Catalog, device: str | None) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from accelsim.errors import AccelsimError, CatalogError
 from accelsim.run.scenario import Scenario, apply_scenario_overrides, read_scenario, scenario_path
 from accelsim.sim.metrics import LOWER, Metric
 from accelsim.sim.metrics import METRICS as RUN_METRICS
-from accelsim.sweep.context import Task
+from accelsim.sweep.context import Task, catalog_inputs
 from accelsim.sweep.executors import make_executor
 from accelsim.sweep.spec import apply_assignment, expand, resolve_base, sweep_from_mapping
 from accelsim.validate.intervals import figure_interval
@@ -438,7 +438,7 @@ def whatif(
     base_pts = expand(sweep_from_mapping(common), base).points
     vary_pts = expand(sweep_from_mapping({**common, "axes": {axis: list(v.texts)}}), base).points
     seed = int(base.get("seed", 0) or 0)
-    dirs = tuple(str(r) for r in cat.roots[1:])
+    dirs, _ = catalog_inputs(cat)
 
     def task(p: Any, index: int) -> Task:
         return Task(

@@ -9,10 +9,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from accelsim.catalog.loader import load_catalog
+from accelsim.catalog.loader import Catalog, load_catalog
 from accelsim.errors import AccelsimError
 
-__all__ = ["EvalContext", "PointSkipped", "Task"]
+__all__ = ["EvalContext", "PointSkipped", "Task", "catalog_inputs"]
 
 
 class PointSkipped(AccelsimError):
@@ -56,3 +56,14 @@ class EvalContext:
 @functools.lru_cache(maxsize=64)
 def _catalog(dirs: tuple[str, ...], overrides: tuple[tuple[str, Any], ...]) -> Any:
     return load_catalog(list(dirs) or None, {k: str(v) for k, v in overrides} or None)
+
+
+def catalog_inputs(catalog: Catalog) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The user folders and the catalog overrides (a sweep ``set`` mapping) from which a worker
+    rebuilds ``catalog`` (``EvalContext.catalog``)."""
+    dirs = tuple(str(r) for r in catalog.roots[1:])
+    sets = {}
+    for o in catalog.overrides:
+        key, _, value = str(o).partition("=")
+        sets[key] = value
+    return dirs, sets

@@ -54,7 +54,7 @@ from accelsim.errors import AccelsimError
 from accelsim.run.scenario import Scenario
 from accelsim.run.simulate import run_scenario
 from accelsim.sim.metrics import HIGHER, LOWER, METRICS, Summary
-from accelsim.sweep.context import EvalContext, Task, _catalog
+from accelsim.sweep.context import EvalContext, Task, _catalog, catalog_inputs
 from accelsim.sweep.evaluators import deployment
 from accelsim.sweep.executors import default_workers, make_executor
 
@@ -218,16 +218,6 @@ def replica(ctx: EvalContext) -> dict[str, Any]:
     return {"summary": json.dumps(summary.as_dict(), sort_keys=True)}
 
 
-def _catalog_inputs(catalog: Catalog) -> tuple[tuple[str, ...], dict[str, str]]:
-    """The user folders and the catalog overrides a worker rebuilds ``catalog`` from."""
-    dirs = tuple(str(r) for r in catalog.roots[1:])
-    sets = {}
-    for o in catalog.overrides:
-        key, _, value = str(o).partition("=")
-        sets[key] = value
-    return dirs, sets
-
-
 class Replicator:
     """Runs scenarios' replications on an executor (``workers`` 0: in this process). Use as a
     context manager; ``run`` is thread-safe."""
@@ -243,7 +233,7 @@ class Replicator:
         self.catalog = catalog
         self.fallback: str | None = None  # why the replications ran in this process, if so
         self.serial = workers == 0 or (executor == "local" and workers == 1)
-        self.dirs, self.sets = _catalog_inputs(catalog)
+        self.dirs, self.sets = catalog_inputs(catalog)
         self._executor = None if self.serial else make_executor(executor, workers, address)
 
     def __enter__(self) -> Replicator:

@@ -48,9 +48,8 @@ from typing import Any
 
 from accelsim.catalog.loader import Catalog, with_overrides
 from accelsim.errors import AccelsimError
-from accelsim.sweep.context import EvalContext, Task
+from accelsim.sweep.context import EvalContext, Task, catalog_inputs
 from accelsim.sweep.executors import make_executor
-from accelsim.sweep.replicate import _catalog_inputs
 from accelsim.validate.calibrate import CALIBRATED
 from accelsim.validate.cases import Case, load_cases
 from accelsim.validate.predict import (
@@ -258,7 +257,7 @@ def _parallel_folds(
     progress: Callable[[int, int], None] | None,
 ) -> list[tuple[Fold, dict[str, CaseResult] | None]]:
     """``_fold`` of every job, as tasks on ``executor``, in the jobs' order."""
-    dirs, sets = _catalog_inputs(catalog)
+    dirs, sets = catalog_inputs(catalog)
     case_file = None if source is None else str(Path(source).resolve())
     tasks = [
         Task(

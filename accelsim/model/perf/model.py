@@ -138,12 +138,11 @@ class PerfModel:
             raise AccelsimError(f"plan pp={plan.pp} exceeds the model's {model.num_layers} layers")
         self._iter_cache: dict[tuple[float, ...], tuple[float, float, float]] = {}
         # the layer kinds (ModelArch is frozen: computed once, not per iteration)
-        self._groups: tuple[tuple[int, bool, int, Layer], ...] = ()
         self._qps = 1.0 + (self.spec.draft_tokens if self.spec else 0)
         roof = Roofline(self.rates, prec, model.hidden_size)
         self.roofline = roof
         self.layer = Layer(model, plan, prec, roof, self.fabrics, self.routing)
-        self._groups = self._layer_groups(model, plan, prec, roof)
+        self._groups = self._layer_groups(model, plan, prec, roof)  # (count, moe, ratio, layer)
         self.head = LMHead(model.vocab_size, plan.tp, roof, plan.head_tp, self.fabrics)
         self.drafter: Drafter | None = None
         if self.spec is not None:
