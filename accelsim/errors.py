@@ -6,8 +6,6 @@ line and exits with status 2. Anything else escaping is a bug.
 
 from __future__ import annotations
 
-import difflib
-
 __all__ = ["AccelsimError", "CatalogError", "UnknownNameError", "suggest"]
 
 
@@ -27,7 +25,10 @@ class UnknownNameError(AccelsimError, KeyError):
 
 
 def suggest(name: str, known: list[str] | tuple[str, ...], kind: str) -> UnknownNameError:
-    """An ``UnknownNameError`` for ``name`` that lists the closest known names."""
+    """An ``UnknownNameError`` for ``name`` that lists the closest known names (``difflib``,
+    imported here: only a mistyped name pays for it)."""
+    import difflib
+
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return UnknownNameError(f"unknown {kind} {name!r}{hint} (see `accelsim catalog`)")

@@ -11,6 +11,18 @@ run by run, so each sees the same load on a shared machine. A tree whose ``accel
 ``--seeds`` option runs the commands without it. Printed per tree and command: the median and
 best wall time and the median CPU time of the process and its children (user + system).
 
+Measured 2026-12-03 on the 2-core machine while other sessions ran their tests (load average
+2.5-4.4), ``--tree`` before (this tree with ``sweep/`` and ``questions/`` of before) then after,
+``--repeat 2``: ``compare`` median 30.6 s -> 21.6 s (best 20.3 -> 18.1 s; CPU 29.2 -> 15.8 s),
+``size`` 86.1 s -> 30.7 s (best 74.4 -> 27.7 s; CPU 62.5 -> 23.2 s). Both answers and every
+printed figure are the same (``compare --json`` byte for byte; ``size --json`` lists fewer
+``runs``). What moved them: one timing model per replica shape per process
+(``accelsim.sweep.timing_memo``), each device's runs on a worker of its own
+(``accelsim.sweep.lanes``) instead of a pool that re-priced every shape in both workers, and
+``size``'s search started at the analytic model's answer (``accelsim.questions.sizing``: 10
+runs instead of 20 on the ``size`` line). Both stay above the 10 s target: what is left is the
+simulation of each run (engine and pricing).
+
     .venv/bin/python benchmarks/bench_commands.py
     .venv/bin/python benchmarks/bench_commands.py --tree /tmp/before --tree . --repeat 3
     .venv/bin/python benchmarks/bench_commands.py --command compare --seeds 1

@@ -16,13 +16,16 @@ Cases (each runs in a fresh process, so its peak RSS is its own):
   peak RSS.
 - ``million2``: the same 1,000,000 requests at 8 req/s on 2 such replicas; target <= 30 s and
   <= 350 MiB.
+- ``engine``: the simulator alone — the Vidur workload at 10k requests and the default
+  scenario's traffic at 20k requests on 64 replicas and 30k on 2, each pool's timing model
+  replaced by a closed form (``_ClosedForm``), least CPU seconds of three simulations each: the
+  engine's own cost, apart from pricing and start-up.
 
-Measured (2-core machine shared with six other jobs, load average 5-10, 2026-12-03; CPU
-seconds, user + system, because wall time ran 3-8x CPU time under that load; the same
-summaries both ways). "before": issue 18's first pass (scalar pricing path, bounded caches,
-O(1) KV, tree router); "after": the second pass (decode-only iterations in one inlined loop,
-lazy command tree, unit-conversion, parsed-catalog and parsed-trace caches in the user cache
-folder, a regular-expression Azure reader), ``--tree`` pairs run back to back:
+Measured (2-core machine shared with six other jobs, load average 2-6, 2026-12-03; CPU
+seconds, user + system, because wall time ran 1.5-3x CPU time under that load; the same
+summaries both ways). Earlier passes of issue 18 (scalar pricing path, bounded caches, O(1)
+KV, tree router; then decode-only iterations in one inlined loop, lazy command tree and
+user-cache files), ``--tree`` pairs run back to back:
 
 ==========  ========  ==============  ==============  =================
 case        requests  before CPU s    after CPU s     peak RSS MiB
@@ -30,22 +33,41 @@ case        requests  before CPU s    after CPU s     peak RSS MiB
 vidur       1,000     2.4 - 3.3       1.8 - 2.3       75 -> 74
 vidur       10,000    5.71            4.57            88 -> 82
 vidur       50,000    15.21           14.32           138 -> 131
-million     1M        87.1 (earlier)  119.1 (loaded)  489
 ==========  ========  ==============  ==============  =================
 
-So the targets (50k <= 2.5 s, 10k <= 0.8 s, 1M <= 15 s) are not met. Where the 10k run's time
-goes now (cProfile): pricing cache misses about 30 % (a fifth of the mixed prefill+decode
-shapes are new 6-D keys, ~0.5 ms each for Llama-2-70B, ~1 ms for DeepSeek-V3), the scheduler's
-prefill/admission path about 20 %, the decode loop about 20 %, per-iteration timeline metrics
-about 7 %; start-up (imports: pydantic schemas, numpy, typer/rich) about 0.6 s of CPU. The
-million case's figure after is from one run of this tree only on the loaded machine (and with
-the accuracy work's timing model of that day), not a paired comparison.
+Third pass (engine: decode steps in runs that share a batch and a price, ``sim/decode_loop.py``;
+records filled in place, no per-request copies in ``summarize`` or the arrival order; integer
+keys in the router's tree; the policies' no-op hooks skipped), "before" the tree with only the
+engine files put back, "after" this tree, same pricing and start-up code in both:
+
+==========  ============  ================  ================  ==============
+case        requests      before CPU s      after CPU s       peak RSS MiB
+==========  ============  ================  ================  ==============
+engine      vidur 10k     1.72 - 1.85       1.26 - 1.34       -
+engine      20k, 64 rep.  1.30 - 1.39       1.15 - 1.16       -
+engine      30k, 2 rep.   2.32 - 2.39       1.99 - 2.01       -
+vidur       10,000        2.73 - 3.34       2.75 - 3.57       77 -> 76
+vidur       50,000        9.20 - 12.14      9.34 - 9.51       117 -> 111
+million     1M, 64 rep.   100.2             87.5 (80.2)       453 -> 331
+million2    1M, 2 rep.    138.0             126.3             447 -> 327
+==========  ============  ================  ================  ==============
+
+(80.2: this pass's final code, run alone afterwards, 325 MiB; the paired run had an earlier
+state of it.) The engine alone is 12-27 % faster; in whole ``vidur`` processes that is within
+the noise of a shared machine (pricing cache misses and start-up are most of those runs), and
+in the million cases it is 9-20 %. Peak memory of the million cases is under the 350 MiB
+target (the record table is the only per-request cost left besides the scheduling columns).
+Still not met: 50k <= 2.5 s, 10k <= 0.8 s, 1M <= 15 s (64 replicas) and <= 30 s (2
+replicas). What the 64-replica million run spends (cProfile of 100k requests): pricing about
+half; of the engine's half, no one place — simpy's kernel (one event per arrival and per
+iteration, about 1.9 per request), the prefill/admission path, the iteration bookkeeping and
+the router each take a tenth to a fifth.
 
 ``--tree DIR`` (repeatable) runs every case once per source tree (``PYTHONPATH=DIR``, e.g. a
 copy of the package before a change), interleaved, ``--repeat`` times, so before/after figures
 come from the same load on a shared machine.
 
-    .venv/bin/python benchmarks/bench_engine.py [vidur|azure|million|million2|all]
+    .venv/bin/python benchmarks/bench_engine.py [vidur|azure|million|million2|engine|all]
     .venv/bin/python benchmarks/bench_engine.py vidur --sizes 1000,10000,50000 --repeat 3
 """
 
@@ -94,17 +116,7 @@ def _million(replicas: int, rate: float) -> dict:
 
     cat = load_catalog()
     t0 = time.perf_counter()
-    sc = load_scenario(
-        "default",
-        cat,
-        [
-            f"cards={32 * replicas}",
-            f"plan=tp=4,dp=8,ep=32,replicas={replicas}",
-            f"traffic.rate={rate:g}/s",
-            "traffic.requests=1000000",
-            "traffic.duration=null",
-        ],
-    )
+    sc = load_scenario("default", cat, _million_overrides(replicas, rate, 1_000_000))
     res = run_scenario(sc, cat)
     wall = time.perf_counter() - t0
     s = res.summary
@@ -119,6 +131,95 @@ def _million(replicas: int, rate: float) -> dict:
     }
 
 
+class _ClosedForm:
+    """Engine-only timing model: an iteration priced by a closed form (fixed cost, per sequence,
+    per context token, per prefill token, per attention pair; round numbers of the size of a
+    large model's iteration, tens of milliseconds), so the ``engine`` case measures the
+    simulator's own cost and not the timing model's (speed measurement only)."""
+
+    cacheable = True
+
+    def __init__(self, model: object) -> None:
+        self.tokens_per_decode_step = model.tokens_per_decode_step  # type: ignore[attr-defined]
+        self.pipeline_stages = getattr(model, "pipeline_stages", 1)
+        self.peak_flops, self.peak_hbm_bandwidth = 1e15, 2e12
+
+    def iteration_work(self, b) -> tuple[float, float, float]:
+        t = (
+            0.012
+            + 2e-4 * b.decode_seqs
+            + 3e-9 * b.decode_context_tokens
+            + 6e-5 * b.prefill_tokens
+            + 1e-12 * b.prefill_attention_pairs
+        )
+        return t, 1e12 * t, 1e9 * t
+
+    def iteration_time(self, b) -> float:
+        return self.iteration_work(b)[0]
+
+
+def _engine_only(source: str, overrides: list[str], repeat: int = 3) -> tuple[int, float]:
+    """Requests and the least CPU seconds of ``repeat`` simulations of ``source`` with its
+    pools' timing model replaced by ``_ClosedForm`` (traffic as the scenario draws it)."""
+    import numpy as np
+
+    from accelsim.catalog.loader import load_catalog
+    from accelsim.run.resolve import deploy, file_resolver, load_scenario
+    from accelsim.sim.engine import Pool, simulate
+    from accelsim.sim.traffic import generate
+
+    cat = load_catalog()
+    dep = deploy(load_scenario(source, cat, overrides), cat)
+    sc = dep.scenario
+    p = dep.pools[0]
+    pool = Pool(_ClosedForm(p.perf), p.plan.replicas, p.kv_tokens, p.kv_tokens_per_seq,
+                p.cards_per_replica, p.scheduler)  # fmt: skip
+    seeds = np.random.SeedSequence(sc.seed).spawn(2)
+    req = generate(sc.traffic_spec, np.random.default_rng(seeds[0]), file_resolver(cat))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        simulate(req, pool, router=sc.router, seed=np.random.default_rng(seeds[1]))
+        best = min(best, time.process_time() - t0)
+    return len(req), best
+
+
+def case_engine() -> dict:
+    """The simulator alone (``_ClosedForm`` pricing), least CPU seconds of three: the Vidur
+    workload at 10k requests, and the default scenario's traffic on 64 and on 2 replicas."""
+    work = Path(tempfile.mkdtemp(prefix="accelsim-engine-"))
+    try:
+        stream = work / "stream.csv"
+        with gzip.open(DATA / "vidur_stream_50k.csv.gz", "rb") as src, open(stream, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        scenario = work / "vidur.yaml"
+        text = (DATA / "vidur-llama70b-tp4.yaml").read_text()
+        scenario.write_text(text.replace("STREAM_CSV", str(stream)))
+        out: dict = {"requests": 0}
+        runs = {
+            "vidur_10k": (str(scenario), []),
+            "default_20k_64rep": ("default", _million_overrides(64, 512.0, 20_000)),
+            "default_30k_2rep": ("default", _million_overrides(2, 8.0, 30_000)),
+        }
+        for name, (source, overrides) in runs.items():
+            n, cpu = _engine_only(source, overrides)
+            out["requests"] += n
+            out[f"{name}_cpu_s"] = round(cpu, 3)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _million_overrides(replicas: int, rate: float, requests: int) -> list[str]:
+    return [
+        f"cards={32 * replicas}",
+        f"plan=tp=4,dp=8,ep=32,replicas={replicas}",
+        f"traffic.rate={rate:g}/s",
+        f"traffic.requests={requests}",
+        "traffic.duration=null",
+    ]
+
+
 def case_million() -> dict:
     return _million(64, 512.0)
 
@@ -127,7 +228,12 @@ def case_million2() -> dict:
     return _million(2, 8.0)
 
 
-CASES = {"azure": case_azure, "million": case_million, "million2": case_million2}
+CASES = {
+    "azure": case_azure,
+    "million": case_million,
+    "million2": case_million2,
+    "engine": case_engine,
+}
 
 
 def _env(tree: str | None) -> dict[str, str]:

@@ -1,12 +1,36 @@
-"""Speed of one StepTime evaluation (printed, never asserted).
+"""Speed of one StepTime evaluation, and of one priced mixed iteration of the simulator
+(printed, never asserted).
 
 Run: ``python benchmarks/bench_perf.py``. Target: one DeepSeek-V3 (61 layers) step < 1 ms after
 warm-up, because the serving simulator prices every iteration with it.
+
+The second table prices a stream of mixed prefill + decode shapes the way the simulator's
+iteration cache does on a miss (``PerfModel.shape_work``, every shape new: chunked prefill
+under a 512-token budget, filled in 85 % of the iterations as on the Vidur workload of
+``bench_engine``, up to 128 decode sequences, random contexts), with the layers'
+token-only part from its table (``accelsim.model.perf.layer_table``) and with the table off
+(the full layer loop, as before issue 18's tabulation); the figures are the same floats.
+Measured (2-core machine shared with six other jobs, load average 4-5, 2026-12-03; CPU
+microseconds per shape, best of three): Llama-2-70B TP4 34.6 -> 25.1, DeepSeek-V3 TP8 EP8
+67.3 -> 38.7, DeepSeek-V4-Flash TP8 182.9 -> 110.4. On the Vidur workload's own stream of
+23k priced shapes (10k requests) a shape costs 30-43 us before the table (and the lighter
+``Group``, ``LeanOps`` and ``shape_work`` of the same change) and 18.5 us after.
+
+The third table prices the routed experts (``MoE.routed``) of new replica token counts, each
+count alone against the blocked memo (``accelsim.model.perf.moe``: counts priced in blocks,
+vectorised, the same floats). Measured (same machine and load, 2026-12-03, CPU us per new
+count; "before" is the per-count path before blocks): default scenario (910B2 EP32, uniform)
+dense 202-239 -> 10-15, sparse 204-236 -> 128-165; H800 EP72 + 32 redundant (production
+routing) 411-432 -> 140-300. The first table's ``step() varying`` of DeepSeek-V3 EP72 went
+258-350 -> 158-177 us, Qwen3-235B 305-418 -> 171-203 us.
 """
 
 from __future__ import annotations
 
+import random
 import time
+
+import numpy as np
 
 from accelsim.catalog.loader import load_catalog
 from accelsim.dtypes import precision
@@ -14,6 +38,7 @@ from accelsim.model.batch import BatchStats
 from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.plan import ParallelPlan
 from accelsim.run.timing import perf_model_from_catalog
+from accelsim.sim.iteration_cache import quantize
 from accelsim.validate.predict import routing_model
 
 
@@ -88,6 +113,89 @@ def main() -> None:
     print(f"{'case':42s} {'step() fixed':>14s} {'step() varying':>15s} {'iteration_time':>15s}")
     for label, a, b, c in rows:
         print(f"{label:42s} {a * 1e6:11.1f} us {b * 1e6:12.1f} us {c * 1e6:12.2f} us")
+    mixed_iterations(cat)
+    routed_counts(cat)
+
+
+def routed_counts(cat) -> None:
+    """CPU microseconds per new replica token count of the routed experts (``MoE.routed``):
+    each count priced alone (``MoE._routed_many`` of one count: what a count met once costs)
+    against the blocked memo on a dense stream (every count 1..4096, as a run's prefill and
+    decode batches reach them) and a sparse one (every 97th count up to 32k)."""
+    cases = [
+        ("dsv3 910b2 TP4 DP8 EP32 (default scenario)", "deepseek-v3", "ascend-910b2",
+         ParallelPlan(tp=4, dp=8, ep=32), "int8", "uniform"),
+        ("dsv3 h800 EP72 +32 redundant (production)", "deepseek-v3", "h800",
+         ParallelPlan(tp=1, dp=72, ep=72, redundant_experts=32), "fp8", "production"),
+    ]  # fmt: skip
+    head = f"{'routed experts, new token counts':42s} {'alone':>14s} {'dense':>15s}"
+    print(f"\n{head} {'sparse':>10s}")
+    for label, model, device, plan, dtype, profile in cases:
+        routing = routing_model(cat, profile)
+        cols = []
+        for alone, counts in (
+            (True, range(1, 257)),
+            (False, range(1, 4097)),
+            (False, range(1, 32769, 97)),
+        ):
+            best = float("inf")
+            for _ in range(2):
+                pm = perf_model_from_catalog(
+                    cat, model, device, plan, precision(dtype), routing=routing
+                )
+                moe = pm.layer.moe
+                t0 = time.process_time()
+                for t in counts:
+                    if alone:
+                        moe._routed_many(np.array([float(t)]))
+                    else:
+                        moe.routed(float(t))
+                best = min(best, (time.process_time() - t0) / len(counts))
+            cols.append(best * 1e6)
+        print(f"{label:42s} {cols[0]:11.1f} us {cols[1]:12.1f} us {cols[2]:7.1f} us")
+
+
+def _mixed_shapes(count: int) -> list[tuple[int, float, int, int, float, float]]:
+    """Mixed shapes as the simulator's cache prices them on a miss, its sums quantized
+    (seeded, so both columns price the same stream)."""
+    rng = random.Random(0)
+    out = []
+    for _ in range(count):
+        n = rng.randint(1, 128)
+        chunks = rng.randint(1, 3)
+        # most mixed iterations fill the token budget (the tail of a prefill does not)
+        ptok = 512 - n if rng.random() < 0.85 else rng.randint(chunks, 512 - n)
+        prior = rng.choice((0, 0, rng.randint(1, 3000)))
+        pairs = quantize(ptok * (prior + (ptok / chunks + 1) / 2))
+        ctx = quantize(n * rng.randint(100, 4000))
+        out.append((n, float(ctx), chunks, quantize(ptok), float(pairs), float(quantize(prior))))
+    return out
+
+
+def mixed_iterations(cat) -> None:
+    """CPU microseconds per priced mixed iteration, layers tabulated vs the full layer loop
+    (CPU time: a shared machine's load stretches wall time; best of three interleaved runs)."""
+    shapes = _mixed_shapes(20_000)
+    cases = [
+        ("llama-2-70b a100 TP4 (vidur workload)", "llama-2-70b", "a100-sxm4-80gb",
+         ParallelPlan(tp=4), "fp16"),
+        ("dsv3 h800 TP8 EP8 (MoE, MLA)", "deepseek-v3", "h800", ParallelPlan(tp=8, ep=8), "fp8"),
+        ("dsv4-flash h200 TP8 (compressed)", "deepseek-v4-flash", "h200", ParallelPlan(tp=8),
+         "fp8"),
+    ]  # fmt: skip
+    print(f"\n{'mixed iteration, all shapes new':42s} {'full loop':>14s} {'tabulated':>15s}")
+    for label, model, device, plan, dtype in cases:
+        cols = [float("inf"), float("inf")]
+        for _ in range(3):
+            for col in (0, 1):
+                pm = perf_model_from_catalog(cat, model, device, plan, precision(dtype))
+                if col == 0:
+                    pm._table = None  # the full layer loop
+                t0 = time.process_time()
+                for shape in shapes:
+                    pm.shape_work(*shape)
+                cols[col] = min(cols[col], (time.process_time() - t0) / len(shapes))
+        print(f"{label:42s} {cols[0] * 1e6:11.1f} us {cols[1] * 1e6:12.1f} us")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,27 @@ wall time and the median CPU time (user + system, less sensitive than wall time 
 and which heavy optional packages the command imported (``python -X importtime``: matplotlib,
 scipy, pint, pandas).
 
-Measured (2-core machine shared with other jobs, 2026-12-03): ``accelsim --help`` 1.1 s wall
-before the lazy command tree, 0.37-0.41 s after (0.25 s CPU; the listing imports no command
-module and not the catalog); ``accelsim step ...`` 1.8 s before, 0.85-0.9 s CPU after (pint no
-longer imported once its texts are in the conversion cache, the catalog's YAML read from the
-parsed-file cache) — above the 0.5 s target: what is left is imports (the catalog's pydantic
-schemas about 0.25 s, numpy 0.1 s, typer and rich 0.1 s, the validate and run modules that
-``step`` reaches for its prediction interval).
+Bytecode: by default each tree's modules are compiled once into a private folder and read from
+there (``PYTHONPYCACHEPREFIX``), as an installed package reads the bytecode pip compiled;
+``--no-bytecode`` compiles every module from source on every run instead (what a shell with
+``PYTHONDONTWRITEBYTECODE=1`` and no ``__pycache__`` does: about 0.1-0.3 s more per command).
+
+Measured (2-core machine shared with six other jobs, load 2-4, 2026-12-03; "before" is the
+tree with issue 18's start-up changes of that day reverted, run interleaved with "after"):
+
+    command               bytecode: CPU s, best wall s   no bytecode: CPU s, best wall s
+    --help                0.29 -> 0.26, 0.21             0.25 -> 0.30, 0.25 (noise: same path)
+    step (COMMANDS)       0.82 -> 0.61, 0.46             0.97 -> 0.75, 0.59
+    run tiny --seeds 1    0.97 -> 0.92, 0.81             1.21 -> 1.17, 1.05
+
+Earlier that day, at load 1.5: ``step`` 0.61 -> 0.47 s CPU (best wall 0.48 s) with bytecode;
+0.91 s CPU and 0.84 s median wall without, before any of it. ``step`` no longer imports the
+simulator, the validation cases or PyYAML (its interval from ``intervals.yaml`` through the
+parsed-file cache), nor pint once its unit texts are cached; what is left is third-party
+imports — numpy about a quarter (``model/perf/moe.py`` and ``model/routing.py`` import it),
+pydantic and the catalog's schemas another quarter, typer and rich a fifth — and about 45 ms of
+work (the catalog, typer's parsing, the table). ``run`` still imports the sweep runner and
+its evaluators through ``accelsim.sweep`` (``sweep/__init__.py``) for its replications.
 
     .venv/bin/python benchmarks/bench_startup.py --repeat 7
     .venv/bin/python benchmarks/bench_startup.py --tree /tmp/before --tree . --repeat 7
@@ -29,8 +43,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 CLI = "from accelsim.cli import main; main()"
+TINY = Path(__file__).resolve().parent.parent / "workloads" / "scenarios" / "tiny.yaml"
 COMMANDS = {
     "--help": ["--help"],
     "step": [
@@ -47,14 +63,29 @@ COMMANDS = {
         "--dtype",
         "fp16",
     ],
+    # start-up plus a small simulation (the tiny scenario, one seed)
+    "run tiny": ["run", str(TINY), "--json", "--seeds", "1"],
 }
 HEAVY = ("matplotlib", "scipy", "pint", "pandas")
 
 
-def _run(args: list[str], tree: str | None, importtime: bool = False) -> tuple[float, float, str]:
+def _env(tree: str | None, pycache: str | None) -> dict[str, str]:
+    """The environment of one run: ``tree`` first on ``PYTHONPATH``; with ``pycache`` the
+    bytecode is written to and read from that folder (``PYTHONPYCACHEPREFIX``) whatever
+    ``PYTHONDONTWRITEBYTECODE`` says, as in an installed package, whose bytecode pip compiles."""
     env = dict(os.environ)
     if tree:
         env["PYTHONPATH"] = tree
+    if pycache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
+    return env
+
+
+def _run(
+    args: list[str], tree: str | None, pycache: str | None, importtime: bool = False
+) -> tuple[float, float, str]:
+    env = _env(tree, pycache)
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", CLI, *args]
     t0 = time.perf_counter()
     # from a neutral folder: ``python -c`` puts the working folder ahead of PYTHONPATH
@@ -73,27 +104,41 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--tree", action="append", default=None, help="source tree (PYTHONPATH)")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="compile every module from source on every run (PYTHONDONTWRITEBYTECODE=1)",
+    )
     args = ap.parse_args()
     trees: list[str | None] = list(args.tree) if args.tree else [None]
+    with tempfile.TemporaryDirectory(prefix="bench-startup-pyc-") as pyc:
+        pycache = None if args.no_bytecode else pyc
+        if args.no_bytecode:
+            os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        _measure(trees, args.repeat, pycache)
+
+
+def _measure(trees: list[str | None], repeat: int, pycache: str | None) -> None:
     walls: dict[tuple, list[float]] = {}
     cpus: dict[tuple, list[float]] = {}
     for cmd in COMMANDS.values():
         for tree in trees:
-            _run(cmd, tree)  # warm the file cache and the bytecode
-    for _ in range(args.repeat):
+            _run(cmd, tree, pycache)  # warm the file cache and the bytecode
+    for _ in range(repeat):
         for name, cmd in COMMANDS.items():
             for tree in trees:
-                wall, cpu, _ = _run(cmd, tree)
+                wall, cpu, _ = _run(cmd, tree, pycache)
                 walls.setdefault((tree, name), []).append(wall)
                 cpus.setdefault((tree, name), []).append(cpu)
-    print(f"{'tree':24} {'command':8} {'median s':>9} {'best s':>7} {'CPU s':>6}  heavy imports")
+    print("bytecode: " + ("compiled once, then read (PYTHONPYCACHEPREFIX)" if pycache else "none"))
+    print(f"{'tree':24} {'command':9} {'median s':>9} {'best s':>7} {'CPU s':>6}  heavy imports")
     for name, cmd in COMMANDS.items():
         for tree in trees:
-            _w, _c, err = _run(cmd, tree, importtime=True)
+            _w, _c, err = _run(cmd, tree, pycache, importtime=True)
             heavy = [h for h in HEAVY if f" {h}\n" in err or f" {h}." in err]
             w = walls[(tree, name)]
             print(
-                f"{(tree or 'this tree')[-24:]:24} {name:8} {statistics.median(w):>9.3f} "
+                f"{(tree or 'this tree')[-24:]:24} {name:9} {statistics.median(w):>9.3f} "
                 f"{min(w):>7.3f} {statistics.median(cpus[(tree, name)]):>6.3f}  "
                 f"{', '.join(heavy) or '-'}"
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -117,3 +118,41 @@ def test_catalog_from_the_cache_equals_the_parsed_one(cache, tmp_path, monkeypat
     assert "b" in load_catalog([str(root)]).names("device")
     (root / "devices" / "cards" / "b.yaml").unlink()
     assert "b" not in load_catalog([str(root)]).names("device")
+
+
+def test_one_process_reads_the_cache_once_and_sees_a_change(cache, tmp_path, monkeypatch):
+    """``read_cached`` (the generated files beside the catalog, e.g. ``intervals.yaml``) goes
+    through this process's one ``shared`` copy of the cache and writes new entries back, so
+    another process (a fresh ``ParsedFiles``) parses nothing; new bytes are parsed again."""
+    path = tmp_path / "a.yaml"
+    path.write_text("name: a\nsize: 3\n")
+    assert file_cache.shared() is file_cache.shared()
+    assert file_cache.read_cached(path) == {"name": "a", "size": 3}
+    with monkeypatch.context() as m:
+        _no_parsing(m)
+        assert file_cache.read_cached(path) == {"name": "a", "size": 3}
+        assert file_cache.ParsedFiles().read(path) == {"name": "a", "size": 3}
+    path.write_text("name: a\nsize: 4\n")
+    assert file_cache.read_cached(path) == {"name": "a", "size": 4}
+
+
+def test_cache_is_keyed_by_the_yaml_parser(cache, monkeypatch):
+    """The cache file's name hashes PyYAML's ``__init__.py`` (found without importing it): a
+    different PyYAML starts a new file."""
+    here = file_cache.cache_file()
+    monkeypatch.setattr(file_cache.importlib.util, "find_spec", lambda name: None)
+    assert file_cache.cache_file() != here and file_cache.cache_file().parent == cache
+
+
+def test_threads_share_the_cache(cache, tmp_path):
+    """Catalogs built in several threads (``size`` prices devices in threads) read and write
+    the one shared copy at once: every file comes back as parsed, and the file holds them all."""
+    paths = []
+    for i in range(40):
+        p = tmp_path / f"f{i}.yaml"
+        p.write_text(f"name: f{i}\nsize: {i}\n")
+        paths.append(p)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(file_cache.read_cached, paths))
+    assert got == [{"name": f"f{i}", "size": i} for i in range(40)]
+    assert len(json.loads(file_cache.cache_file().read_text())) == 40

@@ -589,14 +589,29 @@ def test_chunk_sums_match_the_per_query_sums(
 # ---- validation cases -----------------------------------------------------------------------
 def test_v4_validation_cases_are_checks_only(catalog: Catalog) -> None:
     """The V4 and V3.2 measurements of shared/validation/measurements-2.yaml are all in
-    workloads/validation/deepseek-v4.yaml, every one a check case: no fitted number of the
-    registry names one of them among its fit cases."""
+    workloads/validation/deepseek-v4.yaml, with the three sibling rows of the two vLLM-Ascend
+    PD config files (wave 4), every one a check case: no fitted number of the registry names one
+    of them among its fit cases."""
     path = Path(__file__).resolve().parents[1] / "workloads" / "validation" / "deepseek-v4.yaml"
     cases = load_cases(path, catalog)
     models = {c.model for c in cases}
     assert models == {"deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v3.2"}
-    assert len(cases) == 8 and all(c.status == "active" and c.split == "check" for c in cases)
+    assert len(cases) == 11 and all(c.status == "active" and c.split == "check" for c in cases)
     ids = {c.id for c in cases}
+    # each sibling row shares its parent's source file (one cross-validation fold) and
+    # deployment: only the traffic and the measured value differ
+    siblings = {
+        "va-a3-dsv4flash-pd2node-3.5k1.5k-c100": "va-a3-dsv4flash-pd2node-3.5k1.5k-c1024",
+        "va-a3-dsv4pro-pd4node-3.5k1.5k-c4": "va-a3-dsv4pro-pd4node-3.5k1.5k-c256",
+        "va-a3-dsv4pro-pd4node-64k1k-c16": "va-a3-dsv4pro-pd4node-3.5k1.5k-c256",
+    }
+    by_id = {c.id: c for c in cases}
+    for sid, pid in siblings.items():
+        row, parent = by_id[sid], by_id[pid]
+        assert row.source == parent.source and row.source is not None
+        assert row.scenario is not None and parent.scenario is not None
+        assert row.scenario.disaggregation == parent.scenario.disaggregation
+        assert row.measured != parent.measured
     for number in CALIBRATED:
         assert not ids & set(number.fit_cases(catalog)), number.label
 

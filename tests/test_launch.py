@@ -85,8 +85,50 @@ def test_host_dispatch_from_profile(catalog):
     assert h.eager_op_s == pytest.approx(100e-6)
     h = host_dispatch(prof, plan, graph="full_decode_only", graph_max_tokens=48)
     assert (h.mode, h.max_tokens) == ("full_decode_only", 48)
-    assert host_dispatch(catalog.framework_profile("sglang", "Huawei"), plan) is None
+    assert host_dispatch(catalog.framework_profile("sglang", "NVIDIA"), plan) is None
     assert host_dispatch(None, plan) is None
+
+
+def test_capture_limit_follows_sglang_rule():
+    ex = FrameworkExecution(graph_max_seqs_by_ranks=((1, 64), (4, 128)))
+    # 16 ranks: cuda_graph_max_bs 128, cut to the 24 running per DP rank; 24 x (1 + 3) = 96
+    assert capture_limit(ex, max_seqs_per_group=24, draft_tokens=3, ranks=16) == 96
+    # 2 ranks: 64 sequences; no scheduler limit: 64 x 1
+    assert capture_limit(ex, ranks=2) == 64
+    # 4 ranks, 200 running, 3 drafts: 128 x 4 = 512; the prefill budget does not cut it
+    assert capture_limit(ex, max_seqs_per_group=200, draft_tokens=3, ranks=4) == 512
+    assert capture_limit(ex, max_seqs_per_group=200, max_batched_tokens=50, ranks=4) == 128
+    # ranks unknown: the token rule (graph_max_tokens, 512 by default)
+    assert capture_limit(ex, max_seqs_per_group=24) == 512
+    assert ex.max_graph_seqs(3) == 64 and ex.max_graph_seqs(32) == 128
+
+
+def test_graph_seqs_by_ranks_checked():
+    with pytest.raises(ValueError, match="graph_max_seqs_by_ranks"):
+        FrameworkExecution(graph_max_seqs_by_ranks=((0, 64),))
+    with pytest.raises(ValueError, match="graph_max_seqs_by_ranks"):
+        FrameworkExecution(graph_max_seqs_by_ranks=((4, 0),))
+    assert FrameworkExecution().max_graph_seqs(8) is None
+
+
+def test_sglang_on_ascend_captures_decode_and_dispatches_prefill_eagerly(catalog):
+    prof = catalog.framework_profile("sglang", "Huawei")
+    plan = parse_plan("tp=1,dp=16,ep=16")
+    # R1 PD16 decode pool: 384 running over 16 DP ranks, NEXTN 3 steps -> 24 x 4 = 96 tokens
+    h = host_dispatch(prof, plan, max_seqs=384, max_batched_tokens=16384, draft_tokens=3)
+    assert (h.mode, h.max_tokens) == ("full_decode_only", 96)
+    assert h.eager_op_s == pytest.approx(100e-6)
+    assert h.regime(96, False) == "graph"
+    assert h.regime(100, False) == "eager"  # above the largest captured batch
+    assert h.regime(1500, True) == "eager"  # extend batches are never captured
+    # 1,000 ops dispatched eagerly at 100 us each; none under the graph
+    assert h.host_s(96, False, 1000, 120) == 0.0
+    assert h.host_s(1500, True, 1000, 120) == pytest.approx(0.1)
+    # TP4 without DP attention (4 ranks): 128 sequences x (1 + 3) unless fewer run
+    tp4 = parse_plan("tp=4")
+    assert host_dispatch(prof, tp4, draft_tokens=3).max_tokens == 512
+    assert host_dispatch(prof, tp4, max_seqs=78, draft_tokens=3).max_tokens == 312
+    assert host_dispatch(prof, parse_plan("tp=2"), max_seqs=78).max_tokens == 64
 
 
 # ---- the timing model: max(device, host) ------------------------------------------------------
@@ -256,7 +298,9 @@ def test_deployment_takes_the_launch_line_graph(catalog):
     perf = deploy(_ascend_scenario(fw), catalog).main.perf
     assert (perf.host.mode, perf.host.max_tokens) == ("full_decode_only", 48)
     assert deploy(_ascend_scenario(None), catalog).main.perf.host is None
-    assert deploy(_ascend_scenario({"name": "sglang"}), catalog).main.perf.host is None
+    # SGLang on Ascend: decode graphs up to min(128 at 8 ranks, 64 running) sequences
+    perf = deploy(_ascend_scenario({"name": "sglang"}), catalog).main.perf
+    assert (perf.host.mode, perf.host.max_tokens) == ("full_decode_only", 64)
 
 
 def test_canonical_scenario_omits_unset_framework_fields():

@@ -17,7 +17,7 @@ from accelsim.questions.sizing import slo_check, slo_check_seeds
 from accelsim.run.resolve import load_scenario
 from accelsim.run.simulate import run_scenario
 from accelsim.sim.metrics import HIGHER, LOWER, Percentiles
-from accelsim.sweep.executors import LocalExecutor
+from accelsim.sweep.lanes import Lanes
 from accelsim.sweep.replicate import (
     Replicated,
     Replicator,
@@ -109,7 +109,7 @@ def test_a_pool_that_cannot_start_falls_back_to_this_process(catalog, tiny, monk
     def refuse(self):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(LocalExecutor, "__enter__", refuse)
+    monkeypatch.setattr(Lanes, "__enter__", refuse)
     with Replicator(catalog, workers=2) as rep:
         assert rep.fallback is not None and "Connection refused" in rep.fallback
         summaries = rep.run([tiny, tiny.model_copy(update={"seed": 5})])

@@ -131,3 +131,29 @@ def test_unit_cache_is_keyed_by_this_module_and_pint(monkeypatch, tmp_path):
     assert here.parent == tmp_path
     monkeypatch.setattr(units, "version", lambda name: "0.0-other")
     assert units._cache_file() != here
+
+
+STEP_ARGS = "step llama-2-70b -d a100-sxm4-80gb --plan tp=4 --decode-batch 64 --json"
+STEP = (
+    f"from accelsim.cli import main\ntry:\n    main({STEP_ARGS!r}.split())\nexcept SystemExit: pass"
+)
+
+
+def test_step_imports_no_simulator_and_with_a_warm_cache_no_yaml(tmp_path):
+    """``accelsim step`` attaches its prediction interval without the simulator or the
+    validation cases (``validate.intervals`` reads ``intervals.yaml`` alone, through the
+    parsed-file cache), and once a first run has cached its files it imports neither PyYAML
+    nor pint."""
+    first = _modules(STEP, tmp_path)
+    loaded = _modules(STEP, tmp_path)
+    away = {
+        "simpy",
+        "accelsim.sim.engine",
+        "accelsim.run.scenario",
+        "accelsim.validate.cases",
+        "accelsim.validate.predict",
+    }
+    assert not (first | loaded) & away, sorted((first | loaded) & away)
+    assert "yaml" in {m.split(".")[0] for m in first}
+    tops = {m.split(".")[0] for m in loaded}
+    assert "yaml" not in tops and "pint" not in tops

@@ -42,6 +42,9 @@ The *efficiency profile* of a card turns peaks into achievable rates for the tim
   quantisation, reduction kernels), and the fraction of the compute dtype's peak its grouped
   GEMM never exceeds, whatever its tokens per expert (a kernel that unpacks 4-bit weights into
   another format before the multiply, A100 MXFP4 x INT8); else none;
+- ``routed_m_half_by_dtype``: optional ``gemm_m_half`` of that same kernel, in tokens per expert,
+  where its small-M behaviour was measured apart from the card's dense GEMMs (keyed and applied
+  like the two above); else the card's ``gemm_m_half``;
 - ``all_to_all_fraction``: optional measured share of the scale-up link that an EP all-to-all
   reaches, where it was measured apart from the card's other collectives (910C: DeepEP-Ascend);
   else ``collective_fraction``;
@@ -77,7 +80,16 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from accelsim.catalog.schema import Bandwidth, Bytes, CatalogEntry, FlopRate, Frozen, Power, Time
+from accelsim.catalog.schema import (
+    BUILT_WHEN_USED,
+    Bandwidth,
+    Bytes,
+    CatalogEntry,
+    FlopRate,
+    Frozen,
+    Power,
+    Time,
+)
 from accelsim.dtypes import BYTES, UnsupportedDtypeError
 
 __all__ = [
@@ -125,6 +137,7 @@ class EfficiencyProfile(Frozen):
     all_to_all_fraction: float | None = Field(default=None, gt=0, le=1)
     routed_fixed_by_dtype: dict[DType, Time] = Field(default_factory=dict)
     routed_gemm_fraction_by_dtype: dict[DType, float] = Field(default_factory=dict)
+    routed_m_half_by_dtype: dict[DType, float] = Field(default_factory=dict)
     ep_normal_dispatch_fraction: dict[int, float] = Field(default_factory=dict)
     ep_normal_combine_fraction: dict[int, float] = Field(default_factory=dict)
 
@@ -140,6 +153,9 @@ class EfficiencyProfile(Frozen):
             for dtype, frac in getattr(self, field).items():
                 if not 0.0 < frac <= 1.0:
                     raise ValueError(f"{field}[{dtype}] must be in (0, 1], got {frac}")
+        for dtype, rows in self.routed_m_half_by_dtype.items():
+            if rows < 0.0:
+                raise ValueError(f"routed_m_half_by_dtype[{dtype}] must be >= 0, got {rows}")
         return self
 
     def gemm_fraction_for(self, dtype: str) -> float:
@@ -273,6 +289,8 @@ class FrameworkMemory(Frozen):
     ``[ranks, fraction]``: the fraction of the largest ``ranks`` at most the replica's, SGLang's
     rule on its ``tp_size``)."""
 
+    model_config = BUILT_WHEN_USED
+
     covers: Literal["all", "static", "free"]
     fraction: float | None = Field(default=None, gt=0, le=1)
     fraction_by_ranks: tuple[tuple[int, float], ...] = ()
@@ -301,13 +319,35 @@ class FrameworkExecution(Frozen):
     ``graph`` mode; the largest captured batch, in tokens per attention-DP group, when the
     launch line gives no capture sizes: ``min(graph_tokens_per_seq_factor x max_seqs per DP
     group x (1 + draft tokens), graph_max_tokens, max_batched_tokens)`` (vLLM's
-    ``VllmConfig._set_cudagraph_sizes``; ``graph_max_tokens`` alone where the factor is 0); and
+    ``VllmConfig._set_cudagraph_sizes``; ``graph_max_tokens`` alone where the factor is 0), or,
+    where ``graph_max_seqs_by_ranks`` is given (pairs ``[ranks, sequences]``: the sequences of
+    the largest ``ranks`` at most the replica's, SGLang's ``cuda_graph_max_bs`` rule on its
+    ``tp_size``), ``min(those sequences, max_seqs per DP group) x (1 + draft tokens)``; and
     ``eager_op_dispatch``, the host's seconds to dispatch one op outside a captured graph."""
+
+    model_config = BUILT_WHEN_USED
 
     graph: GraphMode = "full_decode_only"
     graph_max_tokens: int = Field(default=512, ge=1)
     graph_tokens_per_seq_factor: float = Field(default=0.0, ge=0)
+    graph_max_seqs_by_ranks: tuple[tuple[int, int], ...] = ()
     eager_op_dispatch: Time = 0.0
+
+    @model_validator(mode="after")
+    def _check_seqs(self) -> FrameworkExecution:
+        for ranks, seqs in self.graph_max_seqs_by_ranks:
+            if ranks < 1 or seqs < 1:
+                raise ValueError(
+                    f"graph_max_seqs_by_ranks[{ranks}] needs ranks >= 1 and sequences >= 1, "
+                    f"got {seqs}"
+                )
+        return self
+
+    def max_graph_seqs(self, ranks: int) -> int | None:
+        """The largest captured batch in sequences per DP group by ``graph_max_seqs_by_ranks``
+        for a replica of ``ranks`` (``None``: no such rule, or no pair at most ``ranks``)."""
+        fitting = [(k, n) for k, n in self.graph_max_seqs_by_ranks if k <= ranks]
+        return max(fitting)[1] if fitting else None
 
 
 class FrameworkProfile(CatalogEntry):
@@ -326,6 +366,8 @@ class FrameworkProfile(CatalogEntry):
     calibration (``conf: C``); its provenance's ``fit_cases`` names the validation cases it was
     fitted on (``accelsim.validate.calibrate``).
     """
+
+    model_config = BUILT_WHEN_USED
 
     framework: str
     vendor: str | None = None

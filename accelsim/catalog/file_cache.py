@@ -7,8 +7,10 @@ What is kept, and why it is exact:
   text. A file that changes has new bytes, hence a new key, and is parsed again; a file that is
   added is parsed; a file that is removed is never asked for (the loader lists the folders,
   never the cache). Nothing is keyed by path or modification time;
-- the cache file's name carries a hash of the parser (``accelsim/catalog/text.py``) and of
-  PyYAML's version, so a different parser starts a new file;
+- the cache file's name carries a hash of the parser (``accelsim/catalog/text.py``), of this
+  module (the stored form) and of PyYAML's ``__init__.py`` (which states its version; read
+  without importing PyYAML, so that a command whose files are all cached never imports it),
+  so a different parser starts a new file;
 - only data that JSON holds exactly is kept: strings, integers, finite floats (written as
   their shortest repr, which reads back bit for bit), booleans, None, lists and mappings — a
   mapping with a key that is not a string (``fraction_by_ranks: {1: ..., 2: ...}``) as its
@@ -16,21 +18,22 @@ What is kept, and why it is exact:
   every time. Each hit is decoded afresh, so no two catalogs share (and mutate) one object;
 - a file that cannot be read, or that parses to an error, is left to ``read_yaml`` (the same
   one-line error as without the cache) and never kept;
-- a missing, unreadable or corrupt cache file is an empty cache; new entries are written
-  once per catalog, whole or not at all (``accelsim.files.atomic_write``), into
+- a missing, unreadable or corrupt cache file is an empty cache; it is read once per process
+  (``shared``: every catalog of the process uses that one copy); new entries are written once
+  per catalog, whole or not at all (``accelsim.files.atomic_write``), into
   ``accelsim.units.cache_dir()``; a cache that cannot be written is skipped silently. At most
-  ``MAX_ENTRIES`` contents are kept (beyond that, only those of the latest catalog).
+  ``MAX_ENTRIES`` contents are kept (beyond that, only those this process used).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
+import threading
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from accelsim.catalog import text as _text
 from accelsim.catalog.text import MAX_FILE_BYTES, decode_text, parse_yaml, read_yaml
@@ -38,21 +41,30 @@ from accelsim.errors import AccelsimError
 from accelsim.files import atomic_write
 from accelsim.units import cache_dir
 
-__all__ = ["MAX_ENTRIES", "PAIRS", "ParsedFiles", "cache_file"]
+__all__ = ["MAX_ENTRIES", "PAIRS", "ParsedFiles", "cache_file", "read_cached", "shared"]
 
-MAX_ENTRIES = 4096
+#: Every command reads the whole cache file, so it is kept small: some four versions of the
+#: built-in catalog's 110 files, about 1 MB (4,096 entries of about 2 KB made it 9 MB, which
+#: took 40-90 ms to read on the 2-core machine).
+MAX_ENTRIES = 512
 
 
 def cache_file() -> Path:
-    """The cache of this parser: its name hashes ``text.py``'s source and PyYAML's version."""
+    """The cache of this parser: its name hashes ``text.py``'s source, this module's and
+    PyYAML's ``__init__.py`` (its ``__version__`` line), found without importing PyYAML."""
+    spec = importlib.util.find_spec("yaml")
+    pyyaml = Path(spec.origin).read_bytes() if spec is not None and spec.origin else b""
     digest = hashlib.sha256(
-        Path(_text.__file__).read_bytes() + f"\0{yaml.__version__}".encode()
+        b"\0".join((Path(_text.__file__).read_bytes(), Path(__file__).read_bytes(), pyyaml))
     ).hexdigest()
     return cache_dir() / f"catalog-{digest[:16]}.json"
 
 
 #: The key under which a mapping with non-string keys is kept as its list of pairs.
 PAIRS = "\0pairs"
+#: ``PAIRS`` as JSON writes it: an entry whose text lacks it holds no such mapping, so its
+#: decoded JSON is already the data (``_decode`` would return it unchanged).
+_PAIRS_JSON = json.dumps(PAIRS)
 
 
 class _NotExact(Exception):
@@ -88,10 +100,12 @@ def _decode(data: Any) -> Any:
 
 
 class ParsedFiles:
-    """The parsed data of catalog files by content (see the module docstring)."""
+    """The parsed data of catalog files by content (see the module docstring). Safe to share
+    between threads (a lock orders new entries and the write of the file)."""
 
     def __init__(self) -> None:
         self.path = cache_file()
+        self._lock = threading.Lock()
         self.known: dict[str, str] = {}
         self.used: set[str] = set()
         self.new = 0
@@ -116,7 +130,9 @@ class ParsedFiles:
         hit = self.known.get(key)
         if hit is not None:
             try:
-                data = _decode(json.loads(hit))
+                data = json.loads(hit)
+                if _PAIRS_JSON in hit:
+                    data = _decode(data)
             except (ValueError, TypeError, KeyError):
                 pass  # a damaged entry: parse the file again
             else:
@@ -124,22 +140,50 @@ class ParsedFiles:
                 return data
         data = parse_yaml(decode_text(blob, str(path)), str(path))
         try:
-            self.known[key] = json.dumps(_encode(data), allow_nan=False)
+            text = json.dumps(_encode(data), allow_nan=False)
         except _NotExact:
             return data
-        self.used.add(key)
-        self.new += 1
+        with self._lock:
+            self.known[key] = text
+            self.used.add(key)
+            self.new += 1
         return data
 
     def save(self) -> None:
         """Write the cache if this catalog parsed anything new."""
-        if not self.new:
-            return
-        keep = self.known
-        if len(keep) > MAX_ENTRIES:
-            keep = {k: v for k, v in keep.items() if k in self.used}
-        try:
-            atomic_write(self.path, json.dumps(keep, sort_keys=True))
-        except AccelsimError:
-            return
-        self.new = 0
+        with self._lock:
+            if not self.new:
+                return
+            keep = self.known
+            if len(keep) > MAX_ENTRIES:
+                keep = {k: v for k, v in keep.items() if k in self.used}
+            try:
+                atomic_write(self.path, json.dumps(keep, sort_keys=True))
+            except AccelsimError:
+                return
+            self.new = 0
+
+
+_SHARED: dict[Path, ParsedFiles] = {}
+
+
+def shared() -> ParsedFiles:
+    """This process's ``ParsedFiles`` of the cache file in effect (``cache_file``): the file is
+    read once per process, not once per catalog. Its entries are keyed by content, so one read
+    earlier in the process is never wrong, at worst missing what another process added since
+    (those files are parsed again)."""
+    path = cache_file()
+    files = _SHARED.get(path)
+    if files is None:
+        files = _SHARED[path] = ParsedFiles()
+    return files
+
+
+def read_cached(path: Path) -> Any:
+    """``read_yaml(path)`` through this process's cache (``shared``), written back when new:
+    for a generated file a command reads beside the catalog's entries
+    (``workloads/validation/intervals.yaml``)."""
+    files = shared()
+    data = files.read(path)
+    files.save()
+    return data

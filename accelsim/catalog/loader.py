@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server
-from accelsim.catalog.file_cache import ParsedFiles
+from accelsim.catalog.file_cache import shared
 from accelsim.catalog.prices import FacilityProfile, PriceBook, SpreadTable
 from accelsim.catalog.relative import relative_value
 from accelsim.catalog.routing import RoutingProfile
@@ -57,6 +57,7 @@ from accelsim.errors import AccelsimError, CatalogError, suggest
 from accelsim.units import UserText
 
 __all__ = [
+    "INTERVALS_STEM",
     "KINDS",
     "Catalog",
     "Override",
@@ -397,6 +398,10 @@ class _Table(Generic[T]):
     cache: dict[str, T] = field(default_factory=dict)
 
 
+#: ``workloads/validation/intervals.yaml`` holds the prediction intervals
+#: (``accelsim.validate.intervals``), not validation cases.
+INTERVALS_STEM = "intervals"
+
 _OTHER_FOLDERS = (
     "workloads/scenarios",
     "workloads/traffic",
@@ -447,7 +452,7 @@ class Catalog:
                     "tco/ folders laid out like the built-in catalog)"
                 )
             _refuse_strays(root)
-        parsed = ParsedFiles()  # files parsed by earlier processes, by content hash
+        parsed = shared()  # files parsed by earlier catalogs and processes, by content hash
         for root in roots:
             for key, kind in KINDS.items():
                 folder = root / kind.folder

@@ -3,7 +3,7 @@
 A profile holds the parameters of ``accelsim.model.routing.RoutingModel`` as sourced catalog
 data: the long-run popularity (``kind`` and ``skew``), the per-batch ``drift`` that an EPLB
 placement built on history cannot see, and the ``seed`` of the drift draws. Validation cases name
-a profile (``routing: production``); ``accelsim.validate.predict.routing_model`` turns it into a
+a profile (``routing: production``); ``accelsim.run.timing.routing_model`` turns it into a
 ``RoutingModel``. A fitted parameter carries ``conf: C`` and its ``fit_cases`` (the
 ``production`` drift, refitted by ``accelsim.validate.calibrate``).
 
@@ -17,13 +17,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from accelsim.catalog.schema import CatalogEntry
+from accelsim.catalog.schema import BUILT_WHEN_USED, CatalogEntry
 
 __all__ = ["RoutingProfile"]
 
 
 class RoutingProfile(CatalogEntry):
     """One named routing profile (see the module docstring)."""
+
+    model_config = BUILT_WHEN_USED
 
     kind: Literal["uniform", "zipf", "dirichlet"] = "uniform"
     skew: float = Field(default=0.0, ge=0)

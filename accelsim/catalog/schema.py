@@ -33,6 +33,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from accelsim.units import parse_quantity
 
 __all__ = [
+    "BUILT_WHEN_USED",
     "Bandwidth",
     "Bytes",
     "CatalogEntry",
@@ -73,6 +74,14 @@ class Frozen(BaseModel):
     """Immutable, strict base model: unknown fields are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+#: The ``model_config`` of a schema that many commands never validate (price books, facility
+#: profiles, spreads, routing and framework profiles; merged with ``Frozen``'s): pydantic builds
+#: its validator at its first validation instead of at import (``defer_build``), so a command
+#: that uses none (``accelsim step`` without ``--framework``) never pays for it. Validation
+#: itself is the same.
+BUILT_WHEN_USED = ConfigDict(defer_build=True)
 
 
 class Source(Frozen):

@@ -6,6 +6,10 @@ malformed, with a duplicate key, a YAML anchor/alias, an over-long value or a hu
 ``CatalogError`` naming the file and the line or field. ``format_validation_error`` turns a
 pydantic ``ValidationError`` into one line naming each field as the user wrote it (pydantic's
 validator wrappers, union branches and discriminator tags dropped).
+
+PyYAML is imported by ``parse_yaml`` when a first text is parsed, not with this module: a
+command whose files all come from the parsed-file cache (``accelsim.catalog.file_cache``) never
+imports it (issue 18's start-up targets).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from accelsim.errors import CatalogError
@@ -29,10 +32,6 @@ __all__ = [
     "read_text",
     "read_yaml",
 ]
-
-#: libyaml's loader when PyYAML was built with it (about 7x faster on the catalog), else Python's.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 #: The largest text file a reader opens (catalog, scenario, sweep files; traces stream).
 MAX_FILE_BYTES = 64 * 2**20
@@ -79,10 +78,11 @@ def decode_text(data: bytes, name: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _yaml_problem(node: Any, path: str, seen: set[int]) -> str | None:
-    """The first structural problem of a composed YAML node tree: an alias (anchors are
-    refused: a few lines of them expand to billions of values), a duplicate key, an over-long
-    text or an integer with too many digits; ``None`` when there is none."""
+def _yaml_problem(node: Any, path: str, seen: set[int], yaml: Any) -> str | None:
+    """The first structural problem of a composed YAML node tree (``yaml``: the PyYAML module):
+    an alias (anchors are refused: a few lines of them expand to billions of values), a
+    duplicate key, an over-long text or an integer with too many digits; ``None`` when there is
+    none."""
     if id(node) in seen:
         return f"field {path or '(top level)'}: YAML anchors and aliases (&, *) are not supported"
     seen.add(id(node))
@@ -98,7 +98,7 @@ def _yaml_problem(node: Any, path: str, seen: set[int]) -> str | None:
         return None
     if isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            found = _yaml_problem(item, f"{path}.{i}" if path else str(i), seen)
+            found = _yaml_problem(item, f"{path}.{i}" if path else str(i), seen, yaml)
             if found:
                 return found
         return None
@@ -112,7 +112,9 @@ def _yaml_problem(node: Any, path: str, seen: set[int]) -> str | None:
             if key in keys:
                 return f"field {where}: duplicate key (written twice; say it once)"
             keys.add(key)
-            found = _yaml_problem(key_node, where, seen) or _yaml_problem(value_node, where, seen)
+            found = _yaml_problem(key_node, where, seen, yaml) or _yaml_problem(
+                value_node, where, seen, yaml
+            )
             if found:
                 return found
     return None
@@ -121,13 +123,16 @@ def _yaml_problem(node: Any, path: str, seen: set[int]) -> str | None:
 def parse_yaml(text: str, name: str) -> Any:
     """Parse YAML ``text`` (from ``name``) safely: syntax errors, duplicate keys, aliases,
     over-long values and huge integers are one ``CatalogError`` naming ``name``, the line or
-    the field."""
-    loader = _YAML_LOADER(text)
+    the field. Uses libyaml's loader when PyYAML was built with it (about 7x faster on the
+    catalog), else Python's."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        problem = _yaml_problem(node, "", set())
+        problem = _yaml_problem(node, "", set(), yaml)
         if problem:
             raise CatalogError(f"{name}: {problem}")
         return loader.construct_document(node)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,10 +13,12 @@ from rich.table import Table
 from accelsim.catalog.loader import Catalog
 from accelsim.cli.options import console
 from accelsim.errors import AccelsimError
-from accelsim.questions.sizing import SizingResult
 from accelsim.report.recipes import RECIPE_FORMATS, emit_recipe
 from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario, read_scenario
+
+if TYPE_CHECKING:  # annotations only: ``run --emit`` does not import the sizing question
+    from accelsim.questions.sizing import SizingResult
 
 __all__ = ["EmitOpt", "check_emit", "print_racks", "print_recipe", "print_sized_recipes"]
 

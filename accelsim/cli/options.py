@@ -1,6 +1,7 @@
 """What every ``accelsim`` command shares: the typer app, the consoles, the common options
-(``--catalog``, ``--set``, ``--json``, prices, facility, devices, plan), JSON output, progress bars
-and the what-if banner. Command modules (``catalog_cmds``, ``perf_cmds``, ...) register their
+(``--catalog``, ``--set``, ``--json``, prices, facility, devices, plan), JSON output and the
+what-if banner (progress bars: ``accelsim.cli.progress``, imported only by the commands that draw
+one). Command modules (``catalog_cmds``, ``perf_cmds``, ...) register their
 commands on ``app``; ``accelsim.cli`` imports them all and runs the app.
 """
 
@@ -12,9 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn
 
-import accelsim.cli.progress as bars
 from accelsim.catalog.loader import Catalog, load_catalog
 from accelsim.errors import AccelsimError
 from accelsim.units import format_figure
@@ -38,7 +37,6 @@ __all__ = [
     "emit_json",
     "open_catalog",
     "print_overrides",
-    "progress_bar",
     "with_interval",
 ]
 
@@ -136,13 +134,6 @@ def check_executor(executor: str, workers: int | None) -> None:
         raise AccelsimError(f"--executor {executor!r}: use local or ray")
     if workers is not None and workers < 0:
         raise AccelsimError("--workers cannot be negative")
-
-
-def progress_bar(label: ProgressColumn, *columns: ProgressColumn, quiet: bool = False) -> Progress:
-    """A transient rich progress bar on stderr (``accelsim.cli.progress``: drawn only when
-    stderr is a terminal or ``ACCELSIM_PROGRESS=1``); stdout keeps the output, so ``quiet``
-    (``--json``) changes nothing."""
-    return bars.progress_bar(label, *columns)
 
 
 def with_interval(

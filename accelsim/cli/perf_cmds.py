@@ -16,10 +16,9 @@ from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.perf.ops import OP_CLASSES
 from accelsim.model.plan import MemoryFit, fit, parse_plan
 from accelsim.model.routing import ROUTING_KINDS, RoutingModel
-from accelsim.run.timing import perf_model_from_catalog
+from accelsim.run.timing import perf_model_from_catalog, routing_model
 from accelsim.units import format_quantity
 from accelsim.validate.intervals import interval_for
-from accelsim.validate.predict import routing_model
 
 
 @opt.app.command()

@@ -16,6 +16,7 @@ from rich.progress import TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
+import accelsim.cli.progress as bars
 from accelsim.cli.emit import EmitOpt, check_emit, print_recipe
 from accelsim.files import atomic_path, atomic_write, check_output_dir
 from accelsim.run.resolve import load_scenario
@@ -162,7 +163,7 @@ def run(
     try:
         with (
             Replicator(cat, workers=pool_size(None, len(others))) as rep,
-            opt.progress_bar(
+            bars.progress_bar(
                 TextColumn("[bold]simulating[/]"), TextColumn("{task.fields[info]}")
             ) as bar,
         ):

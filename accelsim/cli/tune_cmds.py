@@ -11,6 +11,7 @@ from rich.progress import MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
+import accelsim.cli.progress as bars
 from accelsim.cli.emit import EmitOpt, check_emit, print_recipe
 from accelsim.errors import AccelsimError
 from accelsim.questions.tune import tune
@@ -103,9 +104,7 @@ def tune_cmd(
         raise AccelsimError("--cards: give the card budget (a positive whole number)")
     check_emit(emit)
     opt.check_executor(executor, workers)
-    bar = opt.progress_bar(
-        TextColumn("[bold]{task.description}[/]"), MofNCompleteColumn(), quiet=json_
-    )
+    bar = bars.progress_bar(TextColumn("[bold]{task.description}[/]"), MofNCompleteColumn())
     with bar:
         result = tune(
             scenario,

@@ -13,6 +13,7 @@ from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
+import accelsim.cli.progress as bars
 from accelsim.errors import AccelsimError
 from accelsim.validate.calibrate import calibrations
 from accelsim.validate.crossval import CrossValidation, cross_validate
@@ -147,7 +148,7 @@ def validate(
     cal = calibrations(cat, file) if refit else None
     cross = None
     if cv:
-        with opt.progress_bar(
+        with bars.progress_bar(
             TextColumn("[bold]cross-validating[/]"), MofNCompleteColumn(), TextColumn("sources")
         ) as bar:
             task = bar.add_task("cv", total=None)

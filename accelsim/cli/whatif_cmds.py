@@ -10,6 +10,7 @@ from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
 import accelsim.cli.options as opt
+import accelsim.cli.progress as bars
 from accelsim.errors import AccelsimError
 from accelsim.files import check_output_file
 from accelsim.questions.whatif import DEFAULT_METRICS, METRICS, WhatIfResult, whatif
@@ -126,7 +127,7 @@ def whatif_cmd(
         facility=facility,
         workers=workers,
     )
-    with opt.progress_bar(
+    with bars.progress_bar(
         TextColumn("[bold]what-if[/]"), MofNCompleteColumn(), TextColumn("{task.fields[info]}")
     ) as bar:
         task = bar.add_task("whatif", total=None, info="")

@@ -84,7 +84,9 @@ class IterationModel(Protocol):
       the simulator then runs that many micro-batches at once, each iteration priced over all
       stages (``accelsim.sim.engine``);
     - ``peak_flops`` / ``peak_hbm_bandwidth``: of the replica's cards, the MFU and MBU
-      denominators (None, or 0, when the model has none: the run then reports no MFU/MBU).
+      denominators (None, or 0, when the model has none: the run then reports no MFU/MBU);
+    - ``iteration_work`` and ``shape_work`` (optional): the work of a batch, given as a
+      ``BatchStats`` or as its six fields (``accelsim.sim.iteration_cache``).
     """
 
     tokens_per_decode_step: float
@@ -104,4 +106,12 @@ class IterationModel(Protocol):
     def iteration_work(self, batch: BatchStats) -> tuple[float, float, float]:
         """``(seconds, FLOPs, HBM bytes)`` of one iteration of ``batch`` on one replica (FLOPs
         and bytes 0 when the model does not count them)."""
+        ...
+
+    def shape_work(
+        self, n: int, ctx: float, pseq: int, ptok: int, pairs: float, pctx: float
+    ) -> tuple[float, float, float]:
+        """Optional (the simulator reads it with ``getattr``): ``iteration_work`` of
+        ``BatchStats(n, ctx, pseq, ptok, pairs, pctx)``, the same figures, from the fields
+        (the simulator's iteration cache then builds no ``BatchStats`` per priced shape)."""
         ...

@@ -85,6 +85,7 @@ HASH_TOKEN_ZIPF = 1.0
 HASH_HEAD_TOKENS = 4096
 
 
+@functools.lru_cache(maxsize=64)
 def expected_max_normal(n: int) -> float:
     """Expected maximum of ``n`` independent standard normals (Blom's approximation)."""
     if n <= 1:
@@ -193,6 +194,29 @@ class RoutingModel:
     ) -> RankLoads:
         """Per-rank load and touched experts for ``tokens`` tokens over ``ep`` ranks."""
         return _rank_loads(self, _moe(model), int(ep), int(redundant), float(tokens))
+
+    def work_per_count(self, model: ModelArch | MoESpec, ep: int, redundant: int) -> int:
+        """Numbers ``rank_loads_many`` carries per token count (the rows of the touched-experts
+        recursion times their length): a caller sizes its blocks of counts with it."""
+        terms = _rank_terms(self, _moe(model), int(ep), int(redundant))
+        rows = 1 if terms.same_rows else terms.mean.size
+        return rows * (terms.slots + 1)
+
+    def rank_loads_many(
+        self, model: ModelArch | MoESpec, ep: int, redundant: int, tokens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``rank_loads``'s ``(load, touched)`` for each token count of ``tokens`` at once,
+        shape ``(len(tokens), draws, ep)``: the same floats as one call per count."""
+        terms = _rank_terms(self, _moe(model), int(ep), int(redundant))
+        tokens = np.asarray(tokens, dtype=float)
+        live = tokens > 0
+        if live.all():
+            return _rank_loads_many(terms, tokens)
+        load = np.zeros((tokens.size, *terms.mean.shape))
+        touched = np.zeros_like(load)
+        if live.any():
+            load[live], touched[live] = _rank_loads_many(terms, tokens[live])
+        return load, touched
 
     def max_rank_load(self, model: ModelArch | MoESpec, plan, tokens: float) -> float:
         """Expected (token, expert) assignments on the busiest EP rank of ``plan``."""
@@ -458,29 +482,106 @@ def busiest_touched(p: np.ndarray, n: int) -> np.ndarray:
     back = np.arange(rows.shape[0])
     if (rows == rows[:1]).all():
         rows, back = rows[:1], np.zeros_like(back)
-    pmf = np.zeros((rows.shape[0], s + 1))
-    pmf[:, 0] = 1.0
+    return _busiest_rows(rows, n)[back].reshape(p.shape[:-1])
+
+
+def _busiest_rows(rows: np.ndarray, n: int) -> np.ndarray:
+    """``busiest_touched`` of each row of ``rows`` (shape ``(rows, s)``, ``n > 1``); a row's
+    figure is the same whatever the other rows: each step is elementwise or along the row (the
+    recursion runs on the transpose, one contiguous vector per slot, which changes no float;
+    the closing sum runs on the ``(rows, s)`` layout, the order numpy sums a row in)."""
+    s, count = rows.shape[1], rows.shape[0]
+    hit = np.ascontiguousarray(rows.T)
+    miss = 1.0 - hit
+    pmf = np.zeros((s + 1, count))
+    pmf[0] = 1.0
     for j in range(s):
-        pj = rows[:, j : j + 1]
-        pmf[:, 1:] = pmf[:, 1:] * (1.0 - pj) + pmf[:, :-1] * pj
-        pmf[:, :1] *= 1.0 - pj
-    cdf = np.clip(np.cumsum(pmf[:, :-1], axis=1), 0.0, 1.0)
-    return (1.0 - cdf**n).sum(axis=1)[back].reshape(p.shape[:-1])
+        # after j slots only the counts 0..j can be non-zero: the terms beyond (0 * q + 0 * p)
+        # stay exactly 0, so they are not recomputed
+        pmf[1 : j + 2] = pmf[1 : j + 2] * miss[j] + pmf[: j + 1] * hit[j]
+        pmf[0] *= miss[j]
+    cdf = np.clip(np.cumsum(pmf[:-1], axis=0), 0.0, 1.0)
+    return np.ascontiguousarray((1.0 - cdf**n).T).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class _RankTerms:
+    """The token-independent terms of ``rank_loads`` for one (routing, MoE, ep, redundant):
+    per-rank mean and variance of one token's assignments, the slot caps, the per-slot
+    probability that a token misses the slot, and ``g(ep)``."""
+
+    mean: np.ndarray  # (draws, ep): one token's expected assignments on the rank
+    var: np.ndarray  # (draws, ep): their variance (``_per_token_variance``)
+    cap: np.ndarray  # (draws, ep): occupied slots (at most one assignment each per token)
+    held: np.ndarray  # (draws, ep): the rank holds at least one expert copy
+    miss: np.ndarray  # (draws, ep, slots): ``1 - slot_q``
+    g: float  # ``expected_max_normal(ep)``
+    ep: int
+    slots: int
+    #: every rank's slots are the same multiset in every draw (a uniform popularity without
+    #: redundant copies): its touched figure is then one row per token count
+    same_rows: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _rank_terms(r: RoutingModel, moe: MoESpec, ep: int, redundant: int) -> _RankTerms:
+    slot_q, _, slot_share = _placement(r, moe, ep, redundant)
+    slots = slot_q.shape[2]
+    ordered = np.sort(slot_q.reshape(-1, slots), axis=1)
+    return _RankTerms(
+        mean=slot_q.sum(axis=2),
+        var=_per_token_variance(moe, slot_q, slot_share),
+        cap=(slot_share > 0).sum(axis=2),
+        held=slot_share.sum(axis=2) > 0,
+        miss=1.0 - slot_q,
+        g=expected_max_normal(ep),
+        ep=ep,
+        slots=slots,
+        same_rows=bool((ordered == ordered[:1]).all()),
+    )
+
+
+def _rank_loads_many(terms: _RankTerms, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(load, touched)`` of ``rank_loads`` for each token count of ``tokens`` (shape
+    ``(n,)``, each > 0), shape ``(n, draws, ep)``: the figures of one ``rank_loads`` call per
+    count, to the last bit (the steps are elementwise, or along a rank's slots, and the power
+    is taken per count with the count as a scalar, as a single call takes it)."""
+    t = tokens[:, None, None]
+    mean = t * terms.mean
+    sd = np.sqrt(t * terms.var)
+    load = mean + sd * terms.g
+    # the spread term cannot put more than one assignment per token per local slot
+    load = np.minimum(load, t * terms.cap)
+    miss = terms.miss
+    if terms.same_rows:  # one row per count stands for every rank (``busiest_touched``)
+        miss = miss[:1, :1]
+    p = np.empty((tokens.size, *miss.shape))
+    for i, x in enumerate(tokens.tolist()):
+        p[i] = 1.0 - miss**x
+    if terms.ep <= 1:
+        touched = p.sum(axis=-1)
+    else:
+        # a count whose slots are all certain to be touched: ``busiest_touched`` sums them
+        full = (p >= 1.0).reshape(tokens.size, -1).all(axis=1)
+        if full.all():
+            touched = p.sum(axis=-1)
+        else:
+            touched = np.empty(p.shape[:-1])
+            touched[full] = p[full].sum(axis=-1)
+            part = p[~full]
+            rows = np.sort(part.reshape(-1, terms.slots), axis=1)
+            touched[~full] = _busiest_rows(rows, terms.ep).reshape(part.shape[:-1])
+    return load, np.where(terms.held, touched, 0.0)
 
 
 @functools.lru_cache(maxsize=4096)
 def _rank_loads(r: RoutingModel, moe: MoESpec, ep: int, redundant: int, tokens: float) -> RankLoads:
-    slot_q, _, slot_share = _placement(r, moe, ep, redundant)
+    terms = _rank_terms(r, moe, ep, redundant)
     if tokens <= 0:
-        zeros = np.zeros(slot_q.shape[:2])
-        return RankLoads(zeros, zeros, slot_q.shape[2])
-    mean = tokens * slot_q.sum(axis=2)
-    sd = np.sqrt(tokens * _per_token_variance(moe, slot_q, slot_share))
-    load = mean + sd * expected_max_normal(ep)
-    # the spread term cannot put more than one assignment per token per local slot
-    load = np.minimum(load, tokens * (slot_share > 0).sum(axis=2))
-    touched = busiest_touched(1.0 - (1.0 - slot_q) ** tokens, ep)
-    touched = np.where(slot_share.sum(axis=2) > 0, touched, 0.0)
+        zeros = np.zeros(terms.mean.shape)
+        return RankLoads(zeros, zeros, terms.slots)
+    load, touched = _rank_loads_many(terms, np.array([tokens]))
+    load, touched = load[0], touched[0]
     load.setflags(write=False)
     touched.setflags(write=False)
-    return RankLoads(load, touched, slot_q.shape[2])
+    return RankLoads(load, touched, terms.slots)

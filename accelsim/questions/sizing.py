@@ -10,12 +10,23 @@ Method (issue "TCO and capacity planning"):
    that smallest deployment's card count, at the scenario's traffic and SLOs, and the best
    plan's replica (with its scheduler limits) becomes the shape — a budget of 32 cards may
    come back as two 16-card replicas;
-2. the serving simulator runs the scenario's traffic on ``r`` replicas of that shape; ``r``
-   doubles from 1 until the SLOs hold (p99 TTFT <= ``slo.ttft``, p99 TPOT <= ``slo.tpot``, and no
-   request rejected), then bisects between the last failing and first passing ``r``; every run is
-   kept, so no size is simulated twice. Cards count packages and plans ranks (dies on a
-   multi-die card): a replica of an odd number of 910C dies is added two at a time, so every
-   size is whole cards;
+2. the serving simulator runs the scenario's traffic on ``r`` replicas of that shape until it
+   finds the fewest that meet the SLOs (p99 TTFT <= ``slo.ttft``, p99 TPOT <= ``slo.tpot``, and
+   no request rejected). The search starts where the closed-form model says they are first
+   met (``accelsim.sweep.evaluators.analytic``, milliseconds a size; its own fewest ``r_a``,
+   found by doubling and bisection over its estimates): one replica is simulated first (the
+   smallest deployment, whose figures ``compare`` reports), then ``r_a``; from a passing
+   ``r_a`` the search steps down by doubling distances until a size fails, from a failing one
+   up likewise until one passes, then bisects between the last failing and first passing
+   ``r`` (``_bracket``). Without an analytic answer (no size up to ``max_cards`` meets the SLOs
+   there, or it cannot price the scenario) ``r`` doubles from 1, then bisects (``_doubling``).
+   The start only decides where to look: under the assumption below the answer is the size
+   the doubling search from 1 finds, with fewer sizes simulated (the README's ``size`` line:
+   6 sizes and 10 runs instead of 14 and 20 — the doubling search's 1, 2, 4, 8, 16 and its
+   bisection were the cost), so the evidence (``runs``) lists only the sizes it needed.
+   Every run is kept, so no size is simulated twice. Cards count packages and plans ranks
+   (dies on a multi-die card): a replica of an odd number of 910C dies is added two at a time,
+   so every size is whole cards;
 3. a load no size up to ``max_cards`` can meet is an answer (``attainable`` False, with the best
    figures achieved), not an error.
 
@@ -25,8 +36,9 @@ confidence interval, never better than the worst seed; ``accelsim.sweep.replicat
 seed rejects a request. A size is first simulated on the scenario's own seed; only a size that
 passes there is simulated on the other seeds (a size that fails on one seed fails on the
 bound), so the search costs ``seeds - 1`` extra runs per passing size. The seeds run on a
-``Replicator`` (the local process pool or Ray); ``size_devices`` sizes several devices at once
-on one pool.
+``Replicator`` (local worker processes or Ray); ``size_devices`` sizes several devices at once,
+each device's runs on one worker process (``Replicator.on``), where they share one timing model
+(``accelsim.sweep.timing_memo``).
 
 Assumption: SLO attainment is monotone in the replica count (more replicas never worsen the
 p99s), which holds for the routers here up to simulation noise.
@@ -35,7 +47,7 @@ p99s), which holds for the routers here up to simulation noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,6 +61,8 @@ from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario
 from accelsim.sim.admission import SchedulerConfig
 from accelsim.sim.metrics import METRICS, Summary
+from accelsim.sweep.context import EvalContext
+from accelsim.sweep.evaluators import analytic
 from accelsim.sweep.replicate import DEFAULT_SEEDS, Replicated, Replicator, SeedInterval, pool_size
 from accelsim.validate.intervals import Interval, figure_interval
 
@@ -492,39 +506,31 @@ def size_cluster(
         return runs[r]
 
     max_r = max(int(max_cards // (per * step)), 1) * step
-    r, last_fail = step, 0
-    while True:
-        if evaluate(r).ok:
-            break
-        last_fail = r
-        if r >= max_r:
-            best = max(runs.values(), key=lambda run: run.margin)
-            return _with_intervals(
-                SizingResult(
-                    device,
-                    False,
-                    shape.plan,
-                    per,
-                    r,
-                    server.cards_per_node,
-                    best.margin,
-                    best.summary,
-                    targets,
-                    runs,
-                    reason=unattainable_reason(runs, targets, round(max_r * per), plan),
-                    tuned=tuned,
-                    seeds=seeds,
-                ),
-                catalog,
-            )
-        r = min(r * 2, max_r)
-    lo, hi = last_fail, r
-    while hi - lo > step:
-        mid = (lo + hi) // (2 * step) * step
-        if evaluate(mid).ok:
-            hi = mid
-        else:
-            lo = mid
+    start = _analytic_start(sc, catalog, device, shape.plan, scheduler, dies, targets, step, max_r)
+    if start is None:
+        hi = _doubling(lambda r: evaluate(r).ok, step, max_r)
+    else:
+        hi = _bracket(lambda r: evaluate(r).ok, step, max_r, start)
+    if hi is None:
+        best = max(runs.values(), key=lambda run: run.margin)
+        return _with_intervals(
+            SizingResult(
+                device,
+                False,
+                shape.plan,
+                per,
+                max_r,
+                server.cards_per_node,
+                best.margin,
+                best.summary,
+                targets,
+                runs,
+                reason=unattainable_reason(runs, targets, round(max_r * per), plan),
+                tuned=tuned,
+                seeds=seeds,
+            ),
+            catalog,
+        )
     best = runs[hi]
     return _with_intervals(
         SizingResult(
@@ -545,6 +551,94 @@ def size_cluster(
     )
 
 
+def _bisect(ok: Callable[[int], bool], lo: int, hi: int, step: int) -> int:
+    """The smallest passing multiple of ``step`` in ``(lo, hi]``, ``lo`` failing and ``hi``
+    passing."""
+    while hi - lo > step:
+        mid = (lo + hi) // (2 * step) * step
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _doubling(ok: Callable[[int], bool], step: int, max_r: int) -> int | None:
+    """The search without a start: ``step``, doubling until a size passes (``max_r`` last),
+    then bisection; None when ``max_r`` fails."""
+    r, last_fail = step, 0
+    while not ok(r):
+        last_fail = r
+        if r >= max_r:
+            return None
+        r = min(r * 2, max_r)
+    return _bisect(ok, last_fail, r, step)
+
+
+def _bracket(ok: Callable[[int], bool], step: int, max_r: int, start: int) -> int | None:
+    """The search from ``start`` (the analytic model's answer, rounded up to a multiple of
+    ``step``): ``step`` first (the smallest deployment, which ``compare`` reports), then
+    ``start``; from a passing ``start`` down by
+    doubling distances until a size fails, from a failing one up likewise until one passes
+    (``max_r`` last); then bisection. None when ``max_r`` fails."""
+    if ok(step):
+        return step
+    lo, r = step, min(max(-(-start // step) * step, 2 * step), max_r)
+    if ok(r):
+        hi, d = r, step
+        while hi - d > lo:
+            if not ok(hi - d):
+                lo = hi - d
+                break
+            hi, d = hi - d, d * 2
+        return _bisect(ok, lo, hi, step)
+    lo, d = r, step
+    while lo < max_r:
+        r = min(lo + d, max_r)
+        if ok(r):
+            return _bisect(ok, lo, r, step)
+        lo, d = r, d * 2
+    return None
+
+
+def _analytic_start(
+    sc: Scenario,
+    catalog: Catalog,
+    device: str,
+    shape: ParallelPlan,
+    scheduler: dict[str, int] | None,
+    dies: int,
+    targets: dict[str, float],
+    step: int,
+    max_r: int,
+) -> int | None:
+    """Where the simulated search starts: the fewest replicas the closed-form model
+    (``accelsim.sweep.evaluators.analytic``, milliseconds a size) says meet ``targets`` (the
+    SLO figures it estimates; an unbounded TTFT fails), found by the same doubling and
+    bisection; None when it meets them at no size up to ``max_r`` or cannot price the
+    scenario (the search then starts at ``step``)."""
+
+    def ok(r: int) -> bool:
+        one = _scenario_for(sc, device, shape, r, scheduler, dies)
+        ctx = EvalContext(
+            scenario=one.model_dump(mode="json"),
+            seed=one.seed,
+            require_fit=False,
+            overrides={},
+            _catalog=catalog,
+        )
+        figures = analytic(ctx)
+        for key, target in targets.items():
+            if key in figures and (figures[key] is None or figures[key] > target):
+                return False
+        return True
+
+    try:
+        return _doubling(ok, step, max_r)
+    except (AccelsimError, ArithmeticError, ValueError):
+        return None
+
+
 def size_devices(
     sc: Scenario | Deployment,
     catalog: Catalog,
@@ -557,18 +651,27 @@ def size_devices(
 ) -> list[SizingResult]:
     """``size_cluster`` for each of ``devices`` (``options`` are its keywords), all sized at
     once on one pool of replications (``replicator``, default: a local pool of ``workers``
-    processes, one per CPU); in device order. On a serial ``Replicator`` they run one after
-    the other."""
+    processes, one per CPU); in device order. Each device's runs go down a lane of its own
+    (``Replicator.on``: one worker process, whose timing model its sizes and seeds share;
+    devices beyond the lanes share them). On a serial ``Replicator`` they run one after the
+    other."""
     if replicator is None:
         tasks = max(len(devices), seeds - 1)
         with Replicator(catalog, workers=pool_size(workers, tasks)) as rep:
             return size_devices(sc, catalog, devices, seeds=seeds, replicator=rep, **options)
     dep = deploy(sc, catalog)
 
-    def one(device: str) -> SizingResult:
-        return size_cluster(dep, catalog, device, seeds=seeds, replicator=replicator, **options)
+    def one(device: str, lane: int | None = None) -> SizingResult:
+        rep = replicator if lane is None else replicator.on(lane)
+        return size_cluster(dep, catalog, device, seeds=seeds, replicator=rep, **options)
 
     if replicator.serial or len(devices) < 2:
         return [one(d) for d in devices]
     with ThreadPoolExecutor(max_workers=len(devices)) as threads:
-        return list(threads.map(one, devices))
+        futures = [threads.submit(one, d, i) for i, d in enumerate(devices)]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            # Ctrl-C or a device's error: the other devices' searches stop now, not when done
+            replicator.cancel()
+            raise

@@ -10,25 +10,28 @@ version and the price book's date).
 
 from __future__ import annotations
 
-from accelsim.report.build import build_report
-from accelsim.report.model import Chart, Report, Section, Table
-from accelsim.report.render import (
-    FORMATS,
-    check_output,
-    render_html,
-    render_markdown,
-    write_report,
-)
+# Every name imports on first use (``importlib``, as ``accelsim/__init__.py`` does): a command
+# that only prints a launch recipe (``accelsim.report.recipes``: ``run --emit``) imports this
+# package but not the report builder and the questions it asks (issue 18's start-up targets).
+_LAZY = {
+    "build_report": "accelsim.report.build",
+    "Chart": "accelsim.report.model",
+    "Report": "accelsim.report.model",
+    "Section": "accelsim.report.model",
+    "Table": "accelsim.report.model",
+    "FORMATS": "accelsim.report.render",
+    "check_output": "accelsim.report.render",
+    "render_html": "accelsim.report.render",
+    "render_markdown": "accelsim.report.render",
+    "write_report": "accelsim.report.render",
+}
+__all__ = sorted(_LAZY)
 
-__all__ = [
-    "FORMATS",
-    "Chart",
-    "Report",
-    "Section",
-    "Table",
-    "build_report",
-    "check_output",
-    "render_html",
-    "render_markdown",
-    "write_report",
-]
+
+def __getattr__(name: str):
+    """The report's entry points, imported from their modules on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'accelsim.report' has no attribute {name!r}")

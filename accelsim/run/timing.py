@@ -2,7 +2,8 @@
 and fabrics, a model (and its EAGLE draft model) and a serving framework's profile, and builds
 the ``accelsim.model.perf.model.PerfModel`` of one replica from them; ``host_dispatch`` turns the
 profile's execution data and a launch line's graph settings into the replica's
-``accelsim.model.perf.launch.HostDispatch``.
+``accelsim.model.perf.launch.HostDispatch``; ``routing_model`` turns a routing profile
+(``workloads/routing/NAME.yaml``) into the ``RoutingModel`` the timing model prices.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from accelsim.model.perf.model import PerfModel
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
 
-__all__ = ["host_dispatch", "perf_model_from_catalog"]
+__all__ = ["host_dispatch", "perf_model_from_catalog", "routing_model"]
+
+
+def routing_model(catalog: Catalog, name: str) -> RoutingModel:
+    """The ``RoutingModel`` of routing profile ``name`` (``workloads/routing/NAME.yaml``)."""
+    p = catalog.get("routing", name)
+    return RoutingModel(kind=p.kind, skew=p.skew, drift=p.drift, seed=p.seed)
 
 
 def host_dispatch(
@@ -34,7 +41,7 @@ def host_dispatch(
     (``FrameworkExecution``; None without it) with the launch line's ``graph`` mode and largest
     captured batch (``graph_max_tokens``, tokens per attention-DP group) where it states them,
     else the profile's default mode and rule (``capture_limit`` on the replica's ``max_seqs``
-    and ``max_batched_tokens`` per DP group)."""
+    and ``max_batched_tokens`` per DP group and its ranks)."""
     ex = profile.execution if profile is not None else None
     if ex is None:
         return None
@@ -47,6 +54,7 @@ def host_dispatch(
             max_seqs_per_group=max_seqs / dp if max_seqs is not None else None,
             draft_tokens=draft_tokens,
             max_batched_tokens=max_batched_tokens / dp if max_batched_tokens is not None else None,
+            ranks=plan.ranks_per_replica,
         )
     return HostDispatch(graph or ex.graph, limit, ex.eager_op_dispatch)
 

@@ -139,7 +139,8 @@ class Preemption:
 
     @property
     def watermark(self) -> bool:
-        """Whether the free-block watermark gates new admissions (while any request runs)."""
+        """Whether the free-block watermark gates new admissions (while any request runs);
+        fixed for a policy object (the engine reads it once per replica)."""
         return True
 
     def open_round(self) -> None:

@@ -33,7 +33,14 @@ each admission attempt and ``no-evict`` once per admission round: O(n), only the
 Event skipping: when arrivals are known in advance (open loop, co-located serving), a replica
 computes iterations without yielding to simpy while they end before the next arrival, and
 yields once; the router never observes a replica inside such a window, so results equal the
-step-by-step run (``event_skipping=False``), which the tests check.
+step-by-step run (``event_skipping=False``), which the tests check. Decode-only iterations in
+such a window run in ``accelsim.sim.decode_loop.run_decodes`` (one inlined loop, and shorter
+runs of steps that share a batch and a price).
+
+Memory: the per-request record table (``RequestRecords``) is allocated once, at the start,
+and filled in place through its column views; per request the engine keeps only that table,
+the scheduling columns of ``RequestState`` and the routed work, so memory beyond the records
+is flat in the number of requests (the pricing caches are bounded).
 
 Pipeline parallelism (a model with ``pipeline_stages`` ``pp`` > 1): a replica keeps ``pp``
 micro-batches in flight, one per stage, as vLLM's pipeline-parallel engine does with one
@@ -64,7 +71,6 @@ import math
 import time as _time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -72,39 +78,19 @@ import numpy as np
 import simpy
 
 from accelsim.errors import AccelsimError
-from accelsim.model.batch import IterationModel
-from accelsim.sim.admission import SchedulerConfig
-from accelsim.sim.iteration_cache import QUANT_BITS, IterationCache
+from accelsim.sim.admission import Preemption
+from accelsim.sim.decode_loop import run_decodes
+from accelsim.sim.iteration_cache import IterationCache
 from accelsim.sim.kv import PagedKV, RequestState
 from accelsim.sim.loads import ReplicaLoads
 from accelsim.sim.metrics import REASONS, RequestRecords, SimResult, Timeline, summarize
+from accelsim.sim.pools import KVTransfer, Pool, stages_of, stream_cards
 from accelsim.sim.traffic import Requests
 
 __all__ = ["ROUTERS", "KVTransfer", "Pool", "simulate"]
 
 ROUTERS = ("round_robin", "least_outstanding_tokens", "power_of_two")
 _INF = math.inf
-
-
-@dataclass(frozen=True)
-class Pool:
-    """A group of identical replicas: their timing model, count and KV capacity."""
-
-    model: IterationModel
-    replicas: int = 1
-    kv_tokens: int = 1 << 30
-    kv_tokens_per_seq: int | None = None
-    cards_per_replica: float = 1  # cards (packages) of one replica: ranks / dies per card
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-
-
-@dataclass(frozen=True)
-class KVTransfer:
-    """The prefill -> decode link of one prefill replica."""
-
-    kv_bytes_per_token: float
-    link_bandwidth: float
-    link_latency: float = 0.0
 
 
 class _Replica:
@@ -125,6 +111,14 @@ class _Replica:
         kv_tokens = pool.kv_tokens // stages_of(pool)  # this micro-batch stream's share
         self.kv = PagedKV(eng.req, kv_tokens, sc.block_size, sc.kv_watermark, k)
         self.policy = sc.preemption_policy(self.kv, eng.req, prefill_only=role == "prefill")
+        # the hooks the policy leaves as ``Preemption``'s are skipped on the hot paths: no-ops,
+        # and a ``make_room`` that returns at once while the step surely fits
+        kind = type(self.policy)
+        self.plain_room = kind.make_room is Preemption.make_room
+        self.opens_round = kind.open_round is not Preemption.open_round
+        self.on_finish = kind.finished is not Preemption.finished
+        self.asks_admits = kind.admits is not Preemption.admits
+        self.uses_watermark = self.policy.watermark  # fixed per policy and pool role
         self.waiting: deque[int] = deque()
         self.loads = ReplicaLoads(1, False)  # outstanding tokens of the pool's replicas (shared)
         self.pos = 0
@@ -153,7 +147,9 @@ class _Replica:
         kv = self.kv
         waiting = self.waiting
         if rules.mixed and kv.n:
-            self.policy.make_room(waiting)
+            x = (kv.step + 1) * kv.kn // kv.kd - 1  # ``make_room``'s first check, inline
+            if not (self.plain_room and kv.surely_fits_at(x)):
+                self.policy.make_room(waiting)
         if (waiting or kv.prefilling) and (rules.admit_while_running or not kv.running):
             planned = self._prefill()
             if planned is not None:
@@ -199,10 +195,12 @@ class _Replica:
         pt = 0
         pairs = 0.0
         pctx = 0
+        B = kv.B
+        prefilling = kv.prefilling
         for sid, prior, tok in chunks:
-            # the chunk's blocks are allocated while it computes
-            kv.prefill_blocks += kv.blocks_for(prior + tok) - kv.blocks_for(prior)
-            kv.prefilling[sid] = prior + tok
+            # the chunk's blocks are allocated while it computes (``blocks_for``, inline)
+            kv.prefill_blocks += (prior + tok + B - 1) // B - (prior + B - 1) // B
+            prefilling[sid] = prior + tok
             pt += tok
             pairs += tok * (prior + (tok + 1) / 2)
             pctx += prior
@@ -225,9 +223,12 @@ class _Replica:
         scheduled_at = self.eng.scheduled_at
         t = self.clock
         # the watermark keeps room for running sequences: it only gates new admissions
-        wm = kv.watermark if running and policy.watermark else 0
-        policy.open_round()
+        wm = kv.watermark if running and self.uses_watermark else 0
+        if self.opens_round:
+            policy.open_round()
         max_seqs = self.sc.max_seqs if rules.admit_while_running else self.sc.batch_size
+        asks = self.asks_admits
+        B = kv.B
         while waiting and len(running) < max_seqs:
             sid = waiting[0]
             if req.ready[sid]:  # KV already here (P/D decode pool): it joins the decodes
@@ -246,7 +247,7 @@ class _Replica:
                 if budget <= 0:
                     break
                 tok = min(total - prior, budget)
-                need = kv.blocks_for(prior + tok)
+                need = (prior + tok + B - 1) // B
             else:
                 tok = total - prior
                 if tok > budget and chunks:
@@ -255,7 +256,7 @@ class _Replica:
                     need = kv.blocks_for(total + int(req.out_left[sid]) - 1)
                 else:
                     need = kv.blocks_for(total)
-            if need > free - wm or not policy.admits(sid, need, free, False):
+            if need > free - wm or (asks and not policy.admits(sid, need, free, False)):
                 break
             free -= need
             budget -= tok
@@ -264,7 +265,7 @@ class _Replica:
                 scheduled_at[sid] = t
             running[sid] = None
             kv.prefilling[sid] = prior
-            kv.prefill_blocks += kv.blocks_for(prior)
+            kv.prefill_blocks += (prior + B - 1) // B
             chunks.append((sid, prior, tok))
 
     # ---- applying one iteration --------------------------------------------------------
@@ -288,10 +289,10 @@ class _Replica:
         self, dt: float, plan: Any, work: tuple[float, float, float] = (0.0, 0.0, 0.0)
     ) -> None:
         """Account one iteration that ended at ``self.clock`` (``work``: the priced iteration's
-        seconds, FLOPs and HBM bytes, ``IterationCache.last``)."""
+        seconds, FLOPs and HBM bytes, ``IterationCache.last``), then observe it: the timeline
+        (``Timeline.add``), the invariants when checked, the progress callback."""
         eng = self.eng
         kv = self.kv
-        req = self.req
         t = self.clock
         self.busy += dt
         self.flops += work[1]
@@ -303,36 +304,53 @@ class _Replica:
             emitted = ((s + 1) * kv.kn // kv.kd) - (s * kv.kn // kv.kd)
             eng.tokens_out += n_dec * emitted
             kv.step = s + 1
-            self._finish_due(s, t)
+            heap = kv.heap
+            if heap and heap[0][0] <= s:
+                self._finish_due(s, t)
         if plan is not None:
+            req = self.req
+            prompt_eff, out_left = req.prompt_eff, req.out_left
+            prefilling, running = kv.prefilling, kv.running
+            first_token_at = eng.first_token_at
+            B = kv.B
             for sid, _prior, _tok in plan[0]:
-                done = kv.prefilling[sid]
-                if done < int(req.prompt_eff[sid]):
+                done = prefilling[sid]
+                if done < prompt_eff[sid]:
                     continue  # more chunks to go
-                del kv.prefilling[sid]
-                del kv.running[sid]
-                kv.prefill_blocks -= kv.blocks_for(done)
-                if eng.first_token_at[sid] != eng.first_token_at[sid]:
-                    eng.first_token_at[sid] = t
+                del prefilling[sid]
+                del running[sid]
+                kv.prefill_blocks -= -(-done // B)
+                if first_token_at[sid] != first_token_at[sid]:
+                    first_token_at[sid] = t
                 eng.tokens_out += 1
-                left = int(req.out_left[sid]) - 1
-                req.out_left[sid] = left
+                left = int(out_left[sid]) - 1
+                out_left[sid] = left
                 if left == 0:
                     self.finish(sid, t)
                 elif self.role == "prefill":
                     self.handoff(sid, done, left, t)
                 else:
                     kv.join(sid, done, left)
-        eng.observe(self, t - dt, dt, n_dec)
+        if eng.check:
+            kv.check()
+        used = kv.prefill_blocks + kv.handoff_blocks
+        if kv.n:
+            used += kv.decode_blocks(kv.step * kv.kn // kv.kd - 1)
+        eng.timeline.add(t - dt, dt, len(self.waiting), used / kv.cap, n_dec)
+        eng.iterations += 1
+        if eng.progress is not None and not eng.iterations & 4095:
+            eng.progress(t, eng.done, eng.N, eng.span)
 
     def finish(self, sid: int, t: float) -> None:
         eng = self.eng
-        self.policy.finished(sid)
+        if self.on_finish:
+            self.policy.finished(sid)
         eng.finished_at[sid] = t
         eng.outcome[sid] = 1
         self.loads.add(self.pos, -int(eng.work[sid]))
         eng.done += 1
-        eng.on_done(sid, t)
+        if eng.closed or eng.done == eng.N:
+            eng.on_done(sid, t)
 
     # ---- P/D hand-over -----------------------------------------------------------------
     def handoff(self, sid: int, done: int, left: int, t: float) -> None:
@@ -375,72 +393,14 @@ class _Replica:
         if self.sleeping and not self.wake.triggered:
             self.wake.succeed()
 
-    def _decode_run(self) -> tuple[float, Any] | None:
-        """Decode-only iterations back to back, the hot path of a run: the steps of ``form``,
-        ``apply`` and ``_Engine.observe`` for a batch with nothing waiting or prefilling,
-        inlined, for as long as that holds and each iteration ends before the skip bound.
-        Returns the first iteration that must be yielded for, as ``form`` would, or None when
-        the state calls for ``form`` (a request waits or prefills, nothing decodes); nothing is
-        priced that does not run, so results and model calls equal the step-by-step loop's."""
-        kv = self.kv
-        waiting = self.waiting
-        cache = self.cache
-        eng = self.eng
-        mixed = self.rules.mixed
-        make_room = self.policy.make_room
-        add = eng.timeline.add
-        heap = kv.heap
-        kn, kd = kv.kn, kv.kd
-        cacheable = cache.cacheable
-        bound = self.skip_bound()
-        while kv.n and not waiting and not kv.prefilling:
-            if mixed:  # ``_form``: room for the step before any prefill is considered
-                make_room(waiting)
-                if waiting:
-                    return None
-            make_room(waiting)
-            n = kv.n
-            s = kv.step
-            cum = s * kn // kd
-            ctx = kv.S + n * cum
-            w = None
-            if cacheable:  # ``IterationCache.decode_time``'s hit, inline
-                qc = ctx
-                if ctx >= 256:
-                    shift = ctx.bit_length() - QUANT_BITS
-                    qc = ((ctx >> shift) << shift) | (1 << (shift - 1))
-                w = cache.decode.get((n, qc))
-            if w is None:
-                cache.decode_time(n, ctx)
-                w = cache.last
-            else:
-                cache.last = w
-            dt = w[0]
-            end = self.clock + dt
-            if not end < bound:
-                return dt, None
-            self.clock = end
-            # ``apply`` of a decode-only iteration
-            self.busy += dt
-            self.flops += w[1]
-            self.hbm_bytes += w[2]
-            eng.tokens_out += n * ((s + 1) * kn // kd - cum)
-            kv.step = s + 1
-            if heap and heap[0][0] <= s:
-                self._finish_due(s, end)
-            # ``_Engine.observe``
-            if eng.check:
-                kv.check()
-            add(end - dt, dt, len(waiting), kv.used_blocks() / kv.cap, n)
-            eng.iterations += 1
-            if eng.progress is not None and not eng.iterations & 4095:
-                eng.progress(end, eng.done, eng.N, eng.span)
-        return None
-
     def process(self):
         env = self.eng.env
+        kv = self.kv
+        waiting = self.waiting
         while True:
-            planned = self._decode_run()
+            planned = None
+            if kv.n and not waiting and not kv.prefilling:  # ``run_decodes``'s own first test
+                planned = run_decodes(self)
             if planned is None:
                 planned = self.form()
             if planned is None:
@@ -487,17 +447,28 @@ class _Engine:
         self.rng = rng
         N = len(requests)
         self.N = N
+        # the records are filled in place: these are views of their columns
+        self.records = RequestRecords.pending(
+            requests.arrived_at,
+            prompt_tokens=requests.prompt_tokens,
+            output_tokens=requests.output_tokens,
+            cached_tokens=requests.cached_tokens,
+        )
+        rec = self.records.array
         self.req = RequestState.of(
-            requests.prompt_tokens, requests.cached_tokens, requests.output_tokens
+            requests.prompt_tokens,
+            requests.cached_tokens,
+            requests.output_tokens,
+            preemptions=rec["preemptions"],
         )
         self.work = (requests.prompt_tokens - requests.cached_tokens) + requests.output_tokens
-        self.arrived_at = requests.arrived_at.copy()
-        self.scheduled_at = np.full(N, np.nan)
-        self.first_token_at = np.full(N, np.nan)
-        self.finished_at = np.full(N, np.nan)
-        self.replica = np.full(N, -1, dtype=np.int32)
-        self.outcome = np.zeros(N, dtype=np.int8)  # 0 pending, 1 completed, 2 rejected
-        self.reason = np.zeros(N, dtype=np.int8)
+        self.arrived_at = rec["arrived_at"]
+        self.scheduled_at = rec["scheduled_at"]
+        self.first_token_at = rec["first_token_at"]
+        self.finished_at = rec["finished_at"]
+        self.replica = rec["replica"]
+        self.outcome = rec["outcome"]  # 0 pending, 1 completed, 2 rejected
+        self.reason = rec["reason"]
         self.done = 0
         self.tokens_out = 0
         self.transfer = transfer
@@ -521,7 +492,11 @@ class _Engine:
         self.closed = requests.clients is not None
         # closed loop: a request is sent when a client is free *and* its release time (its
         # rate-limited arrival, 0 without a rate) has come
-        self.release = np.where(np.isfinite(requests.arrived_at), requests.arrived_at, 0.0)
+        self.release = (
+            np.where(np.isfinite(requests.arrived_at), requests.arrived_at, 0.0)
+            if self.closed
+            else None
+        )
         self.skip_bound = -_INF
         self.event_skipping = event_skipping and not self.closed
         if decode_pool is not None:
@@ -555,15 +530,6 @@ class _Engine:
         return [_Replica(self, base + j % n, pool, role) for j in range(n * stages_of(pool))]
 
     # ---- arrivals and routing ----------------------------------------------------------
-    def observe(self, rep: _Replica, t0: float, dt: float, n_dec: int) -> None:
-        kv = rep.kv
-        if self.check:
-            kv.check()
-        self.timeline.add(t0, dt, len(rep.waiting), kv.used_blocks() / kv.cap, n_dec)
-        self.iterations += 1
-        if self.progress is not None and not self.iterations & 4095:
-            self.progress(rep.clock, self.done, self.N, self.span)
-
     def pick(self, pool: list[_Replica], sid: int) -> _Replica:
         if len(pool) == 1:
             return pool[0]
@@ -580,7 +546,10 @@ class _Engine:
 
     def route(self, sid: int, pool: list[_Replica], t: float) -> None:
         """Queue ``sid`` at a replica of ``pool`` at time ``t`` (exact, not ``env.now``)."""
-        rep = self.pick(pool, sid)
+        if self.router == "least_outstanding_tokens" and len(pool) > 1:
+            rep = pool[pool[0].loads.least()]  # ties: the lowest index
+        else:
+            rep = self.pick(pool, sid)
         self.replica[sid] = rep.idx
         rep.loads.add(rep.pos, int(self.work[sid]))
         rep.waiting.append(sid)
@@ -591,12 +560,12 @@ class _Engine:
     def admit(self, sid: int, t: float) -> None:
         """A request arrives at ``t``: reject it if it can never fit, else route it."""
         p = int(self.req.prompt[sid])
-        o = int(self.req.out_left[sid])
-        total = p + o - 1
+        total = p + int(self.req.out_left[sid]) - 1
+        limits = self.limits
         if self.limit_prefill_only:
-            too_big = p > self.limits[0] or total > self.limits[1]
+            too_big = p > limits[0] or total > limits[1]
         else:
-            too_big = total > self.limits[0]
+            too_big = total > limits[0]
         if too_big:
             self.outcome[sid] = 2
             self.reason[sid] = REASONS.index("exceeds_kv_capacity")
@@ -632,14 +601,17 @@ class _Engine:
                     yield env.timeout(when - env.now)
                 self._issue(sid, when)
             return
-        order = np.argsort(times, kind="stable")
-        sorted_times = times[order]
+        # generated arrivals come sorted: then the stable order is the identity (no copies)
+        ordered = N < 2 or bool(np.all(times[1:] >= times[:-1]))
+        order = None if ordered else np.argsort(times, kind="stable")
+        sorted_times = times if order is None else times[order]
         skip = self.event_skipping
         # Python lists of a few thousand at a time: a million requests as lists would hold
         # about 70 MB of boxed floats and ints for the whole run
         for start in range(0, N, 4096):
             tl = sorted_times[start : start + 4096].tolist()
-            ol = order[start : start + 4096].tolist()
+            stop = min(start + 4096, N)
+            ol = range(start, stop) if order is None else order[start:stop].tolist()
             for t, sid in zip(tl, ol, strict=True):
                 if skip:
                     self.skip_bound = t
@@ -647,20 +619,6 @@ class _Engine:
                     yield env.timeout(t - env.now)
                 self.admit(sid, t)
         self.skip_bound = _INF if skip else -_INF
-
-
-def stages_of(pool: Pool) -> int:
-    """Pipeline stages of ``pool``'s model (``pipeline_stages``; 1 when it has none)."""
-    stages = getattr(pool.model, "pipeline_stages", 1)
-    if not (isinstance(stages, int) and stages >= 1):
-        raise AccelsimError(f"pipeline_stages must be a whole number >= 1 (got {stages!r})")
-    return stages
-
-
-def _stream_cards(pool: Pool) -> float:
-    """Cards one micro-batch stream of ``pool`` counts for (busy time, energy)."""
-    stages = stages_of(pool)
-    return pool.cards_per_replica / stages if stages > 1 else pool.cards_per_replica
 
 
 def simulate(
@@ -707,21 +665,9 @@ def simulate(
     if progress is not None:
         progress(env.now, eng.done, eng.N, span)
     wall = _time.perf_counter() - wall0
-    records = RequestRecords(
-        arrived_at=eng.arrived_at,
-        scheduled_at=eng.scheduled_at,
-        first_token_at=eng.first_token_at,
-        finished_at=eng.finished_at,
-        prompt_tokens=requests.prompt_tokens,
-        output_tokens=requests.output_tokens,
-        cached_tokens=requests.cached_tokens,
-        preemptions=eng.req.preemptions,
-        replica=eng.replica,
-        outcome=eng.outcome,
-        reason=eng.reason,
-    )
+    records = eng.records
     cards = sum(p.replicas * p.cards_per_replica for p, _ in eng.pools)
-    busy = [(r.busy, _stream_cards(pool_of)) for pool_of, reps in eng.pools for r in reps]
+    busy = [(r.busy, stream_cards(pool_of)) for pool_of, reps in eng.pools for r in reps]
     peaks = [
         (getattr(p.model, "peak_flops", None), getattr(p.model, "peak_hbm_bandwidth", None))
         for p, _ in eng.pools

@@ -5,6 +5,9 @@ recur (a decode batch grows by one context token per sequence a step), so the fi
 per shape. The ``BatchStats`` passed to the model has its context sums quantized to 8
 significant bits (``quantize``: a relative error below 0.4 %), so equal quantized batches hit
 the cache; a model with ``cacheable = False`` (random-service stubs) is called every iteration.
+A new shape is priced from its six fields through the model's ``shape_work`` when it has one
+(``accelsim.model.perf.model.PerfModel``: no ``BatchStats`` built), else through
+``iteration_work`` / ``iteration_time`` of a ``BatchStats``: the same figures either way.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class IterationCache:
         self.model = model
         self.cacheable = bool(getattr(model, "cacheable", True))
         self.work = getattr(model, "iteration_work", None)
+        #: a model that prices a batch from its six fields (``PerfModel.shape_work``)
+        self.shape = getattr(model, "shape_work", None)
         self.decode: dict[tuple[int, int], tuple[float, float, float]] = {}
         self.mixed: dict[tuple, tuple[float, float, float]] = {}
         self.decode_old: dict[tuple[int, int], tuple[float, float, float]] = {}
@@ -61,6 +66,19 @@ class IterationCache:
             raise AccelsimError(f"iteration model returned {w[0]!r} s for {b}")
         return w
 
+    def _price_shape(
+        self, n: int, ctx: float, pseq: int, ptok: int, pairs: float, pctx: float
+    ) -> tuple[float, float, float]:
+        """``_price`` of ``BatchStats(n, ctx, pseq, ptok, pairs, pctx)`` through the model's
+        ``shape_work`` (the same figures, no ``BatchStats`` built unless it is refused)."""
+        self.calls += 1
+        dt, f, by = self.shape(n, ctx, pseq, ptok, pairs, pctx)
+        w = (float(dt), float(f), float(by))
+        if not w[0] > 0:
+            b = BatchStats(n, ctx, pseq, ptok, pairs, pctx)
+            raise AccelsimError(f"iteration model returned {w[0]!r} s for {b}")
+        return w
+
     def decode_time(self, n: int, ctx: int) -> float:
         if not self.cacheable:
             w = self._price(BatchStats(n, float(ctx)))
@@ -71,7 +89,10 @@ class IterationCache:
             if w is None:
                 w = self.decode_old.get(key)
                 if w is None:
-                    w = self._price(BatchStats(n, float(qc)))
+                    if self.shape is not None:
+                        w = self._price_shape(n, float(qc), 0, 0, 0.0, 0.0)
+                    else:
+                        w = self._price(BatchStats(n, float(qc)))
                 if len(self.decode) >= CACHE_SIZE:
                     self.decode_old, self.decode = self.decode, {}
                 self.decode[key] = w
@@ -82,14 +103,29 @@ class IterationCache:
         if not self.cacheable:
             w = self._price(BatchStats(n, float(ctx), pseq, ptok, float(ppairs), float(pctx)))
         else:
-            key = (n, quantize(ctx), pseq, quantize(ptok), quantize(ppairs), quantize(pctx))
+            # ``quantize`` of the four sums, inline (this runs once per mixed iteration)
+            qc, qt, qp, qx = int(ctx), int(ptok), int(ppairs), int(pctx)
+            if qc >= 256:
+                sh = qc.bit_length() - QUANT_BITS
+                qc = ((qc >> sh) << sh) | (1 << (sh - 1))
+            if qt >= 256:
+                sh = qt.bit_length() - QUANT_BITS
+                qt = ((qt >> sh) << sh) | (1 << (sh - 1))
+            if qp >= 256:
+                sh = qp.bit_length() - QUANT_BITS
+                qp = ((qp >> sh) << sh) | (1 << (sh - 1))
+            if qx >= 256:
+                sh = qx.bit_length() - QUANT_BITS
+                qx = ((qx >> sh) << sh) | (1 << (sh - 1))
+            key = (n, qc, pseq, qt, qp, qx)
             w = self.mixed.get(key)
             if w is None:
                 w = self.mixed_old.get(key)
                 if w is None:
-                    k4, k5 = float(key[4]), float(key[5])
-                    b = BatchStats(key[0], float(key[1]), pseq, key[3], k4, k5)
-                    w = self._price(b)
+                    if self.shape is not None:
+                        w = self._price_shape(n, float(qc), pseq, qt, float(qp), float(qx))
+                    else:
+                        w = self._price(BatchStats(n, float(qc), pseq, qt, float(qp), float(qx)))
                 if len(self.mixed) >= CACHE_SIZE:
                     self.mixed_old, self.mixed = self.mixed, {}
                 self.mixed[key] = w

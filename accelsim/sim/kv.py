@@ -51,7 +51,15 @@ class RequestState:
     preemptions: np.ndarray  # times its KV was dropped (recomputed later)
 
     @classmethod
-    def of(cls, prompt: np.ndarray, cached: np.ndarray, output: np.ndarray) -> RequestState:
+    def of(
+        cls,
+        prompt: np.ndarray,
+        cached: np.ndarray,
+        output: np.ndarray,
+        preemptions: np.ndarray | None = None,
+    ) -> RequestState:
+        """The state before any scheduling; ``preemptions``, when given, is the zeroed column
+        to count into (the engine passes its records' column)."""
         n = len(prompt)
         return cls(
             prompt=prompt,
@@ -60,7 +68,7 @@ class RequestState:
             prompt_eff=prompt.copy(),
             out_left=output.copy(),
             ready=np.zeros(n, dtype=bool),
-            preemptions=np.zeros(n, dtype=np.int32),
+            preemptions=np.zeros(n, dtype=np.int32) if preemptions is None else preemptions,
         )
 
 

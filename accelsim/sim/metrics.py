@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 OUTCOMES = ("pending", "completed", "rejected")
+ITL_BINS = 400  # the ITL histogram: 50 bins a decade from 1 us (8 decades)
 REASONS = ("", "exceeds_kv_capacity")
 
 RECORD_DTYPE = np.dtype(
@@ -122,6 +123,21 @@ class RequestRecords:
         for name, col in columns.items():
             arr[name] = col
         self.array = arr
+
+    @classmethod
+    def pending(cls, arrived_at: np.ndarray, **columns: np.ndarray) -> RequestRecords:
+        """Records of requests not yet served: instants NaN, ``replica`` -1, outcome pending,
+        ``columns`` as given. The engine fills them in place through the column views
+        (``records["finished_at"]``), so a run keeps one table, not columns and a copy."""
+        nan = np.full(len(arrived_at), np.nan)
+        return cls(
+            arrived_at=arrived_at,
+            scheduled_at=nan,
+            first_token_at=nan,
+            finished_at=nan,
+            replica=np.full(len(arrived_at), -1, dtype=np.int32),
+            **columns,
+        )
 
     def __len__(self) -> int:
         return len(self.array)
@@ -181,40 +197,46 @@ class Timeline:
     kv: list[float] = field(default_factory=list)  # sum of kv fraction * dt
     kv_peak: list[float] = field(default_factory=list)
     decoding: list[float] = field(default_factory=list)  # sum of decode seqs * dt
-    itl_hist: list[float] = field(default_factory=lambda: [0.0] * 400)
+    itl_hist: list[float] = field(default_factory=lambda: [0.0] * ITL_BINS)
     replicas: int = 1
-    # histogram bin of each iteration duration seen (durations repeat: the engine caches them)
-    _itl_bin: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     ITL_MIN_LOG10 = -6.0
     ITL_BINS_PER_DECADE = 50
 
     def add(self, t0: float, dt: float, waiting: int, kv_frac: float, n_dec: int) -> None:
+        """Charge one iteration of ``dt`` seconds starting at ``t0`` to its bin (the engine's
+        decode loop does the same sums inline, in the same order)."""
         b = int(t0 / self.width)
         busy = self.busy
         if b >= len(busy):
-            grow = b + 1 - len(busy)
-            busy.extend([0.0] * grow)
-            self.queue.extend([0.0] * grow)
-            self.kv.extend([0.0] * grow)
-            self.kv_peak.extend([0.0] * grow)
-            self.decoding.extend([0.0] * grow)
+            self.grow(b)
         busy[b] += dt
         if waiting:
             self.queue[b] += waiting * dt
         self.kv[b] += kv_frac * dt
-        if kv_frac > self.kv_peak[b]:
-            self.kv_peak[b] = kv_frac
+        kv_peak = self.kv_peak
+        if kv_frac > kv_peak[b]:
+            kv_peak[b] = kv_frac
         if n_dec:
             self.decoding[b] += n_dec * dt
-            i = self._itl_bin.get(dt)
-            if i is None:
-                i = int((math.log10(dt) - self.ITL_MIN_LOG10) * self.ITL_BINS_PER_DECADE)
-                i = min(max(i, 0), len(self.itl_hist) - 1)
-                if len(self._itl_bin) >= 4096:
-                    self._itl_bin.clear()
-                self._itl_bin[dt] = i
-            self.itl_hist[i] += n_dec
+            self.itl_hist[self.itl_index(dt)] += n_dec
+
+    def grow(self, b: int) -> None:
+        """Add empty bins up to bin ``b``."""
+        grow = b + 1 - len(self.busy)
+        if grow > 0:
+            zeros = [0.0] * grow
+            self.busy.extend(zeros)
+            self.queue.extend(zeros)
+            self.kv.extend(zeros)
+            self.kv_peak.extend(zeros)
+            self.decoding.extend(zeros)
+
+    def itl_index(self, dt: float) -> int:
+        """The ``itl_hist`` bin of a decode iteration of ``dt`` seconds."""
+        i = int((math.log10(dt) - self.ITL_MIN_LOG10) * self.ITL_BINS_PER_DECADE)
+        top = len(self.itl_hist) - 1
+        return 0 if i < 0 else (i if i < top else top)
 
     def itl_percentiles(self) -> Percentiles:
         h = np.asarray(self.itl_hist)
@@ -565,18 +587,28 @@ def summarize(
     first = float(np.nanmin(a["arrived_at"])) if arrived else 0.0
     last = float(np.nanmax(a["finished_at"][done])) if done.any() else first
     duration = max(last - first, 1e-12)
-    d = a[done]
-    inp = float(d["prompt_tokens"].sum())
-    out = float(d["output_tokens"].sum())
-    ttft = d["first_token_at"] - d["arrived_at"]
-    e2e = d["finished_at"] - d["arrived_at"]
-    queue = d["scheduled_at"] - d["arrived_at"]
-    multi = d["output_tokens"] > 1
-    tpot = np.full(len(d), np.nan)
-    tpot[multi] = (d["finished_at"][multi] - d["first_token_at"][multi]) / (
-        d["output_tokens"][multi] - 1
-    )
-    ok = np.ones(len(d), dtype=bool)
+    # the completed rows, one column at a time (a million rows: no copy of the whole table)
+    every = bool(done.all())
+
+    def col(name: str) -> np.ndarray:
+        return a[name] if every else a[name][done]
+
+    n_done = int(done.sum())
+    inp = float(col("prompt_tokens").sum())
+    out_tokens = col("output_tokens")
+    out = float(out_tokens.sum())
+    arrived_at = col("arrived_at")
+    first_token_at = col("first_token_at")
+    finished_at = col("finished_at")
+    ttft = first_token_at - arrived_at
+    e2e = finished_at - arrived_at
+    queue = col("scheduled_at") - arrived_at
+    del arrived_at
+    multi = out_tokens > 1
+    tpot = np.full(n_done, np.nan)
+    tpot[multi] = (finished_at[multi] - first_token_at[multi]) / (out_tokens[multi] - 1)
+    del first_token_at, finished_at, out_tokens, multi
+    ok = np.ones(n_done, dtype=bool)
     if slo_ttft is not None:
         ok &= ttft <= slo_ttft
     if slo_tpot is not None:
@@ -625,21 +657,21 @@ def summarize(
             )
     return Summary(
         arrived=arrived,
-        completed=int(done.sum()),
+        completed=n_done,
         rejected=int(rejected.sum()),
         rejected_by_reason=reasons,
         preemptions=int(a["preemptions"].sum()),
         cards=cards,
         duration_s=duration,
         throughput=Throughput(
-            requests_per_s=len(d) / duration,
+            requests_per_s=n_done / duration,
             input_tokens_per_s=inp / duration,
             output_tokens_per_s=out / duration,
             total_tokens_per_s=(inp + out) / duration,
             output_tokens_per_s_per_card=out / duration / cards,
             total_tokens_per_s_per_card=(inp + out) / duration / cards,
         ),
-        cached_token_share=float(d["cached_tokens"].sum() / inp) if inp else 0.0,
+        cached_token_share=float(col("cached_tokens").sum() / inp) if inp else 0.0,
         ttft_s=percentiles(ttft),
         tpot_s=percentiles(tpot),
         e2e_s=percentiles(e2e),

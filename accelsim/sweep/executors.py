@@ -61,6 +61,17 @@ class SerialExecutor:
             yield run_task(t)
 
 
+def start_method() -> str:
+    """How worker processes start: ``ACCELSIM_START_METHOD`` when set, else fork (fastest;
+    works from notebooks, stdin and unguarded scripts) while this process has a single thread,
+    which is when forking is safe, else a clean forkserver."""
+    method = os.environ.get("ACCELSIM_START_METHOD")
+    if method is None:
+        fork_ok = "fork" in multiprocessing.get_all_start_methods()
+        method = "fork" if fork_ok and threading.active_count() == 1 else "forkserver"
+    return method
+
+
 def _die_with_parent() -> None:
     """Pool-worker initializer: the worker is killed when the sweep's process dies, even by
     SIGKILL (Linux ``prctl(PR_SET_PDEATHSIG)``), and leaves Ctrl-C to the parent, which stops
@@ -104,12 +115,7 @@ class LocalExecutor:
             self.pool = None
 
     def _context(self) -> multiprocessing.context.BaseContext:
-        method = os.environ.get("ACCELSIM_START_METHOD")
-        if method is None:
-            # fork is fastest and works from notebooks, stdin and unguarded scripts, but is only
-            # safe while this process has no other thread; otherwise use a clean forkserver
-            fork_ok = "fork" in multiprocessing.get_all_start_methods()
-            method = "fork" if fork_ok and threading.active_count() == 1 else "forkserver"
+        method = start_method()
         ctx = multiprocessing.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload(["accelsim.sweep.worker"])

@@ -27,8 +27,10 @@ across-seed interval.
   first seed runs ``seeds - 1`` more), and issue 18 gives ``compare`` and ``size`` a 10 s
   budget on the 2-core machine, so the default is the smallest usable count;
   ``benchmarks/bench_commands.py`` measures both commands against that budget.
-- **Parallel**: ``Replicator`` runs the replications of one or more scenarios on an executor of
-  ``accelsim.sweep.executors`` (the local process pool, or Ray) — each as a task whose
+- **Parallel**: ``Replicator`` runs the replications of one or more scenarios on local worker
+  processes (``accelsim.sweep.lanes``: a caller's runs stay on one lane, ``Replicator.on``, so
+  they share its timing model, ``accelsim.sweep.timing_memo``; without a lane they spread
+  round robin) or on Ray (``accelsim.sweep.executors``) — each as a task whose
   evaluator (``replica``) simulates the scenario on the worker and returns its summary's JSON
   form (``Summary.as_dict``, exact for floats), rebuilt here (``summary_from_dict``). Results do
   not depend on the executor or the order tasks finish in (each replication carries its seed),
@@ -39,6 +41,7 @@ across-seed interval.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import copy
 import functools
 import json
 import math
@@ -56,7 +59,15 @@ from accelsim.run.simulate import run_scenario
 from accelsim.sim.metrics import HIGHER, LOWER, METRICS, Summary
 from accelsim.sweep.context import EvalContext, Task, _catalog, catalog_inputs
 from accelsim.sweep.evaluators import deployment
-from accelsim.sweep.executors import default_workers, make_executor
+from accelsim.sweep.executors import (
+    LocalExecutor,
+    RayExecutor,
+    SerialExecutor,
+    default_workers,
+    make_executor,
+)
+from accelsim.sweep.lanes import Lanes
+from accelsim.sweep.timing_memo import shared_deployment
 
 __all__ = [
     "CONFIDENCE",
@@ -219,7 +230,8 @@ def replica(ctx: EvalContext) -> dict[str, Any]:
 
 
 class Replicator:
-    """Runs scenarios' replications on an executor (``workers`` 0: in this process). Use as a
+    """Runs scenarios' replications on ``workers`` local lanes (``accelsim.sweep.lanes``; 0 or
+    1: in this process, where runs of one shape share a timing model too) or on Ray. Use as a
     context manager; ``run`` is thread-safe."""
 
     def __init__(
@@ -234,7 +246,15 @@ class Replicator:
         self.fallback: str | None = None  # why the replications ran in this process, if so
         self.serial = workers == 0 or (executor == "local" and workers == 1)
         self.dirs, self.sets = catalog_inputs(catalog)
-        self._executor = None if self.serial else make_executor(executor, workers, address)
+        #: the lane every run of this replicator goes down (``on``); None: spread over all
+        self.lane: int | None = None
+        self._executor: Lanes | SerialExecutor | LocalExecutor | RayExecutor | None = None
+        if not self.serial:
+            self._executor = (
+                Lanes(workers or default_workers())
+                if executor == "local"
+                else make_executor(executor, workers, address)
+            )
 
     def __enter__(self) -> Replicator:
         if self._executor is not None:
@@ -253,6 +273,21 @@ class Replicator:
         if self._executor is not None:
             self._executor.__exit__(*exc)
 
+    def cancel(self) -> None:
+        """Stop the local lanes now (``accelsim.sweep.lanes.Lanes.cancel``): runs waiting on
+        them, in any thread, raise at once. In this process or on Ray: nothing to stop."""
+        if isinstance(self._executor, Lanes):
+            self._executor.cancel()
+
+    def on(self, lane: int) -> Replicator:
+        """This replicator with all its runs sent down lane ``lane`` of its local workers
+        (``accelsim.sweep.lanes``: one worker process, whose timing models the runs share);
+        in this process or on Ray, runs go where they would anyway. Used by ``size_devices``:
+        one lane per device."""
+        view = copy.copy(self)
+        view.lane = lane
+        return view
+
     def run(
         self,
         scenarios: Sequence[Scenario],
@@ -265,7 +300,7 @@ class Replicator:
         if self._executor is None:
             out = []
             for sc in scenarios:
-                out.append(run_scenario(sc, self.catalog).summary)
+                out.append(run_scenario(shared_deployment(sc, self.catalog), self.catalog).summary)
                 if progress is not None:
                     progress(len(out), total)
             return out
@@ -284,12 +319,25 @@ class Replicator:
             for i, sc in enumerate(scenarios)
         ]
         got: list[Summary | None] = [None] * total
-        for done, result in enumerate(self._executor.run(tasks), 1):
+        failed: list[str] = []
+
+        def take(result: dict[str, Any]) -> None:
             if result["status"] != "ok":
-                raise AccelsimError(f"replication {result['index']}: {result['message']}")
+                failed.append(f"replication {result['index']}: {result['message']}")
+                return
             got[result["index"]] = summary_from_dict(json.loads(result["metrics"]["summary"]))
             if progress is not None:
-                progress(done, total)
+                progress(sum(s is not None for s in got), total)
+
+        if isinstance(self._executor, Lanes):
+            self._executor.run(tasks, self.lane, done=take)
+        else:
+            for result in self._executor.run(tasks):
+                take(result)
+                if failed:
+                    break
+        if failed:
+            raise AccelsimError(failed[0])
         return [s for s in got if s is not None]
 
     def replicate(

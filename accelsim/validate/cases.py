@@ -40,7 +40,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from accelsim.catalog.loader import Catalog, format_validation_error, read_yaml
+from accelsim.catalog.loader import INTERVALS_STEM, Catalog, format_validation_error, read_yaml
 from accelsim.errors import AccelsimError, CatalogError
 from accelsim.model.batch import BatchStats
 from accelsim.model.perf.draft import SpecDecode
@@ -77,9 +77,6 @@ METRICS = {
 }
 FIXED_BATCH_METRICS = tuple(k for k in METRICS if k not in SERVING_METRICS)
 STATUSES = ("active", "pending", "skipped", "calibration")
-#: ``workloads/validation/intervals.yaml`` holds the prediction intervals
-#: (``accelsim.validate.intervals``), not cases.
-INTERVALS_STEM = "intervals"
 #: Published secondary values a serving case may carry (``reported``), used only to decompose
 #: the error (``CaseResult.decomposition``), never predicted or scored: bench_serving's mean TPOT
 #: and mean TTFT (seconds) and its "Concurrency" (sum of E2E latencies over the duration).

@@ -34,12 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from accelsim.catalog.loader import Catalog, format_validation_error, read_yaml
+from accelsim.catalog.file_cache import read_cached
+from accelsim.catalog.loader import INTERVALS_STEM, Catalog, format_validation_error
 from accelsim.errors import AccelsimError, CatalogError
-from accelsim.validate.cases import INTERVALS_STEM
 
 if TYPE_CHECKING:  # annotations only: keeps the fold machinery off `step`'s start-up
     from accelsim.validate.crossval import CrossValidation
@@ -219,7 +218,10 @@ def _commit(root: Path) -> str:
 
 
 def write_intervals(catalog: Catalog, cv: CrossValidation, path: Path) -> IntervalsFile:
-    """Write the residuals of ``cv`` and their intervals to ``path`` (whole or not at all)."""
+    """Write the residuals of ``cv`` and their intervals to ``path`` (whole or not at all;
+    PyYAML imported here: ``interval_for`` reads the file through the parsed-file cache)."""
+    import yaml
+
     residuals = residuals_of(catalog, cv)
     data = IntervalsFile(
         conf="C",
@@ -251,7 +253,8 @@ _CACHE: dict[str, IntervalsFile] = {}
 
 
 def intervals_file(catalog: Catalog) -> IntervalsFile:
-    """The catalog's ``workloads/validation/intervals.yaml``, validated (read once per path)."""
+    """The catalog's ``workloads/validation/intervals.yaml``, validated (read once per path,
+    through the parsed-file cache: ``accelsim.catalog.file_cache.read_cached``)."""
     path = catalog.folder_files("workloads/validation").get(INTERVALS_STEM)
     if path is None:
         raise AccelsimError(
@@ -261,7 +264,7 @@ def intervals_file(catalog: Catalog) -> IntervalsFile:
     key = str(path)
     if key not in _CACHE:
         try:
-            _CACHE[key] = IntervalsFile.model_validate(read_yaml(path))
+            _CACHE[key] = IntervalsFile.model_validate(read_cached(path))
         except ValidationError as exc:
             raise CatalogError(format_validation_error(str(path), exc)) from None
     return _CACHE[key]

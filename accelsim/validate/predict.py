@@ -8,8 +8,9 @@ holds the signed errors, their aggregates (overall, per split, per device, per m
 Markdown error table of ``docs/validation.md``.
 
 Routing profiles are catalog data (``workloads/routing/``, ``accelsim.catalog.routing``);
-``routing_model`` turns one into the ``RoutingModel`` the timing model prices. Fitted numbers are
-refitted by ``accelsim.validate.calibrate``, never here.
+``routing_model`` (``accelsim.run.timing``, re-exported here) turns one into the
+``RoutingModel`` the timing model prices. Fitted numbers are refitted by
+``accelsim.validate.calibrate``, never here.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError, CatalogError
 from accelsim.model.perf.model import PerfModel
 from accelsim.model.perf.ops import StepTime
-from accelsim.model.routing import RoutingModel
 from accelsim.run.simulate import run_scenario
-from accelsim.run.timing import perf_model_from_catalog
+from accelsim.run.timing import perf_model_from_catalog, routing_model
 from accelsim.sim.metrics import METRICS, Summary
 from accelsim.validate.cases import SERVING_METRICS, Case, load_cases
 
@@ -230,12 +230,6 @@ class ValidationReport(ErrorTable):
 
 
 # ---- predicting -----------------------------------------------------------------------------
-def routing_model(catalog: Catalog, name: str) -> RoutingModel:
-    """The ``RoutingModel`` of routing profile ``name`` (``workloads/routing/NAME.yaml``)."""
-    p = catalog.get("routing", name)
-    return RoutingModel(kind=p.kind, skew=p.skew, drift=p.drift, seed=p.seed)
-
-
 def perf_model_for(case: Case, catalog: Catalog) -> PerfModel:
     """The ``PerfModel`` a case describes."""
     assert case.plan is not None and case.model is not None

@@ -18,6 +18,8 @@ module that owns them:
 - ``hyper`` — DeepSeek-V4's hyper-connections (residual streams, Sinkhorn mixing);
 - ``moe`` — router, shared and routed experts, EP dispatch/combine;
 - ``layer`` — one decoder layer: attention, dense FFN or MoE, TP all-reduces;
+- ``layer_table`` — the simulator's path: the layers' token-only part tabulated per exact token
+  count, only the attention priced per batch (the same floats);
 - ``head`` — LM head and sampling;
 - ``overlap`` — two micro-batches hiding each other's communication;
 - ``draft`` — speculative decoding (``SpecDecode``) and its draft passes (MTP, EAGLE);

@@ -25,8 +25,9 @@ already in every op's device time); ``attention ops x eager_op_s`` piecewise; ``
 eager_op_s`` eager. The op counts are the timing model's own kernel counts per layer
 (``accelsim.model.perf.ops``: ``K_ATTN`` and the rest, norms, rope and cache writes folded into
 them), so they are a floor on what a framework dispatches (an assumption: a per-framework count
-of dispatched ops was not found). The largest captured batch follows vLLM's default rule when a
-launch line lists no capture sizes (``capture_limit``).
+of dispatched ops was not found). The largest captured batch follows the framework's default
+rule when a launch line lists no capture sizes (``capture_limit``): vLLM's in tokens, SGLang's in
+sequences (``cuda_graph_max_bs`` by ``tp_size``, each sequence carrying its draft tokens).
 """
 
 from __future__ import annotations
@@ -49,11 +50,21 @@ def capture_limit(
     max_seqs_per_group: float | None = None,
     draft_tokens: int = 0,
     max_batched_tokens: float | None = None,
+    ranks: int | None = None,
 ) -> float:
     """The largest captured batch, tokens per attention-DP group, by the framework's default
     rule (``FrameworkExecution``): vLLM's ``min(2 x max_num_seqs x (1 + draft tokens), 512)``,
     at most ``max_num_batched_tokens``; ``graph_max_tokens`` where the rule has no factor or the
-    scheduler's limits are unknown."""
+    scheduler's limits are unknown. A framework that caps its capture in sequences by the
+    replica's ``ranks`` (``graph_max_seqs_by_ranks``, SGLang) captures ``min(that cap,
+    max_seqs_per_group)`` sequences of ``1 + draft_tokens`` query tokens each, whatever the
+    prefill token budget (SGLang's capture list stops at ``cuda_graph_max_bs`` and at the
+    request pool's size)."""
+    seqs = execution.max_graph_seqs(ranks) if ranks is not None else None
+    if seqs is not None:
+        if max_seqs_per_group is not None:
+            seqs = min(float(seqs), max_seqs_per_group)
+        return float(seqs) * (1 + draft_tokens)
     limit = float(execution.graph_max_tokens)
     factor = execution.graph_tokens_per_seq_factor
     if factor > 0 and max_seqs_per_group is not None:

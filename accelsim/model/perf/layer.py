@@ -30,7 +30,11 @@ from accelsim.model.perf.sparse import SparseAttention
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
 
-__all__ = ["Layer"]
+__all__ = ["ATTENTION_CLASSES", "Layer"]
+
+#: The op classes a layer's attention family writes (``Layer.add_attention``); the rest of
+#: the layer (``Layer.add_rest``) writes none of them.
+ATTENTION_CLASSES = ("attention", "indexer")
 
 
 class Layer:
@@ -69,7 +73,20 @@ class Layer:
         attention compressed at ``ratio`` (``None``: ``self.attention``, the MTP layer's kind
         on a model with compression); ``lean``: into a ``LeanOps`` (totals only)."""
         ops = LeanOps() if lean else Ops()
+        self.add_attention(ops, g, ratio)
+        self.add_rest(ops, g, is_moe)
+        return ops
+
+    def add_attention(self, ops: Ops, g: Group, ratio: int | None = None) -> None:
+        """The layer's attention (``ATTENTION_CLASSES``: the only part that reads the group's
+        context sums and pairs) over group ``g``, compressed at ``ratio`` (see ``price``)."""
         (self.attention if ratio is None else self._by_ratio.get(ratio, self.attention)).add(ops, g)
+
+    def add_rest(self, ops: Ops, g: Group, is_moe: bool) -> None:
+        """Everything of the layer after its attention (hyper-connections, dense FFN or MoE
+        block, TP all-reduces), in ``price``'s order: a function of the group's token counts
+        only (``tokens``; an MoE block also ``dec_seqs`` and ``replica_tokens``), never of its
+        context sums or pairs (``accelsim.model.perf.table``)."""
         if self.hyper is not None:
             self.hyper.add(ops, g)
         roof, tp = self.roof, self.tp
@@ -90,4 +107,3 @@ class Layer:
                 launch_s=r.launch_s,
                 net=2 * 2 * size * (tp - 1) / tp,
             )
-        return ops

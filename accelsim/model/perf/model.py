@@ -37,9 +37,13 @@ Ranks are dies on multi-die cards (910C), with the card's rates divided by ``car
 
 Two entry points add the same terms in the same order (``_accumulate``): ``step`` into an
 ``Ops``, for the ``StepTime`` breakdown that ``accelsim step``, reports and validation read;
-``work`` / ``iteration_work`` into a ``LeanOps`` that keeps only the per-class totals — the
-simulator's path, about half the cost (37 vs 73 us a call on Llama-2-70B TP4), and equal to
-``step``'s figures to the last bit (``tests/test_engine_pricing.py``).
+``work`` / ``iteration_work`` / ``shape_work`` into a ``LeanOps`` that keeps only the per-class
+totals, with the layers' token-only part from a table per exact token count
+(``accelsim.model.perf.layer_table``: a new batch shape whose token counts were seen prices
+only its attention) — the simulator's path, equal to ``step``'s figures to the last bit
+(``tests/test_engine_pricing.py``, ``tests/test_layer_table.py``). A new mixed shape costs
+about 0.7 of the full loop's time on Llama-2-70B TP4 and about 0.6 on DeepSeek-V3 and V4
+(``benchmarks/bench_perf.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from accelsim.model.perf.draft import Drafter, SpecDecode, checked_draft
 from accelsim.model.perf.head import LMHead
 from accelsim.model.perf.launch import HostDispatch
 from accelsim.model.perf.layer import Layer
+from accelsim.model.perf.layer_table import LayerTable
 from accelsim.model.perf.ops import K_ATTN, K_COLL, Group, LeanOps, Ops, StepTime
 from accelsim.model.perf.overlap import comm_unit_share, overlapped
 from accelsim.model.perf.roofline import Rates, Roofline
@@ -65,8 +70,9 @@ from accelsim.model.routing import RoutingModel, hash_routing
 
 __all__ = ["ITER_CACHE_SIZE", "PerfModel"]
 
-#: Most batch shapes ``PerfModel.iteration_work`` keeps (about 0.3 KB each).
-ITER_CACHE_SIZE = 200_000
+#: Most batch shapes ``PerfModel.iteration_work`` keeps (about 0.3 KB each): few, because the
+#: simulator's own cache (``accelsim.sim.iteration_cache``) keeps the shapes a run repeats.
+ITER_CACHE_SIZE = 1 << 14
 
 
 class PerfModel:
@@ -143,6 +149,8 @@ class PerfModel:
         self.roofline = roof
         self.layer = Layer(model, plan, prec, roof, self.fabrics, self.routing)
         self._groups = self._layer_groups(model, plan, prec, roof)  # (count, moe, ratio, layer)
+        #: the layers' token-only part per exact token key (``work``); the overlap mixes parts
+        self._table = None if plan.micro_batch_overlap else LayerTable(self._groups)
         self.head = LMHead(model.vocab_size, plan.tp, roof, plan.head_tp, self.fabrics)
         self.drafter: Drafter | None = None
         if self.spec is not None:
@@ -190,7 +198,7 @@ class PerfModel:
             )
         probe = Ops()
         batch = BatchStats.decode(2 * self.plan.dp, 1.0)
-        _, framework_s, _ = self._accumulate(batch, probe)
+        _, framework_s, _ = self._accumulate(self._group(batch), probe)
         return (probe.launch - r.iteration_s - framework_s) / r.launch_s
 
     # ---- public API ------------------------------------------------------------------------
@@ -198,7 +206,7 @@ class PerfModel:
         """The breakdown of one iteration of ``batch`` (replica-level aggregates)."""
         plan = self.plan
         total = Ops()
-        hidden, framework_s, host_wait = self._accumulate(batch, total)
+        hidden, framework_s, host_wait = self._accumulate(self._group(batch), total)
         total.launch -= self.rates.iteration_s + framework_s + host_wait
         notes: list[str] = []
         if framework_s > 0:
@@ -223,12 +231,18 @@ class PerfModel:
         )
 
     def work(self, batch: BatchStats) -> tuple[float, float, float]:
-        """``(seconds, FLOPs, HBM bytes)`` of one iteration of ``batch``, uncached and without
-        the ``StepTime`` breakdown: the same op families add the same terms in the same order
-        into a ``LeanOps``, so the figures are the very floats ``step`` gives (``total_s``,
-        FLOPs and bytes summed over classes, times ``tp * dp * cp`` ranks; a test checks)."""
+        """``(seconds, FLOPs, HBM bytes)`` of one iteration of ``batch``, without the
+        ``StepTime`` breakdown: the same op families add the same terms in the same order into
+        a ``LeanOps``, the layers' token-only part from a table per exact token key
+        (``accelsim.model.perf.layer_table``), so the figures are the very floats ``step`` gives
+        (``total_s``, FLOPs and bytes summed over classes, times ``tp * dp * cp`` ranks; tests
+        check)."""
+        return self._work(self._group(batch))
+
+    def _work(self, g: Group) -> tuple[float, float, float]:
+        """``work`` of the busiest group ``g`` (``_group``)."""
         total = LeanOps()
-        self._accumulate(batch, total)
+        self._accumulate(g, total, self._table)
         ranks = self.plan.stage_ranks
         return (
             float(sum(total.t.values())),
@@ -248,44 +262,61 @@ class PerfModel:
         ranks of one stage (``tp * dp * cp``): the work the replica's chips execute, replicated ops
         included. The cache holds at most ``ITER_CACHE_SIZE`` shapes (emptied when full: the
         figures are a pure function of the rounded batch, so results never depend on it)."""
-        key = (
+        return self.shape_work(
             batch.decode_seqs,
-            _sig3(batch.decode_context_tokens),
+            batch.decode_context_tokens,
             batch.prefill_seqs,
-            _sig3(batch.prefill_tokens),
-            _sig3(batch.prefill_attention_pairs),
-            _sig3(batch.prefill_context_tokens),
+            batch.prefill_tokens,
+            batch.prefill_attention_pairs,
+            batch.prefill_context_tokens,
         )
+
+    def shape_work(
+        self, n: int, ctx: float, pseq: int, ptok: int, pairs: float, pctx: float
+    ) -> tuple[float, float, float]:
+        """``iteration_work`` of ``BatchStats(n, ctx, pseq, ptok, pairs, pctx)``, from the
+        batch's fields (``accelsim.sim.iteration_cache`` prices its shapes so: no
+        ``BatchStats`` built)."""
+        key = (n, _sig3(ctx), pseq, _sig3(ptok), _sig3(pairs), _sig3(pctx))
         w = self._iter_cache.get(key)
         if w is None:
-            w = self.work(BatchStats(key[0], key[1], key[2], int(key[3]), key[4], key[5]))
+            dp = self.plan.dp
+            w = self._work(Group.of(n, key[1], pseq, int(key[3]), key[4], key[5], dp, self._qps))
             if len(self._iter_cache) >= ITER_CACHE_SIZE:
                 self._iter_cache.clear()
             self._iter_cache[key] = w
         return w
 
-    def _accumulate(self, batch: BatchStats, total: Ops) -> tuple[float, float, float]:
-        """Price ``batch`` into ``total`` (an ``Ops`` for ``step``, a ``LeanOps`` for ``work``);
-        returns the communication seconds hidden by micro-batch overlap, the framework's
-        per-token cost and the seconds the device waits for the host's op dispatch."""
+    def _group(self, batch: BatchStats) -> Group:
+        """The busiest attention-DP group of ``batch``: whole sequences go to one group, the
+        busiest holds ``ceil(n / dp)`` of them (``Group.busiest``)."""
+        return Group.busiest(batch, self.plan.dp, self._qps)
+
+    def _accumulate(
+        self, g: Group, total: Ops, table: LayerTable | None = None
+    ) -> tuple[float, float, float]:
+        """Price the iteration whose busiest group is ``g`` (``_group``) into ``total`` (an
+        ``Ops`` for ``step``, a ``LeanOps`` for ``work``, its layers from ``table`` when given
+        and on); returns the communication seconds hidden by micro-batch overlap, the
+        framework's per-token cost and the seconds the device waits for the host's op
+        dispatch."""
         plan, r = self.plan, self.rates
         lean = isinstance(total, LeanOps)
         qps = self._qps
-        # whole sequences go to one DP group: the busiest holds ceil(n / dp) of them
-        g = Group.busiest(batch, plan.dp, qps)
         whole = g
         if plan.cp > 1:
             g = g.context_split(plan.cp)
         hidden = 0.0
         if g.tokens > 0:
-            for count, is_moe, ratio, kind in self._groups:
-                if plan.micro_batch_overlap and g.tokens >= 2:
-                    half = kind.price(g.half(), is_moe, ratio)
-                    layer, hid = overlapped(half, comm_unit_share(self.card, plan.ep, g))
-                    hidden += count * hid
-                else:
-                    layer = kind.price(g, is_moe, ratio, lean)
-                total.merge(layer, float(count))
+            if table is None or not table.price(g, total):
+                for count, is_moe, ratio, kind in self._groups:
+                    if plan.micro_batch_overlap and g.tokens >= 2:
+                        half = kind.price(g.half(), is_moe, ratio)
+                        layer, hid = overlapped(half, comm_unit_share(self.card, plan.ep, g))
+                        hidden += count * hid
+                    else:
+                        layer = kind.price(g, is_moe, ratio, lean)
+                    total.merge(layer, float(count))
             self.head.add(total, g)
             if plan.pp > 1:
                 self._pp_transfer(total, g)

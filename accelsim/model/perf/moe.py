@@ -82,6 +82,14 @@ from accelsim.model.routing import RoutingModel
 __all__ = ["MoE"]
 
 _Routed = tuple[float, float, float, float, float, float]
+#: Blocks of whole replica token counts ``MoE.routed`` prices at once: as many counts (a power
+#: of two, at most ``2**_BLOCK_MAX``) as keep the routing recursion's arrays near
+#: ``_BLOCK_NUMBERS`` float64 numbers (256 KB, a core's L2 cache). Speed settings only: the
+#: figures do not depend on them.
+_BLOCK_NUMBERS = 1 << 15
+_BLOCK_MAX = 6
+#: Most blocks ``MoE.routed`` holds (and as many met once); emptied when full.
+_BLOCKS_HELD = 4096
 
 
 def _by_degree(table: tuple[tuple[int, float], ...], ep: int) -> float:
@@ -109,6 +117,9 @@ class MoE:
         self.model, self.plan, self.roof = model, plan, roof
         self.fabrics, self.routing = fabrics, routing
         self._routed_cache: dict[float, _Routed] = {}
+        self._routed_blocks: dict[int, list[_Routed]] = {}
+        self._blocks_met: set[int] = set()  # blocks one count of which was priced alone
+        self._block = 0  # counts per block, set at the first block (``routed``)
         self.dispatch_b = 1.0 if prec.compute in ("fp8", "int8") else 2.0
         h = model.hidden_size
         # bytes per dispatched / combined row (module docstring: scales and header)
@@ -123,6 +134,14 @@ class MoE:
         self.normal_slow = tuple(
             fabrics.up.fraction / (_by_degree(table, plan.ep) if table else a2a)
             for table in roof.rates.ep_normal
+        )
+        # per EP call: class, row bytes, the kernel's fixed seconds plus its per-doubling
+        # term, the normal-mode slow-down
+        rates = roof.rates
+        fixed = rates.ep_doubling_s * math.log2(plan.ep)
+        self.ep_calls = (
+            ("ep_dispatch", self.dispatch_row, rates.ep_dispatch_s + fixed, self.normal_slow[0]),
+            ("ep_combine", self.combine_row, rates.ep_combine_s + fixed, self.normal_slow[1]),
         )
         self.e_params = model.expert_params
         self.shared_params = model.shared_expert_params
@@ -197,14 +216,10 @@ class MoE:
             mean_load = t_all * moe.top_k / ep
             imb = max_load / mean_load if mean_load > 0 else 1.0
             per_rank = m / tp
-            calls = (
-                ("ep_dispatch", self.dispatch_row, r.ep_dispatch_s, self.normal_slow[0]),
-                ("ep_combine", self.combine_row, r.ep_combine_s, self.normal_slow[1]),
-            )
-            for cls, row, fixed, slow in calls:
+            for cls, row, fixed, slow in self.ep_calls:
                 t, sent = self._all_to_all(per_rank, dec_share, row, imb, slow)
                 if t > 0:
-                    t += fixed + r.ep_doubling_s * math.log2(ep)
+                    t += fixed
                 ops.add(cls, network_s=t, kernels=K_COLL, launch_s=r.launch_s, net=sent)
         elif plan.stage_ranks > tp:
             n = plan.stage_ranks
@@ -221,20 +236,62 @@ class MoE:
     def routed(self, t_all: float) -> _Routed:
         """Busiest EP rank's grouped-GEMM time terms for ``t_all`` replica tokens: compute and
         memory seconds, FLOPs, bytes, the mean busiest-rank load over popularity draws, and the
-        (token, expert) assignments on the rank that sets the time."""
+        (token, expert) assignments on the rank that sets the time.
+
+        Memoised on ``t_all`` to 3 decimals (the first count met with a key prices it). Whole
+        counts fall in aligned blocks (``_BLOCK_NUMBERS``): the first count met in a block is
+        priced alone, the second prices the whole block at once (``_routed_many``: the same
+        floats as one count at a time, vectorised), so a run that meets thousands of nearby
+        counts prices a few dozen blocks, and one whose counts are far apart no more than
+        one count each."""
         key = round(t_all, 3)
         hit = self._routed_cache.get(key)
         if hit is not None:
             return hit
+        plan = self.plan
+        if t_all >= 1 and float(t_all).is_integer():
+            if not self._block:
+                # as many counts as keep a block's arrays near ``_BLOCK_NUMBERS`` numbers
+                per = self.routing.work_per_count(self.model, plan.ep, plan.redundant_experts)
+                self._block = 1 << max(0, min(_BLOCK_MAX, (_BLOCK_NUMBERS // per).bit_length() - 1))
+            n = int(t_all)
+            start = n - n % self._block
+            block = self._routed_blocks.get(start)
+            if block is not None:
+                out = block[n - max(start, 1)]
+            elif start not in self._blocks_met:  # a block is priced when a second count needs it
+                if len(self._blocks_met) > _BLOCKS_HELD:
+                    self._blocks_met.clear()
+                self._blocks_met.add(start)
+                out = self._routed_many(np.array([t_all], dtype=float))[0]
+            else:
+                if len(self._routed_blocks) > _BLOCKS_HELD:
+                    self._routed_blocks.clear()
+                counts = np.arange(max(start, 1), start + self._block, dtype=float)
+                block = self._routed_many(counts)
+                self._routed_blocks[start] = block
+                out = block[n - max(start, 1)]
+        else:
+            out = self._routed_many(np.array([t_all], dtype=float))[0]
+        if len(self._routed_cache) > 100_000:
+            self._routed_cache.clear()
+        self._routed_cache[key] = out
+        return out
+
+    def _routed_many(self, tokens: np.ndarray) -> list[_Routed]:
+        """``routed``'s terms for each replica token count of ``tokens``: every step is
+        elementwise over (count, draw, rank) or along one count's ranks or draws, so each
+        count's floats are those of pricing it alone."""
         plan, roof = self.plan, self.roof
         r = roof.rates
-        loads = self.routing.rank_loads(self.model, plan.ep, plan.redundant_experts, t_all)
+        load, touched = self.routing.rank_loads_many(
+            self.model, plan.ep, plan.redundant_experts, tokens
+        )
         split = plan.moe_tp
         params = self.e_params / split
-        load, touched = loads.load, loads.touched
         flops = 2.0 * params * load
         m = np.divide(load, touched, out=np.zeros_like(load), where=touched > 0)
-        rate = r.gemm_flops * m / (m + r.m_half)
+        rate = np.maximum(r.gemm_flops * m / (m + r.routed_m_half), r.vector_flops)
         if r.routed_flops:
             rate = np.minimum(rate, r.routed_flops)
         compute = np.divide(flops, rate, out=np.zeros_like(flops), where=rate > 0)
@@ -242,20 +299,22 @@ class MoE:
         hbm = weights + load * (2.0 * roof.h + 3.0 * params / roof.h) * roof.act
         memory = (hbm + weights * roof.dequant_routed) / r.hbm
         t = np.maximum(compute, memory)
-        idx = t.argmax(axis=1)
-        rows = np.arange(t.shape[0])
-        out = (
-            float(compute[rows, idx].mean()),
-            float(memory[rows, idx].mean()),
-            float(flops[rows, idx].mean()),
-            float(hbm[rows, idx].mean()),
-            loads.max_load,
-            float(load[rows, idx].mean()),
+        # the rank that sets the time, per count and draw; its figures averaged over draws
+        count, draws, ep = t.shape
+        at = (np.arange(count * draws) * ep + t.argmax(axis=2).ravel()).reshape(count, draws)
+
+        def at_rank(x: np.ndarray) -> list[float]:
+            return (np.add.reduce(x.ravel()[at], axis=1) / draws).tolist()
+
+        cols = (
+            at_rank(compute),
+            at_rank(memory),
+            at_rank(flops),
+            at_rank(hbm),
+            (np.add.reduce(load.max(axis=2), axis=1) / draws).tolist(),
+            at_rank(load),
         )
-        if len(self._routed_cache) > 100_000:
-            self._routed_cache.clear()
-        self._routed_cache[key] = out
-        return out
+        return list(zip(*cols, strict=True))
 
     def _all_to_all(
         self, tokens: float, dec_share: float, row: float, imb: float, slow: float = 1.0

@@ -66,6 +66,7 @@ COMM_CLASSES = ("tp_collectives", "ep_dispatch", "ep_combine", "pp_transfer", "c
 #: only when they hold work, so other records are as they were before the classes existed.
 MODEL_SPECIFIC_CLASSES = ("indexer", "hyper_connections", "cp_kv_exchange")
 BOUNDS = ("compute", "memory", "network", "overhead")
+_ZEROS = dict.fromkeys(OP_CLASSES, 0.0)  # copied by ``LeanOps`` (faster than ``fromkeys``)
 
 # Kernels per op and layer (norms, rope, cache writes and activations folded in: their launches
 # are counted here, their bytes by the elementwise terms).
@@ -239,9 +240,9 @@ class LeanOps(Ops):
     __slots__ = ()
 
     def __init__(self) -> None:
-        self.t = dict.fromkeys(OP_CLASSES, 0.0)
-        self.f = dict.fromkeys(OP_CLASSES, 0.0)
-        self.b = dict.fromkeys(OP_CLASSES, 0.0)
+        self.t = _ZEROS.copy()
+        self.f = _ZEROS.copy()
+        self.b = _ZEROS.copy()
         self.launch = 0.0
 
     def add(
@@ -279,9 +280,11 @@ class LeanOps(Ops):
         raise TypeError("LeanOps keeps no bounds: price with Ops for a StepTime")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Group:
-    """The work of one attention-DP group in one iteration (or one micro-batch of it)."""
+    """The work of one attention-DP group in one iteration (or one micro-batch of it). Never
+    modified once built; not ``frozen`` because a frozen dataclass takes several times as long
+    to build (``object.__setattr__`` per field), and one is built per priced iteration."""
 
     tokens: float  # tokens through the layers
     dec_seqs: float
@@ -298,19 +301,39 @@ class Group:
     def busiest(batch: BatchStats, dp: int, qps: float) -> Group:
         """The busiest of ``dp`` groups when ``batch``'s sequences go whole to one group each
         and every decode sequence carries ``qps`` query tokens (see the module docstring)."""
-        d_sh = _busiest_share(batch.decode_seqs, dp)
-        p_sh = _busiest_share(batch.prefill_seqs, dp) if batch.prefill_seqs else 1.0 / dp
+        return Group.of(
+            batch.decode_seqs,
+            batch.decode_context_tokens,
+            batch.prefill_seqs,
+            batch.prefill_tokens,
+            batch.prefill_attention_pairs,
+            batch.prefill_context_tokens,
+            dp,
+            qps,
+        )
+
+    @staticmethod
+    def of(
+        n: int, ctx: float, pseq: int, ptok: int, pairs: float, pctx: float, dp: int, qps: float
+    ) -> Group:
+        """``busiest`` of the batch ``BatchStats(n, ctx, pseq, ptok, pairs, pctx)``, from its
+        fields (the simulator's pricing path builds no ``BatchStats``)."""
+        if dp == 1:  # ``_busiest_share``'s value, without the calls
+            d_sh = p_sh = 1.0
+        else:
+            d_sh = _busiest_share(n, dp)
+            p_sh = _busiest_share(pseq, dp) if pseq else 1.0 / dp
         return Group(
-            tokens=batch.decode_seqs * qps * d_sh + batch.prefill_tokens * p_sh,
-            dec_seqs=batch.decode_seqs * d_sh,
-            dec_ctx=batch.decode_context_tokens * d_sh,
-            q_per_seq=qps,
-            pre_tokens=batch.prefill_tokens * p_sh,
-            pre_pairs=batch.prefill_attention_pairs * p_sh,
-            pre_ctx=batch.prefill_context_tokens * p_sh,
-            pre_seqs=batch.prefill_seqs * p_sh,
-            replica_tokens=batch.decode_seqs * qps + batch.prefill_tokens,
-            replica_dec_seqs=float(batch.decode_seqs),
+            n * qps * d_sh + ptok * p_sh,
+            n * d_sh,
+            ctx * d_sh,
+            qps,
+            ptok * p_sh,
+            pairs * p_sh,
+            pctx * p_sh,
+            pseq * p_sh,
+            n * qps + ptok,
+            float(n),
         )
 
     @property

@@ -7,7 +7,18 @@ bandwidth and link bandwidth are the card's divided by ``card.dies``.
 Roofline of one op: ``max(FLOPs / achievable FLOP/s, bytes / achievable HBM bandwidth)``, then
 ``kernels * kernel_launch`` on top. Achievable FLOP/s of a GEMM with ``M`` rows (tokens):
 ``peak * gemm_fraction * M / (M + gemm_m_half)`` — large GEMMs reach the card's measured
-best ("MAMF") fraction, small-M GEMMs (decode, few tokens per expert) far less. The fraction is
+large-M fraction, small-M GEMMs (decode, few tokens per expert) far less: a tensor-core tile is
+64-128 rows tall, so a GEMM with few rows wastes most of each MMA. That rate never falls below
+the card's vector (non-tensor FP32 FMA) peak, ``peak_flops.fp32`` where the card lists it
+(``Rates.vector_flops``; 0, no floor, where it does not): at a few rows a GEMV runs on the CUDA
+cores, not the tensor cores (cuBLAS's gemv kernels, torch.compile's Triton reductions), so its
+math is never the bound it would be under the tile term — on an A100 (``gemm_m_half`` 142) the
+floor takes over below M = 11 and keeps a weight-only INT8 GEMV (1 B per weight, BF16 math)
+memory-bound as gpt-fast measures it (assumption: the raw FP32 peak, no efficiency factor;
+only its being far above the tile term's rate at M = 1 matters). The routed experts' grouped
+GEMM (``accelsim.model.perf.moe``) takes M as tokens per expert and the card's
+``routed_m_half_by_dtype`` constant where its fused-MoE kernel was measured apart from the dense
+GEMMs (``Rates.routed_m_half``), else ``gemm_m_half``. The fraction is
 the one measured for the compute dtype (``gemm_fraction_by_dtype``, e.g. FP8 on Hopper) when
 the card lists it, else ``gemm_fraction``. Attention kernels use ``attention_fraction`` when the
 card gives one, else the GEMM fraction of the attention dtype, without the small-M term (their
@@ -105,6 +116,8 @@ class Rates:
     routed_flops: float = 0.0  # ceiling on the routed-expert kernel's rate (0: none)
     routed_fixed_s: float = 0.0  # fixed device time of the routed-expert kernel per MoE layer
     ep_normal: tuple[tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]] = ((), ())
+    vector_flops: float = 0.0  # floor of a small-M GEMM's rate: the FP32 vector peak (0: none)
+    routed_m_half: float = 0.0  # m_half of the routed-expert kernel, in tokens per expert
 
     @staticmethod
     def of(card: Card, prec: Precision) -> Rates:
@@ -121,6 +134,7 @@ class Rates:
         narrow = BYTES[experts] < BYTES[prec.compute]
         routed_frac = eff.routed_gemm_fraction_by_dtype.get(experts) if narrow else None  # type: ignore[call-overload]
         routed_fixed = eff.routed_fixed_by_dtype.get(experts, 0.0) if narrow else 0.0  # type: ignore[call-overload]
+        routed_mh = eff.routed_m_half_by_dtype.get(experts) if narrow else None  # type: ignore[call-overload]
         return Rates(
             gemm_flops=peak * eff.gemm_fraction_for(prec.compute),
             m_half=eff.gemm_m_half,
@@ -143,13 +157,16 @@ class Rates:
                 tuple(sorted(eff.ep_normal_dispatch_fraction.items())),
                 tuple(sorted(eff.ep_normal_combine_fraction.items())),
             ),
+            vector_flops=card.peak("fp32") / d if card.supports("fp32") else 0.0,
+            routed_m_half=eff.gemm_m_half if routed_mh is None else routed_mh,
         )
 
     def gemm_rate(self, m: float) -> float:
-        """Achievable FLOP/s of a GEMM with ``m`` rows."""
+        """Achievable FLOP/s of a GEMM with ``m`` rows: the tile term, never below the vector
+        floor (module docstring)."""
         if m <= 0:
             return self.gemm_flops
-        return self.gemm_flops * m / (m + self.m_half)
+        return max(self.gemm_flops * m / (m + self.m_half), self.vector_flops)
 
 
 class Roofline:

@@ -1,0 +1,138 @@
+"""The layers of one iteration priced from a table of their token-only part (``LayerTable``):
+the simulator's fast path (``PerfModel.work``), exact to the last bit.
+
+A layer is its attention (``Layer.add_attention``, into ``ATTENTION_CLASSES``: the only part
+that reads the group's decode context sum, prefill pairs and prefill prior context) and the
+rest (``Layer.add_rest``: hyper-connections, dense FFN or MoE block, TP all-reduces), which
+reads only the group's token counts: ``tokens`` on a dense model; on a model with MoE layers
+also ``dec_seqs``, ``q_per_seq`` (the low-latency share of the EP dispatch) and
+``replica_tokens`` (the routed experts' load). Those counts are the key, exact floats (no
+rounding, no interpolation: the grid is the set of shapes a run reaches), so a mixed batch
+whose context sums are new but whose token counts were seen before prices only its attention.
+
+Why the floats are the very ones of the full loop (``PerfModel._accumulate``): each op class
+takes its terms from one part only, each part adds its terms to a fresh accumulator in
+``Layer.price``'s order, and the attention classes are added up over the layer kinds, times
+their counts, as ``LeanOps.merge`` adds them, so each class's total is the same sequence of
+float operations; what follows the layers (LM head, PP and CP transfers, draft passes, overhead,
+host wait) is priced on that total as before, and the totals sum over ``OP_CLASSES`` in the
+same order. Checked, not assumed: the attention part writes into accumulators that hold only
+its classes (another class raises), and a rest part is tabulated with the fields outside its
+key set to NaN and must come out finite and leave the attention classes zero. When a check
+fails the table switches itself off and every iteration takes the full loop (same figures,
+slower). A plan with ``micro_batch_overlap`` never uses the table (the overlap mixes attention
+time into each layer's exposed communication).
+
+A key is tabulated the second time it is met (the first time, the full loop prices the
+layers: tabulating costs a little more than the full loop, so a stream of shapes that never
+repeat their token counts costs no more than before). Bounded: at most ``TABLE_SIZE`` keys
+tabulated and as many met once (each emptied when full; a figure is a pure function of its
+key, so results never depend on the bound).
+"""
+
+from __future__ import annotations
+
+import math
+
+from accelsim.model.perf.layer import ATTENTION_CLASSES, Layer
+from accelsim.model.perf.ops import Group, LeanOps
+
+__all__ = ["TABLE_SIZE", "LayerTable"]
+
+#: Most token keys a ``LayerTable`` holds (three dicts of 16 floats each, about 2.5 KB a key).
+TABLE_SIZE = 1 << 13
+
+_NAN = math.nan
+
+
+class LayerTable:
+    """The layer loop of ``PerfModel`` (``groups``: ``(count, is_moe, ratio, layer)`` per layer
+    kind) with its token-only part tabulated per exact token key (see the module docstring)."""
+
+    __slots__ = ("attention", "groups", "moe", "ok", "rest", "seen")
+
+    def __init__(self, groups: tuple[tuple[int, bool, int, Layer], ...]) -> None:
+        self.groups = groups
+        self.attention = tuple((float(count), ratio, layer) for count, _, ratio, layer in groups)
+        self.moe = any(is_moe for _, is_moe, _, _ in groups)
+        self.rest: dict[tuple[float, ...], tuple[dict, dict, dict]] = {}
+        self.seen: set[tuple[float, ...]] = set()  # keys met once, not tabulated yet
+        self.ok = True
+
+    def price(self, g: Group, total: LeanOps) -> bool:
+        """Add the layers over group ``g`` to ``total`` (fresh: nothing added yet); False,
+        with ``total`` untouched, when the full loop is to price them: the first time a key
+        is met (tabulating costs a little more than the full loop, so a key is tabulated when
+        it comes back), and always once the table has switched itself off."""
+        if not self.ok:
+            return False
+        if self.moe:
+            key: tuple[float, ...] = (g.tokens, g.dec_seqs, g.q_per_seq, g.replica_tokens)
+        else:
+            key = (g.tokens,)
+        rest = self.rest.get(key)
+        if rest is None:
+            if key not in self.seen:
+                if len(self.seen) >= TABLE_SIZE:
+                    self.seen.clear()
+                self.seen.add(key)
+                return False
+            rest = self._tabulate(key)
+            if rest is None:
+                return False
+        # the attention classes as ``LeanOps.merge`` adds them up over the layer kinds (the
+        # rest part leaves them 0.0, so each total is the same sequence of additions)
+        t_a = t_i = f_a = f_i = b_a = b_i = 0.0
+        try:
+            for mult, ratio, layer in self.attention:
+                a = LeanOps.__new__(LeanOps)  # only the attention classes (module docstring)
+                a.t = {"attention": 0.0, "indexer": 0.0}
+                a.f = {"attention": 0.0, "indexer": 0.0}
+                a.b = {"attention": 0.0, "indexer": 0.0}
+                layer.add_attention(a, g, ratio)
+                at, af, ab = a.t, a.f, a.b
+                t_a += at["attention"] * mult
+                t_i += at["indexer"] * mult
+                f_a += af["attention"] * mult
+                f_i += af["indexer"] * mult
+                b_a += ab["attention"] * mult
+                b_i += ab["indexer"] * mult
+        except KeyError:  # an attention family wrote another class: not separable
+            self._off()
+            return False
+        # the keys keep their order (``OP_CLASSES``): the totals sum in the same order
+        total.t = {**rest[0], "attention": t_a, "indexer": t_i}
+        total.f = {**rest[1], "attention": f_a, "indexer": f_i}
+        total.b = {**rest[2], "attention": b_a, "indexer": b_i}
+        return True
+
+    def _tabulate(self, key: tuple[float, ...]) -> tuple[dict, dict, dict] | None:
+        """The rest parts of all layer kinds for ``key`` (fields outside it NaN), or None after
+        switching the table off when a check of the module docstring fails."""
+        if self.moe:
+            tokens, dec_seqs, q_per_seq, replica = key
+        else:
+            tokens, dec_seqs, q_per_seq, replica = key[0], _NAN, _NAN, _NAN
+        probe = Group(tokens, dec_seqs, _NAN, q_per_seq, _NAN, _NAN, _NAN, _NAN, replica, _NAN)
+        acc = LeanOps()
+        for count, is_moe, _, layer in self.groups:
+            part = LeanOps()
+            layer.add_rest(part, probe, is_moe)
+            acc.merge(part, float(count))
+        # one sum: a NaN or an infinity anywhere makes it non-finite (the terms are >= 0)
+        total = sum(acc.t.values()) + sum(acc.f.values()) + sum(acc.b.values())
+        if not math.isfinite(total) or any(
+            acc.t[c] or acc.f[c] or acc.b[c] for c in ATTENTION_CLASSES
+        ):
+            self._off()
+            return None
+        if len(self.rest) >= TABLE_SIZE:
+            self.rest.clear()
+        out = (acc.t, acc.f, acc.b)
+        self.rest[key] = out
+        return out
+
+    def _off(self) -> None:
+        self.ok = False
+        self.rest.clear()
+        self.seen.clear()
