@@ -195,11 +195,10 @@ class _Replica:
         pt = 0
         pairs = 0.0
         pctx = 0
-        B = kv.B
         prefilling = kv.prefilling
         for sid, prior, tok in chunks:
             # the chunk's blocks are allocated while it computes (``blocks_for``, inline)
-            kv.prefill_blocks += (prior + tok + B - 1) // B - (prior + B - 1) // B
+            kv.prefill_blocks += kv.blocks_for(prior + tok) - kv.blocks_for(prior)
             prefilling[sid] = prior + tok
             pt += tok
             pairs += tok * (prior + (tok + 1) / 2)
@@ -228,7 +227,6 @@ class _Replica:
             policy.open_round()
         max_seqs = self.sc.max_seqs if rules.admit_while_running else self.sc.batch_size
         asks = self.asks_admits
-        B = kv.B
         while waiting and len(running) < max_seqs:
             sid = waiting[0]
             if req.ready[sid]:  # KV already here (P/D decode pool): it joins the decodes
@@ -247,7 +245,7 @@ class _Replica:
                 if budget <= 0:
                     break
                 tok = min(total - prior, budget)
-                need = (prior + tok + B - 1) // B
+                need = kv.blocks_for(prior + tok)
             else:
                 tok = total - prior
                 if tok > budget and chunks:
@@ -265,7 +263,7 @@ class _Replica:
                 scheduled_at[sid] = t
             running[sid] = None
             kv.prefilling[sid] = prior
-            kv.prefill_blocks += (prior + B - 1) // B
+            kv.prefill_blocks += kv.blocks_for(prior)
             chunks.append((sid, prior, tok))
 
     # ---- applying one iteration --------------------------------------------------------
@@ -312,14 +310,13 @@ class _Replica:
             prompt_eff, out_left = req.prompt_eff, req.out_left
             prefilling, running = kv.prefilling, kv.running
             first_token_at = eng.first_token_at
-            B = kv.B
             for sid, _prior, _tok in plan[0]:
                 done = prefilling[sid]
                 if done < prompt_eff[sid]:
                     continue  # more chunks to go
                 del prefilling[sid]
                 del running[sid]
-                kv.prefill_blocks -= -(-done // B)
+                kv.prefill_blocks -= kv.blocks_for(done)
                 if first_token_at[sid] != first_token_at[sid]:
                     first_token_at[sid] = t
                 eng.tokens_out += 1

@@ -103,20 +103,7 @@ class IterationCache:
         if not self.cacheable:
             w = self._price(BatchStats(n, float(ctx), pseq, ptok, float(ppairs), float(pctx)))
         else:
-            # ``quantize`` of the four sums, inline (this runs once per mixed iteration)
-            qc, qt, qp, qx = int(ctx), int(ptok), int(ppairs), int(pctx)
-            if qc >= 256:
-                sh = qc.bit_length() - QUANT_BITS
-                qc = ((qc >> sh) << sh) | (1 << (sh - 1))
-            if qt >= 256:
-                sh = qt.bit_length() - QUANT_BITS
-                qt = ((qt >> sh) << sh) | (1 << (sh - 1))
-            if qp >= 256:
-                sh = qp.bit_length() - QUANT_BITS
-                qp = ((qp >> sh) << sh) | (1 << (sh - 1))
-            if qx >= 256:
-                sh = qx.bit_length() - QUANT_BITS
-                qx = ((qx >> sh) << sh) | (1 << (sh - 1))
+            qc, qt, qp, qx = quantize(ctx), quantize(ptok), quantize(ppairs), quantize(pctx)
             key = (n, qc, pseq, qt, qp, qx)
             w = self.mixed.get(key)
             if w is None:
