@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from accelsim.catalog.loader import load_catalog, with_overrides
+from accelsim.catalog.loader import with_overrides
 from accelsim.dtypes import precision
 from accelsim.errors import AccelsimError
 from accelsim.model.batch import BatchStats
@@ -25,11 +25,6 @@ from accelsim.sweep.lanes import Lanes
 from accelsim.sweep.replicate import Replicator
 from accelsim.sweep.timing_memo import shared_deployment
 from accelsim.sweep.worker import run_task
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
 
 
 @pytest.fixture(scope="module")

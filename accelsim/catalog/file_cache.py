@@ -165,6 +165,7 @@ class ParsedFiles:
 
 
 _SHARED: dict[Path, ParsedFiles] = {}
+_SHARED_LOCK = threading.Lock()  # one ``ParsedFiles`` per cache file, even when threads race
 
 
 def shared() -> ParsedFiles:
@@ -173,9 +174,10 @@ def shared() -> ParsedFiles:
     earlier in the process is never wrong, at worst missing what another process added since
     (those files are parsed again)."""
     path = cache_file()
-    files = _SHARED.get(path)
-    if files is None:
-        files = _SHARED[path] = ParsedFiles()
+    with _SHARED_LOCK:
+        files = _SHARED.get(path)
+        if files is None:
+            files = _SHARED[path] = ParsedFiles()
     return files
 
 
