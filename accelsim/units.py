@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -49,6 +50,7 @@ __all__ = [
     "format_value",
     "parse_money",
     "parse_quantity",
+    "pint_version",
 ]
 
 #: Hours in a year (365.25 days), the convention of ``reference/tco.md``.
@@ -150,14 +152,35 @@ def cache_dir() -> Path:
     return Path(xdg if xdg else Path.home() / ".cache") / "accelsim"
 
 
+def pint_version() -> str:
+    """Which pint is installed, without importing it or parsing its metadata (about 5 ms of
+    ``step``'s start-up): the name of its one ``pint-VERSION.dist-info`` folder beside the
+    package, as pip installs it; else (no such folder, or several) its metadata's version;
+    ``"none"`` when pint is not installed."""
+    spec = importlib.util.find_spec("pint")
+    if spec is None or not spec.origin:
+        return "none"
+    site = Path(spec.origin).parent.parent
+    try:
+        found = [e.name for e in os.scandir(site) if _PINT_DIST.fullmatch(e.name)]
+    except OSError:
+        found = []
+    if len(found) == 1:
+        return found[0]
+    try:
+        return version("pint")
+    except PackageNotFoundError:
+        return "none"
+
+
+#: pip's metadata folder of an installed pint (``pint-0.25.3.dist-info``).
+_PINT_DIST = re.compile(r"pint-[^-]+\.dist-info")
+
+
 def _cache_file() -> Path:
     """The conversion cache of this ``units.py`` and this pint: its name carries a hash of both
     (the registry's definitions above and pint's own), so editing either starts a new file."""
-    try:
-        pint_version = version("pint")
-    except PackageNotFoundError:
-        pint_version = "none"
-    digest = hashlib.sha256(Path(__file__).read_bytes() + pint_version.encode()).hexdigest()
+    digest = hashlib.sha256(Path(__file__).read_bytes() + pint_version().encode()).hexdigest()
     return cache_dir() / f"units-{digest[:16]}.json"
 
 

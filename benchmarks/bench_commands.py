@@ -31,6 +31,15 @@ Quiet-machine check at the end of the session (2026-12-03 16:10 UTC, load 0.8-1.
 pairs of the tree at the session's start (``git archive 8dd6cb1``) and this one: ``compare``
 (3 seeds) 18.1 -> 5.9 s wall (CPU 30.2 -> 10.4 s: the target is met on a quiet machine), ``size``
 53.4 -> 13.5 s wall (CPU 98.0 -> 23.5 s; above the 10 s target), ``--repeat 1``.
+
+Wave 5, ``size`` (2026-12-03, load 3-7 from other sessions' tests): its first size (one
+replica) is simulated on its worker while the main process finds the analytic start
+(``accelsim.questions.sizing``), ``--tree`` pairs of this tree with ``questions/`` and
+``sweep/`` of before and after: 17:20 ``--repeat 2`` median 36.2 -> 32.2 s (CPU 22.1 -> 19.5 s),
+17:28 ``--repeat 3`` median 53.1 -> 42.3 s (best 41.4 -> 35.3 s); a 17:24 ``--repeat 2`` pair
+under a load spike went 40.1 -> 44.2 s. The same ``size --json`` and ``compare --json`` bytes;
+``compare`` is unchanged by this (17:24: CPU 10.5 -> 10.4 s). What is left of ``size`` is its
+ten simulations (about 19 s of CPU on the two cores, 2.4 s each at 11-12 replicas).
 """
 
 from __future__ import annotations

@@ -63,6 +63,37 @@ half; of the engine's half, no one place — simpy's kernel (one event per arriv
 iteration, about 1.9 per request), the prefill/admission path, the iteration bookkeeping and
 the router each take a tenth to a fifth.
 
+Fourth pass (engine: iterations with prefill work of a chunked-prefill replica back to back,
+``sim/mixed_loop.py``, which also applies the iteration a replica yielded for; decode runs
+priced across context buckets inside the run, the current timeline bin's sums in locals; both
+loops bound once per replica), 2026-12-03 17:40-18:00 UTC, load average 1.1-6 on the 2 cores;
+"before" the live tree with only the engine files put back, "after" this tree, one pair each
+(``--tree`` interleaved; the same summaries, model calls and records both ways):
+
+==========  ============  ================  ================  ==============
+case        requests      before CPU s      after CPU s       peak RSS MiB
+==========  ============  ================  ================  ==============
+engine      vidur 10k     1.63, 1.92        1.47, 1.78        -
+engine      20k, 64 rep.  1.69, 1.48        1.44, 1.47        -
+engine      30k, 2 rep.   2.68, 3.15        2.85, 2.39        -
+vidur       10,000        3.14              3.04              82 -> 82
+vidur       50,000        9.82              8.60              125 -> 125
+million     1M, 64 rep.   73.3              73.1              341 -> 339
+million2    1M, 2 rep.    154.1             136.3             362 -> 349
+==========  ============  ================  ================  ==============
+
+Under that load CPU seconds moved 10-20 % from run to run, so the engine's own change was
+also counted exactly: Python opcodes executed by one simulation with ``_ClosedForm`` pricing
+(``sys.settrace`` with opcode events), before -> after: Vidur stream 2k requests 22.9M ->
+18.4M (-20 %; function calls 239k -> 153k); default traffic 5k on 64 replicas 33.1M -> 29.4M
+(-11 %; 370k -> 303k); 3k on 2 replicas 15.8M -> 14.3M (-10 %; 200k -> 157k). Still not met:
+10k <= 0.8 s and 50k <= 2.5 s (start-up and pricing misses are most of those processes),
+1M <= 15 s on 64 replicas and <= 30 s on 2; peak RSS of ``million2`` is at the 350 MiB line.
+What the million cases spend now: pricing about half (415k model calls on 64 replicas, 732k
+on 2); on 64 replicas the gap between arrivals (2 ms) is shorter than an iteration, so almost
+every iteration is one simpy timeout and one resume (no window to run ahead in), and the
+per-request path (admission, least-loaded routing, join, finish) is the rest.
+
 ``--tree DIR`` (repeatable) runs every case once per source tree (``PYTHONPATH=DIR``, e.g. a
 copy of the package before a change), interleaved, ``--repeat`` times, so before/after figures
 come from the same load on a shared machine.

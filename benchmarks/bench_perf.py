@@ -15,6 +15,20 @@ microseconds per shape, best of three): Llama-2-70B TP4 34.6 -> 25.1, DeepSeek-V
 67.3 -> 38.7, DeepSeek-V4-Flash TP8 182.9 -> 110.4. On the Vidur workload's own stream of
 23k priced shapes (10k requests) a shape costs 30-43 us before the table (and the lighter
 ``Group``, ``LeanOps`` and ``shape_work`` of the same change) and 18.5 us after.
+Its third column is the shape table (``accelsim.model.perf.shape_table``, the default since
+wave 5: every op but the attention and the draft passes kept per exact token counts, the
+attention in closed form, ``Attention.lean``; the same floats). Measured (same 2-core machine,
+load average 5, 2026-12-03 17:35 UTC; CPU us per shape, full loop / layer table / shape
+table): Llama-2-70B TP4 26.9 / 23.8 / 16.6, DeepSeek-V3 TP8 EP8 63.9 / 35.1 / 24.9,
+DeepSeek-V4-Flash 208.4 / 134.3 / 111.3 (its sparse and compressed attention keeps its own
+``add``: only the token-only part is saved). A fourth table replays the iteration-cache
+lookups of the Vidur workload at 10k requests (50,504 lookups, 23,518 priced shapes; 4,062
+token keys, 2,611 of them met once): the whole stream 956 -> 593 ms CPU, per priced shape
+40.7 -> 25.2 us of stream (the cache's own lookups included). On that stream, in one process:
+a new token key costs about 26 us (its record), a shape whose key is known about 3-5 us
+(about a fifth of the layer table's ``_work``), and callgrind counts 2.8x fewer instructions
+per priced shape (164k -> 59k, first 6,000 shapes); the cache's lookups with a trivial model
+cost 3.45 -> 2.93 us each (``quantize`` inlined).
 
 The third table prices the routed experts (``MoE.routed``) of new replica token counts, each
 count alone against the blocked memo (``accelsim.model.perf.moe``: counts priced in blocks,
@@ -27,8 +41,12 @@ routing) 411-432 -> 140-300. The first table's ``step() varying`` of DeepSeek-V3
 
 from __future__ import annotations
 
+import gzip
 import random
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -173,8 +191,9 @@ def _mixed_shapes(count: int) -> list[tuple[int, float, int, int, float, float]]
 
 
 def mixed_iterations(cat) -> None:
-    """CPU microseconds per priced mixed iteration, layers tabulated vs the full layer loop
-    (CPU time: a shared machine's load stretches wall time; best of three interleaved runs)."""
+    """CPU microseconds per priced mixed iteration: the full layer loop, the layers tabulated
+    (``LayerTable``) and the shape table (``ShapeTable``, the default) — CPU time: a shared
+    machine's load stretches wall time; best of three interleaved runs."""
     shapes = _mixed_shapes(20_000)
     cases = [
         ("llama-2-70b a100 TP4 (vidur workload)", "llama-2-70b", "a100-sxm4-80gb",
@@ -183,19 +202,98 @@ def mixed_iterations(cat) -> None:
         ("dsv4-flash h200 TP8 (compressed)", "deepseek-v4-flash", "h200", ParallelPlan(tp=8),
          "fp8"),
     ]  # fmt: skip
-    print(f"\n{'mixed iteration, all shapes new':42s} {'full loop':>14s} {'tabulated':>15s}")
+    head = f"{'mixed iteration, all shapes new':42s} {'full loop':>14s} {'layer table':>15s}"
+    print(f"\n{head} {'shape table':>15s}")
     for label, model, device, plan, dtype in cases:
-        cols = [float("inf"), float("inf")]
+        cols = [float("inf")] * 3
         for _ in range(3):
-            for col in (0, 1):
+            for col in (0, 1, 2):
                 pm = perf_model_from_catalog(cat, model, device, plan, precision(dtype))
+                if col < 2:
+                    pm._shapes = None  # the layer table's path (``PerfModel._work``)
                 if col == 0:
                     pm._table = None  # the full layer loop
                 t0 = time.process_time()
                 for shape in shapes:
                     pm.shape_work(*shape)
                 cols[col] = min(cols[col], (time.process_time() - t0) / len(shapes))
-        print(f"{label:42s} {cols[0] * 1e6:11.1f} us {cols[1] * 1e6:12.1f} us")
+        us = [c * 1e6 for c in cols]
+        print(f"{label:42s} {us[0]:11.1f} us {us[1]:12.1f} us {us[2]:12.1f} us")
+    vidur_stream(cat)
+
+
+def _vidur_lookups(requests: int) -> list[tuple]:
+    """The iteration-cache lookups (``decode_time`` / ``time`` arguments) of one simulation of
+    ``bench_engine``'s Vidur workload at ``requests`` requests, in order."""
+    from accelsim.catalog.loader import load_catalog
+    from accelsim.run.resolve import deploy, file_resolver, load_scenario
+    from accelsim.sim.engine import Pool, simulate
+    from accelsim.sim.iteration_cache import IterationCache
+    from accelsim.sim.traffic import generate
+
+    calls: list[tuple] = []
+    real_decode, real_time = IterationCache.decode_time, IterationCache.time
+
+    def decode_time(self, n, ctx):
+        calls.append((n, ctx))
+        return real_decode(self, n, ctx)
+
+    def mixed_time(self, *shape):
+        calls.append(shape)
+        return real_time(self, *shape)
+
+    data = Path(__file__).resolve().parent / "data" / "vidur"
+    with tempfile.TemporaryDirectory(prefix="accelsim-bench-perf-") as work:
+        stream = Path(work) / "stream.csv"
+        with gzip.open(data / "vidur_stream_50k.csv.gz", "rb") as src, open(stream, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        text = (data / "vidur-llama70b-tp4.yaml").read_text().replace("STREAM_CSV", str(stream))
+        scenario = Path(work) / "vidur.yaml"
+        scenario.write_text(text.replace("requests: 10000", f"requests: {requests}"))
+        cat = load_catalog()
+        dep = deploy(load_scenario(str(scenario), cat, []), cat)
+        sc, p = dep.scenario, dep.pools[0]
+        pool = Pool(p.perf, p.plan.replicas, p.kv_tokens, p.kv_tokens_per_seq,
+                    p.cards_per_replica, p.scheduler)  # fmt: skip
+        seeds = np.random.SeedSequence(sc.seed).spawn(2)
+        req = generate(sc.traffic_spec, np.random.default_rng(seeds[0]), file_resolver(cat))
+        IterationCache.decode_time, IterationCache.time = decode_time, mixed_time
+        try:
+            simulate(req, pool, router=sc.router, seed=np.random.default_rng(seeds[1]))
+        finally:
+            IterationCache.decode_time, IterationCache.time = real_decode, real_time
+    return calls
+
+
+def vidur_stream(cat) -> None:
+    """The iteration cache (``accelsim.sim.iteration_cache``) over the lookups of the Vidur
+    workload of ``bench_engine`` at 10k requests (recorded from one simulation, then replayed
+    alone): CPU ms for the whole stream and us per priced shape (a cache miss), through the
+    layer table's path (``ShapeTable`` off) and the default (best of three)."""
+    from accelsim.sim.iteration_cache import IterationCache
+
+    calls = _vidur_lookups(10_000)
+    head = f"vidur 10k: {len(calls)} cache lookups"
+    print(f"\n{head:42s} {'stream':>14s} {'stream/miss':>15s}")
+    for label, shapes_on in (("layer table (shape table off)", False), ("shape table", True)):
+        best, misses = float("inf"), 0
+        for _ in range(3):
+            pm = perf_model_from_catalog(
+                cat, "llama-2-70b", "a100-sxm4-80gb", ParallelPlan(tp=4), precision("fp16")
+            )
+            if not shapes_on:
+                pm._shapes = None
+            cache = IterationCache(pm)
+            t0 = time.process_time()
+            for c in calls:
+                if len(c) == 2:
+                    cache.decode_time(*c)
+                else:
+                    cache.time(*c)
+            best = min(best, time.process_time() - t0)
+            misses = cache.calls
+        per = best / misses * 1e6
+        print(f"{label:42s} {best * 1e3:11.1f} ms {per:12.1f} us  ({misses} misses)")
 
 
 if __name__ == "__main__":

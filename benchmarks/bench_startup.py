@@ -6,7 +6,7 @@ package before a change, put first on ``PYTHONPATH``) the trees alternate run by
 tree sees the same load on a shared machine. Printed per tree and command: the median and best
 wall time and the median CPU time (user + system, less sensitive than wall time to other jobs),
 and which heavy optional packages the command imported (``python -X importtime``: matplotlib,
-scipy, pint, pandas).
+scipy, pint, pandas, numpy).
 
 Bytecode: by default each tree's modules are compiled once into a private folder and read from
 there (``PYTHONPYCACHEPREFIX``), as an installed package reads the bytecode pip compiled;
@@ -24,11 +24,9 @@ tree with issue 18's start-up changes of that day reverted, run interleaved with
 Earlier that day, at load 1.5: ``step`` 0.61 -> 0.47 s CPU (best wall 0.48 s) with bytecode;
 0.91 s CPU and 0.84 s median wall without, before any of it. ``step`` no longer imports the
 simulator, the validation cases or PyYAML (its interval from ``intervals.yaml`` through the
-parsed-file cache), nor pint once its unit texts are cached; what is left is third-party
-imports — numpy about a quarter (``model/perf/moe.py`` and ``model/routing.py`` import it),
-pydantic and the catalog's schemas another quarter, typer and rich a fifth — and about 45 ms of
-work (the catalog, typer's parsing, the table). ``run`` still imports the sweep runner and
-its evaluators through ``accelsim.sweep`` (``sweep/__init__.py``) for its replications.
+parsed-file cache), nor pint once its unit texts are cached. ``run`` still imports the sweep
+runner and its evaluators through ``accelsim.sweep`` (``sweep/__init__.py``) for its
+replications.
 
     .venv/bin/python benchmarks/bench_startup.py --repeat 7
     .venv/bin/python benchmarks/bench_startup.py --tree /tmp/before --tree . --repeat 7
@@ -38,6 +36,38 @@ pairs of the tree at the session's start (``git archive 8dd6cb1``) and this one:
 0.91 -> 0.71 s median wall (CPU 1.02 -> 0.82 s, best 0.56 s), ``--help`` 0.29 -> 0.34 s
 (noise: the same code path; best 0.26 s), ``run tiny --seeds 1`` 1.06 -> 1.05 s,
 ``--repeat 5``. ``step`` stays above 0.5 s.
+
+Second pass (2026-12-03 17:34-17:36 UTC, load 4.3-4.5: six other jobs running tests, so wall
+times are about twice the quiet machine's and CPU time compares best), ``--tree`` pairs of the
+tree before it and this one, ``--repeat 7``, bytecode:
+
+    command               CPU s            median wall s    best wall s
+    --help                0.377 -> 0.328   0.79 -> 0.67     0.40 -> 0.46 (noise: the same path)
+    step (COMMANDS)       0.808 -> 0.535   1.44 -> 0.83     1.24 -> 0.72
+    run tiny --seeds 1    1.303 -> 0.981   2.55 -> 1.92     1.64 -> 1.49
+
+(Without the garbage-collector change, at load 5.5-6.8: ``step`` 0.763 -> 0.537 s CPU with
+bytecode, 0.647 -> 0.446 s without.)
+
+What it took off ``step``: numpy (about 0.08 s: ``model/routing.py`` and ``model/perf/moe.py``
+read it through ``accelsim.lazy``, so a dense model never imports it); the catalog's validators
+(``catalog/entry_cache.py`` keeps validated entries and the validated intervals file, and the
+schemas are built at first validation, so a warm ``step`` builds none: 0.02-0.05 s at that
+load); pint's metadata parse (``units.pint_version``); rich's number highlighter on ``step``'s
+summary lines (its regular expressions compile on first use, about 0.01 s); the collector's
+tracing of the start-up's objects (``accelsim.cli`` pauses it while a command's modules load,
+then ``gc.freeze``: GC time 0.06-0.09 -> 0.03-0.045 s at that load). What is left is
+third-party imports (pydantic with the catalog's ~30 model classes over a third, typer and rich
+a fifth; typer 0.29 also builds a pydantic ``TypeAdapter`` per option) and about 0.03 s of work
+(reading the catalog's ~110 files, typer's parsing, the table). ``run FILE`` (the Vidur
+workload): of its time outside the simulation (about 0.5 s on a quiet machine, 0.8-1.5 s under
+load 4-6), almost all is imports (numpy, pydantic, the sweep package, the scenario schema's
+validator) and under 0.02 s after the simulation; this pass took it from 1.19-1.50 to
+0.97-1.35 s (three interleaved pairs at load 4, the simulation patched to stamp its start).
+A later pass (the scenario and its first digest from the validated-entry cache, no schema
+built; the recipe writers and the sweep runner no longer imported by ``run``) took ``run tiny
+--seeds 1`` from 0.807 to 0.772 s median wall, 0.909 -> 0.873 s CPU (7 pairs, load 1-2): the
+command's imports about 0.63 -> 0.58 s, reading the scenario 0.020 -> 0.006 s.
 """
 
 from __future__ import annotations
@@ -72,7 +102,7 @@ COMMANDS = {
     # start-up plus a small simulation (the tiny scenario, one seed)
     "run tiny": ["run", str(TINY), "--json", "--seeds", "1"],
 }
-HEAVY = ("matplotlib", "scipy", "pint", "pandas")
+HEAVY = ("matplotlib", "scipy", "pint", "pandas", "numpy")
 
 
 def _env(tree: str | None, pycache: str | None) -> dict[str, str]:

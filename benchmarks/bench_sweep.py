@@ -3,6 +3,8 @@ local Ray instance (printed, never asserted).
 
     .venv/bin/python benchmarks/bench_sweep.py                 # both executors, the simulator
     .venv/bin/python benchmarks/bench_sweep.py --evaluator analytic --executors local
+    PYTHONPATH=/tmp/before .venv/bin/python benchmarks/bench_sweep.py --samples 5 \
+        --executors local --workers 2 --dump /tmp/before.json    # a tree's figures, to compare
 
 The sweep is ``workloads/sweeps/dsv3-devices.yaml`` (4 devices x 5 card/plan choices x 50
 Latin-hypercube arrival rates = 1,000 points, 120 s of chat-like Poisson traffic each). The
@@ -22,6 +24,24 @@ Quiet-machine check at the end of the session (2026-12-03 16:10 UTC, load 0.8-1.
 pairs of the tree at the session's start (``git archive 8dd6cb1``) and this one: the
 100-point subset (``--samples 5 --executors local --workers 2``) 264.0 -> 559.7 points/min (449.8 ->
 211.2 ms of evaluator time a point); the 2,000 points/min target is not met.
+
+Wave 5 (2026-12-03), the local executor's workers keep to a replica shape
+(``accelsim.sweep.affinity``) instead of a process pool handing each point to whichever worker
+is free, which built every shape's timing model in every worker: pairs of this tree with
+``sweep/`` of before and after, run back to back (``--dump``: the same figures for every
+point), the 100-point subset (``--samples 5 --executors local --workers 2``), while other
+sessions ran their tests:
+
+| UTC | load | points/min before -> after | CPU s (process + workers) |
+|---|---|---|---|
+| 17:01 | 5.6-6.5 | 92.1 -> 135.5 | (not printed yet) |
+| 17:13 | 5.4-5.6 | 95.6 -> 173.9 | 26.4 -> 19.7 |
+| 17:24 | 3.0-3.5 | 284.7 -> 458.2 | 20.2 -> 15.7 |
+| 17:43 | 5.0-5.3 | 106.4 -> 184.9 | 23.5 -> 19.1 |
+
+The CPU a point costs is now the engine's and pricing's (about 50 ms for a point of a shape
+already built, 0.2-0.4 s more for a shape's first point in a worker); 2,000 points/min on two
+workers needs about 60 ms of CPU a point, so the target is still not met.
 """
 
 from __future__ import annotations
@@ -30,6 +50,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +68,16 @@ def _fingerprint(run) -> dict[str, str]:
     }
 
 
+def _cpu() -> float:
+    """User + system seconds of this process and its ended worker processes (the local
+    executor's workers end with the sweep; Ray's do not and are not counted)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sweep", default=str(ROOT / "workloads/sweeps/dsv3-devices.yaml"))
@@ -54,6 +85,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--executors", default="local,ray")
     ap.add_argument("--samples", type=int, default=None, help="override samples.n")
+    ap.add_argument(
+        "--dump", default=None, help="write every point's figures (JSON) here, to compare trees"
+    )
     args = ap.parse_args()
 
     spec = load_sweep(args.sweep)
@@ -68,6 +102,7 @@ def main() -> None:
         for ex in args.executors.split(","):
             try:
                 t0 = time.perf_counter()
+                cpu0 = _cpu()
                 run = run_sweep(
                     spec,
                     Path(tmp) / ex,
@@ -77,6 +112,7 @@ def main() -> None:
                     chart=False,
                 )
                 wall = time.perf_counter() - t0
+                cpu_s = _cpu() - cpu0
             except Exception as exc:  # e.g. Ray missing
                 print(f"{ex:6s} skipped: {exc}")
                 continue
@@ -89,7 +125,10 @@ def main() -> None:
                 f"-> {run.points_per_minute:8.1f} points/min"
             )
             cpu = sum(r["elapsed_s"] or 0.0 for r in run.rows)
-            print(f"       mean evaluator time per point {cpu / max(run.total, 1) * 1e3:.1f} ms")
+            print(
+                f"       mean evaluator time per point {cpu / max(run.total, 1) * 1e3:.1f} ms; "
+                f"CPU of this process and its workers {cpu_s:.1f} s"
+            )
         if "local" in runs and "ray" in runs:
             lo, ra = runs["local"], runs["ray"]
             print(f"ray/local throughput ratio: {ra.points_per_minute / lo.points_per_minute:.2f}")
@@ -100,6 +139,9 @@ def main() -> None:
                 a, b = json.loads(fa[d]), json.loads(fb.get(d, "{}"))
                 keys = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
                 print(f"  {d}: {keys}")
+        if runs and args.dump:
+            first = _fingerprint(next(iter(runs.values())))
+            Path(args.dump).write_text(json.dumps(first, indent=1, sort_keys=True) + "\n")
         if runs:
             run = next(iter(runs.values()))
             best = run.best()

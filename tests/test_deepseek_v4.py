@@ -590,13 +590,14 @@ def test_chunk_sums_match_the_per_query_sums(
 def test_v4_validation_cases_are_checks_only(catalog: Catalog) -> None:
     """The V4 and V3.2 measurements of shared/validation/measurements-2.yaml are all in
     workloads/validation/deepseek-v4.yaml, with the three sibling rows of the two vLLM-Ascend
-    PD config files (wave 4), every one a check case: no fitted number of the registry names one
-    of them among its fit cases."""
+    PD config files (wave 4) and the two Atlas-A3 Pod decode rows of cann-recipes-infer's V4
+    guide (wave 5), every one a check case: no fitted number of the registry names one of them
+    among its fit cases."""
     path = Path(__file__).resolve().parents[1] / "workloads" / "validation" / "deepseek-v4.yaml"
     cases = load_cases(path, catalog)
     models = {c.model for c in cases}
     assert models == {"deepseek-v4-flash", "deepseek-v4-pro", "deepseek-v3.2"}
-    assert len(cases) == 11 and all(c.status == "active" and c.split == "check" for c in cases)
+    assert len(cases) == 13 and all(c.status == "active" and c.split == "check" for c in cases)
     ids = {c.id for c in cases}
     # each sibling row shares its parent's source file (one cross-validation fold) and
     # deployment: only the traffic and the measured value differ
@@ -612,6 +613,8 @@ def test_v4_validation_cases_are_checks_only(catalog: Catalog) -> None:
         assert row.scenario is not None and parent.scenario is not None
         assert row.scenario.disaggregation == parent.scenario.disaggregation
         assert row.measured != parent.measured
+    b8, b7 = by_id["cann-a3-dsv4flash-decode-b8192"], by_id["cann-a3-dsv4flash-decode-b7168"]
+    assert b8.source == b7.source and b8.plan == b7.plan and b8.batch != b7.batch
     for number in CALIBRATED:
         assert not ids & set(number.fit_cases(catalog)), number.label
 

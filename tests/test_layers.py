@@ -22,7 +22,7 @@ PKG = Path(__file__).resolve().parent.parent / "accelsim"
 
 #: Bottom up; a module may import its own layer and any layer listed before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "files", "units", "dtypes", "version"),
+    ("errors", "files", "units", "dtypes", "version", "lazy"),
     ("catalog",),
     ("model",),
     ("sim",),

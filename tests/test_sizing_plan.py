@@ -82,3 +82,12 @@ def test_sizing_replicates_passing_sizes_and_judges_their_bound(catalog, tiny):
     )
     single = size_cluster(tiny, catalog, DEVICE, seeds=1, workers=0)
     assert single.seeds == 1 and single.replicas <= res.replicas  # the bound is never looser
+
+
+def test_sizing_on_workers_equals_sizing_in_this_process(catalog, tiny):
+    # on workers the first size runs while this process finds the analytic start: the same
+    # search, the same runs, the same figures
+    pooled = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=2)
+    serial = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=0)
+    assert pooled.as_dict() == serial.as_dict()
+    assert sorted(pooled.runs) == sorted(serial.runs) and 1 in pooled.runs

@@ -6,6 +6,8 @@ and a command only its own. Checked in a fresh interpreter, by module names (no 
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -129,8 +131,25 @@ def test_unit_cache_is_keyed_by_this_module_and_pint(monkeypatch, tmp_path):
     monkeypatch.setenv("ACCELSIM_CACHE_DIR", str(tmp_path))
     here = units._cache_file()
     assert here.parent == tmp_path
-    monkeypatch.setattr(units, "version", lambda name: "0.0-other")
+    monkeypatch.setattr(units, "pint_version", lambda: "pint-0.0.dist-info")
     assert units._cache_file() != here
+
+
+def testpint_version_is_read_without_its_metadata(monkeypatch, tmp_path):
+    """The installed pint is named by its ``dist-info`` folder (the version pip recorded); with
+    no such folder, by its metadata; with two (a stale one left behind), by its metadata."""
+    installed = importlib.metadata.version("pint")
+    assert units.pint_version() == f"pint-{installed}.dist-info"
+    site = tmp_path / "site"
+    (site / "pint").mkdir(parents=True)
+    (site / "pint" / "__init__.py").write_text("")
+    spec = importlib.machinery.ModuleSpec("pint", None, origin=str(site / "pint" / "__init__.py"))
+    monkeypatch.setattr(units.importlib.util, "find_spec", lambda name: spec)
+    assert units.pint_version() == installed
+    (site / "pint-0.1.dist-info").mkdir()
+    assert units.pint_version() == "pint-0.1.dist-info"
+    (site / "pint-0.2.dist-info").mkdir()
+    assert units.pint_version() == installed
 
 
 STEP_ARGS = "step llama-2-70b -d a100-sxm4-80gb --plan tp=4 --decode-batch 64 --json"
@@ -139,13 +158,37 @@ STEP = (
 )
 
 
+#: After ``STEP``: the catalog and interval schemas whose validators were built.
+BUILT = (
+    "\nimport sys\nfrom accelsim.catalog.devices import Card, Server\n"
+    "from accelsim.catalog.workloads import ModelArch\n"
+    "from accelsim.validate.intervals import IntervalsFile\n"
+    "built = [c.__name__ for c in (Card, Server, ModelArch, IntervalsFile)"
+    " if c.__pydantic_complete__]\nprint(built, file=sys.stderr)"
+)
+
+
+def _step(cache: Path) -> tuple[set[str], str, str]:
+    """The modules, standard output and built schemas of one ``STEP`` process."""
+    names = "sorted(sys.modules)"
+    probe = f"{STEP}{BUILT}\nimport json\nprint(json.dumps({names}))"
+    env = {**os.environ, "ACCELSIM_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    *out, modules = done.stdout.strip().splitlines()
+    return set(json.loads(modules)), "\n".join(out), done.stderr.strip().splitlines()[-1]
+
+
 def test_step_imports_no_simulator_and_with_a_warm_cache_no_yaml(tmp_path):
     """``accelsim step`` attaches its prediction interval without the simulator or the
     validation cases (``validate.intervals`` reads ``intervals.yaml`` alone, through the
     parsed-file cache), and once a first run has cached its files it imports neither PyYAML
-    nor pint."""
-    first = _modules(STEP, tmp_path)
-    loaded = _modules(STEP, tmp_path)
+    nor pint, nor numpy (a dense model: no MoE routing, ``accelsim.lazy``), and builds neither
+    the catalog's validators nor the intervals file's (``catalog.entry_cache``): the same
+    output."""
+    first, first_out, first_built = _step(tmp_path)
+    loaded, out, built = _step(tmp_path)
     away = {
         "simpy",
         "accelsim.sim.engine",
@@ -156,4 +199,47 @@ def test_step_imports_no_simulator_and_with_a_warm_cache_no_yaml(tmp_path):
     assert not (first | loaded) & away, sorted((first | loaded) & away)
     assert "yaml" in {m.split(".")[0] for m in first}
     tops = {m.split(".")[0] for m in loaded}
-    assert "yaml" not in tops and "pint" not in tops
+    assert "yaml" not in tops and "pint" not in tops and "numpy" not in tops
+    assert out == first_out and '"tokens_per_s_per_card"' in out
+    assert first_built != "[]" and built == "[]"
+
+
+def test_a_lazy_module_imports_at_its_first_attribute():
+    """``accelsim.lazy.lazy_module``: nothing is imported until an attribute is read (not by
+    the dunder probes of ``copy`` or ``pickle`` either); then it gives the module's own
+    objects, kept on the stand-in, and a missing name is an ``AttributeError``."""
+    probe = (
+        "import sys\nfrom accelsim.lazy import lazy_module\n"
+        "cs = lazy_module('colorsys')\n"
+        "assert 'colorsys' not in sys.modules\n"
+        "assert not hasattr(cs, '__deepcopy__') and 'colorsys' not in sys.modules\n"
+        "assert cs.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)\n"
+        "import colorsys\n"
+        "assert cs.rgb_to_hsv is colorsys.rgb_to_hsv and 'rgb_to_hsv' in vars(cs)\n"
+        "assert sys.modules['colorsys'] is colorsys\n"
+        "try:\n    cs.no_such_name\nexcept AttributeError:\n    print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "ok"
+
+
+def test_only_the_entry_point_freezes_what_it_loaded():
+    """``main()`` as the console script calls it (reading ``sys.argv``) loads the command's
+    modules with the collector paused and then freezes what is alive (``gc.freeze``), the
+    collector enabled again; ``main(argv)`` (tests, notebooks) leaves the collector as it was."""
+    probe = (
+        "import gc, sys\nfrom accelsim.cli import main\n"
+        "def run(argv=None):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "run(['catalog', 'models', '--json'])\n"
+        "print(gc.get_freeze_count(), gc.isenabled(), file=sys.stderr)\n"
+        "sys.argv = ['accelsim', 'catalog', 'models', '--json']\n"
+        "run()\n"
+        "print(gc.get_freeze_count() > 10_000, gc.isenabled(), file=sys.stderr)\n"
+    )
+    err = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stderr
+    assert err.split() == ["0", "True", "True", "True"]

@@ -81,7 +81,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from accelsim.catalog.schema import (
-    BUILT_WHEN_USED,
     Bandwidth,
     Bytes,
     CatalogEntry,
@@ -289,8 +288,6 @@ class FrameworkMemory(Frozen):
     ``[ranks, fraction]``: the fraction of the largest ``ranks`` at most the replica's, SGLang's
     rule on its ``tp_size``)."""
 
-    model_config = BUILT_WHEN_USED
-
     covers: Literal["all", "static", "free"]
     fraction: float | None = Field(default=None, gt=0, le=1)
     fraction_by_ranks: tuple[tuple[int, float], ...] = ()
@@ -324,8 +321,6 @@ class FrameworkExecution(Frozen):
     the largest ``ranks`` at most the replica's, SGLang's ``cuda_graph_max_bs`` rule on its
     ``tp_size``), ``min(those sequences, max_seqs per DP group) x (1 + draft tokens)``; and
     ``eager_op_dispatch``, the host's seconds to dispatch one op outside a captured graph."""
-
-    model_config = BUILT_WHEN_USED
 
     graph: GraphMode = "full_decode_only"
     graph_max_tokens: int = Field(default=512, ge=1)
@@ -366,8 +361,6 @@ class FrameworkProfile(CatalogEntry):
     calibration (``conf: C``); its provenance's ``fit_cases`` names the validation cases it was
     fitted on (``accelsim.validate.calibrate``).
     """
-
-    model_config = BUILT_WHEN_USED
 
     framework: str
     vendor: str | None = None

@@ -41,7 +41,15 @@ from accelsim.errors import AccelsimError
 from accelsim.files import atomic_write
 from accelsim.units import cache_dir
 
-__all__ = ["MAX_ENTRIES", "PAIRS", "ParsedFiles", "cache_file", "read_cached", "shared"]
+__all__ = [
+    "MAX_ENTRIES",
+    "PAIRS",
+    "ParsedFiles",
+    "cache_file",
+    "read_cached",
+    "read_cached_keyed",
+    "shared",
+]
 
 #: Every command reads the whole cache file, so it is kept small: some four versions of the
 #: built-in catalog's 110 files, about 1 MB (4,096 entries of about 2 KB made it 9 MB, which
@@ -120,12 +128,17 @@ class ParsedFiles:
 
     def read(self, path: Path) -> Any:
         """``read_yaml(path)``, from the cache when these bytes were parsed before."""
+        return self.read_keyed(path)[0]
+
+    def read_keyed(self, path: Path) -> tuple[Any, str | None]:
+        """``read(path)`` and the SHA-256 of the bytes it parsed (None when the file was left
+        to ``read_yaml``: not a regular file, over ``MAX_FILE_BYTES`` or unreadable)."""
         try:
             if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
-                return read_yaml(path)
+                return read_yaml(path), None
             blob = path.read_bytes()
         except OSError:
-            return read_yaml(path)
+            return read_yaml(path), None
         key = hashlib.sha256(blob).hexdigest()
         hit = self.known.get(key)
         if hit is not None:
@@ -137,17 +150,17 @@ class ParsedFiles:
                 pass  # a damaged entry: parse the file again
             else:
                 self.used.add(key)
-                return data
+                return data, key
         data = parse_yaml(decode_text(blob, str(path)), str(path))
         try:
             text = json.dumps(_encode(data), allow_nan=False)
         except _NotExact:
-            return data
+            return data, key
         with self._lock:
             self.known[key] = text
             self.used.add(key)
             self.new += 1
-        return data
+        return data, key
 
     def save(self) -> None:
         """Write the cache if this catalog parsed anything new."""
@@ -185,7 +198,12 @@ def read_cached(path: Path) -> Any:
     """``read_yaml(path)`` through this process's cache (``shared``), written back when new:
     for a generated file a command reads beside the catalog's entries
     (``workloads/validation/intervals.yaml``)."""
+    return read_cached_keyed(path)[0]
+
+
+def read_cached_keyed(path: Path) -> tuple[Any, str | None]:
+    """``read_cached(path)`` and the content hash of what it parsed (``ParsedFiles.read_keyed``)."""
     files = shared()
-    data = files.read(path)
+    found = files.read_keyed(path)
     files.save()
-    return data
+    return found

@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from accelsim.catalog.devices import Card, Fabric, FrameworkProfile, Server
+from accelsim.catalog.entry_cache import validated
 from accelsim.catalog.file_cache import shared
 from accelsim.catalog.prices import FacilityProfile, PriceBook, SpreadTable
 from accelsim.catalog.relative import relative_value
@@ -386,6 +387,7 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> Any:
 class _Raw:
     data: dict[str, Any]
     path: Path
+    digest: str | None = None  # the SHA-256 of the file's bytes, when read through the cache
 
 
 T = TypeVar("T", bound=CatalogEntry)
@@ -461,7 +463,7 @@ class Catalog:
                 for stray in sorted(folder.glob("*.yml")):
                     raise CatalogError(f"{stray}: catalog files end in .yaml (rename it)")
                 for path in sorted(folder.glob("*.yaml")):
-                    data = parsed.read(path)
+                    data, digest = parsed.read_keyed(path)
                     if not isinstance(data, dict):
                         raise CatalogError(f"{path}: expected a mapping of fields at top level")
                     name = data.get("name", path.stem)
@@ -469,7 +471,7 @@ class Catalog:
                         raise CatalogError(
                             f"{path}: field name: {name!r} must match the file name {path.stem!r}"
                         )
-                    self._tables[key].raw[path.stem] = _Raw(data, path)
+                    self._tables[key].raw[path.stem] = _Raw(data, path, digest)
         parsed.save()
         for o in self.overrides:
             assert o.name is not None
@@ -629,6 +631,36 @@ class Catalog:
         return merged
 
     def _build(self, key: str, name: str) -> Any:
+        """Entry ``name`` validated, from the validated-entry cache when only its files and
+        the code determine it (``accelsim.catalog.entry_cache``)."""
+        parts = self._cache_parts(key, name)
+        if parts is None:
+            return self._validate(key, name)
+        return validated(parts, self._tables[key].kind.schema, lambda: self._validate(key, name))
+
+    def _cache_parts(self, key: str, name: str) -> tuple[str, ...] | None:
+        """What entry ``name`` depends on beside the code: its kind, name and path and the
+        content hash of each file of its ``extends`` chain. None when a what-if override
+        touches it, or a file of the chain has no known hash, or the chain is broken (then
+        ``_validate`` gives the usual error)."""
+        if any(o.kind == key and o.name == name for o in self.overrides):
+            return None
+        table = self._tables[key]
+        parts = [key, name, str(table.raw[name].path)]
+        seen: set[str] = set()
+        at: Any = name
+        while isinstance(at, str) and at not in seen and at in table.raw:
+            seen.add(at)
+            entry = table.raw[at]
+            if entry.digest is None:
+                return None
+            parts.append(entry.digest)
+            at = entry.data.get("extends")
+            if at is None:
+                return tuple(parts)
+        return None
+
+    def _validate(self, key: str, name: str) -> Any:
         table = self._tables[key]
         path = table.raw[name].path
         data = self._resolved_raw(key, name, ())

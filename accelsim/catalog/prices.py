@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from accelsim.catalog.schema import BUILT_WHEN_USED, CatalogEntry, Frozen, Power
+from accelsim.catalog.schema import CatalogEntry, Frozen, Power
 from accelsim.errors import AccelsimError
 from accelsim.units import parse_money
 
@@ -144,8 +144,6 @@ def _no_quoted_in(data: dict[str, Any]) -> None:
 class NetworkPrices(Frozen):
     """Scale-out network prices: NICs, switches (with their radix), optics and cables."""
 
-    model_config = BUILT_WHEN_USED
-
     nic_per_port: dict[str, float] = Field(default_factory=dict)
     switch: dict[str, float] = Field(default_factory=dict)
     switch_radix: dict[str, int] = Field(default_factory=dict)
@@ -155,8 +153,6 @@ class NetworkPrices(Frozen):
 
 class PriceBook(CatalogEntry):
     """Purchase and rental prices in one currency, as of one date."""
-
-    model_config = BUILT_WHEN_USED
 
     currency: Currency
     as_of: str
@@ -238,8 +234,6 @@ class PriceBook(CatalogEntry):
 
 class FacilityProfile(CatalogEntry):
     """Where the cluster runs: power price, PUE, colocation, depreciation, upkeep."""
-
-    model_config = BUILT_WHEN_USED
 
     currency: Currency
     fx_per_usd: float | None = Field(default=None, gt=0)
@@ -330,8 +324,6 @@ class Spread(Frozen):
     """A relative range around a base value: ``base x (1 - minus)`` to ``base x (1 + plus)``,
     written ``±25%`` or ``-10% / +15%``."""
 
-    model_config = BUILT_WHEN_USED
-
     minus: float = Field(ge=0, le=1)
     plus: float = Field(ge=0)
 
@@ -353,8 +345,6 @@ class SpreadTable(CatalogEntry):
     """The default spreads of the cost model's inputs (``tco/spreads.yaml``), keyed by the
     input's name in ``accelsim.model.cost.CostInputs``. Each is a sourced value; its note is the
     basis a range made from it shows."""
-
-    model_config = BUILT_WHEN_USED
 
     spreads: dict[str, Spread] = Field(default_factory=dict)
 

@@ -17,15 +17,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from accelsim.catalog.schema import BUILT_WHEN_USED, CatalogEntry
+from accelsim.catalog.schema import CatalogEntry
 
 __all__ = ["RoutingProfile"]
 
 
 class RoutingProfile(CatalogEntry):
     """One named routing profile (see the module docstring)."""
-
-    model_config = BUILT_WHEN_USED
 
     kind: Literal["uniform", "zipf", "dirichlet"] = "uniform"
     skew: float = Field(default=0.0, ge=0)

@@ -33,7 +33,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from accelsim.units import parse_quantity
 
 __all__ = [
-    "BUILT_WHEN_USED",
     "Bandwidth",
     "Bytes",
     "CatalogEntry",
@@ -71,17 +70,13 @@ Confidence = Literal["V", "M", "D", "E", "R", "A", "C", "O"]
 
 
 class Frozen(BaseModel):
-    """Immutable, strict base model: unknown fields are errors."""
+    """Immutable, strict base model: unknown fields are errors.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    Every schema's validator is built at its first validation, not at import
+    (``defer_build``): a command builds only those it uses, and none for the entries that come
+    validated from ``accelsim.catalog.entry_cache``. Validation itself is the same."""
 
-
-#: The ``model_config`` of a schema that many commands never validate (price books, facility
-#: profiles, spreads, routing and framework profiles; merged with ``Frozen``'s): pydantic builds
-#: its validator at its first validation instead of at import (``defer_build``), so a command
-#: that uses none (``accelsim step`` without ``--framework``) never pays for it. Validation
-#: itself is the same.
-BUILT_WHEN_USED = ConfigDict(defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class Source(Frozen):

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+import accelsim.report.recipes as recipes
 from accelsim.catalog.loader import Catalog
 from accelsim.cli.options import console
 from accelsim.errors import AccelsimError
-from accelsim.report.recipes import RECIPE_FORMATS, emit_recipe
+from accelsim.report.recipes import RECIPE_FORMATS
 from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario, read_scenario
 
@@ -42,7 +43,7 @@ def _recipe(d: Deployment | Scenario | dict[str, Any], fmt: str, catalog: Catalo
         d = read_scenario(d, catalog)
     if isinstance(d, Scenario):
         d = deploy(d, catalog)
-    return emit_recipe(d, fmt, catalog)
+    return recipes.emit_recipe(d, fmt, catalog)  # the recipe writers load here, on first use
 
 
 def print_recipe(

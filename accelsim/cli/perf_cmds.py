@@ -200,19 +200,22 @@ def step(
             f"; {format_quantity(st.hidden_comm_s, 'time')} communication hidden by overlap"
             if st.hidden_comm_s
             else ""
-        )
+        ),
+        highlight=False,  # the figures' look is the markup's; rich's number regexes cost ~10 ms
     )
-    opt.console.print(f"P10–P90 from cross-validated residuals: {interval.basis}")
+    opt.console.print(f"P10–P90 from cross-validated residuals: {interval.basis}", highlight=False)
     if framework and cat.framework_profile(framework, card.vendor) is None:
         opt.console.print(
             f"no framework profile for {framework} on {card.vendor} cards "
-            "(accelsim catalog frameworks): priced by the card's roofline alone"
+            "(accelsim catalog frameworks): priced by the card's roofline alone",
+            highlight=False,
         )
     if pm.token_layer_s > 0:
         opt.console.print(
             f"framework {framework} on {card.vendor}: calibrated cost of "
             f"{format_quantity(pm.token_layer_s, 'time')} per decode token and layer, "
-            f"{format_quantity(st.times['overhead'] - pm.rates.iteration_s, 'time')} this step"
+            f"{format_quantity(st.times['overhead'] - pm.rates.iteration_s, 'time')} this step",
+            highlight=False,
         )
 
 

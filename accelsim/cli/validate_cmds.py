@@ -162,7 +162,7 @@ def validate(
     if cross is not None and write_intervals_:
         path = cat.roots[0] / "workloads" / "validation" / "intervals.yaml"
         write_intervals(cat, cross, path)
-        opt.console.print(f"wrote {path}")
+        opt.err_console.print(f"wrote {path}")
     cv_err = cross.error_of() if cross is not None else None
     if markdown:
         sys.stdout.write(rep.markdown(cv_err))

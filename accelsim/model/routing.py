@@ -58,10 +58,11 @@ import heapq
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from accelsim.catalog.workloads import ModelArch, MoESpec
 from accelsim.errors import AccelsimError
+from accelsim.lazy import lazy_module
+
+np = lazy_module("numpy")  # imported at first use: a dense model's `step` needs none
 
 __all__ = [
     "HASH_HEAD_TOKENS",

@@ -24,7 +24,9 @@ Method (issue "TCO and capacity planning"):
    the doubling search from 1 finds, with fewer sizes simulated (the README's ``size`` line:
    6 sizes and 10 runs instead of 14 and 20 — the doubling search's 1, 2, 4, 8, 16 and its
    bisection were the cost), so the evidence (``runs``) lists only the sizes it needed.
-   Every run is kept, so no size is simulated twice. Cards count packages and plans ranks
+   Every run is kept, so no size is simulated twice. On a pool the first size (one replica,
+   simulated whatever the start) runs on its worker while this process finds the analytic
+   start, so the closed-form search adds no wall time. Cards count packages and plans ranks
    (dies on a multi-die card): a replica of an odd number of 910C dies is added two at a time,
    so every size is whole cards;
 3. a load no size up to ``max_cards`` can meet is an answer (``attainable`` False, with the best
@@ -506,7 +508,23 @@ def size_cluster(
         return runs[r]
 
     max_r = max(int(max_cards // (per * step)), 1) * step
-    start = _analytic_start(sc, catalog, device, shape.plan, scheduler, dies, targets, step, max_r)
+    if replicator.serial:
+        start = _analytic_start(
+            sc, catalog, device, shape.plan, scheduler, dies, targets, step, max_r
+        )
+    else:
+        # the search simulates ``step`` first whatever the start (``_bracket``, ``_doubling``):
+        # on its worker while this thread finds the start
+        with ThreadPoolExecutor(max_workers=1) as first:
+            pending = first.submit(evaluate, step)
+            try:
+                start = _analytic_start(
+                    sc, catalog, device, shape.plan, scheduler, dies, targets, step, max_r
+                )
+                pending.result()
+            except BaseException:
+                replicator.cancel()  # Ctrl-C or an error: the first size's run stops now
+                raise
     if start is None:
         hi = _doubling(lambda r: evaluate(r).ok, step, max_r)
     else:

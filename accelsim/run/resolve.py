@@ -13,9 +13,10 @@ Resolving fills every default from the catalog and records it in the scenario (s
 ``cards * dies`` ranks when the scenario names none), the KV capacity per replica from the
 memory fit (capped by ``kv_tokens`` when given), the traffic profile inlined, the trace file's
 SHA-256, the P/D link from the server's scale-out fabric (``bandwidth_per_card`` x cards of one
-prefill replica). A scenario already resolved (``resolved: true``, e.g. one read back from the
-``scenario.yaml`` next to a run's results) keeps what it records; its plan text is read once
-here, at the edge.
+prefill replica), and for a framework whose DP ranks each schedule their own share of the
+budget (``per_rank_chunks``) a chunked-prefill pool's ``chunk_tokens``. A scenario already
+resolved (``resolved: true``, e.g. one read back from the ``scenario.yaml`` next to a run's
+results) keeps what it records; its plan text is read once here, at the edge.
 
 Cards count packages and plan degrees ranks (dies on a multi-die card): ``plan_on_cards`` lays a
 plan over ``cards * dies`` ranks and names both in its errors.
@@ -54,9 +55,33 @@ __all__ = [
     "framework_profile",
     "load_scenario",
     "memory_options",
+    "per_rank_chunks",
     "plan_on_cards",
     "resolve_scenario",
 ]
+
+#: Frameworks whose DP ranks each run a scheduler of their own with the launch line's
+#: ``max_num_batched_tokens``: vLLM deploys "each DP rank ... as a separate core engine process"
+#: (vLLM docs, serving/data_parallel_deployment.md), and every engine core builds its scheduler
+#: from the same ``SchedulerConfig``. A scenario gives the replica's budget (the per-rank flag
+#: times dp), so one prompt's chunk is at most budget / dp.
+PER_RANK_SCHEDULERS = frozenset({"vllm"})
+
+
+def per_rank_chunks(sc: Scenario, plan: ParallelPlan, sched: SchedulerConfig) -> SchedulerConfig:
+    """``sched`` with ``chunk_tokens`` = ``max_batched_tokens // dp`` (at least 1) when ``sc``'s
+    framework schedules per DP rank (``PER_RANK_SCHEDULERS``), the pool chunks its prefills and
+    its plan has dp > 1 and no ``chunk_tokens`` is given; else ``sched`` as it is."""
+    fw = sc.framework
+    if (
+        fw is None
+        or fw.name not in PER_RANK_SCHEDULERS
+        or plan.dp == 1
+        or not sched.rules.chunked
+        or sched.chunk_tokens is not None
+    ):
+        return sched
+    return sched.model_copy(update={"chunk_tokens": max(1, sched.max_batched_tokens // plan.dp)})
 
 
 @dataclass(frozen=True)
@@ -351,6 +376,7 @@ def _resolve_pool(
         plan = best.plan
     else:
         plan = plan_on_cards(plan_spec, cards, card.dies, f"scenario {sc.name}: {what}", sc.device)
+    sched = per_rank_chunks(sc, plan, sched)
     mf = _fit(sc, obj, plan, sched, memory_fraction)
     if not mf.fits:
         per, dies = plan.ranks_per_replica, card.dies
@@ -428,6 +454,7 @@ def _resolve(sc: Scenario, catalog: Catalog) -> tuple[Scenario, _Objects, list[_
             plan=pool.plan,
             kv_tokens=pool.kv_tokens,
             kv_tokens_per_seq=pool.kv_tokens_per_seq,
+            scheduler=pool.scheduler,
         )
         return sc.model_copy(update=update), obj, [pool]
     d = sc.disaggregation
@@ -438,7 +465,11 @@ def _resolve(sc: Scenario, catalog: Catalog) -> tuple[Scenario, _Objects, list[_
             plan=p.plan,
             kv_tokens=p.kv_tokens,
             kv_tokens_per_seq=p.kv_tokens_per_seq,
-            scheduler=getattr(d, p.role).scheduler,
+            scheduler=(
+                p.scheduler
+                if p.scheduler is not (getattr(d, p.role).scheduler or sc.scheduler)
+                else getattr(d, p.role).scheduler
+            ),
             memory_fraction=getattr(d, p.role).memory_fraction,
             graph=getattr(d, p.role).graph,
             graph_max_tokens=getattr(d, p.role).graph_max_tokens,

@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +63,7 @@ from pydantic import (
 )
 
 from accelsim.catalog.devices import GraphMode
+from accelsim.catalog.entry_cache import validated
 from accelsim.catalog.loader import Catalog, Override, format_validation_error, read_yaml
 from accelsim.catalog.schema import Bandwidth, Frozen, Time
 from accelsim.errors import AccelsimError, CatalogError, suggest
@@ -377,7 +380,8 @@ class Scenario(Frozen):
         """The JSON-ready fields of this scenario, without the optional fields added after
         the first scenario files (``framework``, its ``memory_fraction`` and
         ``memory_fraction_covers``, ``server``, a pool's ``scheduler`` and ``memory_fraction``,
-        ``routing_skew.drift``, a scheduler's ``preemption``, ``speculative.draft_model``) when
+        ``routing_skew.drift``, a scheduler's ``preemption`` and ``chunk_tokens``,
+        ``speculative.draft_model``) when
         they hold their defaults — so the digest of a scenario that does not use them stays what
         it was."""
         data = self.model_dump(mode="json")
@@ -411,7 +415,23 @@ class Scenario(Frozen):
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of this scenario (resolve it first)."""
+        """SHA-256 of the canonical JSON of this scenario (resolve it first). While the schema
+        is not built in this process (``accelsim run FILE``: its scenario came from the
+        validated-entry cache), from that cache, keyed by this scenario's pickled state (equal
+        bytes are an equal state; other bytes only a miss) and ``SCENARIO_CODE``, so that one
+        digest does not build the serializer (0.03-0.06 s); a miss computes it, which builds
+        the schema, so a process keeps at most one such file and computes every later digest."""
+        if type(self).__pydantic_complete__:
+            return self._computed_digest()
+        buffer = io.BytesIO()
+        try:
+            _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(self)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return self._computed_digest()
+        parts = ("scenario-digest", hashlib.sha256(buffer.getvalue()).hexdigest())
+        return validated(parts, str, self._computed_digest, SCENARIO_CODE)
+
+    def _computed_digest(self) -> str:
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -443,8 +463,12 @@ class Scenario(Frozen):
 
 
 def _drop_default_preemption(sched: dict[str, Any] | None) -> None:
+    """Drop a scheduler's fields added after the first scenario files while they hold their
+    defaults (``preemption`` recompute, ``chunk_tokens`` None)."""
     if sched is not None and sched.get("preemption") == "recompute":
         sched.pop("preemption")
+    if sched is not None and sched.get("chunk_tokens", 0) is None:
+        sched.pop("chunk_tokens")
 
 
 # ---- loading, overrides, dumping --------------------------------------------------------
@@ -520,12 +544,72 @@ def traffic_profile(name: str, catalog: Catalog) -> dict[str, Any]:
     return data
 
 
+_HERE = Path(__file__).resolve().parent.parent
+#: The source files beside ``catalog/`` and the vocabulary whose code decides what a scenario
+#: mapping validates to: this module and every module it imports, directly or not, outside
+#: ``catalog/`` (``tests/test_scenario_cache.py`` checks this list against the imports).
+SCENARIO_CODE = tuple(
+    str(_HERE / m)
+    for m in (
+        "run/scenario.py",
+        "model/plan.py",
+        "sim/admission.py",
+        "sim/kv.py",
+        "sim/traces.py",
+        "sim/traffic.py",
+    )
+)
+
+
+class _StatePickler(pickle.Pickler):
+    """Pickles sets in sorted order (a pydantic model's ``__pydantic_fields_set__`` is a set of
+    field names, whose order follows the process's string-hash seed), so that equal states are
+    equal bytes in every process; the bytes are only hashed, never read back. A set is written
+    as a persistent id (its own opcode, so never the same bytes as a tuple): the C pickler
+    writes sets itself before it would consult ``reducer_override``."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        if type(obj) not in (set, frozenset):
+            return None
+        try:
+            items = sorted(obj)
+        except TypeError:
+            items = sorted(obj, key=repr)
+        return type(obj).__name__, tuple(items)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only what YAML text reads to (mappings with text keys, lists,
+    text, numbers, booleans, null), which ``json.dumps`` writes one way each."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _content_key(raw: dict[str, Any]) -> str | None:
+    """SHA-256 of a scenario mapping's content (JSON with sorted keys keeps ``1``, ``1.0`` and
+    ``true`` apart and writes every float exactly), or None when it holds anything else: then
+    it is validated without the validated-entry cache."""
+    if not _plain(raw):
+        return None
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=True, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def read_scenario(
     source: str | Path | dict[str, Any], catalog: Catalog, overrides: Any = None
 ) -> Scenario:
     """Read a scenario (path, name in ``workloads/scenarios/`` or raw dict) and apply overrides
     (default: the catalog's ``scenario.*`` overrides); not resolved
-    (``accelsim.run.resolve.load_scenario`` reads and resolves)."""
+    (``accelsim.run.resolve.load_scenario`` reads and resolves). A scenario read from a file
+    comes from the validated-entry cache (``accelsim.catalog.entry_cache``: keyed by the
+    content of the mapping after the overrides and by ``SCENARIO_CODE``) when the same mapping
+    was validated before, so ``accelsim run FILE`` does not build the schema's validator; a raw
+    dict (a sweep's points, what-if variants) is validated as it is, keeping no files."""
     if isinstance(source, dict):
         raw, where = source, "scenario"
     else:
@@ -541,7 +625,12 @@ def read_scenario(
         raw = apply_scenario_overrides(raw, overrides, catalog)
         raw["resolved"] = False  # re-resolve what the overrides may have changed
     try:
-        return Scenario.model_validate(raw)
+        key = None if isinstance(source, dict) else _content_key(raw)
+        if key is None:
+            return Scenario.model_validate(raw)
+        return validated(
+            ("scenario", key), Scenario, lambda: Scenario.model_validate(raw), SCENARIO_CODE
+        )
     except ValidationError as exc:
         if overrides:
             where += " with --set " + ", ".join(str(o) for o in overrides)

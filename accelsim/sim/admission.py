@@ -12,7 +12,7 @@ boundary; adding one is one entry in ``POLICIES``:
 - ``chunked_prefill`` — Sarathi-Serve / vLLM v1: every iteration carries all running decodes
   plus prefill chunks that fill the token budget ``max_batched_tokens``; partially prefilled
   prompts continue first (FCFS), then new requests are admitted while blocks for their first
-  chunk are free.
+  chunk are free; one prompt's chunk is at most ``chunk_tokens`` (a DP rank's own budget).
 - ``static`` — fixed-batch benchmarking: when the replica is empty, up to ``batch_size``
   waiting requests are admitted (KV reserved for prompt + output), prefilled together, and
   decoded until the last one finishes; nothing joins a running batch.
@@ -406,6 +406,13 @@ class SchedulerConfig(Frozen):
     #: ``recompute`` (vLLM), ``retract-sglang`` (SGLang's reserving admission and retraction) or
     #: ``no-evict`` (TensorRT-LLM's GUARANTEED_NO_EVICT: full reservation, never preempts).
     preemption: Literal["recompute", "retract-sglang", "no-evict"] = "recompute"
+    #: The most prompt tokens one sequence computes in one chunked-prefill iteration; None: the
+    #: whole ``max_batched_tokens``. A replica whose DP ranks each run their own scheduler
+    #: (vLLM's data-parallel "core engine" per rank, docs/serving/data_parallel_deployment.md)
+    #: has a budget of dp ranks' together, and one prompt never takes more than its rank's
+    #: share (``accelsim.run.resolve`` records it for vLLM), so long prompts prefill on
+    #: several ranks at once instead of one after another.
+    chunk_tokens: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
     @classmethod

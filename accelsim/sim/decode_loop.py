@@ -1,4 +1,5 @@
-"""The engine's hot path: decode-only iterations of one replica back to back (``run_decodes``).
+"""The engine's hot path: decode-only iterations of one replica back to back (``run_decodes``,
+bound to a replica by ``decode_runner``).
 
 While a replica has sequences decoding and nothing waiting or prefilling, each iteration is
 the same few steps of ``accelsim.sim.engine``'s ``form`` and ``apply`` (which observes it);
@@ -25,21 +26,26 @@ What makes a step cheap (each an exact shortcut, not an approximation):
 - counters (clock, busy seconds, FLOPs, bytes, tokens, iterations) are locals written back on
   the way out; the timeline's bins are updated inline (``Timeline.add``'s sums);
 - runs: with one token per decode step and the plain ``make_room``, the steps before the next
-  finish, before the room check could fail and inside one context bucket all decode the same
-  batch at the same price, so they go through a shorter loop that keeps only what changes
-  from step to step (the clock and the per-iteration sums; the paged block count, one block
-  residue a step); token, iteration and ITL-histogram counts, whole numbers, are added once
-  per run. Not with ``check_invariants`` (the recount runs after every step), and a run stops
-  short of the next progress report.
+  finish and before the room check could fail all decode the same batch, so they go through
+  a shorter loop that keeps only what changes from step to step (the clock and the
+  per-iteration sums, the current timeline bin's sums held in locals; the paged block count,
+  one block residue a step); a step that enters the next context bucket is priced inside the
+  run, exactly where the step-by-step loop would price it (so the cache sees the same
+  look-ups); token, iteration and ITL-histogram counts, whole numbers, are added once per run
+  and price. Not with ``check_invariants`` (the recount runs after every step), and a run
+  stops short of the next progress report;
+- what stays fixed through a simulation (the replica's cache, policy, limits, the timeline's
+  columns) is bound once per replica (``decode_runner`` returns its ``run_decodes``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from accelsim.sim.iteration_cache import QUANT_BITS
 
-__all__ = ["decode_bucket", "run_decodes"]
+__all__ = ["decode_bucket", "decode_runner"]
 
 _NEVER = 1 << 62  # a decode step no run reaches
 
@@ -54,21 +60,21 @@ def decode_bucket(ctx: int) -> tuple[int, int]:
     return lo, lo + (1 << shift)
 
 
-def run_decodes(rep: Any) -> tuple[float, Any] | None:
-    """Decode-only iterations of the engine replica ``rep`` (see the module docstring)."""
+def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
+    """``run_decodes`` for the engine replica ``rep``: what stays fixed through a simulation
+    (its cache, policy, scheduler limits, the timeline's columns) is bound once, here."""
     kv = rep.kv
     waiting = rep.waiting
-    if not kv.n or waiting or kv.prefilling:
-        return None
     cache = rep.cache
     eng = rep.eng
     policy = rep.policy
     mixed = rep.rules.mixed
     make_room = policy.make_room
     plain_room = rep.plain_room  # the policy's ``make_room`` is ``Preemption.make_room``
+    skip_bound = rep.skip_bound
+    finish_due = rep._finish_due
     heap = kv.heap
     kn, kd, B, cap = kv.kn, kv.kd, kv.B, kv.cap
-    other = kv.prefill_blocks + kv.handoff_blocks  # nothing in this loop changes them
     cacheable = cache.cacheable
     decode_time = cache.decode_time
     decode_blocks = kv.decode_blocks
@@ -86,143 +92,178 @@ def run_decodes(rep: Any) -> tuple[float, Any] | None:
         tl.itl_hist,
     )
     itl_index = tl.itl_index
-    bins = len(t_busy)
-    bound = rep.skip_bound()
-    clock, busy, flops, hbm = rep.clock, rep.busy, rep.flops, rep.hbm_bytes
-    tokens = eng.tokens_out
-    it = eng.iterations
-    next_finish = heap[0][0] if heap else _NEVER
-    wn = -1  # batch size, context bucket and figure of the last priced step
-    lo = hi = 0
-    w: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    last_dt = -1.0
-    last_i = 0
-    planned = None
     runs = kn == kd and plain_room and not check  # runs of steps may apply (module docstring)
-    while kv.n and not waiting:
-        n = kv.n
-        s = kv.step
-        if runs and n == wn and lo <= kv.S + n * s < hi:
-            # a run: the steps up to ``last`` need no finish, room check or new price
-            last = min(next_finish - 1, B * ((cap - other - kv.Q) // n) - 1, (hi - kv.S - 1) // n)
-            if progress is not None:  # stop short of the next progress report
-                last = min(last, s + 4094 - (it & 4095))
-            if last > s:
-                dt, wf, wh = w
-                ndt = n * dt
-                X, y = divmod(s, B)
-                decode_blocks(s)  # moves the suffix sum to the first step's residue
-                ext = kv.ext
-                base = kv.Q + other
-                j = s
-                while True:
-                    end = clock + dt
-                    if not end < bound:
-                        planned = (dt, None)
-                        break
-                    clock = end
-                    busy += dt
-                    flops += wf
-                    hbm += wh
-                    frac = (base + n * X + ext) / cap
-                    t0 = end - dt
-                    b = int(t0 / width)
-                    if b >= bins:
-                        tl.grow(b)
-                        bins = len(t_busy)
-                    t_busy[b] += dt
-                    t_kv[b] += frac * dt
-                    if frac > t_peak[b]:
-                        t_peak[b] = frac
-                    t_dec[b] += ndt
-                    j += 1
-                    if j > last:
-                        break
-                    y += 1  # the next step's blocks: one more token per sequence
-                    if y == B:
-                        y = 0
-                        X += 1
-                        ext = 0
-                    else:
-                        ext += cnt[B - y]
-                kv.ext, kv.ey = ext, y
-                steps = j - s
-                kv.step = j
-                tokens += n * steps  # one token per sequence a step
-                it += steps
-                if steps:
-                    if dt != last_dt:
-                        last_dt, last_i = dt, itl_index(dt)
-                    itl[last_i] += n * steps  # whole numbers: the same sum at once
-                if planned is not None:
-                    break
-                continue
-        x = (s + 1) * kn // kd - 1  # tokens held past the offsets after the step
-        if not (plain_room and kv.Q + n * (x // B + 1) + other <= cap):
-            if mixed:  # ``_form``: room for the step before any prefill is considered
-                make_room(waiting)
-                if waiting:
-                    break
-            make_room(waiting)
+
+    def run_decodes() -> tuple[float, Any] | None:
+        """Decode-only iterations of ``rep`` (see the module docstring)."""
+        if not kv.n or waiting or kv.prefilling:
+            return None
+        other = kv.prefill_blocks + kv.handoff_blocks  # nothing in this loop changes them
+        bins = len(t_busy)
+        bound = skip_bound()
+        clock, busy, flops, hbm = rep.clock, rep.busy, rep.flops, rep.hbm_bytes
+        tokens = eng.tokens_out
+        it = eng.iterations
+        next_finish = heap[0][0] if heap else _NEVER
+        wn = -1  # batch size, context bucket and figure of the last priced step
+        lo = hi = 0
+        w: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        last_dt = -1.0
+        last_i = 0
+        planned = None
+        while kv.n and not waiting:
             n = kv.n
-        cum = s * kn // kd
-        ctx = kv.S + n * cum
-        if not (n == wn and lo <= ctx < hi):
-            decode_time(n, ctx)
-            w = cache.last
-            if cacheable:
-                wn = n
-                lo, hi = decode_bucket(ctx)
-        dt = w[0]
-        end = clock + dt
-        if not end < bound:
-            planned = (dt, None)
-            break
-        clock = end
-        # ``apply`` of a decode-only iteration
-        busy += dt
-        flops += w[1]
-        hbm += w[2]
-        tokens += n * (x + 1 - cum)
-        kv.step = s + 1
-        if next_finish <= s:
-            rep._finish_due(s, end)
-            next_finish = heap[0][0] if heap else _NEVER
-        # ``apply``'s observation: the timeline's sums as ``Timeline.add`` makes them
-        if check:
-            kv.check()
-        if kv.n:  # ``PagedKV.decode_blocks(x)``; its suffix sum moves one bin a step
-            X, y = divmod(x, B)
-            ey = kv.ey
-            if y == ey + 1:
-                kv.ext += cnt[B - y]
-                kv.ey = y
-            elif y != ey:
-                decode_blocks(x)
-            frac = (kv.Q + kv.n * X + kv.ext + other) / cap
-        else:
-            frac = other / cap
-        t0 = end - dt
-        b = int(t0 / width)
-        if b >= bins:
-            tl.grow(b)
-            bins = len(t_busy)
-        t_busy[b] += dt
-        if waiting:
-            t_queue[b] += len(waiting) * dt
-        t_kv[b] += frac * dt
-        if frac > t_peak[b]:
-            t_peak[b] = frac
-        if n:
-            t_dec[b] += n * dt
-            if dt != last_dt:
-                last_dt, last_i = dt, itl_index(dt)
-            itl[last_i] += n
-        it += 1
-        if progress is not None and not it & 4095:
-            eng.iterations = it
-            progress(end, eng.done, eng.N, eng.span)
-    rep.clock, rep.busy, rep.flops, rep.hbm_bytes = clock, busy, flops, hbm
-    eng.tokens_out = tokens
-    eng.iterations = it
-    return planned
+            s = kv.step
+            if runs and n == wn and lo <= kv.S + n * s < hi:
+                # a run: the steps up to ``stop`` need no finish or room check; a step past the
+                # context bucket (``edge``) is priced as the step-by-step loop prices it
+                S = kv.S
+                stop = min(next_finish - 1, B * ((cap - other - kv.Q) // n) - 1)
+                if progress is not None:  # stop short of the next progress report
+                    stop = min(stop, s + 4094 - (it & 4095))
+                edge = (hi - S - 1) // n
+                last = min(stop, edge)
+                if last > s:
+                    dt, wf, wh = w
+                    ndt = n * dt
+                    X, y = divmod(s, B)
+                    decode_blocks(s)  # moves the suffix sum to the first step's residue
+                    ext = kv.ext
+                    base = kv.Q + other
+                    j = s
+                    seg = s  # first step at the current price
+                    cb = -1  # the timeline bin held in locals (``ab``, ``ak``, ``ap``, ``ad``)
+                    ab = ak = ap = ad = 0.0
+                    while True:
+                        end = clock + dt
+                        if not end < bound:
+                            planned = (dt, None)
+                            break
+                        clock = end
+                        busy += dt
+                        flops += wf
+                        hbm += wh
+                        frac = (base + n * X + ext) / cap
+                        b = int((end - dt) / width)
+                        if b != cb:
+                            if cb >= 0:
+                                t_busy[cb], t_kv[cb], t_peak[cb], t_dec[cb] = ab, ak, ap, ad
+                            if b >= bins:
+                                tl.grow(b)
+                                bins = len(t_busy)
+                            cb = b
+                            ab, ak, ap, ad = t_busy[b], t_kv[b], t_peak[b], t_dec[b]
+                        ab += dt
+                        ak += frac * dt
+                        if frac > ap:
+                            ap = frac
+                        ad += ndt
+                        j += 1
+                        if j > last:
+                            if j > stop:
+                                break
+                            # the next bucket of context sums: its price, as the loop below asks
+                            if dt != last_dt:
+                                last_dt, last_i = dt, itl_index(dt)
+                            itl[last_i] += n * (j - seg)  # whole numbers: the same sum at once
+                            seg = j
+                            ctx = S + n * j
+                            decode_time(n, ctx)
+                            w = cache.last
+                            lo, hi = decode_bucket(ctx)
+                            dt, wf, wh = w
+                            ndt = n * dt
+                            edge = (hi - S - 1) // n
+                            last = min(stop, edge)
+                        y += 1  # the next step's blocks: one more token per sequence
+                        if y == B:
+                            y = 0
+                            X += 1
+                            ext = 0
+                        else:
+                            ext += cnt[B - y]
+                    if cb >= 0:
+                        t_busy[cb], t_kv[cb], t_peak[cb], t_dec[cb] = ab, ak, ap, ad
+                    kv.ext, kv.ey = ext, y
+                    steps = j - s
+                    kv.step = j
+                    tokens += n * steps  # one token per sequence a step
+                    it += steps
+                    if j > seg:
+                        if dt != last_dt:
+                            last_dt, last_i = dt, itl_index(dt)
+                        itl[last_i] += n * (j - seg)
+                    if planned is not None:
+                        break
+                    continue
+            x = (s + 1) * kn // kd - 1  # tokens held past the offsets after the step
+            if not (plain_room and kv.Q + n * (x // B + 1) + other <= cap):
+                if mixed:  # ``_form``: room for the step before any prefill is considered
+                    make_room(waiting)
+                    if waiting:
+                        break
+                make_room(waiting)
+                n = kv.n
+            cum = s * kn // kd
+            ctx = kv.S + n * cum
+            if not (n == wn and lo <= ctx < hi):
+                decode_time(n, ctx)
+                w = cache.last
+                if cacheable:
+                    wn = n
+                    lo, hi = decode_bucket(ctx)
+            dt = w[0]
+            end = clock + dt
+            if not end < bound:
+                planned = (dt, None)
+                break
+            clock = end
+            # ``apply`` of a decode-only iteration
+            busy += dt
+            flops += w[1]
+            hbm += w[2]
+            tokens += n * (x + 1 - cum)
+            kv.step = s + 1
+            if next_finish <= s:
+                finish_due(s, end)
+                next_finish = heap[0][0] if heap else _NEVER
+            # ``apply``'s observation: the timeline's sums as ``Timeline.add`` makes them
+            if check:
+                kv.check()
+            if kv.n:  # ``PagedKV.decode_blocks(x)``; its suffix sum moves one bin a step
+                X, y = divmod(x, B)
+                ey = kv.ey
+                if y == ey + 1:
+                    kv.ext += cnt[B - y]
+                    kv.ey = y
+                elif y != ey:
+                    decode_blocks(x)
+                frac = (kv.Q + kv.n * X + kv.ext + other) / cap
+            else:
+                frac = other / cap
+            t0 = end - dt
+            b = int(t0 / width)
+            if b >= bins:
+                tl.grow(b)
+                bins = len(t_busy)
+            t_busy[b] += dt
+            if waiting:
+                t_queue[b] += len(waiting) * dt
+            t_kv[b] += frac * dt
+            if frac > t_peak[b]:
+                t_peak[b] = frac
+            if n:
+                t_dec[b] += n * dt
+                if dt != last_dt:
+                    last_dt, last_i = dt, itl_index(dt)
+                itl[last_i] += n
+            it += 1
+            if progress is not None and not it & 4095:
+                eng.iterations = it
+                progress(end, eng.done, eng.N, eng.span)
+        rep.clock, rep.busy, rep.flops, rep.hbm_bytes = clock, busy, flops, hbm
+        eng.tokens_out = tokens
+        eng.iterations = it
+        return planned
+
+    return run_decodes

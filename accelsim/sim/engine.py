@@ -34,8 +34,9 @@ Event skipping: when arrivals are known in advance (open loop, co-located servin
 computes iterations without yielding to simpy while they end before the next arrival, and
 yields once; the router never observes a replica inside such a window, so results equal the
 step-by-step run (``event_skipping=False``), which the tests check. Decode-only iterations in
-such a window run in ``accelsim.sim.decode_loop.run_decodes`` (one inlined loop, and shorter
-runs of steps that share a batch and a price).
+such a window run in ``accelsim.sim.decode_loop`` (one inlined loop, and shorter runs of steps
+that share a batch), a chunked-prefill replica's iterations with prefill work in
+``accelsim.sim.mixed_loop`` (which also applies the iteration a replica yielded for).
 
 Memory: the per-request record table (``RequestRecords``) is allocated once, at the start,
 and filled in place through its column views; per request the engine keeps only that table,
@@ -79,11 +80,12 @@ import simpy
 
 from accelsim.errors import AccelsimError
 from accelsim.sim.admission import Preemption
-from accelsim.sim.decode_loop import run_decodes
+from accelsim.sim.decode_loop import decode_runner
 from accelsim.sim.iteration_cache import IterationCache
 from accelsim.sim.kv import PagedKV, RequestState
 from accelsim.sim.loads import ReplicaLoads
 from accelsim.sim.metrics import REASONS, RequestRecords, SimResult, Timeline, summarize
+from accelsim.sim.mixed_loop import IDLE, mixed_runner
 from accelsim.sim.pools import KVTransfer, Pool, stages_of, stream_cards
 from accelsim.sim.traffic import Requests
 
@@ -104,6 +106,7 @@ class _Replica:
         sc = pool.scheduler
         self.sc = sc
         self.rules = sc.rules
+        self.chunk_cap = sc.chunk_tokens or sc.max_batched_tokens  # one prompt's chunk, at most
         self.cache = eng.caches[id(pool)]
         k = Fraction(float(pool.model.tokens_per_decode_step)).limit_denominator(1000)
         if k < 1:
@@ -181,7 +184,7 @@ class _Replica:
         for sid, done in kv.prefilling.items():
             if budget <= 0:
                 break
-            tok = min(int(prompt_eff[sid]) - done, budget)
+            tok = min(int(prompt_eff[sid]) - done, budget, self.chunk_cap)
             need = kv.blocks_for(done + tok) - kv.blocks_for(done)
             if need > free:
                 break
@@ -244,7 +247,7 @@ class _Replica:
             if rules.chunked:
                 if budget <= 0:
                     break
-                tok = min(total - prior, budget)
+                tok = min(total - prior, budget, self.chunk_cap)
                 need = kv.blocks_for(prior + tok)
             else:
                 tok = total - prior
@@ -394,13 +397,28 @@ class _Replica:
         env = self.eng.env
         kv = self.kv
         waiting = self.waiting
+        # iterations with prefill work run in ``run_mixed`` (not in the step-by-step run, which
+        # forms and applies each through ``form`` and ``apply``: the reference)
+        mixed = self.rules.mixed and self.role == "both" and self.eng.event_skipping
+        done = None  # the iteration just waited for, which ``run_mixed`` applies first
+        run_decodes = decode_runner(self)
+        run_mixed = mixed_runner(self)
         while True:
             planned = None
-            if kv.n and not waiting and not kv.prefilling:  # ``run_decodes``'s own first test
-                planned = run_decodes(self)
+            if done is not None:
+                planned = run_mixed(done)
+                done = None
+                if planned is None:
+                    continue  # nothing waits or prefills now: decode-only or idle
+            elif kv.n and not waiting and not kv.prefilling:  # ``run_decodes``'s first test
+                planned = run_decodes()
+            elif mixed and (waiting or kv.prefilling):
+                planned = run_mixed()
+                if planned is None:
+                    continue
             if planned is None:
                 planned = self.form()
-            if planned is None:
+            if planned is None or planned is IDLE:
                 self.policy.idle()
                 self.sleeping = True
                 self.wake = env.event()
@@ -416,7 +434,10 @@ class _Replica:
                 continue
             yield env.timeout(max(end - env.now, 0.0))
             self.clock = end
-            self.apply(dt, plan, work)
+            if mixed:
+                done = (dt, plan, work)
+            else:
+                self.apply(dt, plan, work)
 
 
 class _Engine:

@@ -7,7 +7,8 @@ significant bits (``quantize``: a relative error below 0.4 %), so equal quantize
 the cache; a model with ``cacheable = False`` (random-service stubs) is called every iteration.
 A new shape is priced from its six fields through the model's ``shape_work`` when it has one
 (``accelsim.model.perf.model.PerfModel``: no ``BatchStats`` built), else through
-``iteration_work`` / ``iteration_time`` of a ``BatchStats``: the same figures either way.
+``iteration_work`` / ``iteration_time`` of a ``BatchStats``: the same figures either way. The
+lookups run every iteration, so ``quantize`` is inlined in them (the same integers).
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ class IterationCache:
         if not self.cacheable:
             w = self._price(BatchStats(n, float(ctx)))
         else:
-            qc = quantize(ctx)
+            qc = int(ctx)  # ``quantize(ctx)``, inlined (called every iteration)
+            if qc >= 256:
+                sh = qc.bit_length() - QUANT_BITS
+                qc = ((qc >> sh) << sh) | (1 << (sh - 1))
             key = (n, qc)
             w = self.decode.get(key)
             if w is None:
@@ -103,7 +107,20 @@ class IterationCache:
         if not self.cacheable:
             w = self._price(BatchStats(n, float(ctx), pseq, ptok, float(ppairs), float(pctx)))
         else:
-            qc, qt, qp, qx = quantize(ctx), quantize(ptok), quantize(ppairs), quantize(pctx)
+            # ``quantize`` of the four sums, inlined (called every iteration)
+            qc, qt, qp, qx = int(ctx), int(ptok), int(ppairs), int(pctx)
+            if qc >= 256:
+                sh = qc.bit_length() - QUANT_BITS
+                qc = ((qc >> sh) << sh) | (1 << (sh - 1))
+            if qt >= 256:
+                sh = qt.bit_length() - QUANT_BITS
+                qt = ((qt >> sh) << sh) | (1 << (sh - 1))
+            if qp >= 256:
+                sh = qp.bit_length() - QUANT_BITS
+                qp = ((qp >> sh) << sh) | (1 << (sh - 1))
+            if qx >= 256:
+                sh = qx.bit_length() - QUANT_BITS
+                qx = ((qx >> sh) << sh) | (1 << (sh - 1))
             key = (n, qc, pseq, qt, qp, qx)
             w = self.mixed.get(key)
             if w is None:

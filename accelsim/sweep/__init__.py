@@ -2,8 +2,9 @@
 
 A sweep file names a base scenario, axes over its fields and over catalog what-if overrides
 (grids, ranges, random or Latin-hypercube samples), constraints and SLOs (``spec``). Its points
-run on an executor — a local process pool or Ray (``executors``) — each seeded from the sweep
-seed and its own digest, so results never depend on where or in which order points ran. Rows
+run on an executor — local worker processes, each keeping to a replica shape (``affinity``), or
+Ray (``executors``) — each seeded from the sweep seed and its own digest, so results never
+depend on where or in which order points ran. Rows
 stream into one SQLite table as points finish (``store``; the module docstring says why SQLite
 rather than Parquet), which makes ``--resume`` and crash safety (SIGKILL included) free. The
 summaries are pure functions over rows (``pareto``): Pareto fronts of cost vs latency, the best
@@ -20,42 +21,38 @@ Python use::
     best = tune("default", device="h800", cards=32, slo="ttft_p99=2s,tpot_p99=100ms").best
 """
 
-from accelsim.sweep.context import EvalContext, PointSkipped
-from accelsim.sweep.pareto import best_per_group, dominates, meets_slo, pareto_front, plot_pareto
-from accelsim.sweep.runner import RESULTS_FILE, SweepRun, run_sweep
-from accelsim.sweep.spec import (
-    Axis,
-    Point,
-    SweepSpec,
-    expand,
-    load_sweep,
-    parse_axis_values,
-    resolve_base,
-    sample_rows,
-    sweep_from_mapping,
-)
-from accelsim.sweep.store import ResultStore, load_rows
+# Everything imports on first use: ``accelsim run --seeds`` needs only ``replicate`` (and what
+# it imports), not the runner, the spec parser, the store or the charts (issue 18's start-up).
+_LAZY = {
+    "RESULTS_FILE": "runner",
+    "Axis": "spec",
+    "EvalContext": "context",
+    "Point": "spec",
+    "PointSkipped": "context",
+    "ResultStore": "store",
+    "SweepRun": "runner",
+    "SweepSpec": "spec",
+    "best_per_group": "pareto",
+    "dominates": "pareto",
+    "expand": "spec",
+    "load_rows": "store",
+    "load_sweep": "spec",
+    "meets_slo": "pareto",
+    "pareto_front": "pareto",
+    "parse_axis_values": "spec",
+    "plot_pareto": "pareto",
+    "resolve_base": "spec",
+    "run_sweep": "runner",
+    "sample_rows": "spec",
+    "sweep_from_mapping": "spec",
+}
+__all__ = sorted(_LAZY)
 
-__all__ = [
-    "RESULTS_FILE",
-    "Axis",
-    "EvalContext",
-    "Point",
-    "PointSkipped",
-    "ResultStore",
-    "SweepRun",
-    "SweepSpec",
-    "best_per_group",
-    "dominates",
-    "expand",
-    "load_rows",
-    "load_sweep",
-    "meets_slo",
-    "pareto_front",
-    "parse_axis_values",
-    "plot_pareto",
-    "resolve_base",
-    "run_sweep",
-    "sample_rows",
-    "sweep_from_mapping",
-]
+
+def __getattr__(name: str):
+    """The public name ``name``, imported from its module on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"accelsim.sweep.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'accelsim.sweep' has no attribute {name!r}")

@@ -9,34 +9,70 @@ Measured on the 2-core machine (``benchmarks/bench_commands.py``): ``compare`` o
 scenario took 23.4 s on the 2-process pool against 15.0 s in one process with the memo, because
 the pool re-priced every shape in both workers; two lanes keep the memo and use both cores.
 
-- Tasks and results are those of ``accelsim.sweep.worker.run_task`` (the same function the
-  pool runs), so results are the same byte for byte whichever lane ran a task.
+- Tasks and results are those of ``accelsim.sweep.worker.run_task`` (the same function Ray's
+  tasks run), so results are the same byte for byte whichever lane ran a task.
 - ``run(tasks, lane=k)`` runs every task on lane ``k`` (modulo the lane count); ``lane=None``
   spreads them round robin over all lanes, each lane running its share in order. Results come
   back as each task ends. Thread-safe: a call holds the lanes it uses until it returns (threads
   on different lanes run at once).
+- ``stream(next_task)`` runs on every lane, as it frees, the task ``next_task(lane)`` picks
+  (the local executor of sweeps, ``accelsim.sweep.executors.LocalExecutor``, picks by replica
+  shape: ``accelsim.sweep.affinity``) and yields the results as they end; it holds all lanes.
 - The lanes start when entered, all before any thread of theirs exists (they have none): forked
-  when this process has a single thread, else started by a forkserver, as the local pool's
-  workers are (``accelsim.sweep.executors``), with the same ``_die_with_parent`` set-up.
-  Leaving the context ends them (terminated on an error or an interrupt); ``cancel`` ends them
-  at once, from any thread, so that callers waiting on them stop (``size_devices`` on Ctrl-C).
+  when this process has a single thread, else started by a forkserver (``start_method``), each
+  set up by ``_die_with_parent``. Leaving the context ends them (terminated on an error or an
+  interrupt); ``cancel`` ends them at once, from any thread, so that callers waiting on them
+  stop (``size_devices`` on Ctrl-C), and so does a ``stream`` left before its end with tasks
+  still running.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from accelsim.errors import AccelsimError
 from accelsim.sweep.context import Task
-from accelsim.sweep.executors import _die_with_parent, start_method
 from accelsim.sweep.worker import run_task
 
-__all__ = ["Lanes"]
+__all__ = ["Lanes", "start_method"]
+
+
+def start_method() -> str:
+    """How worker processes start: ``ACCELSIM_START_METHOD`` when set, else fork (fastest;
+    works from notebooks, stdin and unguarded scripts) while this process has a single thread,
+    which is when forking is safe, else a clean forkserver."""
+    method = os.environ.get("ACCELSIM_START_METHOD")
+    if method is None:
+        fork_ok = "fork" in multiprocessing.get_all_start_methods()
+        method = "fork" if fork_ok and threading.active_count() == 1 else "forkserver"
+    return method
+
+
+def _die_with_parent() -> None:
+    """Worker set-up: the worker is killed when the sweep's process dies, even by SIGKILL
+    (Linux ``prctl(PR_SET_PDEATHSIG)``), and leaves Ctrl-C to the parent, which stops the
+    workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a forked worker inherits the command line's SIGTERM handler: terminate() must end it
+    # quietly
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _serve(conn: Connection) -> None:
@@ -116,10 +152,7 @@ class Lanes:
     ) -> list[dict[str, Any]]:
         """Every task's result (in the order they end), each also handed to ``done`` as it
         ends; on lane ``lane`` (modulo the lane count), or round robin over all (``None``)."""
-        if self._cancelled:
-            raise AccelsimError("lanes: cancelled")
-        if not self._conns:
-            raise AccelsimError("lanes: not started (use as a context manager)")
+        self._check()
         queues: dict[int, deque[Task]] = {}
         for i, task in enumerate(tasks):
             k = (lane if lane is not None else i) % self.n
@@ -132,6 +165,52 @@ class Lanes:
         finally:
             for k in used:
                 self._locks[k].release()
+
+    def stream(self, next_task: Callable[[int], Task | None]) -> Iterator[dict[str, Any]]:
+        """Run ``next_task(k)`` on each lane ``k`` as it frees (None: the lane has nothing
+        left) and yield each result as it ends, until no lane has a task. Holds every lane
+        while it runs; left before its end with tasks running, it ends the lanes (``cancel``)."""
+        self._check()
+        for lock in self._locks:
+            lock.acquire()
+        busy: dict[Connection, int] = {}
+        try:
+            for k, conn in enumerate(self._conns):
+                task = next_task(k)
+                if task is not None:
+                    conn.send(task)
+                    busy[conn] = k
+            while busy:
+                for conn in wait(list(busy)):
+                    assert isinstance(conn, Connection)
+                    k = busy.pop(conn)
+                    result = self._receive(conn, k)
+                    task = next_task(k)
+                    if task is not None:
+                        conn.send(task)
+                        busy[conn] = k
+                    yield result
+        finally:
+            if busy:
+                self.cancel()
+            for lock in self._locks:
+                lock.release()
+
+    def _check(self) -> None:
+        if self._cancelled:
+            raise AccelsimError("lanes: cancelled")
+        if not self._conns:
+            raise AccelsimError("lanes: not started (use as a context manager)")
+
+    def _receive(self, conn: Connection, k: int) -> dict[str, Any]:
+        """Lane ``k``'s result; an ``AccelsimError`` when its process died or was cancelled."""
+        try:
+            return conn.recv()
+        except (EOFError, OSError):
+            if self._cancelled:
+                raise AccelsimError("lanes: cancelled") from None
+            code = self._procs[k].exitcode
+            raise AccelsimError(f"lane {k}: its worker process died (exit {code})") from None
 
     def _drain(
         self,
@@ -147,15 +226,7 @@ class Lanes:
             for conn in wait(list(busy)):
                 assert isinstance(conn, Connection)
                 k = busy.pop(conn)
-                try:
-                    result = conn.recv()
-                except (EOFError, OSError):
-                    if self._cancelled:
-                        raise AccelsimError("lanes: cancelled") from None
-                    code = self._procs[k].exitcode
-                    raise AccelsimError(
-                        f"lane {k}: its worker process died (exit {code})"
-                    ) from None
+                result = self._receive(conn, k)
                 out.append(result)
                 if done is not None:
                     done(result)

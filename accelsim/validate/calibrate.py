@@ -20,7 +20,10 @@ The entries:
   CloudMatrix384 pair (5,655 / 6,688 = 0.846) is the independent check. Rounded to 0.001.
 - ``framework.sglang-ascend.decode_token_layer_cost``: the SGLang-on-Ascend cost per decode query
   token and layer (``devices/frameworks/sglang-ascend.yaml``), bisected until the mean signed
-  error of its serving fit cases (SGLang on Huawei cards) is zero. Rounded to 0.1 us.
+  error of its serving fit cases (SGLang on Huawei cards) is zero. Its fit cases are the
+  P/D-disaggregated runs of two sources, the SGLang docs' page (``workloads/validation/cases.yaml``)
+  and SGLang's Ascend nightly CI files (``workloads/validation/sglang-ascend-ci.yaml``), so every
+  cross-validation fold keeps fit cases of another source. Rounded to 0.1 us.
 - ``device.a100-sxm4-80gb.efficiency.dequant_hbm_fraction.int8`` and ``.int4``: the fraction of
   HBM peak at which the A100's weight-only INT8/INT4 kernels stream their weights, bisected
   until the mean signed error of gpt-fast's Llama-2-7B/70B batch-1 rows on that dtype is zero

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from accelsim.catalog.file_cache import read_cached
+from accelsim.catalog.entry_cache import validated
+from accelsim.catalog.file_cache import read_cached_keyed
 from accelsim.catalog.loader import INTERVALS_STEM, Catalog, format_validation_error
 from accelsim.errors import AccelsimError, CatalogError
 
@@ -74,7 +75,8 @@ MIN_CASES = 9
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # built at first validation: `step` takes the file validated from the entry cache
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Residual(_Frozen):
@@ -254,7 +256,8 @@ _CACHE: dict[str, IntervalsFile] = {}
 
 def intervals_file(catalog: Catalog) -> IntervalsFile:
     """The catalog's ``workloads/validation/intervals.yaml``, validated (read once per path,
-    through the parsed-file cache: ``accelsim.catalog.file_cache.read_cached``)."""
+    through the parsed-file cache, ``accelsim.catalog.file_cache.read_cached_keyed``, and the
+    validated-entry cache, ``accelsim.catalog.entry_cache.validated``)."""
     path = catalog.folder_files("workloads/validation").get(INTERVALS_STEM)
     if path is None:
         raise AccelsimError(
@@ -263,10 +266,19 @@ def intervals_file(catalog: Catalog) -> IntervalsFile:
         )
     key = str(path)
     if key not in _CACHE:
-        try:
-            _CACHE[key] = IntervalsFile.model_validate(read_cached(path))
-        except ValidationError as exc:
-            raise CatalogError(format_validation_error(str(path), exc)) from None
+        data, digest = read_cached_keyed(path)
+
+        def build() -> IntervalsFile:
+            try:
+                return IntervalsFile.model_validate(data)
+            except ValidationError as exc:
+                raise CatalogError(format_validation_error(str(path), exc)) from None
+
+        if digest is None:
+            _CACHE[key] = build()
+        else:
+            parts = ("intervals", key, digest)
+            _CACHE[key] = validated(parts, IntervalsFile, build, modules=(__file__,))
     return _CACHE[key]
 
 

@@ -50,6 +50,7 @@ class Attention:
         "kv_bytes",
         "kv_elems",
         "kv_split",
+        "lean_k",
         "params",
         "roof",
         "tp",
@@ -71,6 +72,68 @@ class Attention:
             self.f_expand = 2.0 * a.kv_lora_rank * a.num_heads * (a.qk_nope_head_dim + a.v_head_dim)
         else:
             self.f_expand = 0.0
+        r = roof.rates
+        #: the constants of ``lean``, each the very float ``add`` computes (its order of
+        #: operations: ``kv_elems * kv_bytes`` and ``params * wb * dequant_extra`` first)
+        self.lean_k = (
+            self.f_dec,
+            self.f_pre,
+            self.f_expand,
+            tp,
+            self.kv_elems * self.kv_bytes,
+            self.kv_split,
+            r.attn_dec_flops,
+            r.attn_flops,
+            self.params / tp * roof.wb * roof.dequant_extra,
+            r.hbm,
+            K_ATTN * r.launch_s,
+            self.ew_expand,
+        )
+
+    def token_terms(self, tokens: float) -> tuple[float, float, float, float]:
+        """The terms of ``add`` over ``tokens`` that read no context: the projections' FLOPs,
+        HBM bytes and compute seconds, and the per-token elementwise bytes (for ``lean``)."""
+        roof = self.roof
+        params = self.params / self.tp
+        flops = 2.0 * params * tokens
+        hbm = params * roof.wb + 2.0 * tokens * roof.h * roof.act
+        return flops, hbm, flops / roof.rates.gemm_rate(tokens), self.ew_attn * tokens
+
+    def lean(
+        self,
+        terms: tuple[float, float, float, float],
+        dec_ctx: float,
+        q_per_seq: float,
+        pre_tokens: float,
+        pre_pairs: float,
+        pre_ctx: float,
+    ) -> tuple[float, float, float]:
+        """``(seconds, FLOPs, HBM bytes)`` that ``add`` puts into a fresh ``LeanOps``'s
+        ``attention`` for a group with these context fields and ``token_terms`` ``terms``: the
+        same float operations in the same order (``max(compute, memory, 0)`` plus the
+        launches, then the elementwise bytes' seconds), so the very floats
+        (``tests/test_shape_table.py``); the simulator's price of a new shape
+        (``accelsim.model.perf.shape_table``)."""
+        flops, hbm, compute, ew_tok = terms
+        f_dec, f_pre, f_expand, tp, kvb, kv_split, dec_rate, rate, slow, bw, fixed, ew_x = (
+            self.lean_k
+        )
+        dec_f = f_dec * dec_ctx * q_per_seq / tp
+        pre_f = (f_pre * pre_pairs + f_expand * pre_ctx) / tp
+        core_b = kvb * (dec_ctx + pre_tokens + pre_ctx) / kv_split
+        compute += dec_f / dec_rate + pre_f / rate
+        memory = (hbm + core_b + slow) / bw
+        body = memory if memory > compute else compute  # max(compute, memory, 0.0)
+        if body < 0.0:
+            body = 0.0
+        t = body + fixed
+        ew = ew_tok + ew_x * (pre_tokens + pre_ctx)
+        b = hbm + core_b
+        if ew > 0:
+            m = ew / bw
+            t += (m if m > 0.0 else 0.0) + 0.0  # LeanOps.add of Roofline.elementwise
+            b += ew
+        return t, flops + (dec_f + pre_f), b
 
     def add(self, ops: Ops, g: Group) -> None:
         """The attention of group ``g``'s tokens, into ``attention``."""

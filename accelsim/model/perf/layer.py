@@ -80,7 +80,11 @@ class Layer:
     def add_attention(self, ops: Ops, g: Group, ratio: int | None = None) -> None:
         """The layer's attention (``ATTENTION_CLASSES``: the only part that reads the group's
         context sums and pairs) over group ``g``, compressed at ``ratio`` (see ``price``)."""
-        (self.attention if ratio is None else self._by_ratio.get(ratio, self.attention)).add(ops, g)
+        self.attention_of(ratio).add(ops, g)
+
+    def attention_of(self, ratio: int | None = None) -> Attention | SparseAttention:
+        """The attention object of a layer compressed at ``ratio`` (see ``price``)."""
+        return self.attention if ratio is None else self._by_ratio.get(ratio, self.attention)
 
     def add_rest(self, ops: Ops, g: Group, is_moe: bool) -> None:
         """Everything of the layer after its attention (hyper-connections, dense FFN or MoE

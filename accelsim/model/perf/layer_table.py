@@ -66,10 +66,7 @@ class LayerTable:
         it comes back), and always once the table has switched itself off."""
         if not self.ok:
             return False
-        if self.moe:
-            key: tuple[float, ...] = (g.tokens, g.dec_seqs, g.q_per_seq, g.replica_tokens)
-        else:
-            key = (g.tokens,)
+        key = self._key(g)
         rest = self.rest.get(key)
         if rest is None:
             if key not in self.seen:
@@ -105,6 +102,26 @@ class LayerTable:
         total.f = {**rest[1], "attention": f_a, "indexer": f_i}
         total.b = {**rest[2], "attention": b_a, "indexer": b_i}
         return True
+
+    def rest_for(self, g: Group) -> tuple[dict, dict, dict] | None:
+        """The rest parts of all layer kinds over group ``g``'s token counts (per-class
+        seconds, FLOPs and bytes, the attention classes zero), tabulated now when new (for
+        ``accelsim.model.perf.shape_table``, which keeps it per token record); None when the
+        table is off. The dicts are the table's: read them, never change them."""
+        if not self.ok:
+            return None
+        key = self._key(g)
+        rest = self.rest.get(key)
+        if rest is None:
+            self.seen.discard(key)
+            rest = self._tabulate(key)
+        return rest
+
+    def _key(self, g: Group) -> tuple[float, ...]:
+        """The token counts the rest parts read (module docstring)."""
+        if self.moe:
+            return (g.tokens, g.dec_seqs, g.q_per_seq, g.replica_tokens)
+        return (g.tokens,)
 
     def _tabulate(self, key: tuple[float, ...]) -> tuple[dict, dict, dict] | None:
         """The rest parts of all layer kinds for ``key`` (fields outside it NaN), or None after

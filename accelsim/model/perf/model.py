@@ -43,7 +43,11 @@ totals, with the layers' token-only part from a table per exact token count
 only its attention) — the simulator's path, equal to ``step``'s figures to the last bit
 (``tests/test_engine_pricing.py``, ``tests/test_layer_table.py``). A new mixed shape costs
 about 0.7 of the full loop's time on Llama-2-70B TP4 and about 0.6 on DeepSeek-V3 and V4
-(``benchmarks/bench_perf.py``).
+(``benchmarks/bench_perf.py``). ``shape_work`` (the simulator's iteration cache) goes further:
+a ``ShapeTable`` (``accelsim.model.perf.shape_table``) keeps every op but the attention and the
+draft passes per exact token counts and prices the attention of a new shape in closed form,
+the same floats again (``tests/test_shape_table.py``); the full loop prices what it cannot
+(micro-batch overlap, or after a failed check).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from accelsim.model.perf.layer_table import LayerTable
 from accelsim.model.perf.ops import K_ATTN, K_COLL, Group, LeanOps, Ops, StepTime
 from accelsim.model.perf.overlap import comm_unit_share, overlapped
 from accelsim.model.perf.roofline import Rates, Roofline
+from accelsim.model.perf.shape_table import ShapeTable
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel, hash_routing
 
@@ -163,6 +168,20 @@ class PerfModel:
             self._host_ops = self._kernels_per_iteration()
             self._host_attention_ops = float(model.num_layers * K_ATTN)
             self.host = host
+        #: ``shape_work``'s price of a new shape (``accelsim.model.perf.shape_table``)
+        self._shapes: ShapeTable | None = None
+        if not plan.micro_batch_overlap:
+            self._shapes = ShapeTable(
+                self._groups,
+                plan.dp,
+                plan.cp,
+                self._qps,
+                plan.stage_ranks,
+                self._token_ops,
+                self.drafter,
+                self._work,
+                self._table,
+            )
 
     def _layer_groups(
         self, model: ModelArch, plan: ParallelPlan, prec: Precision, roof: Roofline
@@ -276,12 +295,16 @@ class PerfModel:
     ) -> tuple[float, float, float]:
         """``iteration_work`` of ``BatchStats(n, ctx, pseq, ptok, pairs, pctx)``, from the
         batch's fields (``accelsim.sim.iteration_cache`` prices its shapes so: no
-        ``BatchStats`` built)."""
+        ``BatchStats`` built); a new shape through the ``ShapeTable`` when there is one (the
+        same floats as ``_work``)."""
         key = (n, _sig3(ctx), pseq, _sig3(ptok), _sig3(pairs), _sig3(pctx))
         w = self._iter_cache.get(key)
         if w is None:
-            dp = self.plan.dp
-            w = self._work(Group.of(n, key[1], pseq, int(key[3]), key[4], key[5], dp, self._qps))
+            c, t, p, x = key[1], int(key[3]), key[4], key[5]
+            if self._shapes is not None:
+                w = self._shapes.price(n, c, pseq, t, p, x)
+            if w is None:
+                w = self._work(Group.of(n, c, pseq, t, p, x, self.plan.dp, self._qps))
             if len(self._iter_cache) >= ITER_CACHE_SIZE:
                 self._iter_cache.clear()
             self._iter_cache[key] = w
@@ -300,9 +323,8 @@ class PerfModel:
         and on); returns the communication seconds hidden by micro-batch overlap, the
         framework's per-token cost and the seconds the device waits for the host's op
         dispatch."""
-        plan, r = self.plan, self.rates
+        plan = self.plan
         lean = isinstance(total, LeanOps)
-        qps = self._qps
         whole = g
         if plan.cp > 1:
             g = g.context_split(plan.cp)
@@ -317,24 +339,50 @@ class PerfModel:
                     else:
                         layer = kind.price(g, is_moe, ratio, lean)
                     total.merge(layer, float(count))
-            self.head.add(total, g)
-            if plan.pp > 1:
-                self._pp_transfer(total, g)
-            if plan.cp > 1:
-                self._cp_exchange(total, whole)
+            self._after_layers(total, g, whole)
             if self.drafter is not None and g.dec_seqs > 0:
                 self.drafter.add(total, g)
-        framework_s = self.token_layer_s * g.dec_seqs * qps * self.model.num_layers / plan.tp
-        total.add("overhead", kernels=1.0, launch_s=r.iteration_s + framework_s)
+        framework_s = self._overhead(total, g)
         host_wait = 0.0
-        if self.host is not None and g.tokens > 0:
-            host = self.host.host_s(
-                g.tokens, g.pre_tokens > 0, self._host_ops, self._host_attention_ops
-            )
+        host = self._host_s(g)
+        if host is not None:
             host_wait = max(0.0, host - sum(total.t.values()))
             if host_wait > 0:
                 total.add("overhead", kernels=1.0, launch_s=host_wait)
         return hidden, framework_s, host_wait
+
+    def _after_layers(self, total: Ops, g: Group, whole: Group) -> None:
+        """The LM head and the PP and CP transfers of group ``g`` (``whole``: before its
+        context split), into ``total``: they read only the group's token counts."""
+        self.head.add(total, g)
+        if self.plan.pp > 1:
+            self._pp_transfer(total, g)
+        if self.plan.cp > 1:
+            self._cp_exchange(total, whole)
+
+    def _overhead(self, total: Ops, g: Group) -> float:
+        """The iteration's fixed cost and the framework's per-token cost (returned) for group
+        ``g``, into ``total``'s ``overhead``."""
+        plan = self.plan
+        framework_s = self.token_layer_s * g.dec_seqs * self._qps * self.model.num_layers / plan.tp
+        total.add("overhead", kernels=1.0, launch_s=self.rates.iteration_s + framework_s)
+        return framework_s
+
+    def _host_s(self, g: Group) -> float | None:
+        """Seconds the host takes to dispatch group ``g``'s ops (None: the host never waits)."""
+        if self.host is None or not g.tokens > 0:
+            return None
+        return self.host.host_s(
+            g.tokens, g.pre_tokens > 0, self._host_ops, self._host_attention_ops
+        )
+
+    def _token_ops(self, total: LeanOps, g: Group, whole: Group) -> float | None:
+        """Every op of ``_accumulate`` after the layers that reads only token counts (all but
+        the draft passes), into ``total``; returns ``_host_s`` (``ShapeTable``'s records)."""
+        if g.tokens > 0:
+            self._after_layers(total, g, whole)
+        self._overhead(total, g)
+        return self._host_s(g)
 
     @property
     def pipeline_stages(self) -> int:

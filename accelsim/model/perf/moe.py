@@ -69,15 +69,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from accelsim.catalog.workloads import ModelArch
 from accelsim.dtypes import Precision
+from accelsim.lazy import lazy_module
 from accelsim.model.perf.collectives import Fabrics, all_gather, all_to_all
 from accelsim.model.perf.ops import K_COLL, K_FFN, K_ROUTED, K_ROUTER, Group, Ops
 from accelsim.model.perf.roofline import Roofline
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
+
+np = lazy_module("numpy")  # imported at first use: a dense model's `step` needs none
 
 __all__ = ["MoE"]
 

@@ -318,11 +318,7 @@ class Group:
     ) -> Group:
         """``busiest`` of the batch ``BatchStats(n, ctx, pseq, ptok, pairs, pctx)``, from its
         fields (the simulator's pricing path builds no ``BatchStats``)."""
-        if dp == 1:  # ``_busiest_share``'s value, without the calls
-            d_sh = p_sh = 1.0
-        else:
-            d_sh = _busiest_share(n, dp)
-            p_sh = _busiest_share(pseq, dp) if pseq else 1.0 / dp
+        d_sh, p_sh = Group.shares(n, pseq, dp)
         return Group(
             n * qps * d_sh + ptok * p_sh,
             n * d_sh,
@@ -335,6 +331,14 @@ class Group:
             n * qps + ptok,
             float(n),
         )
+
+    @staticmethod
+    def shares(n: int, pseq: int, dp: int) -> tuple[float, float]:
+        """The busiest group's shares of a batch's ``n`` decode and ``pseq`` prefill sequences
+        (``of`` multiplies the batch's sums by them)."""
+        if dp == 1:  # ``_busiest_share``'s value, without the calls
+            return 1.0, 1.0
+        return _busiest_share(n, dp), _busiest_share(pseq, dp) if pseq else 1.0 / dp
 
     @property
     def logit_rows(self) -> float:

@@ -15,13 +15,22 @@ one rank of a ``tp``-way group, for a layer compressed at ratio ``r``:
   ``top_k``; V4 a ``sliding_window`` of uncompressed tokens plus the CSA top-k or every HCA
   entry. Decode: per sequence, at the group's mean decode context, ``q_per_seq`` queries (MTP
   verification) over those entries; FLOPs ``flops_per_attended_entry("decode")`` each (DSA:
-  MLA's absorbed latent form; V4: ``4 nh hd``) over ``tp`` ranks, bytes the attended entries
-  (``entry_elements`` x the KV dtype) read once per sequence (the queries of one sequence
-  share them). Prefill: ``attended_in_chunk(prior, tokens, r)`` (query, entry) pairs per
-  sequence at the group's mean chunk, at the expanded form's FLOPs (DSA: MLA's expanded MHA
-  form, plus re-expanding the prior context's latent as MLA does), reading the layer's cached
-  entries at the chunk's end once. Decode at the card's decode attention rate, prefill at its
-  attention rate (``accelsim.model.perf.roofline``);
+  MLA's absorbed latent form; V4: ``4 nh hd``) over ``tp`` ranks. Bytes (``entry_elements``
+  x the KV dtype per entry): the sliding window and the HCA entries are read once per
+  sequence (its queries share them), but the indexer's top-k entries are gathered once per
+  query, ``q_per_seq`` times per sequence, because each query token selects its own set.
+  Source: cann-recipes-infer (hicann/cann-recipes-infer), ``docs/models/deepseek-v3.2/
+  deepseek_v3.2_inference_guide.md`` at 094b7bd, section MTP: Sparse Flash Attention's KV
+  moved for 4 sequences at 64K is 4.5 MB without MTP and 9 MB with MTP1, while MLA's stays
+  144 MB and the indexer's 32 MB; ``docs/models/deepseek-v4/deepseek_v4_inference_guide.md``
+  at 13b0b7c, section MTP: CSA's attention moves up to ``next_n + 1`` times the KV of a step
+  without MTP, while SWA, HCA and the indexer move about the same. Huawei counts the worst
+  case (no overlap between the queries' sets) and so does this term: a repeated entry that
+  hits in L2 is not credited (assumption). Prefill: ``attended_in_chunk(prior, tokens, r)``
+  (query, entry) pairs per sequence at the group's mean chunk, at the expanded form's FLOPs
+  (DSA: MLA's expanded MHA form, plus re-expanding the prior context's latent as MLA does),
+  reading the layer's cached entries at the chunk's end once. Decode at the card's decode
+  attention rate, prefill at its attention rate (``accelsim.model.perf.roofline``);
 - **indexer** (op class ``indexer``, on DSA layers and V4 CSA layers only) — every query scores
   every compressed entry of its context (``indexed_entries``: ``context / 4`` on V4 CSA layers,
   ``context`` on V3.2): ``2 x heads x dim`` FLOPs per entry at the attention rate, the key
@@ -40,8 +49,10 @@ into ``attention``): the attention input's residual add + RMSNorm (``4 H a``) an
 (``heads/tp x v`` elements; V4 also its grouped low-rank output, ``o_groups x o_lora / tp``).
 
 Ignored (named so nobody is surprised): vLLM's FP8 V4 entry layout (584 B against 512 at 1 B
-per element), the union of top-k entries over the ``q_per_seq`` queries of one sequence (taken
-as one set), the compressors' FP32 state updates, and the top-k sort's own FLOPs.
+per element), the overlap of the top-k sets of one sequence's queries (see **core**), the
+compressors' FP32 state updates, and the top-k sort's own work on the vector cores (the Ascend
+C kernel's merge sort makes ``4.36 S_k + 3.32 k`` element passes per query, per
+``deepseek_v3.2_ascendc_operator_guide.md``, but no per-element rate is published).
 """
 
 from __future__ import annotations
@@ -109,6 +120,14 @@ class SparseAttention:
             return context
         return min(context, a.sliding_window) + (context // r if r > 1 else 0)
 
+    def _selected(self, context: int) -> int:
+        """Top-k entries the indexer selects for one query at ``context`` tokens (0 on a layer
+        without an indexer): the part of ``attended_entries`` gathered per query."""
+        a, r = self.a, self.ratio
+        if not a.indexed(r):
+            return 0
+        return min(a.indexed_entries(context, r), a.indexer.top_k)
+
     def add(self, ops: Ops, g: Group) -> None:
         """The attention of group ``g``'s tokens, into ``attention``; the indexer into
         ``indexer``."""
@@ -127,7 +146,8 @@ class SparseAttention:
         dec_ctx = round(g.dec_ctx / g.dec_seqs) if g.dec_seqs > 0 else 0
         attended = a.attended_entries(dec_ctx, ratio) if g.dec_seqs > 0 else 0
         dec_f = self.f_dec * attended * g.dec_seqs * g.q_per_seq / tp
-        core_b = attended * g.dec_seqs * self.entry_b
+        gathered = attended + (g.q_per_seq - 1.0) * self._selected(dec_ctx)
+        core_b = gathered * g.dec_seqs * self.entry_b
         pre_f = 0.0
         prior = tokens = end = 0
         if g.pre_tokens > 0:
