@@ -12,75 +12,16 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from perf_cases import CASES, from_step, perf_model
 
-from accelsim.catalog.loader import load_catalog
-from accelsim.dtypes import precision
 from accelsim.model.batch import BatchStats
 from accelsim.model.perf import layer_table
-from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.perf.layer import ATTENTION_CLASSES, Layer
 from accelsim.model.perf.model import PerfModel, _sig3
 from accelsim.model.perf.ops import OP_CLASSES, Group
-from accelsim.model.plan import ParallelPlan
-from accelsim.run.timing import perf_model_from_catalog
 from accelsim.sim.iteration_cache import IterationCache
 
-CAT = load_catalog()
-
-#: (model, device, plan, dtype, speculative decoding, framework)
-CASES = {
-    "llama70b-gqa-tp4": ("llama-2-70b", "a100-sxm4-80gb", ParallelPlan(tp=4), "fp16", None, None),
-    "llama70b-tp2pp2": (
-        "llama-2-70b",
-        "a100-sxm4-80gb",
-        ParallelPlan(tp=2, pp=2),
-        "fp16",
-        None,
-        None,
-    ),
-    "llama7b-cp2": ("llama-2-7b", "h100-sxm5", ParallelPlan(cp=2), "bf16", None, None),
-    "llama7b-eager-host": ("llama-2-7b", "ascend-910b3", ParallelPlan(), "bf16", None, "vllm"),
-    "dsv3-mla-moe-dp8-mtp": (
-        "deepseek-v3",
-        "ascend-910b2",
-        ParallelPlan(tp=4, dp=8, ep=32),
-        "int8",
-        SpecDecode("mtp", 1, 0.8),
-        None,
-    ),
-    "dsv3-overlap": (
-        "deepseek-v3",
-        "h800",
-        ParallelPlan(tp=1, dp=32, ep=32, micro_batch_overlap=True),
-        "fp8",
-        None,
-        None,
-    ),
-    "qwen3-32b-eagle-draft": (
-        "qwen3-32b",
-        "h100-sxm5",
-        ParallelPlan(tp=2),
-        "bf16",
-        SpecDecode("eagle3", 3, 0.7, draft_model="qwen3-32b-eagle3"),
-        None,
-    ),
-    "dsv4-flash-compressed": ("deepseek-v4-flash", "h200", ParallelPlan(tp=8), "fp8", None, None),
-}
-
-
-def _pm(name: str) -> PerfModel:
-    model, device, plan, dtype, spec, framework = CASES[name]
-    kw = {"framework": framework, "graph": "none"} if framework else {}
-    return perf_model_from_catalog(CAT, model, device, plan, precision(dtype), spec=spec, **kw)
-
-
-MODELS = {name: _pm(name) for name in CASES}
-
-
-def _from_step(pm: PerfModel, b: BatchStats) -> tuple[float, float, float]:
-    st_ = pm.step(b)
-    ranks = pm.plan.stage_ranks
-    return st_.total_s, sum(st_.flops.values()) * ranks, sum(st_.hbm_bytes.values()) * ranks
+MODELS = {name: perf_model(name) for name in CASES}
 
 
 def _shapes(n: int, pseq: int, ptok: int, ctxs: list[int], priors: list[int]) -> list[tuple]:
@@ -106,11 +47,11 @@ def test_tabulated_path_is_the_step_breakdown_to_the_last_bit(name, n, pseq, pto
     pm = MODELS[name]
     for shape in _shapes(n, pseq, ptok, ctxs, priors):
         b = BatchStats(*shape)
-        assert pm.work(b) == _from_step(pm, b), (name, b)  # the same floats
+        assert pm.work(b) == from_step(pm, b), (name, b)  # the same floats
         # the simulator's path: the batch rounded to 3 significant digits, then priced
         n_, ctx, pseq_, ptok_, pairs, pctx = shape
         rounded = BatchStats(n_, _sig3(ctx), pseq_, int(_sig3(ptok_)), _sig3(pairs), _sig3(pctx))
-        assert pm.shape_work(*shape) == pm.iteration_work(b) == _from_step(pm, rounded)
+        assert pm.shape_work(*shape) == pm.iteration_work(b) == from_step(pm, rounded)
     table = pm._table
     if pm.plan.micro_batch_overlap:
         assert table is None  # the overlap mixes attention into the exposed communication
@@ -120,19 +61,19 @@ def test_tabulated_path_is_the_step_breakdown_to_the_last_bit(name, n, pseq, pto
 
 def test_a_batch_priced_from_the_table_equals_the_full_loop():
     """A table hit (same tokens, new context sums) against a fresh model's full breakdown."""
-    pm, fresh = _pm("llama70b-gqa-tp4"), _pm("llama70b-gqa-tp4")
+    pm, fresh = perf_model("llama70b-gqa-tp4"), perf_model("llama70b-gqa-tp4")
     first = BatchStats(16, 16_096.0, 1, 391, 76_544.0, 0.0)
     pm.work(first)
     assert not pm._table.rest and pm._table.seen == {(407.0,)}  # met once: the full loop
-    assert pm.work(first) == _from_step(fresh, first)  # met again: tabulated
+    assert pm.work(first) == from_step(fresh, first)  # met again: tabulated
     assert list(pm._table.rest) == [(407.0,)]
     b = BatchStats(16, 40_000.0, 2, 391, 300_000.0, 2_048.0)  # tokens 407 again
-    assert pm.work(b) == _from_step(fresh, b)
+    assert pm.work(b) == from_step(fresh, b)
     assert len(pm._table.rest) == 1  # a hit
 
 
 def test_dense_key_is_the_token_count_and_moe_key_adds_decode_and_replica_tokens():
-    dense, moe = _pm("llama70b-gqa-tp4"), _pm("dsv3-mla-moe-dp8-mtp")
+    dense, moe = perf_model("llama70b-gqa-tp4"), perf_model("dsv3-mla-moe-dp8-mtp")
     dense.work(BatchStats(16, 16_000.0, 1, 100, 5_050.0, 0.0))
     dense.work(BatchStats(6, 6_000.0, 1, 110, 6_105.0, 0.0))  # 116 tokens both times
     assert list(dense._table.rest) == [(116.0,)]
@@ -154,10 +95,10 @@ def test_table_switches_off_when_the_rest_reads_a_context_field(monkeypatch):
         ops.add("dense_ffn", memory_s=g.pre_ctx * 1e-12, hbm=g.pre_ctx)
 
     monkeypatch.setattr(Layer, "add_rest", reads_context)
-    pm = _pm("llama70b-gqa-tp4")
+    pm = perf_model("llama70b-gqa-tp4")
     b = BatchStats(8, 8_000.0, 1, 200, 220_100.0, 1_000.0)
     for _ in range(3):  # met once, tabulated (refused), then the full loop
-        assert pm.work(b) == _from_step(pm, b)
+        assert pm.work(b) == from_step(pm, b)
     assert not pm._table.ok and not pm._table.rest
 
 
@@ -169,16 +110,16 @@ def test_table_switches_off_when_attention_writes_another_class(monkeypatch):
         ops.add("router", memory_s=g.dec_ctx * 1e-12)
 
     monkeypatch.setattr(Layer, "add_attention", spills)
-    pm = _pm("llama70b-gqa-tp4")
+    pm = perf_model("llama70b-gqa-tp4")
     b = BatchStats(8, 8_000.0, 1, 200, 20_100.0, 0.0)
     for _ in range(3):
-        assert pm.work(b) == _from_step(pm, b)
+        assert pm.work(b) == from_step(pm, b)
     assert not pm._table.ok
 
 
 def test_table_is_bounded_and_the_bound_changes_no_figure(monkeypatch):
     monkeypatch.setattr(layer_table, "TABLE_SIZE", 3)
-    pm, ref = _pm("dsv4-flash-compressed"), _pm("dsv4-flash-compressed")
+    pm, ref = perf_model("dsv4-flash-compressed"), perf_model("dsv4-flash-compressed")
     ref._table = None  # the full loop
     for k in range(24):
         b = BatchStats(4 + k // 2, 4_000.0 + 97 * k, 1, 50 + 13 * (k // 2), 1_400.0 + k, 0.0)
@@ -222,7 +163,7 @@ class _BatchOnly:
 def test_iteration_cache_prices_shapes_as_it_priced_batches(name):
     """``IterationCache`` through ``shape_work`` gives the figures and model calls it gave
     through ``iteration_work`` of a ``BatchStats``."""
-    fast, slow = IterationCache(_pm(name)), IterationCache(_BatchOnly(_pm(name)))
+    fast, slow = IterationCache(perf_model(name)), IterationCache(_BatchOnly(perf_model(name)))
     assert fast.shape is not None and slow.shape is None
     for k in range(200):
         n, ctx = 1 + k % 37, (1 + k % 37) * (300 + 41 * k)

@@ -15,76 +15,17 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from perf_cases import CASES, from_step, perf_model
 
-from accelsim.catalog.loader import load_catalog
-from accelsim.dtypes import precision
 from accelsim.model.batch import BatchStats
 from accelsim.model.perf import shape_table
 from accelsim.model.perf.attention import Attention
-from accelsim.model.perf.draft import SpecDecode
 from accelsim.model.perf.head import LMHead
-from accelsim.model.perf.model import PerfModel, _sig3
+from accelsim.model.perf.model import _sig3
 from accelsim.model.perf.ops import Group, LeanOps
-from accelsim.model.plan import ParallelPlan
-from accelsim.run.timing import perf_model_from_catalog
 from accelsim.sim.iteration_cache import IterationCache, quantize
 
-CAT = load_catalog()
-
-#: (model, device, plan, dtype, speculative decoding, framework)
-CASES = {
-    "llama70b-gqa-tp4": ("llama-2-70b", "a100-sxm4-80gb", ParallelPlan(tp=4), "fp16", None, None),
-    "llama70b-tp2pp2": (
-        "llama-2-70b",
-        "a100-sxm4-80gb",
-        ParallelPlan(tp=2, pp=2),
-        "fp16",
-        None,
-        None,
-    ),
-    "llama7b-cp2": ("llama-2-7b", "h100-sxm5", ParallelPlan(cp=2), "bf16", None, None),
-    "llama7b-eager-host": ("llama-2-7b", "ascend-910b3", ParallelPlan(), "bf16", None, "vllm"),
-    "dsv3-mla-moe-dp8-mtp": (
-        "deepseek-v3",
-        "ascend-910b2",
-        ParallelPlan(tp=4, dp=8, ep=32),
-        "int8",
-        SpecDecode("mtp", 1, 0.8),
-        None,
-    ),
-    "dsv3-overlap": (
-        "deepseek-v3",
-        "h800",
-        ParallelPlan(tp=1, dp=32, ep=32, micro_batch_overlap=True),
-        "fp8",
-        None,
-        None,
-    ),
-    "qwen3-32b-eagle-draft": (
-        "qwen3-32b",
-        "h100-sxm5",
-        ParallelPlan(tp=2),
-        "bf16",
-        SpecDecode("eagle3", 3, 0.7, draft_model="qwen3-32b-eagle3"),
-        None,
-    ),
-    "dsv4-flash-compressed": ("deepseek-v4-flash", "h200", ParallelPlan(tp=8), "fp8", None, None),
-}
-
-
-def _pm(name: str) -> PerfModel:
-    model, device, plan, dtype, spec, framework = CASES[name]
-    kw = {"framework": framework, "graph": "none"} if framework else {}
-    return perf_model_from_catalog(CAT, model, device, plan, precision(dtype), spec=spec, **kw)
-
-
-MODELS = {name: _pm(name) for name in CASES}
-
-
-def _from_step(pm: PerfModel, b: BatchStats) -> tuple[float, float, float]:
-    st_ = pm.step(b)
-    ranks = pm.plan.stage_ranks
-    return st_.total_s, sum(st_.flops.values()) * ranks, sum(st_.hbm_bytes.values()) * ranks
+MODELS = {name: perf_model(name) for name in CASES}
 
 
 def _rounded(shape: tuple) -> BatchStats:
@@ -111,7 +52,7 @@ def test_shape_price_is_the_step_breakdown_to_the_last_bit(name, n, pseq, ptok, 
     for ctx, prior in zip(ctxs, priors, strict=True):
         pairs = float(ptok * (prior + (ptok + 1) / 2)) if pseq else 0.0
         shape = (n, float(n * ctx), pseq, ptok, pairs, float(prior * pseq))
-        assert pm.shape_work(*shape) == _from_step(pm, _rounded(shape)), (name, shape)
+        assert pm.shape_work(*shape) == from_step(pm, _rounded(shape)), (name, shape)
     table = pm._shapes
     if pm.plan.micro_batch_overlap:
         assert table is None  # the overlap mixes attention into the exposed communication
@@ -148,7 +89,7 @@ def test_records_are_per_token_key_and_hand_checked_on_a_small_shape() -> None:
     """Shapes sharing ``(n, pseq, ptok)`` share a record; a hand-computed decode shape on
     Llama-2-70B TP4: its attention seconds are ``max(compute, memory)`` plus six launches,
     plus the elementwise bytes' seconds (``accelsim.model.perf.attention``)."""
-    pm = _pm("llama70b-gqa-tp4")
+    pm = perf_model("llama70b-gqa-tp4")
     table = pm._shapes
     assert table is not None
     pm.shape_work(8, 8000.0, 0, 0, 0.0, 0.0)
@@ -182,7 +123,7 @@ def test_a_context_read_outside_the_attention_switches_the_table_off(monkeypatch
         ops.add("sampling", memory_s=g.dec_ctx * 1e-15, hbm=g.dec_ctx * 1e-3)
 
     monkeypatch.setattr(LMHead, "add", reads_context)
-    pm = _pm("llama70b-gqa-tp4")
+    pm = perf_model("llama70b-gqa-tp4")
     shape = (4, 4000.0, 0, 0, 0.0, 0.0)
     assert pm.shape_work(*shape) == pm._work(Group.of(*shape, pm.plan.dp, pm._qps))
     assert pm._shapes is not None and not pm._shapes.ok and not pm._shapes.records
@@ -191,7 +132,7 @@ def test_a_context_read_outside_the_attention_switches_the_table_off(monkeypatch
 def test_a_formula_the_closed_form_does_not_mirror_is_caught(monkeypatch) -> None:
     """The first records are checked against the full loop: an ``Attention.add`` changed
     without ``Attention.lean`` switches the table off, and the figure is the full loop's."""
-    pm = _pm("llama70b-gqa-tp4")
+    pm = perf_model("llama70b-gqa-tp4")
     real = Attention.add
 
     def changed(self, ops, g):
@@ -202,17 +143,17 @@ def test_a_formula_the_closed_form_does_not_mirror_is_caught(monkeypatch) -> Non
     shape = (4, 4000.0, 0, 0, 0.0, 0.0)
     w = pm.shape_work(*shape)
     assert pm._shapes is not None and not pm._shapes.ok
-    assert w == _from_step(pm, BatchStats(*shape))
+    assert w == from_step(pm, BatchStats(*shape))
 
 
 def test_the_table_is_bounded(monkeypatch) -> None:
     monkeypatch.setattr(shape_table, "TABLE_SIZE", 3)
-    pm = _pm("llama70b-gqa-tp4")
+    pm = perf_model("llama70b-gqa-tp4")
     table = pm._shapes
     assert table is not None
     first = [pm.shape_work(n, 1000.0 * n, 0, 0, 0.0, 0.0) for n in range(1, 12)]
     assert len(table.records) <= 3
-    fresh = _pm("llama70b-gqa-tp4")
+    fresh = perf_model("llama70b-gqa-tp4")
     assert first == [
         fresh._work(Group.of(n, 1000.0 * n, 0, 0, 0.0, 0.0, 1, 1.0)) for n in range(1, 12)
     ]
@@ -266,4 +207,4 @@ def test_host_bound_shapes_add_the_host_wait_as_step_does() -> None:
     for shape in ((1, 100.0, 0, 0, 0.0, 0.0), (2, 300.0, 1, 16, 136.0, 0.0)):
         st_ = pm.step(BatchStats(*shape))
         assert any("host-bound" in note for note in st_.notes), shape
-        assert pm.shape_work(*shape) == _from_step(pm, BatchStats(*shape))
+        assert pm.shape_work(*shape) == from_step(pm, BatchStats(*shape))
