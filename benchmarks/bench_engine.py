@@ -105,6 +105,12 @@ Quiet-machine check at the end of the session (2026-12-03 16:10 UTC, load 0.8-1.
 pairs of the tree at the session's start (``git archive 8dd6cb1``) and this one: vidur 10k
 3.84 -> 3.35 s wall, 50k 12.97 -> 8.84 s wall (peak RSS 131 -> 111 MiB). Still 4x (10k) and
 3.5x (50k) above the targets.
+
+Wave 5 quiet-machine check (2026-12-03 18:32 UTC, load 1.0-1.8), ``--tree`` pairs of the tree at
+that session's start (``git archive d7740c4``) and this one (shape table for pricing, mixed
+iteration loop, start-up caches): vidur 10k 2.64 -> 2.07 s wall (CPU 2.65 -> 2.17 s, 76 -> 80
+MiB), 50k 8.71 -> 7.17 s wall (CPU 8.81 -> 7.27 s, 111 -> 123 MiB): 8.1x and 10.3x Vidur, still
+2.6x (10k) and 2.9x (50k) above the targets.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ sessions ran their tests:
 The CPU a point costs is now the engine's and pricing's (about 50 ms for a point of a shape
 already built, 0.2-0.4 s more for a shape's first point in a worker); 2,000 points/min on two
 workers needs about 60 ms of CPU a point, so the target is still not met.
+Wave 5 quiet-machine check (2026-12-03 18:35 UTC, load about 1), two interleaved pairs of
+``git archive d7740c4`` and this tree on the same subset: 614.1 / 593.0 -> 708.9 / 714.1
+points/min (CPU 20.5 / 21.3 -> 18.0 / 17.6 s; 2,000 not met).
 """
 
 from __future__ import annotations
