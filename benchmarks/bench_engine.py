@@ -110,7 +110,13 @@ Wave 5 quiet-machine check (2026-12-03 18:32 UTC, load 1.0-1.8), ``--tree`` pair
 that session's start (``git archive d7740c4``) and this one (shape table for pricing, mixed
 iteration loop, start-up caches): vidur 10k 2.64 -> 2.07 s wall (CPU 2.65 -> 2.17 s, 76 -> 80
 MiB), 50k 8.71 -> 7.17 s wall (CPU 8.81 -> 7.27 s, 111 -> 123 MiB): 8.1x and 10.3x Vidur, still
-2.6x (10k) and 2.9x (50k) above the targets.
+2.6x (10k) and 2.9x (50k) above the targets. ``million2`` (1M requests, 2 replicas), quiet
+machine: 132.8 s CPU, 328 MiB at d7740c4; 149.1 s, 348 MiB with the shape table as first
+built (an MoE token key rarely repeats there: 52,788 records for 78,483 new shapes); 125.8 s,
+355 MiB once an MoE key is recorded at its second meeting; 127.3 s, 338 MiB with the table
+bounded at 8,192 keys (``accelsim.model.perf.shape_table.TABLE_SIZE``). The same requests
+after that last change, paired with d7740c4 (18:59 UTC, a slower spell of the machine): vidur
+10k 2.99 -> 2.46 s wall, 50k 10.39 -> 9.37 s.
 """
 
 from __future__ import annotations

@@ -59,9 +59,9 @@ from accelsim.model.perf.ops import OP_CLASSES, Group, LeanOps
 
 __all__ = ["TABLE_SIZE", "VERIFIED", "ShapeTable"]
 
-#: Most token keys a ``ShapeTable`` holds (about 1.8 KB a key: at most about 30 MB; the
+#: Most token keys a ``ShapeTable`` holds (about 1.8 KB a key: at most about 15 MB; the
 #: Vidur workload of ``bench_engine`` reaches 4,062 keys at 10k requests, 9,232 at 50k).
-TABLE_SIZE = 1 << 14
+TABLE_SIZE = 1 << 13
 #: Token records whose first shape is checked against the full loop (module docstring).
 VERIFIED = 64
 
