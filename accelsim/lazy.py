@@ -16,9 +16,10 @@ whether the module is loaded stays what ``sys.modules`` says.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["LazyModule", "lazy_module"]
+__all__ = ["LazyModule", "lazy_attributes", "lazy_module"]
 
 
 class LazyModule:
@@ -43,3 +44,17 @@ class LazyModule:
 def lazy_module(name: str) -> Any:
     """The stand-in for module ``name`` (typed ``Any``, as the module's attributes are)."""
     return LazyModule(name)
+
+
+def lazy_attributes(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package's module-level ``__getattr__`` (PEP 562): public name ``name`` imported on
+    first use from module ``where[name]`` (absolute), so importing the package loads none of
+    them; any other name raises ``AttributeError`` naming ``package``."""
+
+    def __getattr__(name: str) -> Any:
+        module = where.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

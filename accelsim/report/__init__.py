@@ -10,6 +10,8 @@ version and the price book's date).
 
 from __future__ import annotations
 
+from accelsim.lazy import lazy_attributes
+
 # Every name imports on first use (``importlib``, as ``accelsim/__init__.py`` does): a command
 # that only prints a launch recipe (``accelsim.report.recipes``: ``run --emit``) imports this
 # package but not the report builder and the questions it asks (issue 18's start-up targets).
@@ -28,10 +30,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    """The report's entry points, imported from their modules on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'accelsim.report' has no attribute {name!r}")
+__getattr__ = lazy_attributes("accelsim.report", _LAZY)

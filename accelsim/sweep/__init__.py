@@ -21,6 +21,8 @@ Python use::
     best = tune("default", device="h800", cards=32, slo="ttft_p99=2s,tpot_p99=100ms").best
 """
 
+from accelsim.lazy import lazy_attributes
+
 # Everything imports on first use: ``accelsim run --seeds`` needs only ``replicate`` (and what
 # it imports), not the runner, the spec parser, the store or the charts (issue 18's start-up).
 _LAZY = {
@@ -49,10 +51,6 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    """The public name ``name``, imported from its module on first use."""
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"accelsim.sweep.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'accelsim.sweep' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    "accelsim.sweep", {name: f"accelsim.sweep.{module}" for name, module in _LAZY.items()}
+)

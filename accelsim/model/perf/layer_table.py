@@ -37,7 +37,7 @@ import math
 from accelsim.model.perf.layer import ATTENTION_CLASSES, Layer
 from accelsim.model.perf.ops import Group, LeanOps
 
-__all__ = ["TABLE_SIZE", "LayerTable"]
+__all__ = ["TABLE_SIZE", "LayerTable", "attention_sums"]
 
 #: Most token keys a ``LayerTable`` holds (three dicts of 16 floats each, about 2.5 KB a key).
 TABLE_SIZE = 1 << 13
@@ -79,24 +79,11 @@ class LayerTable:
                 return False
         # the attention classes as ``LeanOps.merge`` adds them up over the layer kinds (the
         # rest part leaves them 0.0, so each total is the same sequence of additions)
-        t_a = t_i = f_a = f_i = b_a = b_i = 0.0
-        try:
-            for mult, ratio, layer in self.attention:
-                a = LeanOps.__new__(LeanOps)  # only the attention classes (module docstring)
-                a.t = {"attention": 0.0, "indexer": 0.0}
-                a.f = {"attention": 0.0, "indexer": 0.0}
-                a.b = {"attention": 0.0, "indexer": 0.0}
-                layer.add_attention(a, g, ratio)
-                at, af, ab = a.t, a.f, a.b
-                t_a += at["attention"] * mult
-                t_i += at["indexer"] * mult
-                f_a += af["attention"] * mult
-                f_i += af["indexer"] * mult
-                b_a += ab["attention"] * mult
-                b_i += ab["indexer"] * mult
-        except KeyError:  # an attention family wrote another class: not separable
+        sums = attention_sums(self.attention, g)
+        if sums is None:
             self._off()
             return False
+        t_a, t_i, f_a, f_i, b_a, b_i = sums
         # the keys keep their order (``OP_CLASSES``): the totals sum in the same order
         total.t = {**rest[0], "attention": t_a, "indexer": t_i}
         total.f = {**rest[1], "attention": f_a, "indexer": f_i}
@@ -153,3 +140,31 @@ class LayerTable:
         self.ok = False
         self.rest.clear()
         self.seen.clear()
+
+
+def attention_sums(
+    kinds: tuple[tuple[float, int, Layer], ...], g: Group
+) -> tuple[float, float, float, float, float, float] | None:
+    """The attention and indexer classes' seconds, FLOPs and bytes of group ``g`` summed over
+    the layer kinds ``(count, ratio, layer)`` times their counts, as ``LeanOps.merge`` adds
+    them (so each total is the same sequence of float operations as the full loop's):
+    ``(t_attention, t_indexer, f_attention, f_indexer, b_attention, b_indexer)``; None when an
+    attention family writes another class (not separable: the caller switches its table off)."""
+    t_a = t_i = f_a = f_i = b_a = b_i = 0.0
+    try:
+        for mult, ratio, layer in kinds:
+            a = LeanOps.__new__(LeanOps)  # only the attention classes (module docstring)
+            a.t = {"attention": 0.0, "indexer": 0.0}
+            a.f = {"attention": 0.0, "indexer": 0.0}
+            a.b = {"attention": 0.0, "indexer": 0.0}
+            layer.add_attention(a, g, ratio)
+            at, af, ab = a.t, a.f, a.b
+            t_a += at["attention"] * mult
+            t_i += at["indexer"] * mult
+            f_a += af["attention"] * mult
+            f_i += af["indexer"] * mult
+            b_a += ab["attention"] * mult
+            b_i += ab["indexer"] * mult
+    except KeyError:
+        return None
+    return t_a, t_i, f_a, f_i, b_a, b_i

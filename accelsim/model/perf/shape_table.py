@@ -54,7 +54,7 @@ from collections.abc import Callable
 from accelsim.model.perf.attention import Attention
 from accelsim.model.perf.draft import Drafter
 from accelsim.model.perf.layer import Layer
-from accelsim.model.perf.layer_table import LayerTable
+from accelsim.model.perf.layer_table import LayerTable, attention_sums
 from accelsim.model.perf.ops import OP_CLASSES, Group, LeanOps
 
 __all__ = ["TABLE_SIZE", "VERIFIED", "ShapeTable"]
@@ -86,12 +86,12 @@ class ShapeTable:
     rest parts the records take (None: priced here, the same floats)."""
 
     __slots__ = (
+        "attention",
         "cp",
         "dp",
         "drafter",
         "full",
         "groups",
-        "kinds",
         "layers",
         "lean_kinds",
         "ok",
@@ -123,7 +123,8 @@ class ShapeTable:
         for count, _, ratio, layer in groups:
             att = layer.attention_of(ratio)
             kinds.append((float(count), ratio, layer, att if type(att) is Attention else None))
-        self.kinds = tuple(kinds)
+        #: (count, ratio, layer) per kind, for ``attention_sums``
+        self.attention = tuple((m, ratio, layer) for m, ratio, layer, _ in kinds)
         #: (count, attention) per kind when every kind's attention is closed-form, else None
         self.lean_kinds = (
             tuple((m, att) for m, _, _, att in kinds)
@@ -249,23 +250,11 @@ class ShapeTable:
                 b_a += ab * mult
         elif g0.tokens > 0:
             g = self._group(g0, dec_ctx, pre_pairs, pre_ctx)
-            for mult, ratio, layer, _ in self.kinds:
-                a = LeanOps.__new__(LeanOps)  # only the attention classes (module docstring)
-                a.t = {"attention": 0.0, "indexer": 0.0}
-                a.f = {"attention": 0.0, "indexer": 0.0}
-                a.b = {"attention": 0.0, "indexer": 0.0}
-                try:
-                    layer.add_attention(a, g, ratio)
-                except KeyError:  # an attention family wrote another class: not separable
-                    self._off()
-                    return None
-                at, af, ab = a.t, a.f, a.b
-                t_a += at["attention"] * mult
-                t_i += at["indexer"] * mult
-                f_a += af["attention"] * mult
-                f_i += af["indexer"] * mult
-                b_a += ab["attention"] * mult
-                b_i += ab["indexer"] * mult
+            sums = attention_sums(self.attention, g)
+            if sums is None:  # an attention family wrote another class: not separable
+                self._off()
+                return None
+            t_a, t_i, f_a, f_i, b_a, b_i = sums
         # the classes' sums in ``OP_CLASSES`` order, one ``sum`` each as ``PerfModel._work``
         # (attention, indexer, the tabulated classes up to ``draft``, ``draft``, ``overhead``)
         dt = df = db = 0.0
