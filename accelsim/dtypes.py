@@ -17,7 +17,12 @@ w4a8        int4      int8      bf16    INT4 weights, INT8 math (Ascend W4A8)
 
 Bytes per element: 4 (fp32/tf32), 2 (bf16/fp16), 1 (fp8/int8), 0.5 (int4 and fp4 e2m1,
 packed), 0.53125 (``mxfp4``: OCP microscaling FP4, 4-bit e2m1 values plus one E8M0 scale byte
-per block of 32, 0.5 + 1/32). Block scales of FP8 checkpoints (one scale per 128 x 128 weights,
+per block of 32, 0.5 + 1/32), 0.5625 (``nvfp4``: NVIDIA's NVFP4, 4-bit e2m1 values plus one FP8
+E4M3 scale byte per block of 16, 0.5 + 1/16, and one FP32 scale per tensor, not counted; NVIDIA
+technical blog "Introducing NVFP4 for Efficient and Accurate Low-Precision Inference", 2025-06:
+"per-block scaling using FP8 (E4M3) across 16-value microblocks" and "per-tensor scaling using
+FP32", about 3.5x less memory than FP16 and 1.8x less than FP8 — 2 / 0.5625 = 3.56 and
+1 / 0.5625 = 1.78). Block scales of FP8 checkpoints (one scale per 128 x 128 weights,
 FP32 in DeepSeek-V3, E8M0 in DeepSeek-V4: at most 4/16384 B per parameter) and the per-channel
 or per-group scales of INT8/INT4 are not counted.
 
@@ -54,6 +59,30 @@ w4a16-int4    int4            bf16   bf16     INT4 routed experts, BF16 rest: Ki
 In all five the tensors the checkpoint ships unquantized keep their format: the router and the
 KV compressors BF16, the hyper-connection mixers FP32 (vLLM ``deepseek_v4.py`` builds them
 without a quantization config).
+
+NVFP4 presets (Blackwell): every MLP linear layer (routed experts, shared experts, the dense FFN
+layers) stored as ``nvfp4``, the way NVIDIA's TensorRT Model Optimizer recipe for DeepSeek-V3/R1
+quantizes it (``examples/deepseek/ptq.py``: NVFP4_DEFAULT_CFG on every linear layer except
+``*attn*`` and ``*head*``; ``quantize_to_nvfp4.py`` dequantizes every FP8 weight to BF16 and
+writes NVFP4 only for the quantized ones, so the attention projections stay BF16), the router
+BF16 as shipped:
+
+============  ==============  =====  =======  ===============================================
+preset        MLP layers      rest   compute  deployment
+============  ==============  =====  =======  ===============================================
+bf16-nvfp4    nvfp4           bf16   bf16     nvidia/DeepSeek-R1-0528-NVFP4 as the recipe
+                                              writes it (vLLM GB300 blog, 2026-02-13)
+fp8-nvfp4     nvfp4           fp8    fp8      the vLLM GB200 deployment (blog "Driving vLLM
+                                              WideEP ... on Blackwell (Part I)", 2026-02-03):
+                                              NVFP4 MoE GEMMs, FP8 GEMMs for MLA
+============  ==============  =====  =======  ===============================================
+
+NVFP4 is W4A4: a class stored in ``nvfp4`` runs its GEMMs on the FP4 tensor cores whatever
+``compute`` says (``Precision.compute_for``; the recipe writes an ``input_scale`` for every
+quantized linear layer, whose input is quantized to NVFP4 at run time, and vLLM runs them with
+FlashInfer's TRTLLM-Gen FP4 GEMMs, the GB200 blog). Not expressed: the blog's NVFP4 output
+projection (``o_proj``), which accelsim's ``attention`` class holds together with the FP8
+q/kv projections, so it is priced at 1 B per weight instead of 0.5625.
 
 Uniform names on a mixed checkpoint (``mixed_form``, ``MIXED_FORM_OF``). A model whose checkpoint
 stores its routed experts otherwise than the rest (``ModelArch.mixed_native``: DeepSeek-V4)
@@ -93,7 +122,11 @@ BYTES: dict[str, float] = {
     "int4": 0.5,
     "fp4": 0.5,
     "mxfp4": 0.53125,
+    "nvfp4": 0.5625,
 }
+
+#: Weight formats whose GEMMs run in a math dtype of their own (W4A4): NVFP4 on the FP4 cores.
+_OWN_MATH = {"nvfp4": "fp4"}
 
 #: Tensor classes that no quantizer narrows below 16 bits (see the module docstring).
 _SIXTEEN_BIT_FLOOR = ("embedding", "lm_head")
@@ -129,6 +162,11 @@ class Precision:
         if tensor_class in _SIXTEEN_BIT_FLOOR and BYTES[self.weights] < 2.0:
             return "bf16"
         return self.weights
+
+    def compute_for(self, tensor_class: str) -> str:
+        """Math dtype of one tensor class's GEMMs: FP4 for a class stored in ``nvfp4`` (W4A4,
+        module docstring), else ``compute``."""
+        return _OWN_MATH.get(self.weights_for(tensor_class), self.compute)
 
     @property
     def kv_bytes(self) -> float:
@@ -173,6 +211,9 @@ PRESETS: dict[str, Precision] = {
 #: hyper-connection mixers are built without a quantization config).
 _AS_SHIPPED = (("router", "bf16"), ("compressors", "bf16"), ("hyper_connections", "fp32"))
 
+#: The MLP linear layers an NVFP4 recipe quantizes (module docstring).
+_NVFP4_MLP = (("routed_experts", "nvfp4"), ("shared_experts", "nvfp4"), ("dense_ffn", "nvfp4"))
+
 MIXED_PRESETS: dict[str, Precision] = {
     # The DeepSeek-V4 checkpoint as shipped (reference/models.md section 6; vLLM
     # DeepseekV4FP8Config: FP8 block-quantized linear layers, MXFP4 experts with E8M0 scales).
@@ -193,6 +234,12 @@ MIXED_PRESETS: dict[str, Precision] = {
     # ("native INT4 MoE weights (compressed-tensors) with BF16 attention", the vLLM-Ascend
     # Kimi-K2-Thinking tutorial), experts dequantized inside the GEMM.
     "w4a16-int4": Precision("bf16", "bf16", "bf16", (("routed_experts", "int4"), *_AS_SHIPPED)),
+    # NVIDIA's NVFP4 DeepSeek-R1 checkpoint as TensorRT Model Optimizer's DeepSeek recipe
+    # writes it: every MLP linear layer NVFP4, the attention projections BF16 (module docstring).
+    "bf16-nvfp4": Precision("bf16", "bf16", "bf16", (*_NVFP4_MLP, ("router", "bf16"))),
+    # vLLM on GB200 (blog 2026-02-03, "Lower-Precision Operations"): NVFP4 MoE GEMMs, FP8 GEMMs
+    # for MLA ("FP8 GEMM for MLA").
+    "fp8-nvfp4": Precision("fp8", "fp8", "bf16", (*_NVFP4_MLP, ("router", "bf16"))),
 }
 
 

@@ -117,6 +117,43 @@ built (an MoE token key rarely repeats there: 52,788 records for 78,483 new shap
 bounded at 8,192 keys (``accelsim.model.perf.shape_table.TABLE_SIZE``). The same requests
 after that last change, paired with d7740c4 (18:59 UTC, a slower spell of the machine): vidur
 10k 2.99 -> 2.46 s wall, 50k 10.39 -> 9.37 s.
+
+Wave 6 (engine, 2026-12-03 20:25-20:57 UTC, load average 1-6 on the 2 cores): inside a decode
+run the block count is one whole number kept step by step and a bin's KV peak is taken at its
+last step (the count only grows in a run); the ITL bin of an iteration time is remembered
+(``decode_loop.itl_binner``, a memo of at most 8,192 times shared by both loops); an
+iteration a loop returns is not checked against the skip bound again. "before" the live tree
+with only the engine files put back, "after" the live tree (``--tree`` pairs; the same
+summaries, model calls and records both ways):
+
+==========  ============  ================  ================  ==============
+case        requests      before CPU s      after CPU s       peak RSS MiB
+==========  ============  ================  ================  ==============
+engine      vidur 10k     1.36, 1.47        1.24, 1.50        -
+engine      20k, 64 rep.  1.09, 1.62        1.59, 1.51        -
+engine      30k, 2 rep.   2.24, 2.68        2.27, 2.68        -
+vidur       10,000        2.19, 1.99        1.83, 2.31        78 -> 79
+vidur       50,000        7.13, 8.43        8.00, 9.06        115 -> 115
+million     1M, 64 rep.   72.8              70.7              328 -> 332
+million2    1M, 2 rep.    120.9             115.5             331 -> 332
+==========  ============  ================  ================  ==============
+
+Those pairs move by 10-45 % from run to run under that load, more than the change, so it was
+also counted exactly (Python opcodes and calls of one ``_ClosedForm`` simulation,
+``sys.settrace``), before -> after: Vidur stream 2k requests 18.38M -> 17.64M opcodes (-4.0 %;
+calls 153k -> 142k), default traffic 3k on 64 replicas 21.54M -> 20.88M (-3.1 %; 208k ->
+199k), 3k on 2 replicas 14.31M -> 13.97M (-2.3 %; 157k -> 149k). Not met: 10k <= 0.8 s, 50k
+<= 2.5 s, 1M <= 15 s (64 replicas) and <= 30 s (2 replicas). The floor, measured: the Vidur
+10k engine case runs 303k iterations (5 us of CPU each, pricing look-ups included): about
+260k decode steps, most inside runs, where a bare Python loop making only the sums a step
+must make (clock, busy, FLOPs, bytes, the bin's four sums, the block count) costs 0.32 us a
+step; 42k iterations with prefill work at about 10 us each (forming, admission, joins,
+pricing); and one simpy timeout and resume per replica per arrival, 1.0 us each bare (35k
+calls of the two loops per 10k requests), plus the loops' set-up. The loops already stop at
+the next arrival of any replica only: with round-robin routing a replica's own next arrival
+would let it run further, but the timeline bins that several replicas add to would then be
+summed in another order (different last digits), so that is not done. On the million cases
+pricing is more than half the process (732k and 415k model calls).
 """
 
 from __future__ import annotations

@@ -37,6 +37,18 @@ count; "before" is the per-count path before blocks): default scenario (910B2 EP
 dense 202-239 -> 10-15, sparse 204-236 -> 128-165; H800 EP72 + 32 redundant (production
 routing) 411-432 -> 140-300. The first table's ``step() varying`` of DeepSeek-V3 EP72 went
 258-350 -> 158-177 us, Qwen3-235B 305-418 -> 171-203 us.
+
+Wave 6 (2026-12-03, 2-core machine shared with six helpers, load 1-6; CPU, paired before/after
+replays of recorded iteration-cache lookups): on a model with MoE layers a shape record takes
+the layers' token-only part per token count (``LayerTable.token_rest_for``) and prices only the
+MoE layers' routed part (``Layer.add_routed``), so a new token key is priced through a record
+(not kept until the key comes back) instead of the full loop, and kinds sharing an attention
+price it once. The default scenario's traffic (DeepSeek-V3, 910B2 TP4 DP8 EP32) on 2 replicas
+at 50k requests, 97,223 lookups, 42,355 priced shapes: 2.60-2.96 -> 2.09-2.23 s, about 65 ->
+51 us per priced shape (the routing model's one-off set-up included); the Vidur stream above
+382-405 -> 356-369 ms. ``bench_engine million2`` (1M requests, 2 replicas): 142.3 -> 96.8 s
+CPU, peak RSS 337 -> 333 MiB (one run each, not interleaved, load 3-6); the same figures and
+model calls (732,411). The cache's hit path is unchanged.
 """
 
 from __future__ import annotations

@@ -45,6 +45,23 @@ workers needs about 60 ms of CPU a point, so the target is still not met.
 Wave 5 quiet-machine check (2026-12-03 18:35 UTC, load about 1), two interleaved pairs of
 ``git archive d7740c4`` and this tree on the same subset: 614.1 / 593.0 -> 708.9 / 714.1
 points/min (CPU 20.5 / 21.3 -> 18.0 / 17.6 s; 2,000 not met).
+
+Wave 6 (2026-12-03): the sweep path is unchanged, because what it adds to a point is small.
+A profile of one worker's share (``cProfile``, the first 100 points in affinity order: two
+shapes of 50 rates each, a snapshot of the live tree at 20:10) puts 96 % of ``run_task`` in
+the engine's simpy loop and the pricing it calls; the sweep layer's own per-point work is
+about 2 % (the deployment with its shared timing model 2.4 ms, the cost 2.8 ms, flattening
+the summary 0.5 ms, of 276 ms a point under the profiler), the main process's streaming and
+result writing about 3.5 ms a point, done while the workers run. A shape's first point in a
+worker costs 0.2 s more than its others (it prices the batch shapes they share: the same
+point run again takes 66 ms instead of 305 ms): 20 shapes, 4 s of CPU, a fifth of the
+100-point subset but under 4 % of the 1,000-point sweep. The evaluator's speed is therefore
+the engine's and pricing's. A 20:39 snapshot's full sweep (``--executors local --workers 2``,
+20:55, load 2.5-3): 845.9 points/min, 140.2 ms of evaluator time a point, 121.3 s of CPU
+(121 ms a point; 2,000 points/min on two workers needs 60 ms): not met. The 100-point subset
+``--dump`` of that snapshot with ``sweep/`` and ``questions/`` of before and after: the same
+figures for every point (20:58, load 2.3: 355.0 and 570.8 points/min, CPU 18.7 and 17.9 s, for
+code that is the same on the sweep path: on this load wall figures are noise).
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from stub_models import Expo, Linear
 
 from accelsim.sim.admission import SchedulerConfig
-from accelsim.sim.decode_loop import decode_bucket
+from accelsim.sim.decode_loop import ITL_MEMO, decode_bucket, itl_binner
 from accelsim.sim.engine import Pool, simulate
 from accelsim.sim.iteration_cache import quantize
-from accelsim.sim.metrics import RequestRecords, summarize
+from accelsim.sim.metrics import RequestRecords, Timeline, summarize
 from accelsim.sim.traffic import Requests
 
 
@@ -165,3 +165,30 @@ def test_progress_reports_are_those_of_the_step_by_step_run():
     # every 4096 iterations, then once at the end (at the kernel's clock, which differs)
     assert fast[:-1] == slow[:-1]
     assert len(fast) > 3  # several reports: the runs stopped short of each
+
+
+def test_itl_binner_is_itl_index_with_a_bounded_memo():
+    tl = Timeline(1.0)
+    memo: dict[float, int] = {}
+    itl_bin = itl_binner(tl, memo)
+    assert itl_bin(0.05) == tl.itl_index(0.05) == int((math.log10(0.05) + 6.0) * 50)
+    assert memo == {0.05: tl.itl_index(0.05)}
+    for i in range(ITL_MEMO + 5):
+        dt = 1e-3 * (1 + i / 1000)
+        assert itl_bin(dt) == tl.itl_index(dt)
+    assert 0 < len(memo) <= ITL_MEMO  # started afresh once full
+
+
+@pytest.mark.parametrize("width", [0.013, 0.4])
+def test_one_replica_timeline_equals_the_step_by_step_run_exactly(width):
+    """On one replica no other replica's sums interleave, so the fast loops' timeline equals
+    the step-by-step run's bit for bit (bins short enough that decode runs cross many: the KV
+    peak taken at a bin's last step of a run, the block count kept step by step)."""
+    req = _requests(400, 7)
+    sc = SchedulerConfig(policy="chunked_prefill", max_batched_tokens=2048, block_size=16)
+    pool = Pool(Linear(1.0), replicas=1, kv_tokens=60_000, scheduler=sc)
+    fast = simulate(req, pool, event_skipping=True, timeline_bin=width)
+    slow = simulate(req, pool, event_skipping=False, timeline_bin=width)
+    assert fast.records.tobytes() == slow.records.tobytes()
+    assert len(fast.timeline.busy) > 50
+    assert fast.timeline == slow.timeline  # every bin of every column, exactly

@@ -270,7 +270,8 @@ def test_uniform_presets_are_unchanged() -> None:
     assert list(PRESETS) == ["bf16", "fp16", "fp8", "int8", "w8a8", "w8a16", "w4a16", "w4a8"]
     assert all(p.by_class == () for p in PRESETS.values())
     assert set(MIXED_PRESETS) == {
-        "fp8-mxfp4", "w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed", "w4a16-int4"
+        "fp8-mxfp4", "w4a16-mxfp4", "w8a8-mixed", "w4a8-mixed", "w4a16-int4",
+        "bf16-nvfp4", "fp8-nvfp4",  # wave 6: NVFP4 (Blackwell), tests/test_blackwell.py
     }  # fmt: skip
     assert precision("w4a8-mixed", kv="fp8").by_class == MIXED_PRESETS["w4a8-mixed"].by_class
     assert precision("w4a8-mixed").label == "w4a8-mixed"

@@ -129,7 +129,7 @@ def test_vllm_records_a_dp_ranks_share_of_the_budget():
     assert per_rank_chunks(sc, parse_plan("tp=8"), sc.scheduler) is sc.scheduler
     cont = _scenario("vllm", "continuous")
     assert per_rank_chunks(cont, plan4, cont.scheduler) is cont.scheduler
-    for other in (_scenario("sglang"), _scenario("tensorrt-llm"), _scenario(None)):
+    for other in (_scenario("tensorrt-llm"), _scenario(None)):
         assert per_rank_chunks(other, plan4, other.scheduler) is other.scheduler
     given = sc.scheduler.model_copy(update={"chunk_tokens": 1000})
     assert per_rank_chunks(sc, plan4, given) is given

@@ -215,8 +215,9 @@ def test_host_bound_shapes_add_the_host_wait_as_step_does() -> None:
 
 
 def test_an_moe_table_records_a_token_key_the_second_time_it_is_met() -> None:
-    """On a model with MoE layers a token key's first shape is priced by the full loop and the
-    key recorded when it comes back; the figures are the full loop's both times."""
+    """On a model with MoE layers a token key's first shape is priced through a record that is
+    not kept, and the key recorded when it comes back; the figures are the full loop's both
+    times."""
     pm, ref = perf_model("dsv3-mla-moe-dp8-mtp"), perf_model("dsv3-mla-moe-dp8-mtp")
     table = pm._shapes
     assert table is not None and table.seen is not None
@@ -225,3 +226,61 @@ def test_an_moe_table_records_a_token_key_the_second_time_it_is_met() -> None:
     assert (16, 0, 0) in table.seen and (16, 0, 0) not in table.records
     assert pm.shape_work(*again) == from_step(ref, _rounded(again))
     assert (16, 0, 0) in table.records
+
+
+def test_an_moe_record_takes_the_token_part_per_token_count_and_prices_the_routed_part():
+    """An MoE model's records share the layers' token-only part per busiest-group token count
+    (``LayerTable.token_rest_for``) and price the routed experts' part per key: on DP8 with one
+    MTP token, 9 and 16 decode sequences both put 2 on the busiest group (4 query tokens) but
+    route 18 and 32 replica tokens; both are ``step``'s floats, and past the ``VERIFIED``
+    full-loop checks the table is still on."""
+    pm, ref = perf_model("dsv3-mla-moe-dp8-mtp"), perf_model("dsv3-mla-moe-dp8-mtp")
+    table, layers = pm._shapes, pm._table
+    assert table is not None and layers is not None and layers.moe
+    for n in (9, 16):
+        for ctx in (4000.0, 8000.0):  # a record made (not kept), then kept
+            shape = (n, ctx, 0, 0, 0.0, 0.0)
+            assert pm.shape_work(*shape) == from_step(ref, _rounded(shape))
+    assert list(layers.tokens) == [4.0]
+    assert {(9, 0, 0), (16, 0, 0)} <= set(table.records)
+    for n in range(1, 40):  # more than ``VERIFIED`` new keys, mixed and decode-only
+        for shape in ((n, 900.0 * n, 1, 300, 45_150.0, 0.0), (n, 700.0 * n, 0, 0, 0.0, 0.0)):
+            assert pm.shape_work(*shape) == from_step(ref, _rounded(shape))
+            assert pm.shape_work(*shape[:1], 2 * shape[1], *shape[2:]) == from_step(
+                ref, _rounded((shape[0], 2 * shape[1], *shape[2:]))
+            )
+    assert table.ok and layers.ok and table.verified == shape_table.VERIFIED
+
+
+def test_a_routed_part_that_writes_another_class_switches_the_table_off(monkeypatch):
+    """The routed part's accumulators hold only the routed classes: a routed part that writes
+    another class (its order of additions would change) turns the table off; the figures stay
+    ``step``'s."""
+    from accelsim.model.perf.layer import Layer
+
+    real = Layer.add_routed
+
+    def spills(self, ops, g):
+        real(self, ops, g)
+        ops.add("router", memory_s=1e-9)
+
+    monkeypatch.setattr(Layer, "add_routed", spills)
+    pm = perf_model("dsv3-mla-moe-dp8-mtp")
+    shape = (16, 4000.0, 1, 200, 20_100.0, 0.0)
+    assert pm.shape_work(*shape) == from_step(pm, _rounded(shape))
+    assert pm._shapes is not None and not pm._shapes.ok
+
+
+def test_the_token_only_table_of_an_moe_model_is_bounded(monkeypatch) -> None:
+    """``LayerTable.token_rest_for`` keeps at most ``TOKENS_SIZE`` token counts (emptied when
+    full); the figures are ``step``'s whatever the bound."""
+    from accelsim.model.perf import layer_table
+
+    monkeypatch.setattr(layer_table, "TOKENS_SIZE", 2)
+    pm, ref = perf_model("dsv3-mla-moe-dp8-mtp"), perf_model("dsv3-mla-moe-dp8-mtp")
+    assert pm._table is not None
+    for n in range(1, 60, 7):  # busiest-group token counts 2, 4, ..., 16: more than two
+        shape = (n, 500.0 * n, 1, 64, 2_080.0, 0.0)
+        assert pm.shape_work(*shape) == from_step(ref, _rounded(shape))
+        assert len(pm._table.tokens) <= 2
+    assert pm._table.ok and pm._shapes is not None and pm._shapes.ok

@@ -85,9 +85,18 @@ def test_sizing_replicates_passing_sizes_and_judges_their_bound(catalog, tiny):
 
 
 def test_sizing_on_workers_equals_sizing_in_this_process(catalog, tiny):
-    # on workers the first size runs while this process finds the analytic start: the same
-    # search, the same runs, the same figures
-    pooled = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=2)
-    serial = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=0)
+    # with ``smallest`` on workers one replica runs while this process finds the analytic
+    # start: the same search, the same runs, the same figures
+    pooled = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=2, smallest=True)
+    serial = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=0, smallest=True)
     assert pooled.as_dict() == serial.as_dict()
     assert sorted(pooled.runs) == sorted(serial.runs) and 1 in pooled.runs
+    # without it only the sizes the search needs: the same answer and the same figures of
+    # every size both simulated
+    lean = size_cluster(tiny, catalog, DEVICE, seeds=2, workers=0)
+    full, part = serial.as_dict(), lean.as_dict()
+    assert set(part["runs"]) <= set(full["runs"])
+    assert all(full["runs"][r] == part["runs"][r] for r in part["runs"])
+    assert {k: v for k, v in full.items() if k != "runs"} == {
+        k: v for k, v in part.items() if k != "runs"
+    }

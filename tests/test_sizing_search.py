@@ -29,19 +29,36 @@ def test_the_doubling_search_by_hand():
     assert ok.asked == [1, 2, 4, 8, 16, 12, 10, 11]
 
 
-def test_a_good_start_simulates_three_sizes():
+def test_a_good_start_simulates_two_sizes():
     """The README's ``size`` line on the 910B2: the analytic model says 12, the simulator
-    needs 12 — one replica, 12, then 11 (fails): three sizes instead of the doubling search's
-    eight."""
+    needs 12 — 12, then 11 (fails): two sizes instead of the doubling search's eight; with
+    ``smallest`` (``compare``) one replica first."""
     ok = Oracle(12)
     assert _bracket(ok, 1, 4096, 12) == 12
+    assert ok.asked == [12, 11]
+    ok = Oracle(12)
+    assert _bracket(ok, 1, 4096, 12, smallest=True) == 12
     assert ok.asked == [1, 12, 11]
 
 
 def test_a_start_too_low_walks_up_by_doubling_distances():
     ok = Oracle(9)
     assert _bracket(ok, 1, 4096, 6) == 9
+    assert ok.asked == [6, 7, 9, 8]
+    ok = Oracle(9)
+    assert _bracket(ok, 1, 4096, 6, smallest=True) == 9
     assert ok.asked == [1, 6, 7, 9, 8]
+
+
+def test_a_start_too_high_walks_down_to_one_replica():
+    # 12 passes, then 11, 9 and 5 (doubling distances); 5 - 8 is below one replica, which
+    # comes next (and passes)
+    ok = Oracle(1)
+    assert _bracket(ok, 1, 4096, 12) == 1
+    assert ok.asked == [12, 11, 9, 5, 1]
+    ok = Oracle(4)  # 1 fails: bisection between 1 and 5, as the search with smallest does
+    assert _bracket(ok, 1, 4096, 12) == 4
+    assert ok.asked == [12, 11, 9, 5, 1, 3, 4]
 
 
 def test_on_two_die_steps_every_size_is_a_multiple_of_the_step():
@@ -60,16 +77,24 @@ def test_nothing_attainable_up_to_the_largest_size():
     start=st.integers(1, 700),
     step=st.sampled_from([1, 2]),
     max_steps=st.integers(1, 400),
+    smallest=st.booleans(),
 )
-def test_the_bracket_finds_what_the_doubling_search_finds(need, start, step, max_steps):
+def test_the_bracket_finds_what_the_doubling_search_finds(need, start, step, max_steps, smallest):
     max_r = max_steps * step
     need = -(-need // step) * step
     start = -(-start // step) * step
     want = need if need <= max_r else None
     assert _doubling(Oracle(need), step, max_r) == want
     ok = Oracle(need)
-    assert _bracket(ok, step, max_r, start) == want
-    assert ok.asked[0] == step  # the smallest deployment first, always
+    assert _bracket(ok, step, max_r, start, smallest=smallest) == want
+    if smallest:
+        assert ok.asked[0] == step  # the smallest deployment first
+    else:
+        assert ok.asked[0] == min(start, max_r)  # the start first
+        full = Oracle(need)
+        _bracket(full, step, max_r, start, smallest=True)
+        if want is None or want > step:  # one replica fails: never a size the full
+            assert set(ok.asked) <= set(full.asked)  # search skips
     assert all(step <= r <= max_r and r % step == 0 for r in ok.asked)
 
 

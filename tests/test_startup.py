@@ -243,3 +243,71 @@ def test_only_the_entry_point_freezes_what_it_loaded():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stderr
     assert err.split() == ["0", "True", "True", "True"]
+
+
+def _read_scenario(path: Path, cache: Path) -> tuple[str, set[str]]:
+    """The seed and requests of scenario file ``path`` as a fresh interpreter reads it, and
+    the top-level packages that interpreter imported."""
+    probe = (
+        "import json, sys\nfrom accelsim.catalog.loader import load_catalog\n"
+        "from accelsim.run.scenario import read_scenario\n"
+        f"sc = read_scenario({str(path)!r}, load_catalog())\n"
+        "print(sc.seed, sc.traffic.requests)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    env = {**os.environ, "ACCELSIM_CACHE_DIR": str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
+    read, modules = done.stdout.strip().splitlines()[-2:]
+    return read, set(json.loads(modules))
+
+
+def test_a_scenario_file_parsed_before_is_read_without_yaml(tmp_path):
+    """``accelsim run FILE`` reads the file's data through the parsed-file cache (keyed by its
+    bytes' hash): a second process imports no PyYAML and reads the same scenario; an edited
+    file is parsed afresh (its new seed and request count), and so is the old text again."""
+    tiny = Path(__file__).resolve().parent.parent / "workloads" / "scenarios" / "tiny.yaml"
+    text = tiny.read_text()
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    cache = tmp_path / "cache"
+    first, first_tops = _read_scenario(path, cache)
+    again, tops = _read_scenario(path, cache)
+    assert first == again == "0 200"
+    assert "yaml" in first_tops and "yaml" not in tops
+    path.write_text(text.replace("seed: 0", "seed: 7").replace("requests: 200", "requests: 30"))
+    edited, edited_tops = _read_scenario(path, cache)
+    assert edited == "7 30" and "yaml" in edited_tops
+    path.write_text(text)
+    assert _read_scenario(path, cache)[0] == "0 200"
+
+
+def test_run_json_in_a_pipe_imports_no_rich_and_with_a_warm_cache_no_yaml(tmp_path):
+    """``accelsim run FILE --json`` with stderr not a terminal draws no bar and prints no table:
+    it never imports rich (``cli.progress.surely_off``, the consoles of ``cli.options`` made at
+    first use), and once its files are cached no PyYAML either; its JSON is the same."""
+    code = (
+        "from accelsim.cli import main\ntry:\n"
+        "    main(['run', 'tiny', '--json', '--seeds', '1'])\nexcept SystemExit: pass\n"
+    )
+    env = {**os.environ, "ACCELSIM_CACHE_DIR": str(tmp_path)}
+    env.pop("ACCELSIM_PROGRESS", None)
+    env.pop("FORCE_COLOR", None)
+    env.pop("TTY_COMPATIBLE", None)
+    probe = f"{code}import json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        *out, modules = done.stdout.strip().splitlines()
+        runs.append(("\n".join(out), {m.split(".")[0] for m in json.loads(modules)}))
+    (first_out, first), (out, tops) = runs
+    assert "rich" not in first | tops and "yaml" in first and "yaml" not in tops
+    assert out == first_out and json.loads(out)["completed"] > 0

@@ -196,8 +196,8 @@ def shared() -> ParsedFiles:
 
 def read_cached(path: Path) -> Any:
     """``read_yaml(path)`` through this process's cache (``shared``), written back when new:
-    for a generated file a command reads beside the catalog's entries
-    (``workloads/validation/intervals.yaml``)."""
+    for a file a command reads beside the catalog's entries (the generated
+    ``workloads/validation/intervals.yaml``, a scenario file, a traffic profile)."""
     return read_cached_keyed(path)[0]
 
 

@@ -24,10 +24,9 @@ import sys
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from accelsim.errors import AccelsimError
+from accelsim.lazy import lazy_module
 
 __all__ = ["COMMANDS", "HELP", "app", "main"]
 
@@ -100,7 +99,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 _MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
-err_console = Console(stderr=True)
+#: rich, imported when an error or interruption is printed: a command that succeeds and
+#: prints only JSON never loads it (``accelsim.cli.options`` makes its consoles at first use)
+_rich_console = lazy_module("rich.console")
+_markup = lazy_module("rich.markup")
+
+
+def _say(message: str, **how: Any) -> None:
+    """Print ``message`` (rich markup) on stderr."""
+    _rich_console.Console(stderr=True).print(message, **how)
 
 
 def _load(modules: list[str]) -> typer.Typer:
@@ -199,9 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         group = _loaded(args, entry=argv is None)
         code = group(args=argv, prog_name="accelsim", standalone_mode=False)
     except AccelsimError as exc:
-        err_console.print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
+        _say(f"[bold red]error:[/] {_markup.escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -210,8 +215,10 @@ def main(argv: list[str] | None = None) -> None:
     except _Terminated:
         _interrupted("interrupted (terminated)", 143)
     except _click_errors("ClickException") as exc:  # unknown option, extra argument, bad value
-        err_console.print(
-            f"[bold red]error:[/] {escape(_usage_line(exc))}", highlight=False, soft_wrap=True
+        _say(
+            f"[bold red]error:[/] {_markup.escape(_usage_line(exc))}",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(getattr(exc, "exit_code", 2) or 2)
     if code == 130:  # typer turns a Ctrl-C inside a command into exit code 130, silently
@@ -282,7 +289,7 @@ def _interrupted(message: str, status: int) -> None:
     """Say so and end the process now. Every ``finally`` has run (temp files are gone); exit
     handlers are skipped on purpose: a process pool whose workers were just stopped can keep
     ``concurrent.futures``' exit handler waiting for ever."""
-    err_console.print(message)
+    _say(message)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
+import accelsim.cli.options as opt
 import accelsim.report.recipes as recipes
 from accelsim.catalog.loader import Catalog
-from accelsim.cli.options import console
 from accelsim.errors import AccelsimError
+from accelsim.lazy import lazy_module
 from accelsim.report.recipes import RECIPE_FORMATS
 from accelsim.run.resolve import Deployment, deploy
 from accelsim.run.scenario import Scenario, read_scenario
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # annotations only: ``run --emit`` does not import the sizing
     from accelsim.questions.sizing import SizingResult
 
 __all__ = ["EmitOpt", "check_emit", "print_racks", "print_recipe", "print_sized_recipes"]
+
+_table = lazy_module("rich.table")  # at the first racks table: `run` without --emit needs none
 
 EmitOpt = Annotated[
     str | None,
@@ -75,7 +77,7 @@ def print_racks(rows: list[dict[str, Any]], facility: str) -> None:
     placed = [r for r in rows if (r.get("deployment") or {}).get("racks")]
     if not placed:
         return
-    table = Table(title=f"racks at {facility}")
+    table = _table.Table(title=f"racks at {facility}")
     for col in ("device", "nodes", "spare nodes", "racks", "nodes/rack", "kW/rack", "total kW"):
         table.add_column(col, justify="left" if col == "device" else "right")
     table.add_column("hostable", justify="left")
@@ -94,11 +96,11 @@ def print_racks(rows: list[dict[str, Any]], facility: str) -> None:
             f"{racks['total_kw']:.1f}",
             "yes" if racks["hostable"] else "[red]not hostable[/]",
         )
-    console.print(table)
+    opt.console.print(table)
     for r in placed:
         racks = r["deployment"]["racks"]
         if not racks["hostable"]:
-            console.print(
+            opt.console.print(
                 f"[red]{r['device']}: not hostable at {facility}:[/] {racks['reason']}; "
                 f"nearest feasible: {racks['nearest']}",
                 highlight=False,

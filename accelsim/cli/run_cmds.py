@@ -9,16 +9,15 @@ import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import TextColumn
-from rich.table import Table
 
 import accelsim.cli.options as opt
 import accelsim.cli.progress as bars
 from accelsim.cli.emit import EmitOpt, check_emit, print_recipe
 from accelsim.files import atomic_path, atomic_write, check_output_dir
+from accelsim.lazy import lazy_module
 from accelsim.run.resolve import load_scenario
 from accelsim.run.scenario import dump_scenario
 from accelsim.run.simulate import run_scenario
@@ -34,6 +33,12 @@ from accelsim.sweep.replicate import (
 )
 from accelsim.units import format_value
 from accelsim.validate.intervals import Interval, figure_interval
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+#: rich's tables, imported when a summary is drawn: ``run --json`` loads no rich
+_table = lazy_module("rich.table")
 
 #: The latency rows: run-summary metric groups (``accelsim.sim.metrics.METRICS`` names
 #: ``{group}_mean``, ``_p50``, ``_p99``) and their labels.
@@ -68,7 +73,7 @@ def summary_table(
     spreads = spreads or {}
     intervals = intervals or {}
     n = max((v.n for v in spreads.values()), default=1)
-    t = Table(
+    t = _table.Table(
         title=f"{s.scenario if s.scenario is not None else 'run'}: {s.model or ''} on "
         f"{s.cards} x {s.device or ''}" + (" (what-if)" if what_if else "")
         + (f", mean of {n} seeds" if n > 1 else ""),
@@ -163,9 +168,7 @@ def run(
     try:
         with (
             Replicator(cat, workers=pool_size(None, len(others))) as rep,
-            bars.progress_bar(
-                TextColumn("[bold]simulating[/]"), TextColumn("{task.fields[info]}")
-            ) as bar,
+            bars.text_bar("[bold]simulating[/]", "{task.fields[info]}") as bar,
         ):
             task = bar.add_task("run", total=1.0, info="")
 

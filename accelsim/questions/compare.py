@@ -381,6 +381,7 @@ def compare(
         use_scenario_plan=False,
         plan=plan,
         progress=progress,
+        smallest=True,  # the smallest deployment's figures are reported
     )
     outcomes = []
     costs: dict[str, Priced] = {}

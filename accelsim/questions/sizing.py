@@ -14,21 +14,23 @@ Method (issue "TCO and capacity planning"):
    finds the fewest that meet the SLOs (p99 TTFT <= ``slo.ttft``, p99 TPOT <= ``slo.tpot``, and
    no request rejected). The search starts where the closed-form model says they are first
    met (``accelsim.sweep.evaluators.analytic``, milliseconds a size; its own fewest ``r_a``,
-   found by doubling and bisection over its estimates): one replica is simulated first (the
-   smallest deployment, whose figures ``compare`` reports), then ``r_a``; from a passing
-   ``r_a`` the search steps down by doubling distances until a size fails, from a failing one
-   up likewise until one passes, then bisects between the last failing and first passing
-   ``r`` (``_bracket``). Without an analytic answer (no size up to ``max_cards`` meets the SLOs
-   there, or it cannot price the scenario) ``r`` doubles from 1, then bisects (``_doubling``).
-   The start only decides where to look: under the assumption below the answer is the size
-   the doubling search from 1 finds, with fewer sizes simulated (the README's ``size`` line:
-   6 sizes and 10 runs instead of 14 and 20 — the doubling search's 1, 2, 4, 8, 16 and its
-   bisection were the cost), so the evidence (``runs``) lists only the sizes it needed.
-   Every run is kept, so no size is simulated twice. On a pool the first size (one replica,
-   simulated whatever the start) runs on its worker while this process finds the analytic
-   start, so the closed-form search adds no wall time. Cards count packages and plans ranks
-   (dies on a multi-die card): a replica of an odd number of 910C dies is added two at a time,
-   so every size is whole cards;
+   found by doubling and bisection over its estimates): ``r_a`` is simulated first; from a
+   passing ``r_a`` the search steps down by doubling distances until a size fails (one
+   replica when the steps pass below it), from a failing one up likewise until one passes,
+   then bisects between the last failing and first passing ``r`` (``_bracket``). With
+   ``smallest`` (``compare``, which reports the smallest deployment's figures) one replica is
+   simulated before ``r_a`` whatever the start, and on a pool it runs on its worker while this
+   process finds the start. Without an analytic answer (no size up to ``max_cards`` meets the
+   SLOs there, or it cannot price the scenario) ``r`` doubles from 1, then bisects
+   (``_doubling``). The start only decides where to look: under the assumption below the
+   answer is the size the doubling search from 1 finds, with fewer sizes simulated (the
+   README's ``size`` line: 4 sizes and 8 runs instead of the doubling search's 14 and 20 —
+   its 1, 2, 4, 8, 16 and its bisection were the cost; 6 and 10 with ``smallest``), so the
+   evidence (``runs``) lists only the sizes it needed. Every run is kept, so no size is
+   simulated twice. A search that finds no size up to ``max_cards`` also simulates one
+   replica (the reason compares the largest size's figures with it). Cards count packages
+   and plans ranks (dies on a multi-die card): a replica of an odd number of 910C dies is
+   added two at a time, so every size is whole cards;
 3. a load no size up to ``max_cards`` can meet is an answer (``attainable`` False, with the best
    figures achieved), not an error.
 
@@ -425,6 +427,7 @@ def size_cluster(
     seeds: int = DEFAULT_SEEDS,
     replicator: Replicator | None = None,
     workers: int | None = None,
+    smallest: bool = False,
 ) -> SizingResult:
     """The fewest replicas (whole nodes) of ``device`` meeting the SLOs at ``sc``'s traffic.
 
@@ -432,7 +435,8 @@ def size_cluster(
     ``"auto"`` to tune it (``tune_options`` go to ``accelsim.questions.tune.tune``, e.g.
     ``{"workers": 2, "top_k": 4}``; the default runs serially). ``seeds``: replications per
     size (module docstring), run on ``replicator`` (default: a local pool of ``workers``
-    processes, one per CPU up to ``seeds``; 0: in this process)."""
+    processes, one per CPU up to ``seeds``; 0: in this process). ``smallest``: also simulate
+    one replica, whatever the start (its run is in ``runs``; ``compare`` reports it)."""
     if replicator is None:
         with Replicator(catalog, workers=pool_size(workers, seeds - 1)) as rep:
             return size_cluster(
@@ -447,6 +451,7 @@ def size_cluster(
                 tune_options=tune_options,
                 seeds=seeds,
                 replicator=rep,
+                smallest=smallest,
             )
     dep = deploy(sc, catalog)
     sc = dep.scenario
@@ -508,7 +513,7 @@ def size_cluster(
         return runs[r]
 
     max_r = max(int(max_cards // (per * step)), 1) * step
-    if replicator.serial:
+    if replicator.serial or not smallest:
         start = _analytic_start(
             sc, catalog, device, shape.plan, scheduler, dies, targets, step, max_r
         )
@@ -528,9 +533,10 @@ def size_cluster(
     if start is None:
         hi = _doubling(lambda r: evaluate(r).ok, step, max_r)
     else:
-        hi = _bracket(lambda r: evaluate(r).ok, step, max_r, start)
+        hi = _bracket(lambda r: evaluate(r).ok, step, max_r, start, smallest=smallest)
     if hi is None:
-        best = max(runs.values(), key=lambda run: run.margin)
+        evaluate(step)  # the reason compares the largest size with the smallest
+        best = max((runs[r] for r in sorted(runs)), key=lambda run: run.margin)
         return _with_intervals(
             SizingResult(
                 device,
@@ -593,15 +599,22 @@ def _doubling(ok: Callable[[int], bool], step: int, max_r: int) -> int | None:
     return _bisect(ok, last_fail, r, step)
 
 
-def _bracket(ok: Callable[[int], bool], step: int, max_r: int, start: int) -> int | None:
+def _bracket(
+    ok: Callable[[int], bool], step: int, max_r: int, start: int, *, smallest: bool = False
+) -> int | None:
     """The search from ``start`` (the analytic model's answer, rounded up to a multiple of
-    ``step``): ``step`` first (the smallest deployment, which ``compare`` reports), then
-    ``start``; from a passing ``start`` down by
-    doubling distances until a size fails, from a failing one up likewise until one passes
-    (``max_r`` last); then bisection. None when ``max_r`` fails."""
-    if ok(step):
-        return step
-    lo, r = step, min(max(-(-start // step) * step, 2 * step), max_r)
+    ``step``; with ``smallest``, ``step`` first — the smallest deployment, which ``compare``
+    reports): from a passing ``start`` down by doubling distances until a size fails (zero
+    replicas fail), from a failing one up likewise until one passes (``max_r`` last); then
+    bisection. None when ``max_r`` fails. Unless ``step`` passes, the sizes asked are among
+    those the search with ``smallest`` asks (a start at ``step`` is that search; a walk down
+    to the bottom asks ``step`` there, then bisects as that search does)."""
+    lo, floor = 0, step
+    if smallest or start <= step:
+        if ok(step):
+            return step
+        lo, floor = step, 2 * step
+    r = min(max(-(-start // step) * step, floor), max_r)
     if ok(r):
         hi, d = r, step
         while hi - d > lo:
@@ -609,6 +622,11 @@ def _bracket(ok: Callable[[int], bool], step: int, max_r: int, start: int) -> in
                 lo = hi - d
                 break
             hi, d = hi - d, d * 2
+        else:
+            if lo == 0 and hi > step:  # down to the bottom: ``step`` next, as with smallest
+                if ok(step):
+                    return step
+                lo = step
         return _bisect(ok, lo, hi, step)
     lo, d = r, step
     while lo < max_r:

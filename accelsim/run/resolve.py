@@ -14,9 +14,10 @@ Resolving fills every default from the catalog and records it in the scenario (s
 memory fit (capped by ``kv_tokens`` when given), the traffic profile inlined, the trace file's
 SHA-256, the P/D link from the server's scale-out fabric (``bandwidth_per_card`` x cards of one
 prefill replica), and for a framework whose DP ranks each schedule their own share of the
-budget (``per_rank_chunks``) a chunked-prefill pool's ``chunk_tokens``. A scenario already
-resolved (``resolved: true``, e.g. one read back from the ``scenario.yaml`` next to a run's
-results) keeps what it records; its plan text is read once here, at the edge.
+budget (``per_rank_chunks``) a chunked-prefill pool's ``chunk_tokens``, and SGLang's
+running-request limit per DP rank (``sglang_rank_requests``). A scenario already resolved
+(``resolved: true``, e.g. one read back from the ``scenario.yaml`` next to a run's results)
+keeps what it records; its plan text is read once here, at the edge.
 
 Cards count packages and plan degrees ranks (dies on a multi-die card): ``plan_on_cards`` lays a
 plan over ``cards * dies`` ranks and names both in its errors.
@@ -58,20 +59,38 @@ __all__ = [
     "per_rank_chunks",
     "plan_on_cards",
     "resolve_scenario",
+    "sglang_rank_requests",
 ]
 
-#: Frameworks whose DP ranks each run a scheduler of their own with the launch line's
-#: ``max_num_batched_tokens``: vLLM deploys "each DP rank ... as a separate core engine process"
-#: (vLLM docs, serving/data_parallel_deployment.md), and every engine core builds its scheduler
-#: from the same ``SchedulerConfig``. A scenario gives the replica's budget (the per-rank flag
-#: times dp), so one prompt's chunk is at most budget / dp.
-PER_RANK_SCHEDULERS = frozenset({"vllm"})
+#: SGLang's framework names (the scenario's ``framework.name``; ``sglang-ascend`` is SGLang's
+#: profile on Ascend cards, devices/frameworks/sglang-ascend.yaml).
+SGLANG = frozenset({"sglang", "sglang-ascend"})
+
+#: Frameworks whose DP ranks each run a scheduler of their own, so that one prompt's chunk is at
+#: most the replica's budget / dp:
+#:
+#: - vLLM deploys "each DP rank ... as a separate core engine process" (vLLM docs,
+#:   serving/data_parallel_deployment.md), and every engine core builds its scheduler from the
+#:   launch line's ``max_num_batched_tokens``. A scenario gives the replica's budget (the per-rank
+#:   flag times dp).
+#: - SGLang with DP attention (accelsim's dp > 1) launches one ``Scheduler`` process per attention
+#:   DP rank (``managers/data_parallel_controller.py``
+#:   ``DataParallelController.launch_dp_attention_schedulers``), each with its own waiting queue,
+#:   ``PrefillAdder`` and running batch, and ``ServerArgs._handle_data_parallelism``
+#:   (``server_args.py``) sets ``chunked_prefill_size = chunked_prefill_size // dp_size``: the
+#:   launch line's ``--chunked-prefill-size`` is the replica's budget and a rank chunks a prompt
+#:   at its share. ``--max-prefill-tokens`` is not divided (each rank's ``PrefillAdder`` starts
+#:   from the whole flag), so a scenario gives dp x the flag for it, the replica's budget again.
+#:   Read in the sglang 0.5.6 and 0.5.13 wheels (PyPI, sglang-0.5.6-py3-none-any.whl,
+#:   sglang-0.5.13-cp311-cp311-manylinux_2_34_x86_64.whl), the releases that bracket the cases'
+#:   sources (late 2025 docs, 2026 CI files); both read the same.
+PER_RANK_SCHEDULERS = frozenset({"vllm"}) | SGLANG
 
 
 def per_rank_chunks(sc: Scenario, plan: ParallelPlan, sched: SchedulerConfig) -> SchedulerConfig:
     """``sched`` with ``chunk_tokens`` = ``max_batched_tokens // dp`` (at least 1) when ``sc``'s
-    framework schedules per DP rank (``PER_RANK_SCHEDULERS``), the pool chunks its prefills and
-    its plan has dp > 1 and no ``chunk_tokens`` is given; else ``sched`` as it is."""
+    framework schedules per DP rank (``PER_RANK_SCHEDULERS``: vLLM, SGLang), the pool chunks its
+    prefills and its plan has dp > 1 and no ``chunk_tokens`` is given; else ``sched`` as it is."""
     fw = sc.framework
     if (
         fw is None
@@ -82,6 +101,35 @@ def per_rank_chunks(sc: Scenario, plan: ParallelPlan, sched: SchedulerConfig) ->
     ):
         return sched
     return sched.model_copy(update={"chunk_tokens": max(1, sched.max_batched_tokens // plan.dp)})
+
+
+def sglang_rank_requests(
+    sc: Scenario, plan: ParallelPlan, sched: SchedulerConfig, where: str = "scheduler"
+) -> SchedulerConfig:
+    """``sched`` with ``max_seqs`` = ``dp * (max_seqs // dp)`` when ``sc``'s framework is SGLang
+    (``SGLANG``) and its plan has dp > 1; else ``sched`` as it is.
+
+    SGLang's ``--max-running-requests`` is the server's: under DP attention each rank's scheduler
+    gets ``max_running_requests // dp_size`` (``managers/tp_worker.py`` ``TpModelWorker.__init__``
+    in sglang 0.5.6; ``model_executor/model_runner_kv_cache_mixin.py`` ``_resolve_max_num_reqs``
+    in 0.5.13), and ``Scheduler.get_num_allocatable_reqs`` stops a rank's prefill batch there.
+    accelsim spreads a replica's sequences evenly over its DP groups, so the replica holds dp
+    times the rank's share; below one request per rank SGLang fails to start ("max_running_request
+    is zero"), an error here naming ``where`` (the scenario's field). A scenario that gives no
+    ``max_seqs`` keeps accelsim's default (256): SGLang's own default is sized from the KV pool."""
+    fw = sc.framework
+    if fw is None or fw.name not in SGLANG or plan.dp == 1:
+        return sched
+    per_rank = sched.max_seqs // plan.dp
+    if per_rank == 0:
+        raise AccelsimError(
+            f"scenario {sc.name}: {where}.max_seqs {sched.max_seqs} is under the plan's dp="
+            f"{plan.dp}: SGLang gives each DP-attention rank max_running_requests // dp_size = 0 "
+            f"requests; give at least {plan.dp}"
+        )
+    if per_rank * plan.dp == sched.max_seqs:
+        return sched
+    return sched.model_copy(update={"max_seqs": per_rank * plan.dp})
 
 
 @dataclass(frozen=True)
@@ -377,6 +425,12 @@ def _resolve_pool(
     else:
         plan = plan_on_cards(plan_spec, cards, card.dies, f"scenario {sc.name}: {what}", sc.device)
     sched = per_rank_chunks(sc, plan, sched)
+    field = (
+        "scheduler"
+        if spec is None or spec.scheduler is None
+        else f"disaggregation.{role}.scheduler"
+    )
+    sched = sglang_rank_requests(sc, plan, sched, field)
     mf = _fit(sc, obj, plan, sched, memory_fraction)
     if not mf.fits:
         per, dies = plan.ranks_per_replica, card.dies

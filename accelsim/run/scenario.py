@@ -53,7 +53,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     Field,
     PlainSerializer,
@@ -64,13 +63,17 @@ from pydantic import (
 
 from accelsim.catalog.devices import GraphMode
 from accelsim.catalog.entry_cache import validated
-from accelsim.catalog.loader import Catalog, Override, format_validation_error, read_yaml
+from accelsim.catalog.file_cache import read_cached
+from accelsim.catalog.loader import Catalog, Override, format_validation_error
 from accelsim.catalog.schema import Bandwidth, Frozen, Time
 from accelsim.errors import AccelsimError, CatalogError, suggest
+from accelsim.lazy import lazy_module
 from accelsim.model.plan import ParallelPlan, parse_plan
 from accelsim.sim.admission import SchedulerConfig
 from accelsim.sim.traffic import TrafficSpec
 from accelsim.units import parse_quantity
+
+yaml = lazy_module("yaml")  # at first use: a scenario file read before needs no parser
 
 __all__ = [
     "SCENARIO_FOLDER",
@@ -537,7 +540,7 @@ def traffic_profile(name: str, catalog: Catalog) -> dict[str, Any]:
     files = catalog.folder_files(TRAFFIC_FOLDER)
     if name not in files:
         raise suggest(name, sorted(files), "traffic profile")
-    data = read_yaml(files[name])
+    data = read_cached(files[name])
     if not isinstance(data, dict):
         raise CatalogError(f"{files[name]}: expected a mapping of fields at top level")
     data.setdefault("name", name)
@@ -552,6 +555,7 @@ SCENARIO_CODE = tuple(
     str(_HERE / m)
     for m in (
         "run/scenario.py",
+        "lazy.py",
         "model/plan.py",
         "sim/admission.py",
         "sim/kv.py",
@@ -614,7 +618,7 @@ def read_scenario(
         raw, where = source, "scenario"
     else:
         path = scenario_path(source, catalog)
-        raw = read_yaml(path)
+        raw = read_cached(path)  # parsed data by content hash: no PyYAML when seen before
         where = str(path)
         if not isinstance(raw, dict):
             raise CatalogError(f"{path}: expected a mapping of fields at top level")

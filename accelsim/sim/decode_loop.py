@@ -32,8 +32,12 @@ What makes a step cheap (each an exact shortcut, not an approximation):
   one block residue a step); a step that enters the next context bucket is priced inside the
   run, exactly where the step-by-step loop would price it (so the cache sees the same
   look-ups); token, iteration and ITL-histogram counts, whole numbers, are added once per run
-  and price. Not with ``check_invariants`` (the recount runs after every step), and a run
-  stops short of the next progress report;
+  and price. Inside a run the block count only grows (a whole number kept step by step), so
+  a bin's KV peak is its last step's fraction, taken when the run leaves the bin. Not with
+  ``check_invariants`` (the recount runs after every step), and a run stops short of the next
+  progress report;
+- an iteration time's ITL bin (a logarithm) is remembered in a bounded memo shared by the
+  engine's loops (``itl_binner``): a time repeats whenever a price is read from the cache;
 - what stays fixed through a simulation (the replica's cache, policy, limits, the timeline's
   columns) is bound once per replica (``decode_runner`` returns its ``run_decodes``).
 """
@@ -45,9 +49,10 @@ from typing import Any
 
 from accelsim.sim.iteration_cache import QUANT_BITS
 
-__all__ = ["decode_bucket", "decode_runner"]
+__all__ = ["ITL_MEMO", "decode_bucket", "decode_runner", "itl_binner"]
 
 _NEVER = 1 << 62  # a decode step no run reaches
+ITL_MEMO = 8192  # iteration times whose ITL bin the loops remember (``itl_binner``)
 
 
 def decode_bucket(ctx: int) -> tuple[int, int]:
@@ -58,6 +63,24 @@ def decode_bucket(ctx: int) -> tuple[int, int]:
     shift = ctx.bit_length() - QUANT_BITS
     lo = (ctx >> shift) << shift
     return lo, lo + (1 << shift)
+
+
+def itl_binner(tl: Any, bins: dict[float, int]) -> Callable[[float], int]:
+    """``tl.itl_index`` (the ITL histogram bin of an iteration time) that also records its
+    answer in ``bins``, the engine's memo the loops read first (``bins.get(dt) or
+    itl_bin(dt)``: an iteration time repeats whenever a price is read again from the cache;
+    bin 0, a time under a microsecond, is simply computed again); at most ``ITL_MEMO`` times
+    are kept, then the memo starts afresh."""
+    itl_index = tl.itl_index
+
+    def itl_bin(dt: float) -> int:
+        i = itl_index(dt)
+        if len(bins) >= ITL_MEMO:
+            bins.clear()
+        bins[dt] = i
+        return i
+
+    return itl_bin
 
 
 def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
@@ -91,7 +114,8 @@ def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
         tl.decoding,
         tl.itl_hist,
     )
-    itl_index = tl.itl_index
+    itl_bins = eng.itl_bins
+    itl_bin = itl_binner(tl, itl_bins)
     runs = kn == kd and plain_room and not check  # runs of steps may apply (module docstring)
 
     def run_decodes() -> tuple[float, Any] | None:
@@ -128,35 +152,35 @@ def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
                     ndt = n * dt
                     X, y = divmod(s, B)
                     decode_blocks(s)  # moves the suffix sum to the first step's residue
-                    ext = kv.ext
                     base = kv.Q + other
+                    used = base + n * X + kv.ext  # the step's blocks, kept step by step
                     j = s
                     seg = s  # first step at the current price
                     cb = -1  # the timeline bin held in locals (``ab``, ``ak``, ``ap``, ``ad``)
-                    ab = ak = ap = ad = 0.0
+                    ab = ak = ap = ad = frac = 0.0
                     while True:
                         end = clock + dt
                         if not end < bound:
                             planned = (dt, None)
                             break
-                        clock = end
-                        busy += dt
-                        flops += wf
-                        hbm += wh
-                        frac = (base + n * X + ext) / cap
                         b = int((end - dt) / width)
                         if b != cb:
                             if cb >= 0:
+                                if frac > ap:  # the bin's last step: its highest fraction
+                                    ap = frac
                                 t_busy[cb], t_kv[cb], t_peak[cb], t_dec[cb] = ab, ak, ap, ad
                             if b >= bins:
                                 tl.grow(b)
                                 bins = len(t_busy)
                             cb = b
                             ab, ak, ap, ad = t_busy[b], t_kv[b], t_peak[b], t_dec[b]
+                        clock = end
+                        busy += dt
+                        flops += wf
+                        hbm += wh
+                        frac = used / cap
                         ab += dt
                         ak += frac * dt
-                        if frac > ap:
-                            ap = frac
                         ad += ndt
                         j += 1
                         if j > last:
@@ -164,7 +188,7 @@ def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
                                 break
                             # the next bucket of context sums: its price, as the loop below asks
                             if dt != last_dt:
-                                last_dt, last_i = dt, itl_index(dt)
+                                last_dt, last_i = dt, itl_bins.get(dt) or itl_bin(dt)
                             itl[last_i] += n * (j - seg)  # whole numbers: the same sum at once
                             seg = j
                             ctx = S + n * j
@@ -179,19 +203,21 @@ def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
                         if y == B:
                             y = 0
                             X += 1
-                            ext = 0
+                            used = base + n * X
                         else:
-                            ext += cnt[B - y]
+                            used += cnt[B - y]
                     if cb >= 0:
+                        if frac > ap:
+                            ap = frac
                         t_busy[cb], t_kv[cb], t_peak[cb], t_dec[cb] = ab, ak, ap, ad
-                    kv.ext, kv.ey = ext, y
+                    kv.ext, kv.ey = used - base - n * X, y
                     steps = j - s
                     kv.step = j
                     tokens += n * steps  # one token per sequence a step
                     it += steps
                     if j > seg:
                         if dt != last_dt:
-                            last_dt, last_i = dt, itl_index(dt)
+                            last_dt, last_i = dt, itl_bins.get(dt) or itl_bin(dt)
                         itl[last_i] += n * (j - seg)
                     if planned is not None:
                         break
@@ -255,7 +281,7 @@ def decode_runner(rep: Any) -> Callable[[], tuple[float, Any] | None]:
             if n:
                 t_dec[b] += n * dt
                 if dt != last_dt:
-                    last_dt, last_i = dt, itl_index(dt)
+                    last_dt, last_i = dt, itl_bins.get(dt) or itl_bin(dt)
                 itl[last_i] += n
             it += 1
             if progress is not None and not it & 4095:

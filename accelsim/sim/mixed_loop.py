@@ -38,6 +38,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from accelsim.sim.decode_loop import itl_binner
+
 __all__ = ["IDLE", "mixed_runner"]
 
 #: ``run_mixed``'s answer when the replica has nothing to run (``form`` would return None).
@@ -91,7 +93,8 @@ def mixed_runner(
         tl.decoding,
         tl.itl_hist,
     )
-    itl_index = tl.itl_index
+    itl_bins = eng.itl_bins
+    itl_bin = itl_binner(tl, itl_bins)
 
     def run_mixed(
         waited: tuple[float, Any, tuple[float, float, float]] | None = None,
@@ -151,13 +154,14 @@ def mixed_runner(
                 used = kv.prefill_blocks + kv.handoff_blocks
                 n = kv.n
                 if n:
-                    X, y = divmod(kv.step * kn // kd - 1, B)
+                    x = (cum_next if with_decode else cum) - 1  # ``kv.step``'s tokens, less one
+                    X, y = divmod(x, B)
                     ey = kv.ey
                     if y == ey + 1:
                         kv.ext += cnt[B - y]
                         kv.ey = y
                     elif y != ey:
-                        decode_blocks(kv.step * kn // kd - 1)
+                        decode_blocks(x)
                     used += kv.Q + n * X + kv.ext
                 # ``Timeline.add``
                 frac = used / cap
@@ -174,7 +178,7 @@ def mixed_runner(
                 if n_dec:
                     t_dec[b] += n_dec * dt
                     if dt != last_dt:
-                        last_dt, last_i = dt, itl_index(dt)
+                        last_dt, last_i = dt, itl_bins.get(dt) or itl_bin(dt)
                     itl[last_i] += n_dec
                 it += 1
                 if progress is not None and not it & 4095:

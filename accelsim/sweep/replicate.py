@@ -260,6 +260,11 @@ class Replicator:
         if self._executor is not None:
             # forked workers inherit the parsed catalog (``accelsim.sweep.context._catalog``)
             _catalog(self.dirs, tuple(sorted(self.sets.items())))
+            # and scipy.special, which this process loads for the interval (``_t_quantile``)
+            # and each worker would load again on its first run of an MoE model (the routing
+            # terms of ``accelsim.model.routing``: 0.26 s a worker on the 2-core machine)
+            import scipy.special  # noqa: F401
+
             try:
                 self._executor.__enter__()
             except (OSError, EOFError, cf.BrokenExecutor) as exc:

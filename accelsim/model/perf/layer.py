@@ -30,11 +30,14 @@ from accelsim.model.perf.sparse import SparseAttention
 from accelsim.model.plan import ParallelPlan
 from accelsim.model.routing import RoutingModel
 
-__all__ = ["ATTENTION_CLASSES", "Layer"]
+__all__ = ["ATTENTION_CLASSES", "ROUTED_CLASSES", "Layer"]
 
 #: The op classes a layer's attention family writes (``Layer.add_attention``); the rest of
 #: the layer (``Layer.add_rest``) writes none of them.
 ATTENTION_CLASSES = ("attention", "indexer")
+#: The op classes an MoE layer's routed part writes (``Layer.add_routed``); its token-only
+#: part (``Layer.add_token_rest``) writes none of them.
+ROUTED_CLASSES = ("routed_experts", "ep_dispatch", "ep_combine")
 
 
 class Layer:
@@ -88,16 +91,31 @@ class Layer:
 
     def add_rest(self, ops: Ops, g: Group, is_moe: bool) -> None:
         """Everything of the layer after its attention (hyper-connections, dense FFN or MoE
-        block, TP all-reduces), in ``price``'s order: a function of the group's token counts
-        only (``tokens``; an MoE block also ``dec_seqs`` and ``replica_tokens``), never of its
-        context sums or pairs (``accelsim.model.perf.table``)."""
+        block, TP all-reduces): a function of the group's token counts only (``tokens``; an MoE
+        block also ``dec_seqs``, ``q_per_seq`` and ``replica_tokens``), never of its context
+        sums or pairs (``accelsim.model.perf.layer_table``): ``add_token_rest``, then on an
+        MoE layer ``add_routed`` (disjoint classes, so each class's terms keep their order)."""
+        self.add_token_rest(ops, g, is_moe)
+        if is_moe:
+            self.add_routed(ops, g)
+
+    def add_routed(self, ops: Ops, g: Group) -> None:
+        """An MoE layer's routed experts and their EP collectives (``MoE.add_routed``: the
+        part of ``add_rest`` that reads more than ``tokens``)."""
+        assert self.moe is not None
+        self.moe.add_routed(ops, g)
+
+    def add_token_rest(self, ops: Ops, g: Group, is_moe: bool) -> None:
+        """The part of ``add_rest`` that reads only the group's ``tokens``: hyper-connections,
+        the dense FFN or the MoE block's router and shared experts (``MoE.add_tokens``), the
+        TP all-reduces."""
         if self.hyper is not None:
             self.hyper.add(ops, g)
         roof, tp = self.roof, self.tp
         r = roof.rates
         if is_moe:
             assert self.moe is not None
-            self.moe.add(ops, g)
+            self.moe.add_tokens(ops, g.tokens)
         else:
             roof.gemm(ops, "dense_ffn", self.ffn_params / tp, g.tokens, K_FFN)
             roof.elementwise(ops, "dense_ffn", self.ffn_ew * g.tokens)

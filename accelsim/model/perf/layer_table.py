@@ -28,19 +28,27 @@ layers: tabulating costs a little more than the full loop, so a stream of shapes
 repeat their token counts costs no more than before). Bounded: at most ``TABLE_SIZE`` keys
 tabulated and as many met once (each emptied when full; a figure is a pure function of its
 key, so results never depend on the bound).
+
+For ``accelsim.model.perf.shape_table`` the table also keeps, on a model with MoE layers, the
+layers' token-only part (``Layer.add_token_rest``: everything but the attention and an MoE
+layer's routed part, a function of ``tokens`` alone) per token count (``token_rest_for``, at
+most ``TOKENS_SIZE``, tabulated at the first meeting: the same probe and checks, and the routed
+classes must stay zero).
 """
 
 from __future__ import annotations
 
 import math
 
-from accelsim.model.perf.layer import ATTENTION_CLASSES, Layer
+from accelsim.model.perf.layer import ATTENTION_CLASSES, ROUTED_CLASSES, Layer
 from accelsim.model.perf.ops import Group, LeanOps
 
-__all__ = ["TABLE_SIZE", "LayerTable", "attention_sums"]
+__all__ = ["TABLE_SIZE", "TOKENS_SIZE", "LayerTable", "attention_sums"]
 
 #: Most token keys a ``LayerTable`` holds (three dicts of 16 floats each, about 2.5 KB a key).
 TABLE_SIZE = 1 << 13
+#: Most token counts an MoE model's ``LayerTable.token_rest_for`` holds (about 1.8 KB each).
+TOKENS_SIZE = 1 << 12
 
 _NAN = math.nan
 
@@ -49,7 +57,7 @@ class LayerTable:
     """The layer loop of ``PerfModel`` (``groups``: ``(count, is_moe, ratio, layer)`` per layer
     kind) with its token-only part tabulated per exact token key (see the module docstring)."""
 
-    __slots__ = ("attention", "groups", "moe", "ok", "rest", "seen")
+    __slots__ = ("attention", "groups", "moe", "ok", "rest", "seen", "tokens")
 
     def __init__(self, groups: tuple[tuple[int, bool, int, Layer], ...]) -> None:
         self.groups = groups
@@ -57,6 +65,8 @@ class LayerTable:
         self.moe = any(is_moe for _, is_moe, _, _ in groups)
         self.rest: dict[tuple[float, ...], tuple[dict, dict, dict]] = {}
         self.seen: set[tuple[float, ...]] = set()  # keys met once, not tabulated yet
+        #: an MoE model's token-only parts per token count (``token_rest_for``)
+        self.tokens: dict[float, tuple[dict, dict, dict]] = {}
         self.ok = True
 
     def price(self, g: Group, total: LeanOps) -> bool:
@@ -104,16 +114,36 @@ class LayerTable:
             rest = self._tabulate(key)
         return rest
 
+    def token_rest_for(self, g: Group) -> tuple[dict, dict, dict] | None:
+        """The token-only parts (``Layer.add_token_rest``) of all layer kinds over group
+        ``g``'s ``tokens``, per-class seconds, FLOPs and bytes with the attention and routed
+        classes zero, tabulated now when new: on a dense model the whole rest (``rest_for``);
+        on a model with MoE layers a table of its own per token count, which an MoE layer's
+        routed part (``Layer.add_routed``) completes (``accelsim.model.perf.shape_table``).
+        None when the table is off. The dicts are the table's: read them, never change them."""
+        if not self.moe:
+            return self.rest_for(g)
+        if not self.ok:
+            return None
+        rest = self.tokens.get(g.tokens)
+        if rest is None:
+            rest = self._tabulate((g.tokens,), tokens_only=True)
+        return rest
+
     def _key(self, g: Group) -> tuple[float, ...]:
         """The token counts the rest parts read (module docstring)."""
         if self.moe:
             return (g.tokens, g.dec_seqs, g.q_per_seq, g.replica_tokens)
         return (g.tokens,)
 
-    def _tabulate(self, key: tuple[float, ...]) -> tuple[dict, dict, dict] | None:
-        """The rest parts of all layer kinds for ``key`` (fields outside it NaN), or None after
-        switching the table off when a check of the module docstring fails."""
-        if self.moe:
+    def _tabulate(
+        self, key: tuple[float, ...], tokens_only: bool = False
+    ) -> tuple[dict, dict, dict] | None:
+        """The rest parts of all layer kinds for ``key`` (fields outside it NaN), or with
+        ``tokens_only`` their token-only parts for ``key = (tokens,)``; None after switching
+        the table off when a check of the module docstring fails (a token-only part must also
+        leave the routed classes zero)."""
+        if self.moe and not tokens_only:
             tokens, dec_seqs, q_per_seq, replica = key
         else:
             tokens, dec_seqs, q_per_seq, replica = key[0], _NAN, _NAN, _NAN
@@ -121,25 +151,29 @@ class LayerTable:
         acc = LeanOps()
         for count, is_moe, _, layer in self.groups:
             part = LeanOps()
-            layer.add_rest(part, probe, is_moe)
+            if tokens_only:
+                layer.add_token_rest(part, probe, is_moe)
+            else:
+                layer.add_rest(part, probe, is_moe)
             acc.merge(part, float(count))
         # one sum: a NaN or an infinity anywhere makes it non-finite (the terms are >= 0)
         total = sum(acc.t.values()) + sum(acc.f.values()) + sum(acc.b.values())
-        if not math.isfinite(total) or any(
-            acc.t[c] or acc.f[c] or acc.b[c] for c in ATTENTION_CLASSES
-        ):
+        zero = ATTENTION_CLASSES + ROUTED_CLASSES if tokens_only else ATTENTION_CLASSES
+        if not math.isfinite(total) or any(acc.t[c] or acc.f[c] or acc.b[c] for c in zero):
             self._off()
             return None
-        if len(self.rest) >= TABLE_SIZE:
-            self.rest.clear()
+        table, size = (self.tokens, TOKENS_SIZE) if tokens_only else (self.rest, TABLE_SIZE)
+        if len(table) >= size:
+            table.clear()
         out = (acc.t, acc.f, acc.b)
-        self.rest[key] = out
+        table[key[0] if tokens_only else key] = out
         return out
 
     def _off(self) -> None:
         self.ok = False
         self.rest.clear()
         self.seen.clear()
+        self.tokens.clear()
 
 
 def attention_sums(

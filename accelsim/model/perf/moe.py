@@ -2,7 +2,8 @@
 
 - **router** — ``E x H`` GEMM, replicated, its weights 16-bit;
 - **shared experts** — SwiGLU GEMMs split ``tp`` ways;
-- **routed experts** — grouped GEMM per EP rank (capped at the card's
+- **routed experts** — grouped GEMM per EP rank (at the FP4 rate when they are stored in
+  ``nvfp4``, W4A4: ``accelsim.model.perf.roofline``; capped at the card's
   ``routed_gemm_fraction_by_dtype`` of peak, plus its ``routed_fixed_by_dtype`` per layer, when
   the card measured its fused-MoE kernel for the experts' narrow weight dtype): FLOPs from the
   rank's (token, expert)
@@ -183,18 +184,29 @@ class MoE:
         self.ew_topk = 4.0 * e + 8.0 * k
 
     def add(self, ops: Ops, g: Group) -> None:
-        """The MoE block over group ``g``'s tokens (routed experts over the replica's)."""
+        """The MoE block over group ``g``'s tokens (routed experts over the replica's):
+        ``add_tokens``, then ``add_routed`` (they write disjoint classes)."""
+        self.add_tokens(ops, g.tokens)
+        self.add_routed(ops, g)
+
+    def add_tokens(self, ops: Ops, m: float) -> None:
+        """The router and the shared experts over the group's ``m`` tokens (all they read)."""
+        roof = self.roof
+        roof.gemm(ops, "router", self.router_params, m, K_ROUTER, wbytes=roof.embed_bytes)
+        roof.elementwise(ops, "router", self.ew_topk * m)
+        if self.shared_params:
+            roof.gemm(ops, "shared_experts", self.shared_params / self.plan.tp, m, K_FFN)
+            roof.elementwise(ops, "shared_experts", self.ew_shared * m)
+
+    def add_routed(self, ops: Ops, g: Group) -> None:
+        """The routed experts and their collectives over group ``g`` (``routed_experts``,
+        ``ep_dispatch``, ``ep_combine``: the classes ``add_tokens`` leaves)."""
         plan, roof = self.plan, self.roof
         r = roof.rates
         tp, dp, ep = plan.tp, plan.dp, plan.ep
         moe = self.model.moe
         assert moe is not None
         m = g.tokens
-        roof.gemm(ops, "router", self.router_params, m, K_ROUTER, wbytes=roof.embed_bytes)
-        roof.elementwise(ops, "router", self.ew_topk * m)
-        if self.shared_params:
-            roof.gemm(ops, "shared_experts", self.shared_params / tp, m, K_FFN)
-            roof.elementwise(ops, "shared_experts", self.ew_shared * m)
         t_all = g.replica_tokens if g.replica_tokens >= 0 else m * dp
         compute_s, memory_s, flops, hbm, max_load, load = self.routed(t_all)
         ops.add(
@@ -292,7 +304,8 @@ class MoE:
         params = self.e_params / split
         flops = 2.0 * params * load
         m = np.divide(load, touched, out=np.zeros_like(load), where=touched > 0)
-        rate = np.maximum(r.gemm_flops * m / (m + r.routed_m_half), r.vector_flops)
+        peak = r.fp4_gemm_flops if "routed_experts" in roof.fp4 else r.gemm_flops  # W4A4: FP4
+        rate = np.maximum(peak * m / (m + r.routed_m_half), r.vector_flops)
         if r.routed_flops:
             rate = np.minimum(rate, r.routed_flops)
         compute = np.divide(flops, rate, out=np.zeros_like(flops), where=rate > 0)

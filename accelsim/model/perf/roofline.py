@@ -39,7 +39,13 @@ math). Under a mixed preset (``accelsim.dtypes.MIXED_PRESETS``) ``wb`` is the dt
 classes it names no other format for; the routed experts, KV compressors and hyper-connection
 maps read ``wb_of[class]`` bytes, and the routed experts' own dequant cost is
 ``dequant_routed`` (MXFP4 experts under BF16 math stream at the card's ``int4`` dequant
-fraction when it lists no ``mxfp4`` one: the same 4-bit unpack and scale).
+fraction when it lists no ``mxfp4`` one: the same 4-bit unpack and scale). A class stored in
+``nvfp4`` (routed experts, shared experts, dense FFN: the NVFP4 presets) is W4A4
+(``Precision.compute_for``): its GEMMs run at the card's FP4 rate (``Rates.fp4_gemm_flops``,
+peak FP4 x the card's ``gemm_fraction_for("fp4")``), its weights stream at ``hbm_fraction``
+(no dequant: the FP4 tensor cores read them as stored), its ``wb_of`` bytes per weight
+(0.5625); ``fp4`` names those classes. Their inputs' NVFP4 quantisation kernels are priced as
+the preset's (``quant``): none under a 16-bit preset (``bf16-nvfp4``), an omission.
 
 Elementwise kernels: the memory-bound kernels every layer runs between its GEMMs on the same
 stream — norms, RoPE, the SwiGLU activation, activation quantisation, MoE permute/unpermute,
@@ -81,7 +87,9 @@ from accelsim.model.perf.ops import Ops
 __all__ = ["Rates", "Roofline", "attention_dtype"]
 
 #: The tensor classes ``Roofline.wb_of`` prices apart from ``wb`` (mixed presets).
-_CLASSES = ("routed_experts", "compressors", "hyper_connections")
+_CLASSES = ("routed_experts", "shared_experts", "dense_ffn", "compressors", "hyper_connections")
+#: The classes whose weight GEMMs may run at a math dtype of their own (``Precision.compute_for``).
+_OWN_MATH_CLASSES = ("routed_experts", "shared_experts", "dense_ffn")
 
 
 def attention_dtype(card: Card, prec: Precision) -> str:
@@ -118,6 +126,7 @@ class Rates:
     ep_normal: tuple[tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]] = ((), ())
     vector_flops: float = 0.0  # floor of a small-M GEMM's rate: the FP32 vector peak (0: none)
     routed_m_half: float = 0.0  # m_half of the routed-expert kernel, in tokens per expert
+    fp4_gemm_flops: float = 0.0  # FP4 GEMM rate per rank for W4A4 (nvfp4) classes (0: none)
 
     @staticmethod
     def of(card: Card, prec: Precision) -> Rates:
@@ -130,8 +139,11 @@ class Rates:
         experts = prec.weights_for("routed_experts")
         if experts not in eff.dequant_hbm_fraction and experts in ("mxfp4", "fp4"):
             experts = "int4"  # the same 4-bit unpack and scale (module docstring)
-        expert_frac = eff.weight_hbm_fraction(experts, prec.compute)
-        narrow = BYTES[experts] < BYTES[prec.compute]
+        expert_math = prec.compute_for("routed_experts")
+        expert_frac = eff.weight_hbm_fraction(experts, expert_math)
+        narrow = BYTES[experts] < BYTES[expert_math]
+        own = {prec.compute_for(c) for c in _OWN_MATH_CLASSES} - {prec.compute}
+        fp4 = card.peak("fp4") / d * eff.gemm_fraction_for("fp4") if "fp4" in own else 0.0
         routed_frac = eff.routed_gemm_fraction_by_dtype.get(experts) if narrow else None  # type: ignore[call-overload]
         routed_fixed = eff.routed_fixed_by_dtype.get(experts, 0.0) if narrow else 0.0  # type: ignore[call-overload]
         routed_mh = eff.routed_m_half_by_dtype.get(experts) if narrow else None  # type: ignore[call-overload]
@@ -159,6 +171,7 @@ class Rates:
             ),
             vector_flops=card.peak("fp32") / d if card.supports("fp32") else 0.0,
             routed_m_half=eff.gemm_m_half if routed_mh is None else routed_mh,
+            fp4_gemm_flops=fp4,
         )
 
     def gemm_rate(self, m: float) -> float:
@@ -167,6 +180,12 @@ class Rates:
         if m <= 0:
             return self.gemm_flops
         return max(self.gemm_flops * m / (m + self.m_half), self.vector_flops)
+
+    def fp4_gemm_rate(self, m: float) -> float:
+        """``gemm_rate`` of a W4A4 (nvfp4) GEMM: the same tile term at the FP4 rate."""
+        if m <= 0:
+            return self.fp4_gemm_flops
+        return max(self.fp4_gemm_flops * m / (m + self.m_half), self.vector_flops)
 
 
 class Roofline:
@@ -178,6 +197,7 @@ class Roofline:
         "dequant_extra",
         "dequant_routed",
         "embed_bytes",
+        "fp4",
         "h",
         "norm",
         "quant",
@@ -196,6 +216,8 @@ class Roofline:
         self.dequant_extra = rates.hbm / rates.hbm_weights - 1.0
         self.dequant_routed = rates.hbm / (rates.hbm_experts or rates.hbm_weights) - 1.0
         self.wb_of = {c: BYTES[prec.weights_for(c)] for c in _CLASSES}
+        own = [c for c in _OWN_MATH_CLASSES if prec.compute_for(c) != prec.compute]
+        self.fp4 = frozenset(c for c in own if prec.compute_for(c) == "fp4")
         self.act = 2.0  # activations between ops in BF16/FP16
         self.quant = self.act + 1.0 if prec.compute in ("fp8", "int8") else 0.0
         self.norm = 4.0 * self.h * self.act  # residual add + RMSNorm per token
@@ -216,12 +238,14 @@ class Roofline:
         r = self.rates
         flops = 2.0 * params * m
         h = self.h if width is None else width
-        weights = params * (self.wb if wbytes is None else wbytes)
+        own = wbytes is None and cls in self.fp4  # a W4A4 class at its own bytes and FP4 rate
+        wb = self.wb_of[cls] if own else self.wb
+        weights = params * (wb if wbytes is None else wbytes)
         hbm = weights + 2.0 * m * h * self.act
-        slow = weights * self.dequant_extra if wbytes is None else 0.0
+        slow = weights * self.dequant_extra if wbytes is None and not own else 0.0
         ops.add(
             cls,
-            compute_s=flops / r.gemm_rate(m),
+            compute_s=flops / (r.fp4_gemm_rate(m) if own else r.gemm_rate(m)),
             memory_s=(hbm + slow) / r.hbm,
             kernels=kernels,
             launch_s=r.launch_s,

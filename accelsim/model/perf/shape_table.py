@@ -14,7 +14,8 @@ head, the PP and CP transfers, the overhead and the host's dispatch time. So the
 per token key ``(n, pseq, ptok)``, those ops' per-class seconds, FLOPs and HBM bytes, priced
 once by the very calls of ``PerfModel._accumulate`` on a probe group whose context fields are
 NaN, with the attention's token-only terms (``Attention.token_terms``). A shape then prices
-only its attention per layer kind (``Attention.lean``: the float operations of
+only its attention per layer kind (once per attention object: consecutive kinds that share one
+reuse its floats; ``Attention.lean``: the float operations of
 ``Attention.add`` into a fresh ``LeanOps``, in their order; another family, DeepSeek's sparse
 and compressed attention, through its own ``add`` into accumulators of the attention classes,
 as ``accelsim.model.perf.layer_table`` does), the draft passes when there are any (the
@@ -35,15 +36,25 @@ A failed check switches the table off for good (``ok``) and ``PerfModel`` prices
 full loop: the same figures, slower. Not built for plans with ``micro_batch_overlap`` (the
 overlap mixes attention time into each layer's exposed communication).
 
+The layers' part of a record is the layer table's token-only part per busiest-group token
+count (``LayerTable.token_rest_for``: ``Layer.add_token_rest`` of every kind — on a dense model
+the whole rest), copied, so records of many shapes share one; on a model with MoE layers each
+MoE kind's routed part (``Layer.add_routed``: the routed experts and the EP dispatch and
+combine, which read the decode share and the replica's tokens too) is priced per record into
+accumulators that hold only ``ROUTED_CLASSES`` (another class written switches the table off)
+and added as ``LeanOps.merge`` adds it: the token-only part leaves those classes zero, so each
+class is the same sequence of additions as the full loop's.
+
 Cost (``benchmarks/bench_perf.py``, Llama-2-70B TP4 on the Vidur workload's stream): a shape
 whose token key is known costs about a fifth of the layer table's path (``PerfModel._work``), a
-new token key about one and a half times it. So on a model with MoE layers, whose token key
-(``n``, ``pseq``, ``ptok``) shares no layer-table part and often never comes back (the default
-scenario's traffic on 2 replicas: 52,788 keys for 78,483 new shapes), a key is recorded the
-second time it is met, the full loop pricing its first shape (``price`` returns None), as
-``accelsim.model.perf.layer_table`` does. Bounded: at most ``TABLE_SIZE`` token keys recorded
-and as many met once (each emptied when full; a figure is a pure function of its shape, so
-results never depend on the bound).
+new token key about one and a half times it. On a model with MoE layers, whose token key
+(``n``, ``pseq``, ``ptok``) often never comes back (the default scenario's traffic on 2
+replicas at 50k requests: 22,827 keys for 36,466 new shapes, 15,117 met once), a record costs
+about half the full loop (its layers' token-only part shared per token count), so the first
+shape of a key is priced through a record that is not kept, and the key is recorded the second
+time it is met (the records hold the keys that come back). Bounded: at most ``TABLE_SIZE`` token
+keys recorded and as many met once (each emptied when full; a figure is a pure function of its
+shape, so results never depend on the bound).
 """
 
 from __future__ import annotations
@@ -53,7 +64,7 @@ from collections.abc import Callable
 
 from accelsim.model.perf.attention import Attention
 from accelsim.model.perf.draft import Drafter
-from accelsim.model.perf.layer import Layer
+from accelsim.model.perf.layer import ROUTED_CLASSES, Layer
 from accelsim.model.perf.layer_table import LayerTable, attention_sums
 from accelsim.model.perf.ops import OP_CLASSES, Group, LeanOps
 
@@ -70,6 +81,7 @@ _DRAFT = OP_CLASSES.index("draft")
 #: the attention classes lead ``OP_CLASSES``; the draft and overhead classes end it
 assert OP_CLASSES[:2] == ("attention", "indexer") and OP_CLASSES[-2:] == ("draft", "overhead")
 _NOT_DRAFT = tuple(c for c in OP_CLASSES if c != "draft")
+_ROUTED = dict.fromkeys(ROUTED_CLASSES, 0.0)  # copied: accumulators of the routed classes
 
 Work = tuple[float, float, float]
 
@@ -98,6 +110,7 @@ class ShapeTable:
         "qps",
         "ranks",
         "records",
+        "routed",
         "seen",
         "token_ops",
         "verified",
@@ -132,11 +145,13 @@ class ShapeTable:
             else None
         )
         self.records: dict[tuple[int, int, int], tuple] = {}
-        #: token keys met once and not recorded yet; None: record at the first meeting (a
-        #: dense model's records take the layer table's rest parts, see the module docstring)
+        #: token keys met once and not recorded yet; None: record at the first meeting (the
+        #: records take the layer table's token-only parts, see the module docstring)
         self.seen: set[tuple[int, int, int]] | None = (
             set() if layers is None or layers.moe else None
         )
+        #: (count, layer) of the MoE layer kinds, whose routed part each record prices
+        self.routed = tuple((float(c), layer) for c, is_moe, _, layer in groups if is_moe)
         self.verified = 0
         self.ok = True
 
@@ -150,22 +165,24 @@ class ShapeTable:
             return None
         key = (n, pseq, ptok)
         rec = self.records.get(key)
-        if rec is None:
-            seen = self.seen
-            if seen is not None and key not in seen:
-                if len(seen) >= TABLE_SIZE:
-                    seen.clear()
-                seen.add(key)
-                return None
-            return self._first(n, ctx, pseq, ptok, pairs, pctx)
-        return self._price(rec, ctx, pairs, pctx)
+        if rec is not None:
+            return self._price(rec, ctx, pairs, pctx)
+        seen = self.seen
+        keep = True
+        if seen is not None and key not in seen:
+            if len(seen) >= TABLE_SIZE:
+                seen.clear()
+            seen.add(key)
+            keep = False
+        return self._first(n, ctx, pseq, ptok, pairs, pctx, keep)
 
     def _first(
-        self, n: int, ctx: float, pseq: int, ptok: int, pairs: float, pctx: float
+        self, n: int, ctx: float, pseq: int, ptok: int, pairs: float, pctx: float, keep: bool
     ) -> Work | None:
-        """``price`` of a shape whose token key is new: its record made (and, for the first
-        ``VERIFIED`` records, the shape checked against the full loop)."""
-        rec = self._record(n, pseq, ptok)
+        """``price`` of a shape whose token key is not recorded: its record made (kept when
+        ``keep``) and, for the first ``VERIFIED`` records, the shape checked against the full
+        loop."""
+        rec = self._record(n, pseq, ptok, keep)
         if rec is None:
             return None
         w = self._price(rec, ctx, pairs, pctx)
@@ -177,20 +194,22 @@ class ShapeTable:
                 return None
         return w
 
-    def _record(self, n: int, pseq: int, ptok: int) -> tuple | None:
-        """The token record of ``(n, pseq, ptok)`` (module docstring), or None after switching
-        the table off when its check fails."""
+    def _record(self, n: int, pseq: int, ptok: int, keep: bool = True) -> tuple | None:
+        """The token record of ``(n, pseq, ptok)`` (module docstring), kept in ``records``
+        when ``keep``, or None after switching the table off when its check fails."""
         cp = self.cp
         whole = Group.of(n, _NAN, pseq, ptok, _NAN, _NAN, self.dp, self.qps)
         g = whole.context_split(cp) if cp > 1 else whole
         rest = None
-        if g.tokens > 0 and self.layers is not None and not self.layers.moe:
-            # a dense model's layers read only ``tokens``: one rest per token count serves the
-            # records of many shapes (an MoE key is nearly the record's own: priced here)
-            rest = self.layers.rest_for(g)
+        if g.tokens > 0 and self.layers is not None:
+            # the layers' token-only part per token count serves the records of many shapes
+            # (a dense model's whole rest; an MoE layer's routed part is priced here)
+            rest = self.layers.token_rest_for(g)
         if rest is not None:  # the layer table's, copied (the same floats)
             acc = LeanOps.__new__(LeanOps)
             acc.t, acc.f, acc.b = rest[0].copy(), rest[1].copy(), rest[2].copy()
+            if self.routed and not self._add_routed(acc, g):
+                return None
         else:
             acc = LeanOps()
             if g.tokens > 0:
@@ -212,20 +231,51 @@ class ShapeTable:
             return None
         d_sh, p_sh = Group.shares(n, pseq, self.dp)
         shift = whole.pre_tokens * (cp - 1) / (2 * cp) if cp > 1 else 0.0
-        lean = None  # (count, attention, its token terms) per kind, when all are closed-form
+        # (count, attention, its token terms, whether the kind before has that attention) per
+        # kind, when all are closed-form: a shape prices each attention once
+        lean = None
         if g.tokens > 0 and self.lean_kinds is not None:
-            tokens = g.tokens
-            lean = tuple((m, att, att.token_terms(tokens)) for m, att in self.lean_kinds)
+            tokens, kinds, prev = g.tokens, [], None
+            for m, att in self.lean_kinds:
+                if att is not prev:
+                    terms = att.token_terms(tokens)
+                kinds.append((m, att, terms, att is prev))
+                prev = att
+            lean = tuple(kinds)
         # per sum: the non-zero classes between the attention ones and ``draft`` (a zero adds
         # nothing to a sum of non-negative terms, compensated or not), and ``overhead``
         rt = (tuple(filter(None, t[2:_DRAFT])), t[-1])
         rf = (tuple(filter(None, f[2:_DRAFT])), f[-1])
         rb = (tuple(filter(None, b[2:_DRAFT])), b[-1])
         rec = (g, d_sh, p_sh, shift, lean, rt, rf, rb, host)
-        if len(self.records) >= TABLE_SIZE:
-            self.records.clear()
-        self.records[(n, pseq, ptok)] = rec
+        if keep:
+            if len(self.records) >= TABLE_SIZE:
+                self.records.clear()
+            self.records[(n, pseq, ptok)] = rec
         return rec
+
+    def _add_routed(self, acc: LeanOps, g: Group) -> bool:
+        """The MoE layer kinds' routed parts over group ``g`` (``Layer.add_routed``) merged
+        into ``acc``, whose routed classes are zero, as ``LeanOps.merge`` adds them; False,
+        after switching the table off, when a routed part writes another class (its
+        accumulators hold only the routed classes: not separable)."""
+        t, f, b = acc.t, acc.f, acc.b
+        for mult, layer in self.routed:
+            part = LeanOps.__new__(LeanOps)
+            part.t, part.f, part.b = _ROUTED.copy(), _ROUTED.copy(), _ROUTED.copy()
+            try:
+                layer.add_routed(part, g)
+            except KeyError:
+                self._off()
+                return False
+            pt, pf, pb = part.t, part.f, part.b
+            for c in ROUTED_CLASSES:
+                if pt[c] == 0.0 and pf[c] == 0.0 and pb[c] == 0.0:
+                    continue
+                t[c] += pt[c] * mult
+                f[c] += pf[c] * mult
+                b[c] += pb[c] * mult
+        return True
 
     def _price(self, rec: tuple, ctx: float, pairs: float, pctx: float) -> Work | None:
         """The shape of token record ``rec`` with these context sums (module docstring)."""
@@ -243,8 +293,9 @@ class ShapeTable:
         t_a = t_i = f_a = f_i = b_a = b_i = 0.0
         if lean is not None:  # every kind's attention in closed form (no indexer)
             q, pre_tokens = g0.q_per_seq, g0.pre_tokens
-            for mult, att, term in lean:
-                at, af, ab = att.lean(term, dec_ctx, q, pre_tokens, pre_pairs, pre_ctx)
+            for mult, att, term, again in lean:
+                if not again:  # else the kind before's figures: the same call, the same floats
+                    at, af, ab = att.lean(term, dec_ctx, q, pre_tokens, pre_pairs, pre_ctx)
                 t_a += at * mult
                 f_a += af * mult
                 b_a += ab * mult
